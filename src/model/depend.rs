@@ -1,0 +1,74 @@
+//! The server's dependency graph (`pg_depend` rows), as plain data.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use super::CatalogId;
+
+/// One `pg_depend` row: `from` depends on `to` with `deptype`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DependRow {
+    pub from: CatalogId,
+    pub to: CatalogId,
+    pub deptype: u8,
+}
+
+/// `pg_depend` indexed by the depending object.
+#[derive(Debug, Default, Clone)]
+pub struct DependGraph {
+    forward: HashMap<CatalogId, Vec<(CatalogId, u8)>>,
+}
+
+impl DependGraph {
+    pub fn new(rows: impl IntoIterator<Item = DependRow>) -> Self {
+        let mut forward: HashMap<CatalogId, Vec<(CatalogId, u8)>> = HashMap::new();
+        for r in rows {
+            forward.entry(r.from).or_default().push((r.to, r.deptype));
+        }
+        DependGraph { forward }
+    }
+
+    /// What `id` depends on, with deptypes.
+    pub fn depends_on(&self, id: CatalogId) -> &[(CatalogId, u8)] {
+        self.forward.get(&id).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// True when `target` can be reached from `start` by following dependencies, treating
+    /// every id in `merged` (e.g. a table and its row type) as one node with `target`.
+    pub fn reaches(&self, start: CatalogId, target: &HashSet<CatalogId>) -> bool {
+        let mut seen = HashSet::new();
+        let mut queue = VecDeque::from([start]);
+        while let Some(id) = queue.pop_front() {
+            if !seen.insert(id) {
+                continue;
+            }
+            for (next, _) in self.depends_on(id) {
+                if target.contains(next) {
+                    return true;
+                }
+                queue.push_back(*next);
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(oid: u32) -> CatalogId {
+        CatalogId::class(oid)
+    }
+
+    #[test]
+    fn reaches_follows_chains_and_stops_at_cycles() {
+        let g = DependGraph::new([
+            DependRow { from: id(1), to: id(2), deptype: b'n' },
+            DependRow { from: id(2), to: id(3), deptype: b'a' },
+            DependRow { from: id(3), to: id(1), deptype: b'n' },
+        ]);
+        assert!(g.reaches(id(1), &HashSet::from([id(3)])));
+        assert!(!g.reaches(id(1), &HashSet::from([id(9)])));
+        assert_eq!(g.depends_on(id(2)), &[(id(3), b'a')]);
+    }
+}

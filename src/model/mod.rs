@@ -1,0 +1,285 @@
+//! Plain data shared by every layer: server versions, catalog identities, sections, and the
+//! dumpable entry that catalog readers produce and the planner orders. No I/O here.
+
+pub mod depend;
+
+pub use depend::DependGraph;
+
+/// A server version as `server_version_num` reports it (e.g. 150019, 180006).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServerVersion(pub u32);
+
+impl ServerVersion {
+    pub fn major(self) -> u32 {
+        self.0 / 10000
+    }
+    pub fn at_least(self, major: u32) -> bool {
+        self.major() >= major
+    }
+}
+
+/// OIDs of the system catalogs that appear as `tableoid` in TOC entries and as `classid` in
+/// `pg_depend`. Fixed across PostgreSQL versions.
+pub mod catalog_oid {
+    pub const PG_TYPE: u32 = 1247;
+    pub const PG_ATTRIBUTE: u32 = 1249;
+    pub const PG_PROC: u32 = 1255;
+    pub const PG_CLASS: u32 = 1259;
+    pub const PG_ATTRDEF: u32 = 2604;
+    pub const PG_CONSTRAINT: u32 = 2606;
+    pub const PG_INHERITS: u32 = 2611;
+    pub const PG_INDEX: u32 = 2610;
+    pub const PG_OPERATOR: u32 = 2617;
+    pub const PG_OPFAMILY: u32 = 2753;
+    pub const PG_OPCLASS: u32 = 2616;
+    pub const PG_AM: u32 = 2601;
+    pub const PG_LANGUAGE: u32 = 2612;
+    pub const PG_LARGEOBJECT: u32 = 2613;
+    pub const PG_AGGREGATE: u32 = 2600;
+    pub const PG_REWRITE: u32 = 2618;
+    pub const PG_TRIGGER: u32 = 2620;
+    pub const PG_NAMESPACE: u32 = 2615;
+    pub const PG_CONVERSION: u32 = 2607;
+    pub const PG_CAST: u32 = 2605;
+    pub const PG_DATABASE: u32 = 1262;
+    pub const PG_COLLATION: u32 = 3456;
+    pub const PG_EXTENSION: u32 = 3079;
+    pub const PG_POLICY: u32 = 3256;
+    pub const PG_DEFAULT_ACL: u32 = 826;
+    pub const PG_EVENT_TRIGGER: u32 = 3466;
+    pub const PG_STATISTIC_EXT: u32 = 3381;
+    pub const PG_TS_CONFIG: u32 = 3602;
+    pub const PG_TS_DICT: u32 = 3600;
+    pub const PG_FOREIGN_SERVER: u32 = 1417;
+    pub const PG_FOREIGN_DATA_WRAPPER: u32 = 2328;
+    pub const PG_PUBLICATION: u32 = 6104;
+}
+
+/// A row in some system catalog: `(tableoid, oid)`, which is `(classid, objid)` in `pg_depend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CatalogId {
+    pub tableoid: u32,
+    pub oid: u32,
+}
+
+impl CatalogId {
+    pub const fn new(tableoid: u32, oid: u32) -> Self {
+        CatalogId { tableoid, oid }
+    }
+    pub const fn class(oid: u32) -> Self {
+        CatalogId { tableoid: catalog_oid::PG_CLASS, oid }
+    }
+}
+
+/// TOC section codes (pg_backup.h `teSection`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(i32)]
+pub enum Section {
+    None = 1,
+    PreData = 2,
+    Data = 3,
+    PostData = 4,
+}
+
+impl Section {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+    pub fn from_code(code: i32) -> Option<Section> {
+        Some(match code {
+            1 => Section::None,
+            2 => Section::PreData,
+            3 => Section::Data,
+            4 => Section::PostData,
+            _ => return None,
+        })
+    }
+}
+
+/// Sort class of an object, earliest first, mirroring pg_dump_sort.c's `dbObjectTypePriority`
+/// (pg_dump 18). The planner sorts by this, then by schema and name, before the dependency
+/// sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    Schema = 1,
+    ProcLang,
+    Collation,
+    Transform,
+    Extension,
+    Type,
+    Cast,
+    Function,
+    Aggregate,
+    AccessMethod,
+    Operator,
+    OpFamily,
+    Conversion,
+    TsParser,
+    TsTemplate,
+    TsDict,
+    TsConfig,
+    Fdw,
+    ForeignServer,
+    Table,
+    TableAttach,
+    DummyType,
+    AttrDef,
+    PreDataBoundary,
+    TableData,
+    SequenceSet,
+    LargeObject,
+    LargeObjectData,
+    StatisticsData,
+    PostDataBoundary,
+    Constraint,
+    Index,
+    IndexAttach,
+    StatsExt,
+    Rule,
+    Trigger,
+    FkConstraint,
+    Policy,
+    Publication,
+    PublicationRel,
+    PublicationTableInSchema,
+    Subscription,
+    SubscriptionRel,
+    DefaultAcl,
+    EventTrigger,
+    RefreshMatview,
+}
+
+/// A dependency of an entry: on whatever entry stands for a catalog row, or on another entry
+/// by its position in the catalog reader's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dep {
+    Catalog(CatalogId),
+    /// Index into the list of top-level entries handed to the planner.
+    Entry(usize),
+}
+
+/// Where a TABLE DATA entry's rows come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableData {
+    /// `schema.table`, quoted as SQL needs it.
+    pub qualified_name: String,
+    /// Column list as it appears in COPY (already quoted, comma separated, may be empty).
+    pub columns: String,
+    /// relpages + toast relpages at dump start, for largest-first scheduling.
+    pub estimated_pages: i64,
+    /// The table's OID (for locking and reporting).
+    pub table_oid: u32,
+}
+
+impl TableData {
+    /// `COPY s.t (a, b) TO stdout;` as pg_dump sends it (pg_dump.c `dumpTableData_copy`).
+    pub fn copy_out_sql(&self) -> String {
+        format!("COPY {} ({}) TO stdout;", self.qualified_name, self.columns)
+    }
+    /// `COPY s.t (a, b) FROM stdin;\n` as stored in the TOC's copyStmt.
+    pub fn copy_in_sql(&self) -> String {
+        format!("COPY {} ({}) FROM stdin;\n", self.qualified_name, self.columns)
+    }
+}
+
+/// One TOC entry as a catalog reader produces it, before dump ids and order are assigned.
+/// Field names follow pg_backup_archiver.h's `TocEntry` where they are a wire contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Catalog identity shown by `pg_restore -l` (`tableoid oid`); `None` for synthesized
+    /// entries (TABLE DATA, SEQUENCE SET, ACL, COMMENT, ATTACH ...), written as `0 0`
+    /// (TABLE DATA writes its table's OID, see `toc_oid`).
+    pub key: Option<CatalogId>,
+    /// Other catalog rows that this entry stands for in `pg_depend` (a table's row type, a
+    /// view's `_RETURN` rule, the index behind a constraint, inline defaults and checks ...).
+    pub claims: Vec<CatalogId>,
+    /// The OID field written for synthesized entries that carry one (TABLE DATA, ROW SECURITY,
+    /// MATERIALIZED VIEW DATA).
+    pub toc_oid: Option<u32>,
+    pub desc: String,
+    pub priority: Priority,
+    pub section: Section,
+    pub schema: Option<String>,
+    /// Sort name (pg_dump's `dobj.name`): usually the bare object name, not the tag.
+    pub name: String,
+    /// Extra tie-breakers after (schema, name), e.g. function argument types.
+    pub sort_extra: Vec<String>,
+    pub tag: String,
+    pub owner: Option<String>,
+    pub defn: Option<String>,
+    pub drop_stmt: Option<String>,
+    pub copy_stmt: Option<String>,
+    /// `None` = not applicable; `Some("")` = database default.
+    pub tablespace: Option<String>,
+    pub tableam: Option<String>,
+    /// pg_class.relkind for relation entries (written only in archive 1.16).
+    pub relkind: Option<u8>,
+    pub deps: Vec<Dep>,
+    /// COMMENT / ACL / SECURITY LABEL entries printed right after this one; each depends on
+    /// this entry (and on earlier attached entries it lists in its own deps).
+    pub attached: Vec<Entry>,
+    pub data: Option<TableData>,
+}
+
+impl Entry {
+    /// A new entry with every optional field empty.
+    pub fn new(desc: &str, priority: Priority, section: Section, name: impl Into<String>) -> Entry {
+        let name = name.into();
+        Entry {
+            key: None,
+            claims: Vec::new(),
+            toc_oid: None,
+            desc: desc.to_string(),
+            priority,
+            section,
+            schema: None,
+            tag: name.clone(),
+            name,
+            sort_extra: Vec::new(),
+            owner: None,
+            defn: None,
+            drop_stmt: None,
+            copy_stmt: None,
+            tablespace: None,
+            tableam: None,
+            relkind: None,
+            deps: Vec::new(),
+            attached: Vec::new(),
+            data: None,
+        }
+    }
+
+    pub fn with_key(mut self, key: CatalogId) -> Entry {
+        self.key = Some(key);
+        self
+    }
+    pub fn with_schema(mut self, schema: impl Into<String>) -> Entry {
+        self.schema = Some(schema.into());
+        self
+    }
+    pub fn with_tag(mut self, tag: impl Into<String>) -> Entry {
+        self.tag = tag.into();
+        self
+    }
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Entry {
+        self.owner = Some(owner.into());
+        self
+    }
+    pub fn with_defn(mut self, defn: impl Into<String>) -> Entry {
+        self.defn = Some(defn.into());
+        self
+    }
+    pub fn with_drop(mut self, drop: impl Into<String>) -> Entry {
+        self.drop_stmt = Some(drop.into());
+        self
+    }
+    pub fn with_dep(mut self, dep: Dep) -> Entry {
+        self.deps.push(dep);
+        self
+    }
+
+    /// Every catalog id this entry answers for (its key and its claims).
+    pub fn catalog_ids(&self) -> impl Iterator<Item = CatalogId> + '_ {
+        self.key.iter().copied().chain(self.claims.iter().copied())
+    }
+}
