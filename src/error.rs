@@ -54,7 +54,14 @@ impl Error {
             ErrorKind::Connect | ErrorKind::Lock => Retry::Maybe,
             _ => Retry::Never,
         };
-        Error { kind, retry, sqlstate: None, message: message.into(), context: Vec::new(), source: None }
+        Error {
+            kind,
+            retry,
+            sqlstate: None,
+            message: message.into(),
+            context: Vec::new(),
+            source: None,
+        }
     }
 
     pub fn usage(message: impl Into<String>) -> Self {
@@ -175,7 +182,10 @@ mod tests {
             .with_sqlstate("42P01")
             .context("COPY public.t")
             .context("dumping data");
-        assert_eq!(e.to_string(), "dumping data: COPY public.t: relation does not exist (SQLSTATE 42P01)");
+        assert_eq!(
+            e.to_string(),
+            "dumping data: COPY public.t: relation does not exist (SQLSTATE 42P01)"
+        );
     }
 
     #[test]

@@ -63,9 +63,21 @@ mod tests {
     #[test]
     fn reaches_follows_chains_and_stops_at_cycles() {
         let g = DependGraph::new([
-            DependRow { from: id(1), to: id(2), deptype: b'n' },
-            DependRow { from: id(2), to: id(3), deptype: b'a' },
-            DependRow { from: id(3), to: id(1), deptype: b'n' },
+            DependRow {
+                from: id(1),
+                to: id(2),
+                deptype: b'n',
+            },
+            DependRow {
+                from: id(2),
+                to: id(3),
+                deptype: b'a',
+            },
+            DependRow {
+                from: id(3),
+                to: id(1),
+                deptype: b'n',
+            },
         ]);
         assert!(g.reaches(id(1), &HashSet::from([id(3)])));
         assert!(!g.reaches(id(1), &HashSet::from([id(9)])));

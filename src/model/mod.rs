@@ -67,7 +67,10 @@ impl CatalogId {
         CatalogId { tableoid, oid }
     }
     pub const fn class(oid: u32) -> Self {
-        CatalogId { tableoid: catalog_oid::PG_CLASS, oid }
+        CatalogId {
+            tableoid: catalog_oid::PG_CLASS,
+            oid,
+        }
     }
 }
 

@@ -1,0 +1,20 @@
+//! Test support shared by `proto-tests/`, `compat/` and `benches/`: throwaway PostgreSQL
+//! clusters of any provisioned major version, fresh databases, stock client tools, and
+//! database fingerprints.
+//!
+//! Clusters live under `/tmp/pgsnap-test-<uid>/<run>/<label>/`. A *shared* cluster is one per
+//! (test binary, major version, test run): nextest runs every test in its own process, so the
+//! processes coordinate through file locks — the first one creates and starts the server,
+//! each holds a shared lock while it uses it, and the last one out stops it. A *private*
+//! cluster belongs to one value and is stopped and deleted when dropped. Because a killed
+//! process releases its locks but cannot stop its server, every process reaps, once, the
+//! clusters of earlier runs that nobody holds: a killed run leaves no server behind once the
+//! next run starts.
+#![allow(dead_code)]
+
+pub mod cluster;
+pub mod fingerprint;
+
+#[allow(unused_imports)]
+pub use cluster::{Cluster, PASSWORD_GROUP, TestDb, pg_bin, project_root};
+pub use fingerprint::Fingerprint;
