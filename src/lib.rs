@@ -11,3 +11,6 @@ pub use error::{Error, ErrorKind, Result};
 pub mod archive;
 pub mod codec;
 pub mod conn;
+pub mod catalog;
+pub mod ddl;
+pub mod pg;

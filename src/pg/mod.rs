@@ -1,0 +1,338 @@
+//! The only code that talks to PostgreSQL: connecting, pg_dump's session setup, snapshot
+//! export/import, locks, catalog queries with typed row access, COPY streams, cancellation.
+
+mod row;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use tokio_postgres::error::SqlState;
+
+use crate::error::{Error, ErrorKind, Result, Retry};
+use crate::model::ServerVersion;
+
+pub use row::Row;
+
+/// Settings pg_dump applies to every connection (pg_dump.c `setup_connection`).
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// `--lock-wait-timeout`: bounds the leader's LOCK TABLE statements.
+    pub lock_wait_timeout: Option<Duration>,
+    /// `--extra-float-digits`; pg_dump uses 3 when not given.
+    pub extra_float_digits: i32,
+    /// `--enable-row-security`; off makes a dump fail rather than silently skip rows.
+    pub row_security: bool,
+    /// `-E/--encoding`; `None` keeps the server's encoding.
+    pub client_encoding: Option<String>,
+    /// `--role`: `SET ROLE` after connecting.
+    pub role: Option<String>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            lock_wait_timeout: None,
+            extra_float_digits: 3,
+            row_security: false,
+            client_encoding: None,
+            role: None,
+        }
+    }
+}
+
+/// One connection to the server.
+pub struct Session {
+    client: tokio_postgres::Client,
+    conn_task: tokio::task::JoinHandle<()>,
+    version: ServerVersion,
+    describe: String,
+    encoding: String,
+    std_strings: bool,
+}
+
+/// A handle that asks the server to cancel whatever a session is running.
+#[derive(Clone)]
+pub struct CancelHandle {
+    token: tokio_postgres::CancelToken,
+}
+
+impl CancelHandle {
+    pub async fn cancel(&self) {
+        let _ = self.token.cancel_query(tokio_postgres::NoTls).await;
+    }
+}
+
+/// Turns a tokio-postgres error into ours, keeping the SQLSTATE and the server's detail.
+pub fn convert(err: tokio_postgres::Error, what: &str) -> Error {
+    if let Some(db) = err.as_db_error() {
+        let mut msg = db.message().to_string();
+        if let Some(d) = db.detail() {
+            msg.push_str(&format!("; DETAIL: {d}"));
+        }
+        if let Some(h) = db.hint() {
+            msg.push_str(&format!("; HINT: {h}"));
+        }
+        let code = db.code().clone();
+        let kind = if code == SqlState::LOCK_NOT_AVAILABLE || code == SqlState::QUERY_CANCELED {
+            ErrorKind::Lock
+        } else if code == SqlState::ADMIN_SHUTDOWN
+            || code == SqlState::INVALID_PASSWORD
+            || code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            || code == SqlState::INVALID_CATALOG_NAME
+        {
+            ErrorKind::Connect
+        } else {
+            ErrorKind::Server
+        };
+        let retry = if code == SqlState::ADMIN_SHUTDOWN || kind == ErrorKind::Lock { Retry::Maybe } else { Retry::Never };
+        return Error::new(kind, msg).with_sqlstate(code.code()).with_retry(retry).context(what.to_string());
+    }
+    let text = if err.is_closed() {
+        "server closed the connection unexpectedly".to_string()
+    } else {
+        let mut s = err.to_string();
+        let mut src = std::error::Error::source(&err);
+        while let Some(e) = src {
+            s.push_str(&format!(": {e}"));
+            src = e.source();
+        }
+        s
+    };
+    Error::new(ErrorKind::Connect, text).with_retry(Retry::Maybe).context(what.to_string())
+}
+
+impl Session {
+    /// Connects; `describe` names the target in messages (never contains a password).
+    pub async fn connect(config: &tokio_postgres::Config, describe: &str) -> Result<Session> {
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| convert(e, &format!("connection to {describe} failed")))?;
+        let conn_task = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+        let mut s = Session {
+            client,
+            conn_task,
+            version: ServerVersion(0),
+            describe: describe.to_string(),
+            encoding: String::new(),
+            std_strings: true,
+        };
+        let row = s
+            .query_one("SELECT current_setting('server_version_num')::int4, current_setting('server_encoding')")
+            .await?;
+        s.version = ServerVersion(row.int(0)? as u32);
+        s.encoding = row.text(1)?;
+        if s.version.major() < 13 {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("server version {} is not supported (pgsnap dumps PostgreSQL 13 and later)", s.version.0),
+            ));
+        }
+        Ok(s)
+    }
+
+    pub fn version(&self) -> ServerVersion {
+        self.version
+    }
+
+    pub fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    /// The client encoding in effect (what the dump's ENCODING entry records).
+    pub fn encoding(&self) -> &str {
+        &self.encoding
+    }
+
+    pub fn standard_conforming_strings(&self) -> bool {
+        self.std_strings
+    }
+
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle { token: self.client.cancel_token() }
+    }
+
+    /// The backend's process id (for reporting and fault-injection tests).
+    pub async fn backend_pid(&self) -> Result<i32> {
+        Ok(self.query_one("SELECT pg_backend_pid()").await?.int(0)? as i32)
+    }
+
+    /// Applies pg_dump's session settings (pg_dump.c `setup_connection`).
+    pub async fn setup(&mut self, opts: &SessionOptions) -> Result<()> {
+        // Every deparse function then schema-qualifies what is not in pg_catalog.
+        self.execute("SELECT pg_catalog.set_config('search_path', '', false)").await?;
+        if let Some(enc) = &opts.client_encoding {
+            self.execute(&format!("SET client_encoding TO {}", crate::ddl::quote::literal(enc))).await?;
+        }
+        if let Some(role) = &opts.role {
+            self.execute(&format!("SET ROLE {}", crate::ddl::quote::ident(role))).await?;
+        }
+        let mut sets = vec![
+            "SET DATESTYLE = ISO".to_string(),
+            "SET INTERVALSTYLE = POSTGRES".to_string(),
+            format!("SET extra_float_digits TO {}", opts.extra_float_digits),
+            // Keeps row order stable across dump and reload.
+            "SET synchronize_seqscans TO off".to_string(),
+            "SET statement_timeout = 0".to_string(),
+            "SET lock_timeout = 0".to_string(),
+            "SET idle_in_transaction_session_timeout = 0".to_string(),
+        ];
+        if self.version.at_least(17) {
+            sets.push("SET transaction_timeout = 0".to_string());
+        }
+        sets.push(format!("SET row_security = {}", if opts.row_security { "on" } else { "off" }));
+        for s in sets {
+            self.execute(&s).await?;
+        }
+        // Stops user views and foreign tables from being expanded while we run (Aug 2024
+        // security releases); only where the setting exists.
+        self.execute(
+            "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings \
+             WHERE name = 'restrict_nonsystem_relation_kind'",
+        )
+        .await?;
+        let row = self
+            .query_one("SELECT pg_catalog.pg_encoding_to_char(pg_catalog.pg_char_to_encoding(current_setting('client_encoding'))), current_setting('standard_conforming_strings')")
+            .await?;
+        self.encoding = row.text(0)?;
+        self.std_strings = row.text(1)? == "on";
+        Ok(())
+    }
+
+    /// Opens the dump transaction: REPEATABLE READ, READ ONLY (pg_dump's default).
+    pub async fn begin_snapshot_transaction(&self) -> Result<()> {
+        self.execute("BEGIN").await?;
+        self.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").await
+    }
+
+    /// `pg_export_snapshot()`: the id workers import.
+    pub async fn export_snapshot(&self) -> Result<String> {
+        self.query_one("SELECT pg_catalog.pg_export_snapshot()").await?.text(0)
+    }
+
+    /// Imports the leader's snapshot; must directly follow `begin_snapshot_transaction`.
+    pub async fn import_snapshot(&self, id: &str) -> Result<()> {
+        self.execute(&format!("SET TRANSACTION SNAPSHOT {}", crate::ddl::quote::literal(id))).await
+    }
+
+    /// Takes ACCESS SHARE locks on `tables` (quoted qualified names), batched like pg_dump
+    /// 16+, with `--lock-wait-timeout` applied as a statement timeout around them.
+    pub async fn lock_tables(&self, tables: &[String], timeout: Option<Duration>) -> Result<()> {
+        if tables.is_empty() {
+            return Ok(());
+        }
+        if let Some(t) = timeout {
+            self.execute(&format!("SET statement_timeout = {}", t.as_millis().max(1))).await?;
+        }
+        let mut result = Ok(());
+        let mut batch = String::new();
+        for (i, t) in tables.iter().enumerate() {
+            if batch.is_empty() {
+                batch.push_str("LOCK TABLE ");
+            } else {
+                batch.push_str(", ");
+            }
+            batch.push_str(t);
+            if batch.len() > 100_000 || i + 1 == tables.len() {
+                batch.push_str(" IN ACCESS SHARE MODE");
+                if let Err(e) = self.execute(&batch).await {
+                    result = Err(lock_error(e, timeout));
+                    break;
+                }
+                batch.clear();
+            }
+        }
+        if timeout.is_some() && result.is_ok() {
+            self.execute("SET statement_timeout = 0").await?;
+        }
+        result
+    }
+
+    /// The worker-side re-lock (pg_dump's parallel.c `lockTableForWorker`): NOWAIT, so a
+    /// queued exclusive lock makes the dump fail instead of deadlocking behind the leader.
+    pub async fn lock_table_nowait(&self, table: &str) -> Result<()> {
+        self.execute(&format!("LOCK TABLE {table} IN ACCESS SHARE MODE NOWAIT")).await.map_err(|e| {
+            if e.sqlstate() == Some(SqlState::LOCK_NOT_AVAILABLE.code()) {
+                Error::new(
+                    ErrorKind::Lock,
+                    format!(
+                        "could not obtain lock on relation {table}: another session requested an ACCESS \
+                         EXCLUSIVE lock on it while the dump was running"
+                    ),
+                )
+                .with_sqlstate(SqlState::LOCK_NOT_AVAILABLE.code())
+            } else {
+                e
+            }
+        })
+    }
+
+    pub async fn execute(&self, sql: &str) -> Result<()> {
+        self.client
+            .batch_execute(sql)
+            .await
+            .map_err(|e| convert(e, &format!("{} on {}", short_sql(sql), self.describe)))
+    }
+
+    pub async fn query(&self, sql: &str) -> Result<Vec<Row>> {
+        let rows = self
+            .client
+            .query(sql, &[])
+            .await
+            .map_err(|e| convert(e, &format!("query {} on {}", short_sql(sql), self.describe)))?;
+        Ok(rows.into_iter().map(Row::new).collect())
+    }
+
+    pub async fn query_one(&self, sql: &str) -> Result<Row> {
+        let mut rows = self.query(sql).await?;
+        if rows.len() != 1 {
+            return Err(Error::internal(format!("expected one row from {}, got {}", short_sql(sql), rows.len())));
+        }
+        Ok(rows.remove(0))
+    }
+
+    /// Streams `COPY ... TO STDOUT` as the server sends it (one message per row; callers
+    /// batch). Nothing is buffered beyond one message.
+    pub async fn copy_out(&self, sql: &str) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static> {
+        let what = format!("{} on {}", short_sql(sql), self.describe);
+        let stream = self.client.copy_out(sql).await.map_err(|e| convert(e, &what))?;
+        Ok(stream.map(move |r| r.map_err(|e| convert(e, &what))))
+    }
+
+    /// Ends the session, waiting for the connection to close.
+    pub async fn close(self) {
+        drop(self.client);
+        let _ = self.conn_task.await;
+    }
+}
+
+fn lock_error(e: Error, timeout: Option<Duration>) -> Error {
+    if e.sqlstate() == Some(SqlState::QUERY_CANCELED.code()) {
+        if let Some(t) = timeout {
+            return Error::new(
+                ErrorKind::Lock,
+                format!("could not lock the tables to dump within --lock-wait-timeout ({} ms)", t.as_millis()),
+            )
+            .with_sqlstate(SqlState::QUERY_CANCELED.code());
+        }
+    }
+    e
+}
+
+fn short_sql(sql: &str) -> String {
+    let one_line: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.len() > 80 {
+        let mut end = 77;
+        while !one_line.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("\"{}...\"", &one_line[..end])
+    } else {
+        format!("\"{one_line}\"")
+    }
+}
