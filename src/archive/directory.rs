@@ -1,0 +1,749 @@
+//! The directory archive format (`pg_dump -Fd`, archive-format.md §5): `toc.dat` plus one
+//! data file per data-bearing entry.
+//!
+//! [`DirectoryWriter`] builds the archive in a hidden sibling directory and renames it into
+//! place only in [`DirectoryWriter::finish`], so a failed or interrupted dump never leaves
+//! something at the target that looks like a whole archive. [`DirectoryReader`] opens an
+//! existing archive the way pg_restore 16+ does (`_PrintFileData`, pg_backup_directory.c).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::codec::{self, Compression};
+use crate::error::{Error, Result};
+
+use super::toc::{Header, TocEntry, decode_toc};
+
+/// Name of the TOC file inside a directory archive.
+pub const TOC_FILE: &str = "toc.dat";
+
+/// Suffixes tried, in order, when looking for a data file or toc.dat (pg_restore 16+:
+/// `InitDiscoverCompressFileHandle`, compress_io.c). A plain file wins over compressed ones.
+pub const DISCOVERY_SUFFIXES: [&str; 4] = ["", ".gz", ".lz4", ".zst"];
+
+/// Distinguishes temporary directories made by one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// `<dumpId>.dat`: the data file name stored in the TOC (never with a compression suffix).
+pub fn data_file_name(dump_id: i32) -> String {
+    format!("{dump_id}.dat")
+}
+
+/// Writes a directory archive into a temporary sibling of the target, then renames it into
+/// place on [`finish`](Self::finish). Dropped without `finish`, it removes everything it wrote.
+#[derive(Debug)]
+pub struct DirectoryWriter {
+    target: PathBuf,
+    tmp: PathBuf,
+    compression: Compression,
+    /// Set once the temporary directory is gone (renamed or removed).
+    done: bool,
+}
+
+impl DirectoryWriter {
+    /// Prepares to write an archive at `target`. Refuses a target that is a file, a symbolic
+    /// link or a non-empty directory (an existing empty directory is accepted, as pg_dump
+    /// does), and a missing or unwritable parent. Creates `<parent>/.<name>.pgsnap-tmp-<pid>-<n>`
+    /// with mode 0700.
+    pub fn create(target: &Path, compression: Compression) -> Result<Self> {
+        let shown = target.display();
+        let name = match target.file_name() {
+            Some(n) => n.to_string_lossy().into_owned(),
+            None => {
+                return Err(Error::usage(format!(
+                    "invalid output directory \"{shown}\": it has no final name"
+                )));
+            }
+        };
+        match fs::symlink_metadata(target) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::usage(format!(
+                    "output directory \"{shown}\" is a symbolic link; give the real path so it can be replaced atomically"
+                )));
+            }
+            Ok(m) if m.is_dir() => {
+                let mut listing = fs::read_dir(target).map_err(|e| Error::io(format!("reading \"{shown}\""), e))?;
+                if listing.next().is_some() {
+                    return Err(Error::usage(format!(
+                        "could not create directory \"{shown}\": it exists and is not empty"
+                    )));
+                }
+            }
+            Ok(_) => {
+                return Err(Error::usage(format!(
+                    "could not create directory \"{shown}\": a file with that name exists"
+                )));
+            }
+            // Absent (or under a non-directory, which the parent check below reports).
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {}
+            Err(e) => return Err(Error::io(format!("checking \"{shown}\""), e)),
+        }
+        let parent = parent_dir(target);
+        match fs::metadata(&parent) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::usage(format!(
+                    "could not create directory \"{shown}\": \"{}\" is not a directory",
+                    parent.display()
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::usage(format!(
+                    "could not create directory \"{shown}\": parent directory \"{}\" does not exist",
+                    parent.display()
+                )));
+            }
+            Err(e) => return Err(Error::io(format!("checking \"{}\"", parent.display()), e)),
+        }
+        let pid = std::process::id();
+        let mut last_err = None;
+        for _ in 0..16 {
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let tmp = parent.join(format!(".{name}.pgsnap-tmp-{pid}-{n}"));
+            match private_dir_builder().create(&tmp) {
+                Ok(()) => {
+                    tracing::debug!(tmp = %tmp.display(), target = %shown, "created temporary archive directory");
+                    return Ok(DirectoryWriter {
+                        target: target.to_path_buf(),
+                        tmp,
+                        compression,
+                        done: false,
+                    });
+                }
+                // Left over from an earlier process with the same pid: pick another number.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_err = Some(e),
+                Err(e) => {
+                    return Err(
+                        Error::io(format!("could not create directory \"{}\"", tmp.display()), e)
+                            .context(format!("preparing output directory \"{shown}\"")),
+                    );
+                }
+            }
+        }
+        let e = last_err.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists));
+        Err(Error::io(
+            format!("could not create a temporary directory beside \"{shown}\""),
+            e,
+        ))
+    }
+
+    /// Where the archive will appear after `finish`.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// The temporary directory being filled.
+    pub fn temp_dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// The compression data files are written with.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// `<dumpId>.dat`, the name to store in the entry's TOC `filename`.
+    pub fn data_file_name(&self, dump_id: i32) -> String {
+        data_file_name(dump_id)
+    }
+
+    /// Path of the entry's data file in the temporary directory, with the compression suffix.
+    pub fn data_file_path(&self, dump_id: i32) -> PathBuf {
+        self.tmp
+            .join(format!("{}{}", data_file_name(dump_id), self.compression.file_suffix()))
+    }
+
+    /// Creates the entry's data file (mode 0600); fails if it already exists.
+    pub fn create_data_file(&self, dump_id: i32) -> Result<File> {
+        create_new(&self.data_file_path(dump_id))
+    }
+
+    /// Creates another file in the archive by plain name (e.g. `blobs_<id>.toc`, written
+    /// uncompressed as pg_dump does); fails if it exists.
+    pub fn create_file(&self, name: &str) -> Result<File> {
+        if !is_plain_name(name) || name == TOC_FILE {
+            return Err(Error::internal(format!("invalid archive member name \"{name}\"")));
+        }
+        create_new(&self.tmp.join(name))
+    }
+
+    /// Writes `toc.dat` (never compressed), makes every file and the directory durable, and
+    /// renames the temporary directory to the target; returns the target path. On error the
+    /// temporary directory is removed and nothing appears at the target.
+    pub fn finish(mut self, toc: &[u8]) -> Result<PathBuf> {
+        let shown = self.target.display().to_string();
+        let toc_path = self.tmp.join(TOC_FILE);
+        let mut f = create_new(&toc_path)?;
+        f.write_all(toc)
+            .map_err(|e| Error::io(format!("writing \"{}\"", toc_path.display()), e))?;
+        drop(f);
+
+        // Every member, then the directory itself (as pg_dump's fsync_dir_recurse before exit).
+        let listing =
+            fs::read_dir(&self.tmp).map_err(|e| Error::io(format!("reading \"{}\"", self.tmp.display()), e))?;
+        for item in listing {
+            let item = item.map_err(|e| Error::io(format!("reading \"{}\"", self.tmp.display()), e))?;
+            let path = item.path();
+            if item
+                .file_type()
+                .map_err(|e| Error::io(format!("checking \"{}\"", path.display()), e))?
+                .is_file()
+            {
+                sync_path(&path)?;
+            }
+        }
+        sync_path(&self.tmp)?;
+
+        // rename(2) replaces an empty directory atomically; a target that stopped being empty
+        // since `create` makes it fail instead of being overwritten.
+        if let Err(first) = fs::rename(&self.tmp, &self.target) {
+            let retry = is_empty_dir(&self.target) && fs::remove_dir(&self.target).is_ok();
+            if !retry {
+                return Err(Error::io(
+                    format!("could not move the finished archive into place at \"{shown}\""),
+                    first,
+                ));
+            }
+            fs::rename(&self.tmp, &self.target).map_err(|e| {
+                Error::io(
+                    format!("could not move the finished archive into place at \"{shown}\""),
+                    e,
+                )
+            })?;
+        }
+        self.done = true;
+        sync_path(&parent_dir(&self.target)).map_err(|e| {
+            e.context(format!(
+                "archive \"{shown}\" is complete but its parent could not be synced"
+            ))
+        })?;
+        tracing::debug!(target = %shown, "archive directory renamed into place");
+        Ok(self.target.clone())
+    }
+
+    /// Removes everything written so far; reports a failure to remove it.
+    pub fn abort(mut self) -> Result<()> {
+        self.done = true;
+        fs::remove_dir_all(&self.tmp)
+            .map_err(|e| Error::io(format!("removing temporary directory \"{}\"", self.tmp.display()), e))
+    }
+}
+
+impl Drop for DirectoryWriter {
+    fn drop(&mut self) {
+        if !self.done
+            && let Err(e) = fs::remove_dir_all(&self.tmp)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(tmp = %self.tmp.display(), error = %e, "could not remove temporary archive directory");
+        }
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn is_empty_dir(path: &Path) -> bool {
+    fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false)
+}
+
+/// A single path component that stays inside the archive directory.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+}
+
+#[cfg(unix)]
+fn private_dir_builder() -> fs::DirBuilder {
+    use std::os::unix::fs::DirBuilderExt;
+    let mut b = fs::DirBuilder::new();
+    b.mode(0o700);
+    b
+}
+
+#[cfg(not(unix))]
+fn private_dir_builder() -> fs::DirBuilder {
+    fs::DirBuilder::new()
+}
+
+fn create_new(path: &Path) -> Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+        .map_err(|e| Error::io(format!("could not create file \"{}\"", path.display()), e))
+}
+
+/// fsync a file or directory by path.
+fn sync_path(path: &Path) -> Result<()> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(format!("could not fsync \"{}\"", path.display()), e))
+}
+
+/// An existing directory archive: its header and entries, and access to data files.
+#[derive(Debug)]
+pub struct DirectoryReader {
+    path: PathBuf,
+    header: Header,
+    entries: Vec<TocEntry>,
+}
+
+impl DirectoryReader {
+    /// Reads and decodes `<path>/toc.dat` (or a compressed `toc.dat.gz`/`.lz4`/`.zst`, which
+    /// pg_restore also accepts).
+    pub fn open(path: &Path) -> Result<Self> {
+        let shown = path.display();
+        match fs::metadata(path) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::archive(format!(
+                    "\"{shown}\" is not a directory archive (not a directory)"
+                )));
+            }
+            Err(e) => return Err(Error::io(format!("could not open archive directory \"{shown}\""), e)),
+        }
+        let Some((mut reader, toc_path)) = discover(path, TOC_FILE)? else {
+            return Err(Error::archive(format!(
+                "\"{shown}\" is not a directory archive: no {TOC_FILE} (nor .gz, .lz4, .zst) in it"
+            )));
+        };
+        let mut buf = Vec::new();
+        reader
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::io(format!("reading \"{}\"", toc_path.display()), e))?;
+        let (header, entries) =
+            decode_toc(&buf).map_err(|e| e.context(format!("reading \"{}\"", toc_path.display())))?;
+        Ok(DirectoryReader {
+            path: path.to_path_buf(),
+            header,
+            entries,
+        })
+    }
+
+    /// The archive directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Entries in TOC (restore) order.
+    pub fn entries(&self) -> &[TocEntry] {
+        &self.entries
+    }
+
+    /// Locates the entry's data file by suffix discovery (`N.dat`, then `.gz`, `.lz4`,
+    /// `.zst`); returns its path and suffix.
+    pub fn find_data_file(&self, entry: &TocEntry) -> Result<(PathBuf, &'static str)> {
+        let name = self.checked_name(entry)?;
+        for suffix in DISCOVERY_SUFFIXES {
+            let p = self.path.join(format!("{name}{suffix}"));
+            match fs::metadata(&p) {
+                Ok(_) => return Ok((p, suffix)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(format!("checking \"{}\"", p.display()), e)),
+            }
+        }
+        Err(self.missing(entry, name))
+    }
+
+    /// Opens the entry's data file, decompressing by its suffix. A missing file is an
+    /// [`ErrorKind::Archive`] error naming it.
+    pub fn open_data(&self, entry: &TocEntry) -> Result<Box<dyn Read + Send>> {
+        let name = self.checked_name(entry)?;
+        match discover(&self.path, name)? {
+            Some((r, _)) => Ok(r),
+            None => Err(self.missing(entry, name)),
+        }
+    }
+
+    fn checked_name<'e>(&self, entry: &'e TocEntry) -> Result<&'e str> {
+        let name = entry.filename.as_str();
+        if name.is_empty() {
+            return Err(Error::archive(format!("{} has no data file", entry.label())));
+        }
+        // pg_restore joins the name blindly; refuse names that would leave the directory.
+        if !is_plain_name(name) {
+            return Err(Error::archive(format!(
+                "{} names an unsafe data file \"{name}\"",
+                entry.label()
+            )));
+        }
+        Ok(name)
+    }
+
+    fn missing(&self, entry: &TocEntry, name: &str) -> Error {
+        Error::archive(format!(
+            "could not open input file \"{}\" (nor .gz, .lz4, .zst) for {}: it does not exist",
+            self.path.join(name).display(),
+            entry.label()
+        ))
+    }
+}
+
+/// Opens the first of `<dir>/<name>` + each discovery suffix that exists, decoding by suffix.
+fn discover(dir: &Path, name: &str) -> Result<Option<(Box<dyn Read + Send>, PathBuf)>> {
+    for suffix in DISCOVERY_SUFFIXES {
+        let p = dir.join(format!("{name}{suffix}"));
+        match File::open(&p) {
+            Ok(f) => {
+                let r = codec::decoder_for_suffix(suffix, f)
+                    .map_err(|e| e.context(format!("opening \"{}\"", p.display())))?;
+                return Ok(Some((r, p)));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("could not open input file \"{}\"", p.display()), e)),
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::toc::{ArchiveFormat, ArchiveVersion, CreateTime, HeaderCompression, encode_toc};
+    use super::*;
+    use crate::codec::Encoder;
+    use crate::error::ErrorKind;
+
+    const ROWS: &[u8] = b"1\talpha\n2\tbeta\n3\t\\N\n\\.\n\n\n";
+
+    fn header(c: Compression) -> Header {
+        let version = ArchiveVersion::lowest_for(c);
+        Header {
+            version,
+            format: ArchiveFormat::Tar,
+            compression: HeaderCompression::for_archive(version, c).unwrap(),
+            created: CreateTime {
+                sec: 1,
+                min: 2,
+                hour: 3,
+                mday: 4,
+                mon: 5,
+                year: 125,
+                isdst: 0,
+            },
+            dbname: "tiny".into(),
+            server_version: "18.6".into(),
+            dump_version: "pgsnap test".into(),
+        }
+    }
+
+    fn entries(data_id: i32) -> Vec<TocEntry> {
+        vec![
+            TocEntry {
+                dump_id: 1,
+                tableoid: "1259".into(),
+                oid: "16397".into(),
+                tag: "t".into(),
+                desc: "TABLE".into(),
+                section: 2,
+                defn: Some("CREATE TABLE public.t (id integer, name text);\n".into()),
+                drop_stmt: Some("DROP TABLE public.t;\n".into()),
+                namespace: Some("public".into()),
+                tablespace: Some(String::new()),
+                tableam: Some("heap".into()),
+                owner: Some("postgres".into()),
+                ..TocEntry::default()
+            },
+            TocEntry {
+                dump_id: data_id,
+                had_dumper: true,
+                tableoid: "0".into(),
+                oid: "16397".into(),
+                tag: "t".into(),
+                desc: "TABLE DATA".into(),
+                section: 3,
+                copy_stmt: Some("COPY public.t (id, name) FROM stdin;\n".into()),
+                namespace: Some("public".into()),
+                owner: Some("postgres".into()),
+                deps: vec![1],
+                filename: data_file_name(data_id),
+                ..TocEntry::default()
+            },
+        ]
+    }
+
+    /// Writes a complete archive with `ROWS` as the data of entry 2.
+    fn write_archive(target: &Path, c: Compression) -> Result<PathBuf> {
+        let w = DirectoryWriter::create(target, c)?;
+        let mut enc = Encoder::new(c, w.create_data_file(2)?)?;
+        enc.write_all(ROWS).unwrap();
+        enc.finish().unwrap().sync_all().unwrap();
+        w.finish(&encode_toc(&header(c), &entries(2)))
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn read_all(mut r: Box<dyn Read + Send>) -> Vec<u8> {
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn finish_produces_a_readable_archive() {
+        let base = tempfile::tempdir().unwrap();
+        for c in [
+            Compression::None,
+            Compression::Gzip { level: 6 },
+            Compression::Lz4 { level: 1 },
+            Compression::Zstd { level: 3, long: false },
+        ] {
+            let target = base.path().join(format!("out-{}", c.name()));
+            assert_eq!(write_archive(&target, c).unwrap(), target);
+            assert_eq!(
+                names(&target),
+                vec![format!("2.dat{}", c.file_suffix()), "toc.dat".to_string()]
+            );
+            let r = DirectoryReader::open(&target).unwrap();
+            assert_eq!(r.header(), &header(c));
+            assert_eq!(r.entries(), &entries(2)[..]);
+            assert_eq!(read_all(r.open_data(&r.entries()[1]).unwrap()), ROWS, "{c}");
+            assert_eq!(r.find_data_file(&r.entries()[1]).unwrap().1, c.file_suffix());
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                assert_eq!(fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o700);
+            }
+        }
+        // No temporary directories left beside the archives.
+        assert!(
+            names(base.path()).iter().all(|n| n.starts_with("out-")),
+            "{:?}",
+            names(base.path())
+        );
+    }
+
+    #[test]
+    fn temp_dir_is_a_hidden_sibling() {
+        let base = tempfile::tempdir().unwrap();
+        let w = DirectoryWriter::create(&base.path().join("arch"), Compression::None).unwrap();
+        let tmp_name = w.temp_dir().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            tmp_name.starts_with(&format!(".arch.pgsnap-tmp-{}-", std::process::id())),
+            "{tmp_name}"
+        );
+        assert_eq!(w.temp_dir().parent(), Some(base.path()));
+        assert_eq!(w.data_file_path(7), w.temp_dir().join("7.dat"));
+        assert_eq!(w.data_file_name(7), "7.dat");
+        let w2 =
+            DirectoryWriter::create(&base.path().join("arch"), Compression::Zstd { level: 3, long: false }).unwrap();
+        assert_ne!(w.temp_dir(), w2.temp_dir());
+        assert_eq!(w2.data_file_path(7), w2.temp_dir().join("7.dat.zst"));
+    }
+
+    #[test]
+    fn dropping_midway_leaves_nothing() {
+        let base = tempfile::tempdir().unwrap();
+        let target = base.path().join("out");
+        {
+            let w = DirectoryWriter::create(&target, Compression::Gzip { level: 1 }).unwrap();
+            let mut f = w.create_data_file(5).unwrap();
+            f.write_all(b"partial").unwrap();
+            assert!(w.temp_dir().exists());
+            // Simulated failure: the writer goes out of scope without finish.
+        }
+        assert!(!target.exists());
+        assert!(names(base.path()).is_empty(), "{:?}", names(base.path()));
+    }
+
+    #[test]
+    fn abort_removes_the_temp_dir() {
+        let base = tempfile::tempdir().unwrap();
+        let w = DirectoryWriter::create(&base.path().join("out"), Compression::None).unwrap();
+        w.create_file("blobs.toc").unwrap();
+        w.abort().unwrap();
+        assert!(names(base.path()).is_empty());
+    }
+
+    #[test]
+    fn existing_non_empty_target_is_refused() {
+        let base = tempfile::tempdir().unwrap();
+        let target = base.path().join("out");
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("keep.txt"), b"x").unwrap();
+        let e = DirectoryWriter::create(&target, Compression::None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Usage);
+        assert!(e.to_string().contains("not empty"), "{e}");
+        assert_eq!(names(&target), vec!["keep.txt"]);
+        assert_eq!(names(base.path()), vec!["out"]);
+    }
+
+    #[test]
+    fn existing_file_or_missing_parent_is_refused() {
+        let base = tempfile::tempdir().unwrap();
+        let file = base.path().join("afile");
+        fs::write(&file, b"x").unwrap();
+        let e = DirectoryWriter::create(&file, Compression::None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Usage);
+        assert!(e.to_string().contains("file with that name exists"), "{e}");
+
+        let e = DirectoryWriter::create(&base.path().join("no/such/out"), Compression::None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Usage);
+        assert!(e.to_string().contains("does not exist"), "{e}");
+
+        let e = DirectoryWriter::create(&file.join("out"), Compression::None).unwrap_err();
+        assert!(e.to_string().contains("is not a directory"), "{e}");
+
+        #[cfg(unix)]
+        {
+            let link = base.path().join("link");
+            fs::create_dir(base.path().join("real")).unwrap();
+            std::os::unix::fs::symlink(base.path().join("real"), &link).unwrap();
+            let e = DirectoryWriter::create(&link, Compression::None).unwrap_err();
+            assert!(e.to_string().contains("symbolic link"), "{e}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn unwritable_parent_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let parent = base.path().join("ro");
+        fs::create_dir(&parent).unwrap();
+        fs::set_permissions(&parent, fs::Permissions::from_mode(0o500)).unwrap();
+        // Root ignores directory permissions; then there is nothing to test.
+        if fs::write(parent.join("probe"), b"").is_ok() {
+            return;
+        }
+        let e = DirectoryWriter::create(&parent.join("out"), Compression::None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(e.to_string().contains("out"), "{e}");
+        fs::set_permissions(&parent, fs::Permissions::from_mode(0o700)).unwrap();
+    }
+
+    #[test]
+    fn existing_empty_target_is_accepted() {
+        let base = tempfile::tempdir().unwrap();
+        let target = base.path().join("out");
+        fs::create_dir(&target).unwrap();
+        write_archive(&target, Compression::Gzip { level: 6 }).unwrap();
+        assert_eq!(names(&target), vec!["2.dat.gz", "toc.dat"]);
+        assert_eq!(names(base.path()), vec!["out"]);
+    }
+
+    #[test]
+    fn target_filled_meanwhile_is_not_overwritten() {
+        let base = tempfile::tempdir().unwrap();
+        let target = base.path().join("out");
+        let w = DirectoryWriter::create(&target, Compression::None).unwrap();
+        fs::create_dir(&target).unwrap();
+        fs::write(target.join("other"), b"x").unwrap();
+        let e = w.finish(&encode_toc(&header(Compression::None), &[])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(names(&target), vec!["other"]);
+        assert_eq!(names(base.path()), vec!["out"]);
+    }
+
+    #[test]
+    fn create_file_refuses_paths_and_duplicates() {
+        let base = tempfile::tempdir().unwrap();
+        let w = DirectoryWriter::create(&base.path().join("out"), Compression::None).unwrap();
+        for bad in ["", ".", "..", "../x", "a/b", "toc.dat"] {
+            assert!(w.create_file(bad).is_err(), "{bad:?}");
+        }
+        w.create_data_file(3).unwrap();
+        assert_eq!(w.create_data_file(3).unwrap_err().kind(), ErrorKind::Io);
+    }
+
+    #[test]
+    fn reader_discovers_suffixes_plain_first() {
+        let base = tempfile::tempdir().unwrap();
+        let target = base.path().join("out");
+        write_archive(&target, Compression::Zstd { level: 3, long: false }).unwrap();
+        let r = DirectoryReader::open(&target).unwrap();
+        let data = &r.entries()[1];
+        fs::write(target.join("2.dat"), b"plain wins\n").unwrap();
+        assert_eq!(read_all(r.open_data(data).unwrap()), b"plain wins\n");
+        fs::remove_file(target.join("2.dat")).unwrap();
+        assert_eq!(read_all(r.open_data(data).unwrap()), ROWS);
+    }
+
+    #[test]
+    fn reader_reports_missing_and_unsafe_files() {
+        let base = tempfile::tempdir().unwrap();
+        let target = base.path().join("out");
+        write_archive(&target, Compression::Gzip { level: 6 }).unwrap();
+        fs::remove_file(target.join("2.dat.gz")).unwrap();
+        let r = DirectoryReader::open(&target).unwrap();
+        let e = r.open_data(&r.entries()[1]).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Archive);
+        assert!(
+            e.to_string().contains("2.dat") && e.to_string().contains("TOC entry 2"),
+            "{e}"
+        );
+        assert_eq!(
+            r.find_data_file(&r.entries()[1]).unwrap_err().kind(),
+            ErrorKind::Archive
+        );
+        // An entry without data, and a name that would leave the directory.
+        assert!(
+            r.open_data(&r.entries()[0])
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("no data file")
+        );
+        let mut evil = r.entries()[1].clone();
+        evil.filename = "../../etc/passwd".into();
+        assert!(r.open_data(&evil).err().unwrap().to_string().contains("unsafe"));
+    }
+
+    #[test]
+    fn reader_accepts_compressed_toc_and_rejects_non_archives() {
+        let base = tempfile::tempdir().unwrap();
+        let target = base.path().join("out");
+        write_archive(&target, Compression::Gzip { level: 6 }).unwrap();
+        let toc = fs::read(target.join("toc.dat")).unwrap();
+        fs::write(
+            target.join("toc.dat.gz"),
+            codec::compress_member(Compression::Gzip { level: 6 }, &toc).unwrap(),
+        )
+        .unwrap();
+        fs::remove_file(target.join("toc.dat")).unwrap();
+        assert_eq!(DirectoryReader::open(&target).unwrap().entries().len(), 2);
+
+        let empty = base.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        let e = DirectoryReader::open(&empty).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Archive);
+        assert!(e.to_string().contains("toc.dat"), "{e}");
+
+        fs::write(empty.join("toc.dat"), b"not an archive").unwrap();
+        let e = DirectoryReader::open(&empty).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Archive);
+        assert!(
+            e.to_string().contains("toc.dat") && e.to_string().contains("PGDMP"),
+            "{e}"
+        );
+
+        assert_eq!(
+            DirectoryReader::open(&target.join("toc.dat.gz")).unwrap_err().kind(),
+            ErrorKind::Archive
+        );
+        assert_eq!(
+            DirectoryReader::open(&base.path().join("missing")).unwrap_err().kind(),
+            ErrorKind::Io
+        );
+    }
+}
