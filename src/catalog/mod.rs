@@ -101,6 +101,57 @@ impl<'a> Ctx<'a> {
     }
 }
 
+impl Ctx<'_> {
+    /// Hands the entries and lookups to the planner.
+    pub fn finish(self) -> Catalog {
+        Catalog {
+            version: self.version,
+            entries: self.entries,
+            depend: self.depend,
+            tables_to_lock: self.tables_to_lock,
+            ext_members: self.ext_members,
+        }
+    }
+}
+
+/// Quoted names of the plain and partitioned tables whose definition or data we dump
+/// (pg_dump's getTables locks exactly relkinds r and p).
+pub async fn lockable_tables(ctx: &Ctx<'_>) -> Result<Vec<String>> {
+    let rows = ctx
+        .db
+        .query(
+            "SELECT c.oid, c.relnamespace, n.nspname, c.relname FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') ORDER BY n.nspname, c.relname",
+        )
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (oid, nsp) = (r.oid(0)?, r.oid(1)?);
+        if ctx.schema_dumped(nsp) && !ctx.is_extension_member(CatalogId::class(oid)) {
+            out.push(crate::ddl::quote::qualified(&r.text(2)?, &r.text(3)?));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs every object kind's reader, in pg_dump's collection order.
+pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
+    schemas::read(ctx).await?;
+    extensions::read(ctx).await?;
+    collations::read(ctx).await?;
+    types::read(ctx).await?;
+    functions::read(ctx).await?;
+    tables::read(ctx).await?;
+    sequences::read(ctx).await?;
+    views::read(ctx).await?;
+    constraints::read(ctx).await?;
+    indexes::read(ctx).await?;
+    triggers::read(ctx).await?;
+    policies::read(ctx).await?;
+    Ok(())
+}
+
 /// Everything the planner and the data phase need from the catalogs.
 pub struct Catalog {
     pub version: ServerVersion,
@@ -130,13 +181,25 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         ext_members.insert(CatalogId::new(r.oid(0)?, r.oid(1)?), r.oid(2)?);
     }
     let mut namespaces = HashMap::new();
-    for r in db.query("SELECT oid, nspname, nspowner FROM pg_catalog.pg_namespace").await? {
+    for r in db
+        .query("SELECT oid, nspname, nspowner FROM pg_catalog.pg_namespace")
+        .await?
+    {
         let oid = r.oid(0)?;
         let name = r.text(1)?;
         let system = name.starts_with("pg_") || name == "information_schema";
         let extension_member = ext_members.contains_key(&CatalogId::new(catalog_oid::PG_NAMESPACE, oid));
         let owner = roles.get(&r.oid(2)?).cloned().unwrap_or_default();
-        namespaces.insert(oid, Namespace { oid, name, owner, dumped: !system, extension_member });
+        namespaces.insert(
+            oid,
+            Namespace {
+                oid,
+                name,
+                owner,
+                dumped: !system,
+                extension_member,
+            },
+        );
     }
     let mut rows = Vec::new();
     // Pin ('p') rows say nothing about order; extension membership ('e') is handled above.
@@ -154,11 +217,17 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         });
     }
     let mut comments = HashMap::new();
-    for r in db.query("SELECT classoid, objoid, objsubid, description FROM pg_catalog.pg_description").await? {
+    for r in db
+        .query("SELECT classoid, objoid, objsubid, description FROM pg_catalog.pg_description")
+        .await?
+    {
         comments.insert((r.oid(0)?, r.oid(1)?, r.int(2)? as i32), r.text(3)?);
     }
     let mut init_privs = HashMap::new();
-    for r in db.query("SELECT classoid, objoid, objsubid, initprivs::text FROM pg_catalog.pg_init_privs").await? {
+    for r in db
+        .query("SELECT classoid, objoid, objsubid, initprivs::text FROM pg_catalog.pg_init_privs")
+        .await?
+    {
         init_privs.insert((r.oid(0)?, r.oid(1)?, r.int(2)? as i32), r.text(3)?);
     }
     Ok(Ctx {
@@ -214,7 +283,22 @@ mod tests {
     #[test]
     fn acl_arrays_split_with_quotes() {
         assert_eq!(parse_acl_array("{}"), Vec::<String>::new());
-        assert_eq!(parse_acl_array("{postgres=arwdDxtm/postgres,=r/postgres}"), vec!["postgres=arwdDxtm/postgres", "=r/postgres"]);
+        assert_eq!(
+            parse_acl_array("{postgres=arwdDxtm/postgres,=r/postgres}"),
+            vec!["postgres=arwdDxtm/postgres", "=r/postgres"]
+        );
         assert_eq!(parse_acl_array("{\"a b\"=r/postgres}"), vec!["a b=r/postgres"]);
     }
 }
+pub mod collations;
+pub mod constraints;
+pub mod extensions;
+pub mod functions;
+pub mod indexes;
+pub mod policies;
+pub mod schemas;
+pub mod sequences;
+pub mod tables;
+pub mod triggers;
+pub mod types;
+pub mod views;

@@ -28,10 +28,15 @@ mod tests {
 
     #[test]
     fn comment_entry_follows_pg_dump_shape() {
-        let t = Entry::new("TABLE", Priority::Table, Section::PreData, "orders").with_schema("shop").with_owner("app");
+        let t = Entry::new("TABLE", Priority::Table, Section::PreData, "orders")
+            .with_schema("shop")
+            .with_owner("app");
         let c = comment_entry(&t, "TABLE", "shop.orders", "orders", "Customer's orders");
         assert_eq!(c.tag, "TABLE orders");
-        assert_eq!(c.defn.as_deref(), Some("COMMENT ON TABLE shop.orders IS 'Customer''s orders';\n"));
+        assert_eq!(
+            c.defn.as_deref(),
+            Some("COMMENT ON TABLE shop.orders IS 'Customer''s orders';\n")
+        );
         assert_eq!(c.schema.as_deref(), Some("shop"));
         assert_eq!(c.owner.as_deref(), Some("app"));
         assert_eq!(c.section, Section::None);

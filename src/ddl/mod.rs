@@ -2,5 +2,17 @@
 //! writes into TOC entries.
 
 pub mod acl;
+pub mod collation;
 pub mod comment;
+pub mod constraint;
+pub mod extension;
+pub mod function;
+pub mod index;
+pub mod policy;
 pub mod quote;
+pub mod schema;
+pub mod sequence;
+pub mod table;
+pub mod trigger;
+pub mod types;
+pub mod view;

@@ -174,7 +174,10 @@ const QUOTE_KEYWORDS: &[&str] = &[
 /// (`fmtId`): `[a-z_][a-z0-9_]*` and not reserved/column-name/type-function keyword.
 pub fn ident(name: &str) -> String {
     let plain = !name.is_empty()
-        && name.bytes().enumerate().all(|(i, b)| b == b'_' || b.is_ascii_lowercase() || (i > 0 && b.is_ascii_digit()))
+        && name
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b == b'_' || b.is_ascii_lowercase() || (i > 0 && b.is_ascii_digit()))
         && QUOTE_KEYWORDS.binary_search(&name).is_err();
     if plain {
         name.to_string()

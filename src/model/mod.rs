@@ -176,12 +176,17 @@ pub struct TableData {
 
 impl TableData {
     /// `COPY s.t (a, b) TO stdout;` as pg_dump sends it (pg_dump.c `dumpTableData_copy`).
+    /// A table without columns has no list at all (two spaces), as pg_dump writes it.
     pub fn copy_out_sql(&self) -> String {
-        format!("COPY {} ({}) TO stdout;", self.qualified_name, self.columns)
+        format!("COPY {} {} TO stdout;", self.qualified_name, self.column_list())
     }
-    /// `COPY s.t (a, b) FROM stdin;\n` as stored in the TOC's copyStmt.
-    pub fn copy_in_sql(&self) -> String {
-        format!("COPY {} ({}) FROM stdin;\n", self.qualified_name, self.columns)
+
+    fn column_list(&self) -> String {
+        if self.columns.is_empty() {
+            String::new()
+        } else {
+            format!("({})", self.columns)
+        }
     }
 }
 

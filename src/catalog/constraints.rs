@@ -1,0 +1,96 @@
+//! Table constraints with entries of their own (pg_dump.c `getConstraints`,
+//! `getIndexes` for constraint indexes, `dumpConstraint`): CONSTRAINT (PRIMARY KEY, UNIQUE,
+//! EXCLUDE, 18's NOT VALID NOT NULL), FK CONSTRAINT and separate CHECK CONSTRAINT.
+
+use super::Ctx;
+use super::tables::dumped_relations;
+use crate::ddl::comment::comment_entry;
+use crate::ddl::constraint::{add_constraint_sql, cluster_on_sql, drop_constraint_sql, replica_identity_sql};
+use crate::ddl::quote::{ident, qualified};
+use crate::error::Result;
+use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    let rels = dumped_relations(ctx).await?;
+    let rows = ctx
+        .db
+        .query(
+            "SELECT co.oid, co.conname, co.contype, co.conrelid, pg_catalog.pg_get_constraintdef(co.oid), \
+             co.conindid, coalesce(i.indisclustered, false), coalesce(i.indisreplident, false), \
+             co.convalidated, co.conislocal, co.conparentid, coalesce(ts.spcname, ''), ic.relname \
+             FROM pg_catalog.pg_constraint co \
+             LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = co.conindid AND co.contype IN ('p', 'u', 'x') \
+             LEFT JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
+             LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace \
+             WHERE co.conrelid <> 0 AND co.contype IN ('p', 'u', 'x', 'f', 'c', 'n') \
+             ORDER BY co.conrelid, co.conname",
+        )
+        .await?;
+    for r in rows {
+        let oid = r.oid(0)?;
+        let Some(t) = rels.get(&r.oid(3)?) else { continue };
+        if !matches!(t.relkind, b'r' | b'p') {
+            continue;
+        }
+        let name = r.text(1)?;
+        let contype = r.char(2)?;
+        let def = r.text(4)?;
+        let validated = r.bool(8)?;
+        let islocal = r.bool(9)?;
+        let partitioned = t.relkind == b'p';
+        let (desc, priority, only) = match contype {
+            b'p' | b'u' | b'x' => ("CONSTRAINT", Priority::Constraint, true),
+            b'f' if r.oid(10)? == 0 => ("FK CONSTRAINT", Priority::FkConstraint, !partitioned),
+            // Separate only when not valid (the valid ones are inline in the TABLE entry).
+            b'c' if !validated && islocal => ("CHECK CONSTRAINT", Priority::Constraint, false),
+            b'n' if !validated && islocal => ("CONSTRAINT", Priority::Constraint, false),
+            _ => continue,
+        };
+        let mut defn = add_constraint_sql(&t.qualified, only, &name, &def);
+        let mut e = Entry::new(desc, priority, Section::PostData, name.clone())
+            .with_key(CatalogId::new(catalog_oid::PG_CONSTRAINT, oid))
+            .with_tag(format!("{} {}", t.name, name))
+            .with_schema(t.schema.clone())
+            .with_owner(t.owner.clone())
+            .with_drop(drop_constraint_sql(&t.qualified, only, &name));
+        let index_oid = r.oid(5)?;
+        if matches!(contype, b'p' | b'u' | b'x') && index_oid != 0 {
+            e.claims.push(CatalogId::class(index_oid));
+            e.tablespace = Some(r.text(11)?);
+            let index_name = r.opt_text(12)?.unwrap_or_default();
+            if r.bool(6)? {
+                defn.push_str(&cluster_on_sql(&t.qualified, &index_name));
+            }
+            if r.bool(7)? {
+                defn.push_str(&replica_identity_sql(&t.qualified, &index_name));
+            }
+        }
+        e.defn = Some(defn);
+        if let Some(text) = ctx.comment(catalog_oid::PG_CONSTRAINT, oid, 0) {
+            let c = comment_entry(
+                &e,
+                "CONSTRAINT",
+                &format!("{} ON {}", ident(&name), t.qualified),
+                &format!("{} ON {}", ident(&name), ident(&t.name)),
+                text,
+            );
+            e.attached.push(c);
+        }
+        if index_oid != 0
+            && matches!(contype, b'p' | b'u' | b'x')
+            && let Some(text) = ctx.comment(catalog_oid::PG_CLASS, index_oid, 0)
+        {
+            let index_name = r.opt_text(12)?.unwrap_or_default();
+            let c = comment_entry(
+                &e,
+                "INDEX",
+                &qualified(&t.schema, &index_name),
+                &ident(&index_name),
+                text,
+            );
+            e.attached.push(c);
+        }
+        ctx.push(e);
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Indexes not backing a constraint, and the links between partitioned indexes (pg_dump.c
+//! `getIndexes`, `dumpIndex`, `dumpIndexAttach`).
+
+use super::Ctx;
+use super::tables::dumped_relations;
+use crate::ddl::comment::comment_entry;
+use crate::ddl::index::{IndexDef, attach_index_sql, create_index_sql, drop_index_sql};
+use crate::ddl::quote::{ident, qualified};
+use crate::error::Result;
+use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    let rels = dumped_relations(ctx).await?;
+    let rows = ctx
+        .db
+        .query(
+            "SELECT i.indexrelid, ic.relname, i.indrelid, pg_catalog.pg_get_indexdef(i.indexrelid), \
+             i.indisclustered, i.indisreplident, coalesce(ts.spcname, ''), \
+             (SELECT inh.inhparent FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid LIMIT 1), \
+             EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid \
+               AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x')), \
+             (SELECT array_agg(a.attnum::int8 ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
+               WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0)::text[], \
+             (SELECT array_agg(a.attstattarget::int8 ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
+               WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0)::text[] \
+             FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
+             LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace \
+             WHERE i.indislive ORDER BY i.indexrelid",
+        )
+        .await?;
+    for r in rows {
+        let oid = r.oid(0)?;
+        let Some(t) = rels.get(&r.oid(2)?) else { continue };
+        if !matches!(t.relkind, b'r' | b'p' | b'm') {
+            continue;
+        }
+        let name = r.text(1)?;
+        let qual = qualified(&t.schema, &name);
+        let parent = r.opt_int(7)?.map(|p| p as u32);
+        let backs_constraint = r.bool(8)?;
+        if let Some(p) = parent {
+            // INDEX ATTACH also links constraint indexes; the parent must be dumped too.
+            let parent_name = ctx
+                .db
+                .query_one(&format!(
+                    "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c \
+                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {p}"
+                ))
+                .await?;
+            let parent_qual = qualified(&parent_name.text(0)?, &parent_name.text(1)?);
+            let a = Entry::new("INDEX ATTACH", Priority::IndexAttach, Section::PostData, name.clone())
+                .with_schema(t.schema.clone())
+                .with_owner(t.owner.clone())
+                .with_defn(attach_index_sql(&parent_qual, &qual))
+                .with_dep(Dep::Catalog(CatalogId::class(p)))
+                .with_dep(Dep::Catalog(CatalogId::class(oid)));
+            ctx.push(a);
+        }
+        if backs_constraint {
+            continue;
+        }
+        let cols = r.text_array(9)?;
+        let targets = r.text_array(10)?;
+        let stats: Vec<(i64, i64)> = cols
+            .iter()
+            .zip(targets.iter())
+            .filter_map(|(c, t)| Some((c.parse().ok()?, t.parse().ok()?)))
+            .collect();
+        let indexdef = r.text(3)?;
+        let def = IndexDef {
+            indexdef: &indexdef,
+            table: &t.qualified,
+            qualified: &qual,
+            name: &name,
+            clustered: r.bool(4)?,
+            replident: r.bool(5)?,
+            stats: &stats,
+        };
+        let mut e = Entry::new("INDEX", Priority::Index, Section::PostData, name.clone())
+            .with_key(CatalogId::class(oid))
+            .with_schema(t.schema.clone())
+            .with_owner(t.owner.clone())
+            .with_defn(create_index_sql(&def));
+        if parent.is_none() {
+            e.drop_stmt = Some(drop_index_sql(&qual));
+        }
+        e.tablespace = Some(r.text(6)?);
+        if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, oid, 0) {
+            let c = comment_entry(&e, "INDEX", &qual, &ident(&name), text);
+            e.attached.push(c);
+        }
+        ctx.push(e);
+    }
+    Ok(())
+}

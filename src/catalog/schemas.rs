@@ -1,0 +1,99 @@
+//! Schemas (pg_dump.c `getNamespaces`, `selectDumpableNamespace`, `dumpNamespace`), and the
+//! ACL baseline rule the other kinds share.
+
+use crate::catalog::{Ctx, parse_acl_array};
+use crate::ddl::acl::{AclKind, acl_entry};
+use crate::ddl::{comment, quote, schema};
+use crate::error::Result;
+use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
+
+/// `(current, baseline)` aclitem lists for an object, or `None` when there is nothing to
+/// compare (`dumpACL` with `pg_init_privs`): the baseline is the object's initial privileges
+/// when it has some, else `acldefault`; a NULL ACL means "the default", and with no initial
+/// privileges nothing is dumped.
+pub fn acl_lists(
+    ctx: &Ctx<'_>,
+    classoid: u32,
+    oid: u32,
+    subid: i32,
+    acl: Option<&str>,
+    acldefault: &str,
+) -> Option<(Vec<String>, Vec<String>)> {
+    if ctx.selection.no_privileges {
+        return None;
+    }
+    match (ctx.init_privs.get(&(classoid, oid, subid)), acl) {
+        (Some(init), acl) => Some((parse_acl_array(acl.unwrap_or(acldefault)), parse_acl_array(init))),
+        (None, None) => None,
+        (None, Some(acl)) => Some((parse_acl_array(acl), parse_acl_array(acldefault))),
+    }
+}
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    // The public schema's baseline is synthesized (initdb's grants), whatever pg_init_privs
+    // says.
+    let rows = ctx
+        .db
+        .query(
+            "SELECT n.oid, n.nspname, n.nspowner, n.nspacl::text, acldefault('n', n.nspowner)::text, \
+             (acldefault('n', n.nspowner) || makeaclitem(0, n.nspowner, 'USAGE', false))::text, \
+             n.nspowner = 'pg_database_owner'::pg_catalog.regrole \
+             FROM pg_catalog.pg_namespace n ORDER BY n.oid",
+        )
+        .await?;
+    for r in rows {
+        let oid = r.oid(0)?;
+        let name = r.text(1)?;
+        if !ctx.schema_dumped(oid) || ctx.is_extension_member(CatalogId::new(catalog_oid::PG_NAMESPACE, oid)) {
+            continue;
+        }
+        let owner = ctx.role(r.oid(2)?);
+        let acl = r.opt_text(3)?;
+        let is_public = name == "public";
+        let (defn, drop) = schema::schema_sql(&name);
+        let mut e = Entry::new("SCHEMA", Priority::Schema, Section::PreData, name.clone())
+            .with_key(CatalogId::new(catalog_oid::PG_NAMESPACE, oid))
+            .with_owner(owner.clone())
+            .with_defn(defn)
+            .with_drop(drop);
+        let q = quote::ident(&name);
+        let text = if is_public {
+            schema::public_comment(ctx.comment(catalog_oid::PG_NAMESPACE, oid, 0))
+        } else {
+            ctx.comment(catalog_oid::PG_NAMESPACE, oid, 0).map(str::to_string)
+        };
+        let mut extra = Vec::new();
+        if let Some(text) = text
+            && !ctx.selection.no_comments
+        {
+            extra.push(comment::comment_entry(&e, "SCHEMA", &q, &q, &text));
+        }
+        let lists = if is_public {
+            let baseline = r.text(5)?;
+            (!ctx.selection.no_privileges).then(|| {
+                (
+                    parse_acl_array(acl.as_deref().unwrap_or(&baseline)),
+                    parse_acl_array(&baseline),
+                )
+            })
+        } else {
+            acl_lists(ctx, catalog_oid::PG_NAMESPACE, oid, 0, acl.as_deref(), &r.text(4)?)
+        };
+        if let Some((cur, base)) = lists
+            && let Some(a) = acl_entry(&e, AclKind::Schema, "SCHEMA", &q, &q, None, &owner, &cur, &base)
+        {
+            extra.push(a);
+        }
+        // pg_dump 15+: a public schema owned by pg_database_owner has no definition entry of
+        // its own, but its comment and ACL entries still stand.
+        if is_public && r.bool(6)? {
+            for x in extra {
+                ctx.push(x);
+            }
+        } else {
+            e.attached = extra;
+            ctx.push(e);
+        }
+    }
+    Ok(())
+}

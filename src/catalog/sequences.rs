@@ -1,0 +1,130 @@
+//! Sequences (pg_dump.c `getTables` for relkind S, `collectSequences`, `dumpSequence`,
+//! `dumpSequenceData`): SEQUENCE (plain or identity), SEQUENCE OWNED BY, SEQUENCE SET, with
+//! comments and ACLs.
+
+use super::Ctx;
+use super::tables::{dumped_relations, relation_acl};
+use crate::ddl::acl::AclKind;
+use crate::ddl::comment::comment_entry;
+use crate::ddl::quote::ident;
+use crate::ddl::sequence::{SequenceDef, create_sequence_sql, identity_sql, owned_by_sql, setval_sql};
+use crate::error::Result;
+use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    let rels = dumped_relations(ctx).await?;
+    let v18 = ctx.version.at_least(18);
+    let want_data = ctx.selection.data;
+    let data_cols = if v18 && want_data {
+        "(pg_catalog.pg_get_sequence_data(c.oid)).last_value, (pg_catalog.pg_get_sequence_data(c.oid)).is_called"
+    } else {
+        "NULL::int8, NULL::bool"
+    };
+    let sql = format!(
+        "SELECT c.oid, c.relpersistence, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
+         s.seqmax, s.seqmin, s.seqcache, s.seqcycle, c.relacl::text, pg_catalog.acldefault('s', c.relowner)::text, \
+         d.refobjid, d.deptype, a.attname, a.attidentity, t.relpersistence, {data_cols} \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid \
+         LEFT JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+           AND d.objid = c.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+           AND d.deptype IN ('a', 'i') \
+         LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
+         LEFT JOIN pg_catalog.pg_class t ON t.oid = d.refobjid \
+         WHERE c.relkind = 'S' ORDER BY c.oid"
+    );
+    for r in ctx.db.query(&sql).await? {
+        let oid = r.oid(0)?;
+        let Some(rel) = rels.get(&oid) else { continue };
+        let owning = r.opt_int(11)?.map(|o| o as u32);
+        let deptype = r.opt_text(12)?;
+        let column = r.opt_text(13)?;
+        let identity = deptype.as_deref() == Some("i");
+        let owner_table = owning.and_then(|o| rels.get(&o));
+        // An identity sequence goes with its table; if the table is not dumped neither is it.
+        if identity && owner_table.is_none() {
+            continue;
+        }
+        let persistence = r.char(1)?;
+        let def = SequenceDef {
+            qualified: rel.qualified.clone(),
+            type_name: r.text(2)?,
+            start: r.int(3)?,
+            increment: r.int(4)?,
+            max: r.int(5)?,
+            min: r.int(6)?,
+            cache: r.int(7)?,
+            cycle: r.bool(8)?,
+            unlogged: persistence == b'u',
+        };
+        let mut e = Entry::new("SEQUENCE", Priority::Table, Section::PreData, rel.name.clone())
+            .with_key(CatalogId::class(oid))
+            .with_schema(rel.schema.clone())
+            .with_owner(rel.owner.clone());
+        e.relkind = Some(b'S');
+        match (identity, owner_table, column.as_deref()) {
+            (true, Some(t), Some(col)) => {
+                let table_persistence = r.opt_text(15)?.and_then(|s| s.bytes().next()).unwrap_or(b'p');
+                let marker = match (persistence, table_persistence) {
+                    (b'u', b'p') => Some("UNLOGGED"),
+                    (b'p', b'u') => Some("LOGGED"),
+                    _ => None,
+                };
+                let always = r.opt_text(14)?.as_deref() == Some("a");
+                e.defn = Some(identity_sql(&def, &t.qualified, col, always, marker));
+            }
+            _ => {
+                e.defn = Some(create_sequence_sql(&def));
+                e.drop_stmt = Some(format!("DROP SEQUENCE {};\n", rel.qualified));
+            }
+        }
+        if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, oid, 0) {
+            let c = comment_entry(&e, "SEQUENCE", &rel.qualified, &ident(&rel.name), text);
+            e.attached.push(c);
+        }
+        let default_acl = r.text(10)?;
+        if let Some(a) = relation_acl(
+            ctx,
+            &e,
+            AclKind::Sequence,
+            "SEQUENCE",
+            &rel.qualified,
+            &ident(&rel.name),
+            None,
+            oid,
+            r.opt_text(9)?,
+            &default_acl,
+        ) {
+            e.attached.push(a);
+        }
+        ctx.push(e);
+
+        if let (false, Some("a"), Some(t), Some(col)) = (identity, deptype.as_deref(), owner_table, column.as_deref()) {
+            let o = Entry::new("SEQUENCE OWNED BY", Priority::Table, Section::PreData, rel.name.clone())
+                .with_schema(rel.schema.clone())
+                .with_owner(rel.owner.clone())
+                .with_defn(owned_by_sql(&rel.qualified, &t.qualified, col))
+                .with_dep(Dep::Catalog(CatalogId::class(oid)))
+                .with_dep(Dep::Catalog(CatalogId::class(t.oid)));
+            ctx.push(o);
+        }
+
+        if want_data {
+            let (last, called) = if v18 {
+                (r.int(16)?, r.bool(17)?)
+            } else {
+                let row = ctx
+                    .db
+                    .query_one(&format!("SELECT last_value, is_called FROM {}", rel.qualified))
+                    .await?;
+                (row.int(0)?, row.bool(1)?)
+            };
+            let s = Entry::new("SEQUENCE SET", Priority::SequenceSet, Section::Data, rel.name.clone())
+                .with_schema(rel.schema.clone())
+                .with_owner(rel.owner.clone())
+                .with_defn(setval_sql(&rel.qualified, last, called))
+                .with_dep(Dep::Catalog(CatalogId::class(oid)));
+            ctx.push(s);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,505 @@
+//! Plain and partitioned tables (pg_dump.c `getTables`, `getTableAttrs`, `dumpTableSchema`,
+//! `dumpAttrDef`, `dumpTableAttach`, `makeTableDataInfo`): TABLE, DEFAULT, TABLE ATTACH and
+//! TABLE DATA entries, with table/column comments and ACLs.
+
+use std::collections::HashMap;
+
+use super::{Ctx, id_set, parse_acl_array};
+use crate::ddl::acl::{AclKind, acl_entry};
+use crate::ddl::comment::comment_entry;
+use crate::ddl::quote::{ident, qualified};
+use crate::ddl::table::{
+    ColumnAlter, ColumnDef, TableDef, attach_sql, column_alters_sql, copy_columns, copy_in_sql, create_table_sql,
+    default_sql,
+};
+use crate::error::Result;
+use crate::model::{CatalogId, Dep, Entry, Priority, Section, TableData, catalog_oid};
+
+/// A dumped relation of any kind, as the other relation readers need it.
+#[derive(Debug, Clone)]
+pub struct Rel {
+    pub oid: u32,
+    pub name: String,
+    pub schema: String,
+    pub owner: String,
+    pub relkind: u8,
+    /// `schema.name`, quoted.
+    pub qualified: String,
+}
+
+/// Every relation whose definition pg_dump dumps: in a user schema and not an extension
+/// member (pg_dump's `selectDumpableTable`).
+pub async fn dumped_relations(ctx: &Ctx<'_>) -> Result<HashMap<u32, Rel>> {
+    let rows = ctx
+        .db
+        .query("SELECT c.oid, c.relname, c.relnamespace, c.relowner, c.relkind FROM pg_catalog.pg_class c")
+        .await?;
+    let mut out = HashMap::new();
+    for r in rows {
+        let oid = r.oid(0)?;
+        let nsp = r.oid(2)?;
+        if !ctx.schema_dumped(nsp) || ctx.is_extension_member(CatalogId::class(oid)) {
+            continue;
+        }
+        let schema = ctx.namespace(nsp).map(|n| n.name.clone()).unwrap_or_default();
+        let name = r.text(1)?;
+        out.insert(
+            oid,
+            Rel {
+                oid,
+                qualified: qualified(&schema, &name),
+                name,
+                schema,
+                owner: ctx.role(r.oid(3)?),
+                relkind: r.char(4)?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The ACL entry of a relation or column, with pg_init_privs as the baseline when present
+/// (pg_dump's `dumpACL` inputs from `getAdditionalACLs`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn relation_acl(
+    ctx: &Ctx<'_>,
+    parent: &Entry,
+    kind: AclKind,
+    keyword_tag: &str,
+    name_sql: &str,
+    tag_name: &str,
+    column: Option<(&str, i32)>,
+    oid: u32,
+    current: Option<String>,
+    default: &str,
+) -> Option<Entry> {
+    if ctx.selection.no_privileges {
+        return None;
+    }
+    let subid = column.map(|c| c.1).unwrap_or(0);
+    let init = ctx.init_privs.get(&(catalog_oid::PG_CLASS, oid, subid));
+    let current = match (current, init) {
+        (None, None) => return None,
+        (Some(c), _) => parse_acl_array(&c),
+        (None, Some(_)) => parse_acl_array(default),
+    };
+    let baseline = match init {
+        Some(i) => parse_acl_array(i),
+        None => parse_acl_array(default),
+    };
+    let owner = parent.owner.clone().unwrap_or_default();
+    let col = column.map(|c| ident(c.0));
+    acl_entry(
+        parent,
+        kind,
+        keyword_tag,
+        name_sql,
+        tag_name,
+        col.as_deref(),
+        &owner,
+        &current,
+        &baseline,
+    )
+}
+
+#[derive(Debug, Clone, Default)]
+struct Column {
+    attnum: i64,
+    name: String,
+    type_sql: String,
+    notnull: bool,
+    inh_notnull: bool,
+    islocal: bool,
+    generated: u8,
+    stattarget: i64,
+    storage: u8,
+    typstorage: u8,
+    collation: Option<String>,
+    options: Option<String>,
+    compression: Option<String>,
+    acl: Option<String>,
+    attrdef: Option<(u32, String)>,
+}
+
+#[derive(Debug, Clone)]
+struct NotNull {
+    oid: u32,
+    name: String,
+    islocal: bool,
+    noinherit: bool,
+    validated: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Check {
+    oid: u32,
+    name: String,
+    def: String,
+    islocal: bool,
+    validated: bool,
+}
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    let rels = dumped_relations(ctx).await?;
+    let v14 = ctx.version.at_least(14);
+    let v18 = ctx.version.at_least(18);
+    let tables = ctx
+        .db
+        .query(
+            "SELECT c.oid, c.relpersistence, c.reltype, coalesce(t.typarray, 0::oid), c.relispartition, \
+             c.relreplident, c.relforcerowsecurity, c.reloptions::text[], tc.reloptions::text[], \
+             coalesce(ts.spcname, ''), coalesce(am.amname, ''), c.relacl::text, \
+             pg_catalog.acldefault('r', c.relowner)::text, \
+             (c.relpages::int8 + coalesce(tc.relpages, 0)::int8), \
+             CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END, \
+             CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END, \
+             (SELECT array_agg(i.inhparent ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i \
+              WHERE i.inhrelid = c.oid) \
+             FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_type t ON t.oid = c.reltype \
+             LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid \
+             LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = c.reltablespace \
+             LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam \
+             WHERE c.relkind IN ('r', 'p') ORDER BY c.oid",
+        )
+        .await?;
+    let compression = if v14 {
+        "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END"
+    } else {
+        "NULL::text"
+    };
+    let cols_sql = format!(
+        "SELECT a.attrelid, a.attnum::int, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+         a.attnotnull, a.attislocal, a.attgenerated, coalesce(a.attstattarget, -1)::int, a.attstorage, \
+         t.typstorage, CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN cn.nspname END, \
+         co.collname, array_to_string(a.attoptions, ', '), {compression}, a.attacl::text, ad.oid, \
+         pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), \
+         EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa \
+           ON pa.attrelid = i.inhparent AND pa.attname = a.attname WHERE i.inhrelid = a.attrelid AND pa.attnotnull) \
+         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+         LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation \
+         LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace \
+         LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
+         WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum"
+    );
+    let mut columns: HashMap<u32, Vec<Column>> = HashMap::new();
+    for r in ctx.db.query(&cols_sql).await? {
+        let rel = r.oid(0)?;
+        if !rels.contains_key(&rel) {
+            continue;
+        }
+        let collation = match r.opt_text(10)? {
+            Some(nsp) => Some(qualified(&nsp, &r.text(11)?)),
+            None => None,
+        };
+        let attrdef = match (r.opt_int(15)?, r.opt_text(16)?) {
+            (Some(oid), Some(expr)) => Some((oid as u32, expr)),
+            _ => None,
+        };
+        columns.entry(rel).or_default().push(Column {
+            attnum: r.int(1)?,
+            name: r.text(2)?,
+            type_sql: r.text(3)?,
+            notnull: r.bool(4)?,
+            islocal: r.bool(5)?,
+            generated: r.char(6)?,
+            stattarget: r.int(7)?,
+            storage: r.char(8)?,
+            typstorage: r.char(9)?,
+            collation,
+            options: r.opt_text(12)?.filter(|s| !s.is_empty()),
+            compression: r.opt_text(13)?,
+            acl: r.opt_text(14)?,
+            attrdef,
+            inh_notnull: r.bool(17)?,
+        });
+    }
+    // Server 18 keeps NOT NULL as named pg_constraint rows.
+    let mut not_nulls: HashMap<(u32, i64), NotNull> = HashMap::new();
+    if v18 {
+        for r in ctx
+            .db
+            .query(
+                "SELECT oid, conrelid, conkey[1]::int, conname, conislocal, connoinherit, convalidated \
+                 FROM pg_catalog.pg_constraint WHERE contype = 'n' AND conrelid <> 0",
+            )
+            .await?
+        {
+            not_nulls.insert(
+                (r.oid(1)?, r.int(2)?),
+                NotNull {
+                    oid: r.oid(0)?,
+                    name: r.text(3)?,
+                    islocal: r.bool(4)?,
+                    noinherit: r.bool(5)?,
+                    validated: r.bool(6)?,
+                },
+            );
+        }
+    }
+    let mut checks: HashMap<u32, Vec<Check>> = HashMap::new();
+    for r in ctx
+        .db
+        .query(
+            "SELECT oid, conrelid, conname, pg_catalog.pg_get_constraintdef(oid), conislocal, convalidated \
+             FROM pg_catalog.pg_constraint WHERE contype = 'c' AND conrelid <> 0 ORDER BY conrelid, conname",
+        )
+        .await?
+    {
+        checks.entry(r.oid(1)?).or_default().push(Check {
+            oid: r.oid(0)?,
+            name: r.text(2)?,
+            def: r.text(3)?,
+            islocal: r.bool(4)?,
+            validated: r.bool(5)?,
+        });
+    }
+
+    for r in tables {
+        let oid = r.oid(0)?;
+        let Some(rel) = rels.get(&oid) else { continue };
+        let persistence = r.char(1)?;
+        let reltype = r.oid(2)?;
+        let typarray = r.oid(3)?;
+        let is_partition = r.bool(4)?;
+        let partkey = r.opt_text(14)?;
+        let bound = r.opt_text(15)?;
+        let parents = r.oid_array(16)?;
+        let table_ids = id_set(
+            [CatalogId::class(oid)]
+                .into_iter()
+                .chain((reltype != 0).then_some(CatalogId::new(catalog_oid::PG_TYPE, reltype)))
+                .chain((typarray != 0).then_some(CatalogId::new(catalog_oid::PG_TYPE, typarray))),
+        );
+        let mut claims: Vec<CatalogId> = table_ids
+            .iter()
+            .copied()
+            .filter(|c| c.tableoid == catalog_oid::PG_TYPE)
+            .collect();
+        claims.sort();
+        let cols = columns.remove(&oid).unwrap_or_default();
+        let mut def = TableDef {
+            qualified: rel.qualified.clone(),
+            unlogged: persistence == b'u',
+            partition_by: partkey.clone(),
+            reloptions: r.text_array(7)?,
+            toast_options: r.text_array(8)?,
+            replica_identity: r.char(5)?,
+            force_row_security: r.bool(6)?,
+            ..Default::default()
+        };
+        def.inherits = if is_partition {
+            Vec::new()
+        } else {
+            parents
+                .iter()
+                .filter_map(|p| rels.get(p).map(|p| p.qualified.clone()))
+                .collect()
+        };
+        let mut separate_defaults = Vec::new();
+        for c in &cols {
+            let printed = c.islocal || is_partition;
+            let nn = not_nulls.get(&(oid, c.attnum));
+            if printed {
+                let mut cd = ColumnDef {
+                    name: c.name.clone(),
+                    type_sql: c.type_sql.clone(),
+                    collation: c.collation.clone(),
+                    ..Default::default()
+                };
+                if let Some((ad_oid, expr)) = &c.attrdef {
+                    let ad_id = CatalogId::new(catalog_oid::PG_ATTRDEF, *ad_oid);
+                    let in_loop = c.generated == 0
+                        && ctx
+                            .depend
+                            .depends_on(ad_id)
+                            .iter()
+                            .any(|(to, _)| !table_ids.contains(to) && ctx.depend.reaches(*to, &table_ids));
+                    if in_loop {
+                        separate_defaults.push((*ad_oid, c.name.clone(), expr.clone()));
+                    } else {
+                        claims.push(ad_id);
+                        cd.default = Some(expr.clone());
+                        if c.generated != 0 {
+                            cd.generated = Some(c.generated);
+                        }
+                    }
+                }
+                if v18 {
+                    if let Some(n) = nn
+                        && n.validated
+                        && (n.islocal || is_partition)
+                    {
+                        let default_name = format!("{}_{}_not_null", rel.name, c.name);
+                        let commented = ctx.comment(catalog_oid::PG_CONSTRAINT, n.oid, 0).is_some();
+                        cd.not_null = Some((n.name != default_name || commented).then(|| n.name.clone()));
+                        cd.no_inherit = n.noinherit;
+                    }
+                } else if c.notnull && (is_partition || !c.inh_notnull) {
+                    cd.not_null = Some(None);
+                }
+                def.columns.push(cd);
+            } else {
+                if let Some((ad_oid, expr)) = &c.attrdef {
+                    if c.generated == 0 {
+                        separate_defaults.push((*ad_oid, c.name.clone(), expr.clone()));
+                    } else {
+                        claims.push(CatalogId::new(catalog_oid::PG_ATTRDEF, *ad_oid));
+                    }
+                }
+                if let Some(n) = nn.filter(|n| n.validated && n.islocal) {
+                    let default_name = format!("{}_{}_not_null", rel.name, c.name);
+                    def.table_not_nulls
+                        .push(((n.name != default_name).then(|| n.name.clone()), c.name.clone()));
+                }
+            }
+            if let Some(n) = nn {
+                // NOT VALID local ones become their own CONSTRAINT entries (constraints.rs).
+                if n.validated || !n.islocal {
+                    claims.push(CatalogId::new(catalog_oid::PG_CONSTRAINT, n.oid));
+                }
+            }
+            let alter = ColumnAlter {
+                table: &rel.qualified,
+                column: &c.name,
+                statistics: (c.stattarget >= 0).then_some(c.stattarget),
+                storage: (c.storage != c.typstorage).then_some(c.storage),
+                compression: if ctx.selection.no_toast_compression {
+                    None
+                } else {
+                    c.compression.as_deref()
+                },
+                options: c.options.as_deref(),
+            };
+            let sql = column_alters_sql(&alter);
+            if !sql.is_empty() {
+                def.column_alters.push(sql);
+            }
+        }
+        for ch in checks.remove(&oid).unwrap_or_default() {
+            if ch.validated && (ch.islocal || is_partition) {
+                def.checks.push((ch.name.clone(), ch.def.clone()));
+                claims.push(CatalogId::new(catalog_oid::PG_CONSTRAINT, ch.oid));
+            } else if !ch.islocal {
+                // Inherited from a parent: recreated by INHERITS / ATTACH.
+                claims.push(CatalogId::new(catalog_oid::PG_CONSTRAINT, ch.oid));
+            }
+        }
+
+        let mut e = Entry::new("TABLE", Priority::Table, Section::PreData, rel.name.clone())
+            .with_key(CatalogId::class(oid))
+            .with_schema(rel.schema.clone())
+            .with_owner(rel.owner.clone())
+            .with_defn(create_table_sql(&def))
+            .with_drop(format!("DROP TABLE {};\n", rel.qualified));
+        e.claims = claims;
+        e.tablespace = Some(r.text(9)?);
+        e.relkind = Some(rel.relkind);
+        if rel.relkind == b'r' {
+            let am = r.text(10)?;
+            e.tableam = Some(if am.is_empty() { "heap".into() } else { am });
+        }
+        if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, oid, 0) {
+            let c = comment_entry(&e, "TABLE", &rel.qualified, &ident(&rel.name), text);
+            e.attached.push(c);
+        }
+        for c in &cols {
+            if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, oid, c.attnum as i32) {
+                let name_sql = format!("{}.{}", rel.qualified, ident(&c.name));
+                let tag = format!("{}.{}", ident(&rel.name), ident(&c.name));
+                let ce = comment_entry(&e, "COLUMN", &name_sql, &tag, text);
+                e.attached.push(ce);
+            }
+        }
+        let tag_name = ident(&rel.name);
+        let default_acl = r.text(12)?;
+        if let Some(a) = relation_acl(
+            ctx,
+            &e,
+            AclKind::Table,
+            "TABLE",
+            &rel.qualified,
+            &tag_name,
+            None,
+            oid,
+            r.opt_text(11)?,
+            &default_acl,
+        ) {
+            e.attached.push(a);
+        }
+        for c in &cols {
+            let tag = format!("{}.{}", ident(&rel.name), ident(&c.name));
+            if let Some(a) = relation_acl(
+                ctx,
+                &e,
+                AclKind::Table,
+                "COLUMN",
+                &rel.qualified,
+                &tag,
+                Some((&c.name, c.attnum as i32)),
+                oid,
+                c.acl.clone(),
+                "{}",
+            ) {
+                e.attached.push(a);
+            }
+        }
+        ctx.push(e);
+        ctx.tables_to_lock.push(rel.qualified.clone());
+
+        // Separate defaults (dumpAttrDef).
+        for (ad_oid, col, expr) in separate_defaults {
+            let (defn, drop) = default_sql(&rel.qualified, &col, &expr);
+            let d = Entry::new("DEFAULT", Priority::AttrDef, Section::PreData, rel.name.clone())
+                .with_key(CatalogId::new(catalog_oid::PG_ATTRDEF, ad_oid))
+                .with_tag(format!("{} {}", rel.name, col))
+                .with_schema(rel.schema.clone())
+                .with_owner(rel.owner.clone())
+                .with_defn(defn)
+                .with_drop(drop);
+            ctx.push(d);
+        }
+
+        // TABLE ATTACH (dumpTableAttach).
+        if is_partition && let (Some(parent), Some(bound)) = (parents.first().and_then(|p| rels.get(p)), bound) {
+            let a = Entry::new(
+                "TABLE ATTACH",
+                Priority::TableAttach,
+                Section::PreData,
+                rel.name.clone(),
+            )
+            .with_schema(rel.schema.clone())
+            .with_owner(rel.owner.clone())
+            .with_defn(attach_sql(&parent.qualified, &rel.qualified, &bound))
+            .with_dep(Dep::Catalog(CatalogId::class(oid)))
+            .with_dep(Dep::Catalog(CatalogId::class(parent.oid)));
+            ctx.push(a);
+        }
+
+        // TABLE DATA (makeTableDataInfo / dumpTableData).
+        let wants_data =
+            ctx.selection.data && rel.relkind == b'r' && !(persistence == b'u' && ctx.selection.no_unlogged_table_data);
+        if wants_data {
+            let names: Vec<String> = cols
+                .iter()
+                .filter(|c| c.generated == 0)
+                .map(|c| c.name.clone())
+                .collect();
+            let list = copy_columns(&names);
+            let mut d = Entry::new("TABLE DATA", Priority::TableData, Section::Data, rel.name.clone())
+                .with_schema(rel.schema.clone())
+                .with_owner(rel.owner.clone())
+                .with_dep(Dep::Catalog(CatalogId::class(oid)));
+            d.toc_oid = Some(oid);
+            d.copy_stmt = Some(copy_in_sql(&rel.qualified, &list));
+            d.data = Some(TableData {
+                qualified_name: rel.qualified.clone(),
+                columns: list,
+                estimated_pages: r.int(13)?,
+                table_oid: oid,
+            });
+            ctx.push(d);
+        }
+    }
+    Ok(())
+}
