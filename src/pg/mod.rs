@@ -41,6 +41,34 @@ impl Default for SessionOptions {
     }
 }
 
+/// Where to connect: the driver's settings plus a password-free description for messages.
+#[derive(Clone)]
+pub struct Target {
+    config: tokio_postgres::Config,
+    describe: String,
+}
+
+impl Target {
+    pub fn new(config: tokio_postgres::Config, describe: impl Into<String>) -> Target {
+        Target {
+            config,
+            describe: describe.into(),
+        }
+    }
+    pub fn describe(&self) -> &str {
+        &self.describe
+    }
+    pub async fn connect(&self) -> Result<Session> {
+        Session::connect(&self.config, &self.describe).await
+    }
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target").field("describe", &self.describe).finish()
+    }
+}
+
 /// One connection to the server.
 pub struct Session {
     client: tokio_postgres::Client,
@@ -85,8 +113,15 @@ pub fn convert(err: tokio_postgres::Error, what: &str) -> Error {
         } else {
             ErrorKind::Server
         };
-        let retry = if code == SqlState::ADMIN_SHUTDOWN || kind == ErrorKind::Lock { Retry::Maybe } else { Retry::Never };
-        return Error::new(kind, msg).with_sqlstate(code.code()).with_retry(retry).context(what.to_string());
+        let retry = if code == SqlState::ADMIN_SHUTDOWN || kind == ErrorKind::Lock {
+            Retry::Maybe
+        } else {
+            Retry::Never
+        };
+        return Error::new(kind, msg)
+            .with_sqlstate(code.code())
+            .with_retry(retry)
+            .context(what.to_string());
     }
     let text = if err.is_closed() {
         "server closed the connection unexpectedly".to_string()
@@ -99,7 +134,9 @@ pub fn convert(err: tokio_postgres::Error, what: &str) -> Error {
         }
         s
     };
-    Error::new(ErrorKind::Connect, text).with_retry(Retry::Maybe).context(what.to_string())
+    Error::new(ErrorKind::Connect, text)
+        .with_retry(Retry::Maybe)
+        .context(what.to_string())
 }
 
 impl Session {
@@ -130,7 +167,10 @@ impl Session {
         if s.version.major() < 13 {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!("server version {} is not supported (pgsnap dumps PostgreSQL 13 and later)", s.version.0),
+                format!(
+                    "server version {} is not supported (pgsnap dumps PostgreSQL 13 and later)",
+                    s.version.0
+                ),
             ));
         }
         Ok(s)
@@ -154,7 +194,9 @@ impl Session {
     }
 
     pub fn cancel_handle(&self) -> CancelHandle {
-        CancelHandle { token: self.client.cancel_token() }
+        CancelHandle {
+            token: self.client.cancel_token(),
+        }
     }
 
     /// The backend's process id (for reporting and fault-injection tests).
@@ -165,12 +207,15 @@ impl Session {
     /// Applies pg_dump's session settings (pg_dump.c `setup_connection`).
     pub async fn setup(&mut self, opts: &SessionOptions) -> Result<()> {
         // Every deparse function then schema-qualifies what is not in pg_catalog.
-        self.execute("SELECT pg_catalog.set_config('search_path', '', false)").await?;
+        self.execute("SELECT pg_catalog.set_config('search_path', '', false)")
+            .await?;
         if let Some(enc) = &opts.client_encoding {
-            self.execute(&format!("SET client_encoding TO {}", crate::ddl::quote::literal(enc))).await?;
+            self.execute(&format!("SET client_encoding TO {}", crate::ddl::quote::literal(enc)))
+                .await?;
         }
         if let Some(role) = &opts.role {
-            self.execute(&format!("SET ROLE {}", crate::ddl::quote::ident(role))).await?;
+            self.execute(&format!("SET ROLE {}", crate::ddl::quote::ident(role)))
+                .await?;
         }
         let mut sets = vec![
             "SET DATESTYLE = ISO".to_string(),
@@ -185,7 +230,10 @@ impl Session {
         if self.version.at_least(17) {
             sets.push("SET transaction_timeout = 0".to_string());
         }
-        sets.push(format!("SET row_security = {}", if opts.row_security { "on" } else { "off" }));
+        sets.push(format!(
+            "SET row_security = {}",
+            if opts.row_security { "on" } else { "off" }
+        ));
         for s in sets {
             self.execute(&s).await?;
         }
@@ -207,7 +255,8 @@ impl Session {
     /// Opens the dump transaction: REPEATABLE READ, READ ONLY (pg_dump's default).
     pub async fn begin_snapshot_transaction(&self) -> Result<()> {
         self.execute("BEGIN").await?;
-        self.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").await
+        self.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
     }
 
     /// `pg_export_snapshot()`: the id workers import.
@@ -217,7 +266,8 @@ impl Session {
 
     /// Imports the leader's snapshot; must directly follow `begin_snapshot_transaction`.
     pub async fn import_snapshot(&self, id: &str) -> Result<()> {
-        self.execute(&format!("SET TRANSACTION SNAPSHOT {}", crate::ddl::quote::literal(id))).await
+        self.execute(&format!("SET TRANSACTION SNAPSHOT {}", crate::ddl::quote::literal(id)))
+            .await
     }
 
     /// Takes ACCESS SHARE locks on `tables` (quoted qualified names), batched like pg_dump
@@ -227,7 +277,8 @@ impl Session {
             return Ok(());
         }
         if let Some(t) = timeout {
-            self.execute(&format!("SET statement_timeout = {}", t.as_millis().max(1))).await?;
+            self.execute(&format!("SET statement_timeout = {}", t.as_millis().max(1)))
+                .await?;
         }
         let mut result = Ok(());
         let mut batch = String::new();
@@ -256,20 +307,22 @@ impl Session {
     /// The worker-side re-lock (pg_dump's parallel.c `lockTableForWorker`): NOWAIT, so a
     /// queued exclusive lock makes the dump fail instead of deadlocking behind the leader.
     pub async fn lock_table_nowait(&self, table: &str) -> Result<()> {
-        self.execute(&format!("LOCK TABLE {table} IN ACCESS SHARE MODE NOWAIT")).await.map_err(|e| {
-            if e.sqlstate() == Some(SqlState::LOCK_NOT_AVAILABLE.code()) {
-                Error::new(
-                    ErrorKind::Lock,
-                    format!(
-                        "could not obtain lock on relation {table}: another session requested an ACCESS \
+        self.execute(&format!("LOCK TABLE {table} IN ACCESS SHARE MODE NOWAIT"))
+            .await
+            .map_err(|e| {
+                if e.sqlstate() == Some(SqlState::LOCK_NOT_AVAILABLE.code()) {
+                    Error::new(
+                        ErrorKind::Lock,
+                        format!(
+                            "could not obtain lock on relation {table}: another session requested an ACCESS \
                          EXCLUSIVE lock on it while the dump was running"
-                    ),
-                )
-                .with_sqlstate(SqlState::LOCK_NOT_AVAILABLE.code())
-            } else {
-                e
-            }
-        })
+                        ),
+                    )
+                    .with_sqlstate(SqlState::LOCK_NOT_AVAILABLE.code())
+                } else {
+                    e
+                }
+            })
     }
 
     pub async fn execute(&self, sql: &str) -> Result<()> {
@@ -291,7 +344,11 @@ impl Session {
     pub async fn query_one(&self, sql: &str) -> Result<Row> {
         let mut rows = self.query(sql).await?;
         if rows.len() != 1 {
-            return Err(Error::internal(format!("expected one row from {}, got {}", short_sql(sql), rows.len())));
+            return Err(Error::internal(format!(
+                "expected one row from {}, got {}",
+                short_sql(sql),
+                rows.len()
+            )));
         }
         Ok(rows.remove(0))
     }
@@ -312,14 +369,17 @@ impl Session {
 }
 
 fn lock_error(e: Error, timeout: Option<Duration>) -> Error {
-    if e.sqlstate() == Some(SqlState::QUERY_CANCELED.code()) {
-        if let Some(t) = timeout {
-            return Error::new(
-                ErrorKind::Lock,
-                format!("could not lock the tables to dump within --lock-wait-timeout ({} ms)", t.as_millis()),
-            )
-            .with_sqlstate(SqlState::QUERY_CANCELED.code());
-        }
+    if e.sqlstate() == Some(SqlState::QUERY_CANCELED.code())
+        && let Some(t) = timeout
+    {
+        return Error::new(
+            ErrorKind::Lock,
+            format!(
+                "could not lock the tables to dump within --lock-wait-timeout ({} ms)",
+                t.as_millis()
+            ),
+        )
+        .with_sqlstate(SqlState::QUERY_CANCELED.code());
     }
     e
 }

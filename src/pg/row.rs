@@ -7,7 +7,11 @@ use crate::error::{Error, Result};
 pub struct Row(tokio_postgres::Row);
 
 fn bad(row: &tokio_postgres::Row, i: usize, want: &str, e: impl std::fmt::Display) -> Error {
-    let name = row.columns().get(i).map(|c| c.name().to_string()).unwrap_or_else(|| format!("#{i}"));
+    let name = row
+        .columns()
+        .get(i)
+        .map(|c| c.name().to_string())
+        .unwrap_or_else(|| format!("#{i}"));
     Error::internal(format!("column {name}: expected {want}: {e}"))
 }
 
@@ -81,7 +85,10 @@ impl Row {
     /// A text[] (or name[]) column; NULL → empty. Cast other array types to text[] in SQL.
     pub fn text_array(&self, i: usize) -> Result<Vec<String>> {
         let v: Option<Vec<Option<String>>> = self.0.try_get(i).map_err(|e| bad(&self.0, i, "text[]", e))?;
-        Ok(v.unwrap_or_default().into_iter().map(|s| s.unwrap_or_default()).collect())
+        Ok(v.unwrap_or_default()
+            .into_iter()
+            .map(|s| s.unwrap_or_default())
+            .collect())
     }
 
     /// An oid[] column; NULL → empty.

@@ -1,0 +1,382 @@
+//! The dump use case: one snapshot, catalog → plan → parallel data → a directory archive
+//! that appears under its final name only when complete.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::archive::directory::DirectoryWriter;
+use crate::archive::toc::{ArchiveFormat, ArchiveVersion, CreateTime, Header, HeaderCompression, TocEntry, encode_toc};
+use crate::catalog::{self, Selection};
+use crate::codec::Compression;
+use crate::engine::{self, CompressedFileSink, ExportJob, ExportOptions, SinkFactory, TableReport};
+use crate::error::{Error, ErrorKind, Result, ResultExt};
+use crate::model::{Entry, Priority, Section, catalog_oid};
+use crate::pg::{Session, SessionOptions, Target};
+use crate::plan::{self, Planned};
+
+/// What to dump and how.
+#[derive(Debug, Clone)]
+pub struct DumpOptions {
+    pub target: Target,
+    /// The directory archive to create (must not exist, or be an empty directory).
+    pub output: PathBuf,
+    /// Worker connections for table data.
+    pub jobs: usize,
+    pub compression: Compression,
+    /// Archive version to write; `None` = the lowest the chosen features need.
+    pub archive_version: Option<ArchiveVersion>,
+    pub selection: Selection,
+    pub session: SessionOptions,
+}
+
+impl DumpOptions {
+    pub fn new(target: Target, output: impl Into<PathBuf>) -> DumpOptions {
+        DumpOptions {
+            target,
+            output: output.into(),
+            jobs: 2,
+            compression: Compression::Gzip { level: 6 },
+            archive_version: None,
+            selection: Selection::default(),
+            session: SessionOptions::default(),
+        }
+    }
+}
+
+/// What a dump did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub archive: PathBuf,
+    pub version: ArchiveVersion,
+    /// "pg_restore 14-18" and the like.
+    pub readers: String,
+    pub entries: usize,
+    pub tables: Vec<TableReport>,
+    /// Rows over all tables.
+    pub rows: u64,
+    /// Bytes of COPY text received.
+    pub bytes_in: u64,
+    /// Bytes written to data files.
+    pub bytes_out: u64,
+    pub elapsed: Duration,
+    /// Dependency loops the planner had to break.
+    pub warnings: Vec<String>,
+}
+
+/// Chooses the archive version: the lowest the compression needs, or the requested one if it
+/// can hold that compression.
+pub fn choose_version(c: Compression, requested: Option<ArchiveVersion>) -> Result<ArchiveVersion> {
+    let lowest = ArchiveVersion::lowest_for(c);
+    match requested {
+        None => Ok(lowest),
+        Some(v) if v >= lowest => Ok(v),
+        Some(v) => Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "{} compression needs archive version {lowest} or later (read by {}), but version {v} was requested \
+                 (read by {})",
+                c.name(),
+                lowest.readers(),
+                v.readers()
+            ),
+        )),
+    }
+}
+
+/// Dumps a database into a directory archive (`pg_dump -Fd` equivalent).
+pub async fn dump(opts: DumpOptions) -> Result<Report> {
+    let started = Instant::now();
+    let version = choose_version(opts.compression, opts.archive_version)?;
+    let header_compression = HeaderCompression::for_archive(version, opts.compression)?;
+    // Checked before touching the server: an unusable output path fails fast.
+    let writer = DirectoryWriter::create(&opts.output, opts.compression)?;
+
+    let mut leader = opts.target.connect().await?;
+    leader.setup(&opts.session).await?;
+    leader.begin_snapshot_transaction().await?;
+    let snapshot = leader.export_snapshot().await?;
+
+    let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
+    // Lock before reading definitions, as pg_dump's getTables does, so nothing we dump can
+    // be altered or dropped underneath us.
+    let to_lock = catalog::lockable_tables(&ctx).await?;
+    leader.lock_tables(&to_lock, opts.session.lock_wait_timeout).await?;
+    catalog::read_all(&mut ctx).await?;
+    let cat = ctx.finish();
+
+    let (special, db_info) = header_entries(&leader).await?;
+    let first_id = special.len() as i32 + 1;
+    let planned = plan::plan(cat.entries, &cat.depend, &cat.ext_members, first_id);
+    for w in &planned.warnings {
+        tracing::warn!("{w}");
+    }
+    let mut toc: Vec<TocEntry> = special
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| to_toc(i as i32 + 1, &e, &[], "", version))
+        .collect();
+    let mut jobs = Vec::new();
+    for p in &planned.entries {
+        let filename = if p.entry.data.is_some() {
+            writer.data_file_name(p.dump_id)
+        } else {
+            String::new()
+        };
+        toc.push(to_toc(p.dump_id, &p.entry, &p.deps, &filename, version));
+        if let Some(data) = &p.entry.data {
+            jobs.push(ExportJob {
+                id: p.dump_id,
+                table: data.clone(),
+            });
+        }
+    }
+    engine::check_unique(&jobs)?;
+
+    let factory = Arc::new(DirSinks {
+        dir: writer.temp_dir().to_path_buf(),
+        compression: opts.compression,
+    });
+    let export_opts = ExportOptions {
+        jobs: opts.jobs.max(1),
+        session: opts.session.clone(),
+        ..ExportOptions::default()
+    };
+    let tables = engine::export_tables(&opts.target, &snapshot, jobs, factory, &export_opts).await?;
+    leader.execute("COMMIT").await?;
+    leader.close().await;
+
+    let header = Header {
+        version,
+        format: ArchiveFormat::Tar,
+        compression: header_compression,
+        created: now_utc(),
+        dbname: db_info.name,
+        server_version: db_info.server_version,
+        dump_version: format!("pgsnap {}", env!("CARGO_PKG_VERSION")),
+    };
+    let toc_bytes = encode_toc(&header, &toc);
+    let archive = writer.finish(&toc_bytes).context("finishing the archive")?;
+    Ok(Report {
+        archive,
+        version,
+        readers: version.readers(),
+        entries: toc.len(),
+        rows: tables.iter().map(|t| t.rows).sum(),
+        bytes_in: tables.iter().map(|t| t.bytes).sum(),
+        bytes_out: tables.iter().map(|t| t.written).sum(),
+        tables,
+        elapsed: started.elapsed(),
+        warnings: planned.warnings,
+    })
+}
+
+struct DirSinks {
+    dir: PathBuf,
+    compression: Compression,
+}
+
+impl SinkFactory for DirSinks {
+    fn open(&self, job: &ExportJob) -> Result<Box<dyn engine::BlockSink>> {
+        let name = format!(
+            "{}{}",
+            crate::archive::directory::data_file_name(job.id),
+            self.compression.file_suffix()
+        );
+        Ok(Box::new(CompressedFileSink::create(
+            self.dir.join(name),
+            self.compression,
+        )?))
+    }
+}
+
+fn to_toc(dump_id: i32, e: &Entry, deps: &[i32], filename: &str, version: ArchiveVersion) -> TocEntry {
+    let (tableoid, oid) = match e.key {
+        Some(k) => (k.tableoid.to_string(), k.oid.to_string()),
+        None => ("0".to_string(), e.toc_oid.unwrap_or(0).to_string()),
+    };
+    TocEntry {
+        dump_id,
+        had_dumper: e.data.is_some(),
+        tableoid,
+        oid,
+        tag: e.tag.clone(),
+        desc: e.desc.clone(),
+        section: e.section.code(),
+        defn: e.defn.clone(),
+        drop_stmt: e.drop_stmt.clone(),
+        copy_stmt: e.copy_stmt.clone(),
+        namespace: e.schema.clone(),
+        tablespace: e.tablespace.clone(),
+        tableam: e.tableam.clone(),
+        relkind: if version >= ArchiveVersion::V1_16 {
+            e.relkind.map(i32::from).unwrap_or(0)
+        } else {
+            0
+        },
+        owner: e.owner.clone(),
+        deps: deps.to_vec(),
+        filename: filename.to_string(),
+    }
+}
+
+struct DbInfo {
+    name: String,
+    server_version: String,
+}
+
+/// ENCODING, STDSTRINGS, SEARCHPATH and DATABASE: always first, in this order (pg_dump.c
+/// `dumpEncoding`, `dumpStdStrings`, `dumpSearchPath`, `dumpDatabase`).
+async fn header_entries(s: &Session) -> Result<(Vec<Entry>, DbInfo)> {
+    let special = |desc: &str, defn: String| Entry::new(desc, Priority::Schema, Section::PreData, desc).with_defn(defn);
+    let enc = special(
+        "ENCODING",
+        format!("SET client_encoding = {};\n", crate::ddl::quote::literal(s.encoding())),
+    );
+    let std = special(
+        "STDSTRINGS",
+        format!(
+            "SET standard_conforming_strings = '{}';\n",
+            if s.standard_conforming_strings() { "on" } else { "off" }
+        ),
+    );
+    let path = s
+        .query_one("SELECT pg_catalog.current_schemas(false)::text[]")
+        .await?
+        .text_array(0)?;
+    let path_list = path
+        .iter()
+        .map(|p| crate::ddl::quote::ident(p))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let search = special(
+        "SEARCHPATH",
+        format!(
+            "SELECT pg_catalog.set_config('search_path', {}, false);\n",
+            crate::ddl::quote::literal(&path_list)
+        ),
+    );
+    let locale_cols = if s.version().at_least(15) {
+        "d.datlocprovider::text"
+    } else {
+        "'c'::text"
+    };
+    let row = s
+        .query_one(&format!(
+            "SELECT d.oid, d.datname, pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.pg_encoding_to_char(d.encoding), \
+             d.datcollate, d.datctype, {locale_cols}, t.spcname, current_setting('server_version') \
+             FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace \
+             WHERE d.datname = pg_catalog.current_database()"
+        ))
+        .await?;
+    let name = row.text(1)?;
+    let q = crate::ddl::quote::ident(&name);
+    let mut defn = format!(
+        "CREATE DATABASE {q} WITH TEMPLATE = template0 ENCODING = {}",
+        crate::ddl::quote::literal(&row.text(3)?)
+    );
+    if s.version().at_least(15) {
+        let provider = match row.text(6)?.as_str() {
+            "i" => "icu",
+            "b" => "builtin",
+            _ => "libc",
+        };
+        defn.push_str(&format!(" LOCALE_PROVIDER = {provider}"));
+    }
+    let (collate, ctype) = (row.text(4)?, row.text(5)?);
+    if collate == ctype {
+        defn.push_str(&format!(" LOCALE = {}", crate::ddl::quote::literal(&collate)));
+    } else {
+        defn.push_str(&format!(
+            " LC_COLLATE = {} LC_CTYPE = {}",
+            crate::ddl::quote::literal(&collate),
+            crate::ddl::quote::literal(&ctype)
+        ));
+    }
+    let spc = row.text(7)?;
+    if spc != "pg_default" {
+        defn.push_str(&format!(" TABLESPACE = {}", crate::ddl::quote::ident(&spc)));
+    }
+    defn.push_str(";\n");
+    let database = Entry::new("DATABASE", Priority::Schema, Section::PreData, name.clone())
+        .with_key(crate::model::CatalogId::new(catalog_oid::PG_DATABASE, row.oid(0)?))
+        .with_owner(row.text(2)?)
+        .with_defn(defn)
+        .with_drop(format!("DROP DATABASE {q};\n"));
+    Ok((
+        vec![enc, std, search, database],
+        DbInfo {
+            name,
+            server_version: row.text(8)?,
+        },
+    ))
+}
+
+/// The current time as UTC broken-down fields for the archive header.
+fn now_utc() -> CreateTime {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    CreateTime {
+        sec: (rem % 60) as i32,
+        min: (rem / 60 % 60) as i32,
+        hour: (rem / 3600) as i32,
+        mday: day as i32,
+        mon: month as i32 - 1,
+        year: year as i32 - 1900,
+        isdst: 0,
+    }
+}
+
+/// Used by tests and callers that plan without a server.
+pub fn planned_to_toc(p: &Planned, version: ArchiveVersion) -> TocEntry {
+    to_toc(p.dump_id, &p.entry, &p.deps, "", version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_is_the_lowest_the_compression_needs() {
+        assert_eq!(
+            choose_version(Compression::Gzip { level: 6 }, None).unwrap(),
+            ArchiveVersion::V1_14
+        );
+        assert_eq!(choose_version(Compression::None, None).unwrap(), ArchiveVersion::V1_14);
+        assert_eq!(
+            choose_version(Compression::Zstd { level: 3, long: false }, None).unwrap(),
+            ArchiveVersion::V1_15
+        );
+        assert_eq!(
+            choose_version(Compression::Lz4 { level: 1 }, None).unwrap(),
+            ArchiveVersion::V1_15
+        );
+        assert_eq!(
+            choose_version(Compression::Gzip { level: 6 }, Some(ArchiveVersion::V1_16)).unwrap(),
+            ArchiveVersion::V1_16
+        );
+        let err = choose_version(Compression::Zstd { level: 3, long: false }, Some(ArchiveVersion::V1_14)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        assert!(err.to_string().contains("zstd"), "{err}");
+    }
+
+    #[test]
+    fn clock_fields_are_sane() {
+        let t = now_utc();
+        assert!((0..12).contains(&t.mon) && (1..=31).contains(&t.mday) && t.year > 120);
+    }
+}
