@@ -17,4 +17,5 @@ pub mod fingerprint;
 
 #[allow(unused_imports)]
 pub use cluster::{Cluster, PASSWORD_GROUP, TestDb, pg_bin, project_root};
+#[allow(unused_imports)]
 pub use fingerprint::Fingerprint;

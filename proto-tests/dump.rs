@@ -1,0 +1,317 @@
+//! `pgsnap dump` against real servers: fixtures restored by stock pg_restore with zero
+//! errors and identical schema and data, `pg_restore -l` equal to stock pg_dump's, every
+//! compression and the pg_restore versions that read it, and snapshot consistency under load.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::{Cluster, Fingerprint, TestDb};
+
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(support::project_root().join("fixtures").join(name)).expect("read fixture")
+}
+
+pub fn pgsnap() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pgsnap"));
+    c.env_remove("PGHOST")
+        .env_remove("PGPORT")
+        .env_remove("PGUSER")
+        .env_remove("PGDATABASE")
+        .env_remove("PGPASSWORD");
+    c
+}
+
+/// `pgsnap dump -Fd` of `db` into a fresh directory; returns the archive path.
+pub fn dump(cluster: &Cluster, db: &str, extra: &[&str]) -> PathBuf {
+    let out = tempfile::Builder::new()
+        .prefix("pgsnap-out")
+        .tempdir()
+        .unwrap()
+        .keep()
+        .join("archive");
+    let res = pgsnap()
+        .args(["dump", "-Fd", "-h"])
+        .arg(cluster.socket_dir())
+        .args(["-p", &cluster.port.to_string(), "-U", "postgres", "-f"])
+        .arg(&out)
+        .args(extra)
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "pgsnap dump failed:\n{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    out
+}
+
+fn check_ok(what: &str, out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("error"),
+        "{what} failed ({}):\n{stderr}",
+        out.status
+    );
+}
+
+/// Stock `pg_restore -l` entry lines without dump ids, as a multiset.
+fn listing(cluster: &Cluster, major: u32, archive: &Path) -> BTreeMap<String, usize> {
+    let out = cluster
+        .tool_of(major, "pg_restore")
+        .arg("-l")
+        .arg(archive)
+        .output()
+        .unwrap();
+    check_ok("pg_restore -l", &out);
+    let mut m = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if line.starts_with(';') || line.trim().is_empty() {
+            continue;
+        }
+        let rest = line.split_once("; ").map(|(_, r)| r).unwrap_or(line);
+        *m.entry(rest.trim_end().to_string()).or_insert(0) += 1;
+    }
+    m
+}
+
+fn multiset_diff(a: &BTreeMap<String, usize>, b: &BTreeMap<String, usize>) -> String {
+    let mut out = String::new();
+    for (k, n) in a {
+        let m = b.get(k).copied().unwrap_or(0);
+        if m != *n {
+            out.push_str(&format!("  ours {n} x, stock {m} x: {k}\n"));
+        }
+    }
+    for (k, m) in b {
+        if !a.contains_key(k) {
+            out.push_str(&format!("  ours 0 x, stock {m} x: {k}\n"));
+        }
+    }
+    out
+}
+
+/// The full round trip of one fixture on one server version.
+fn roundtrip(major: u32, fixtures: &[&str]) {
+    let sql: String = fixtures.iter().map(|f| fixture(f)).collect::<Vec<_>>().join("\n");
+    let db = TestDb::new(major, "rt", &sql);
+    let c = &db.cluster;
+    let source = Fingerprint::of(c, &db.name);
+    let archive = dump(c, &db.name, &["-j", "2"]);
+
+    // 1. pg_restore -j 2 into a fresh database: zero errors, same schema and data.
+    let target = c.create_database("rt_restored", "");
+    let out = c
+        .tool("pg_restore")
+        .args(["-j", "2", "-d", &target])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    check_ok("pg_restore -j 2", &out);
+    let restored = Fingerprint::of(c, &target);
+    let diff = source.diff(&restored);
+    assert!(
+        diff.is_empty(),
+        "PostgreSQL {major}: restored database differs from the source:\n{diff}"
+    );
+
+    // 2. pg_restore -f - piped through psql (script mode): zero errors, same result.
+    let script = c.tool("pg_restore").args(["-f", "-"]).arg(&archive).output().unwrap();
+    check_ok("pg_restore -f -", &script);
+    let target2 = c.create_database("rt_script", "");
+    c.psql(&target2, &String::from_utf8_lossy(&script.stdout));
+    let diff = source.diff(&Fingerprint::of(c, &target2));
+    assert!(diff.is_empty(), "PostgreSQL {major}: script restore differs:\n{diff}");
+
+    // 3. pg_restore -l lists the same entries as stock pg_dump's archive.
+    let stock = tempfile::tempdir().unwrap();
+    let stock_dir = stock.path().join("stock");
+    let out = c
+        .tool("pg_dump")
+        .args(["-Fd", "-f"])
+        .arg(&stock_dir)
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    check_ok("stock pg_dump", &out);
+    let ours = listing(c, major, &archive);
+    let theirs = listing(c, major, &stock_dir);
+    let d = multiset_diff(&ours, &theirs);
+    assert!(
+        d.is_empty(),
+        "PostgreSQL {major}: pg_restore -l differs from stock pg_dump's:\n{d}"
+    );
+
+    for d in [target, target2] {
+        c.drop_database(&d);
+    }
+    let _ = std::fs::remove_dir_all(archive.parent().unwrap());
+}
+
+#[test]
+fn app_fixture_roundtrips_on_15() {
+    roundtrip(15, &["app.sql"]);
+}
+
+#[test]
+fn app_fixture_roundtrips_on_18() {
+    roundtrip(18, &["app.sql"]);
+}
+
+#[test]
+fn awkward_data_roundtrips_on_15() {
+    roundtrip(15, &["awkward.sql"]);
+}
+
+#[test]
+fn awkward_data_roundtrips_on_18() {
+    roundtrip(18, &["awkward.sql"]);
+}
+
+/// Restores `archive` with pg_restore of `restore_major` into a fresh database of `c` and
+/// compares data fingerprints with `source`.
+fn restore_with(c: &Cluster, restore_major: u32, archive: &Path, source: &Fingerprint) {
+    let target = c.create_database("rv", "");
+    let out = c
+        .tool_of(restore_major, "pg_restore")
+        .args(["-d", &target])
+        .arg(archive)
+        .output()
+        .unwrap();
+    check_ok(&format!("pg_restore {restore_major}"), &out);
+    let got = Fingerprint::data_of(c, &target);
+    assert_eq!(
+        source.tables, got.tables,
+        "pg_restore {restore_major}: table data differs"
+    );
+    assert_eq!(
+        source.sequences, got.sequences,
+        "pg_restore {restore_major}: sequences differ"
+    );
+    c.drop_database(&target);
+}
+
+#[test]
+fn gzip_archive_restores_with_pg_restore_14_to_18() {
+    let db = TestDb::new(15, "gz", &fixture("awkward.sql"));
+    let source = Fingerprint::data_of(&db.cluster, &db.name);
+    let archive = dump(&db.cluster, &db.name, &["-j", "2"]);
+    for major in [14, 15, 16] {
+        restore_with(&db.cluster, major, &archive, &source);
+    }
+    // pg_restore 17+ sends `SET transaction_timeout`, which a 15 server rejects; restore
+    // into an 18 server instead.
+    let c18 = Cluster::shared(18);
+    for major in [17, 18] {
+        restore_with(&c18, major, &archive, &source);
+    }
+}
+
+#[test]
+fn zstd_lz4_and_uncompressed_archives_restore() {
+    let db = TestDb::new(18, "codecs", &fixture("awkward.sql"));
+    let source = Fingerprint::data_of(&db.cluster, &db.name);
+    for (spec, suffix, readers) in [
+        ("zstd", ".dat.zst", &[16, 17, 18][..]),
+        ("lz4:3", ".dat.lz4", &[16, 18][..]),
+        ("0", ".dat", &[14, 18][..]),
+        ("gzip:1", ".dat.gz", &[15, 18][..]),
+    ] {
+        let archive = dump(&db.cluster, &db.name, &["-Z", spec]);
+        let files: Vec<String> = std::fs::read_dir(&archive)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "toc.dat")
+            .collect();
+        assert!(
+            !files.is_empty() && files.iter().all(|n| n.ends_with(suffix)),
+            "-Z {spec}: {files:?}"
+        );
+        for major in readers {
+            restore_with(&db.cluster, *major, &archive, &source);
+        }
+        if spec == "zstd" {
+            // Archive 1.15: pg_restore 15 must refuse it with its version message.
+            let out = db
+                .cluster
+                .tool_of(15, "pg_restore")
+                .arg("-l")
+                .arg(&archive)
+                .output()
+                .unwrap();
+            assert!(!out.status.success());
+            assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported version (1.15)"));
+        }
+    }
+}
+
+#[test]
+fn snapshot_is_consistent_under_pgbench_load() {
+    let db = TestDb::new(18, "bench", "");
+    let c = &db.cluster;
+    let init = c
+        .tool("pgbench")
+        .args(["-i", "-q", "-s", "10", "-I", "dtgvp", &db.name])
+        .output()
+        .unwrap();
+    check_ok("pgbench -i", &init);
+    let mut load = c
+        .tool("pgbench")
+        .args(["-c", "4", "-j", "2", "-T", "60", "-n", &db.name])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let archive = dump(c, &db.name, &["-j", "4"]);
+    let _ = load.kill();
+    let _ = load.wait();
+
+    let target = c.create_database("bench_restored", "");
+    let out = c
+        .tool("pg_restore")
+        .args(["-j", "2", "-d", &target])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    check_ok("pg_restore", &out);
+    let sums = c.psql(
+        &target,
+        "SELECT (SELECT sum(abalance) FROM pgbench_accounts), (SELECT sum(bbalance) FROM pgbench_branches), \
+         (SELECT sum(tbalance) FROM pgbench_tellers), (SELECT coalesce(sum(delta), 0) FROM pgbench_history), \
+         (SELECT count(*) FROM pgbench_history)",
+    );
+    let v: Vec<&str> = sums.trim().split('|').collect();
+    assert_eq!(v[0], v[1], "accounts vs branches: {sums}");
+    assert_eq!(v[1], v[2], "branches vs tellers: {sums}");
+    assert_eq!(v[2], v[3], "tellers vs history: {sums}");
+    assert!(
+        v[4].parse::<i64>().unwrap() > 0,
+        "the dump ran while pgbench was writing: {sums}"
+    );
+    // The restored history is a strict subset of the final one.
+    let rows = |db: &str| -> BTreeMap<String, usize> {
+        let mut m = BTreeMap::new();
+        for l in c
+            .psql(db, "SELECT tid, bid, aid, delta, mtime FROM pgbench_history")
+            .lines()
+        {
+            *m.entry(l.to_string()).or_insert(0) += 1;
+        }
+        m
+    };
+    let (restored, fin) = (rows(&target), rows(&db.name));
+    for (row, n) in &restored {
+        assert!(
+            fin.get(row).copied().unwrap_or(0) >= *n,
+            "restored history row not in the final history: {row}"
+        );
+    }
+    let (nr, nf): (usize, usize) = (restored.values().sum(), fin.values().sum());
+    assert!(
+        nr < nf,
+        "restored history ({nr}) is a strict subset of the final one ({nf})"
+    );
+    c.drop_database(&target);
+}

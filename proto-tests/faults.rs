@@ -1,0 +1,353 @@
+//! Bad input and faults, each against a real server: one clear message naming what failed,
+//! a non-zero exit, no archive left that looks complete, no server session left behind.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Cluster, TestDb};
+
+fn pgsnap() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pgsnap"));
+    for v in ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGPASSFILE"] {
+        c.env_remove(v);
+    }
+    c.stdin(Stdio::null());
+    c
+}
+
+fn out_dir() -> PathBuf {
+    tempfile::Builder::new()
+        .prefix("pgsnap-fault")
+        .tempdir()
+        .unwrap()
+        .keep()
+}
+
+fn dump_cmd(c: &Cluster, db: &str, out: &Path) -> Command {
+    let mut cmd = pgsnap();
+    cmd.args(["dump", "-Fd", "-h"]).arg(c.socket_dir());
+    cmd.args(["-p", &c.port.to_string(), "-U", "postgres", "-f"])
+        .arg(out)
+        .arg(db);
+    cmd
+}
+
+/// The failure contract: exit 1, a message containing `needle`, nothing at `out` that looks
+/// like an archive, no temporary directory beside it.
+fn assert_failed(res: &Output, out: &Path, needle: &str) {
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(
+        res.status.code(),
+        Some(1),
+        "expected exit 1, got {:?}:\n{stderr}",
+        res.status
+    );
+    assert!(
+        stderr.to_lowercase().contains(&needle.to_lowercase()),
+        "message should mention {needle:?}:\n{stderr}"
+    );
+    assert!(
+        stderr.lines().filter(|l| l.contains("error")).count() == 1,
+        "one clear message:\n{stderr}"
+    );
+    assert!(
+        !out.join("toc.dat").exists(),
+        "a failed dump must not leave a toc.dat at {}",
+        out.display()
+    );
+    if let Some(parent) = out.parent() {
+        for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+            assert!(
+                !e.file_name().to_string_lossy().contains("pgsnap-tmp"),
+                "temporary directory left: {:?}",
+                e.path()
+            );
+        }
+    }
+}
+
+/// No session of ours stays connected (application_name defaults to pgsnap).
+fn assert_no_sessions(c: &Cluster) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = c.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgsnap'",
+        );
+        if n.trim() == "0" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "pgsnap sessions left on the server: {n}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn unreachable_host_fails_clearly() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = out_dir().join("a");
+    let res = pgsnap()
+        .args([
+            "dump",
+            "-Fd",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-f",
+        ])
+        .arg(&out)
+        .arg("db")
+        .output()
+        .unwrap();
+    assert_failed(&res, &out, "127.0.0.1");
+    assert!(!out.exists());
+}
+
+#[test]
+fn wrong_password_fails_clearly() {
+    let db = TestDb::new(15, "pw", "CREATE TABLE t (x int)");
+    let role = format!("pw_user_{}", std::process::id());
+    db.psql(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN PASSWORD 'right' IN ROLE {}; GRANT SELECT ON t TO {role}",
+        support::PASSWORD_GROUP
+    ));
+    let out = out_dir().join("a");
+    let res = pgsnap()
+        .args([
+            "dump",
+            "-Fd",
+            "-w",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &db.cluster.port.to_string(),
+            "-U",
+            &role,
+            "-f",
+        ])
+        .arg(&out)
+        .arg(&db.name)
+        .env("PGPASSWORD", "wrong")
+        .output()
+        .unwrap();
+    assert_failed(&res, &out, "password authentication failed");
+    // The right password works over the same path.
+    let res = pgsnap()
+        .args([
+            "dump",
+            "-Fd",
+            "-w",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &db.cluster.port.to_string(),
+            "-U",
+            &role,
+            "-f",
+        ])
+        .arg(&out)
+        .arg(&db.name)
+        .env("PGPASSWORD", "right")
+        .output()
+        .unwrap();
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    db.psql(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
+}
+
+#[test]
+fn missing_database_fails_clearly() {
+    let c = Cluster::shared(15);
+    let out = out_dir().join("a");
+    let res = dump_cmd(&c, "no_such_database_x", &out).output().unwrap();
+    assert_failed(&res, &out, "no_such_database_x");
+    assert_no_sessions(&c);
+}
+
+#[test]
+fn existing_nonempty_output_is_refused_and_untouched() {
+    let db = TestDb::new(15, "exists", "CREATE TABLE t (x int)");
+    let out = out_dir().join("a");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("precious.txt"), "keep me").unwrap();
+    let res = dump_cmd(&db.cluster, &db.name, &out).output().unwrap();
+    assert!(!res.status.success());
+    assert!(String::from_utf8_lossy(&res.stderr).contains(&out.display().to_string()));
+    assert_eq!(std::fs::read_to_string(out.join("precious.txt")).unwrap(), "keep me");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+}
+
+#[test]
+fn unwritable_output_is_refused() {
+    let db = TestDb::new(15, "unwritable", "CREATE TABLE t (x int)");
+    let file = out_dir().join("plainfile");
+    std::fs::write(&file, "x").unwrap();
+    let out = file.join("archive");
+    let res = dump_cmd(&db.cluster, &db.name, &out).output().unwrap();
+    assert_eq!(res.status.code(), Some(1), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("archive"));
+}
+
+fn wait_for(c: &Cluster, db: &str, sql: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.psql(db, sql).trim() != "t" {
+        assert!(Instant::now() < deadline, "timed out waiting for: {sql}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn exclusive_lock_with_lock_wait_timeout_fails_fast() {
+    let db = TestDb::new(
+        15,
+        "lockwait",
+        "CREATE TABLE locked (x int); INSERT INTO locked VALUES (1)",
+    );
+    let c = &db.cluster;
+    let mut holder = c
+        .tool("psql")
+        .args([
+            "-X",
+            "-q",
+            "-d",
+            &db.name,
+            "-c",
+            "BEGIN; LOCK TABLE locked IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60)",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        c,
+        &db.name,
+        "SELECT count(*) > 0 FROM pg_locks WHERE relation = 'locked'::regclass AND mode = 'AccessExclusiveLock' AND granted",
+    );
+    let out = out_dir().join("a");
+    let started = Instant::now();
+    let res = dump_cmd(c, &db.name, &out)
+        .args(["--lock-wait-timeout", "1s"])
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_failed(&res, &out, "lock");
+    assert_no_sessions(c);
+}
+
+#[test]
+fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
+    // `big` keeps the single worker busy while another session queues an exclusive lock on
+    // `small`, which the leader already holds ACCESS SHARE on: the worker's NOWAIT re-lock
+    // must fail at once (pg_dump's deadlock avoidance), not wait behind the queue.
+    let db = TestDb::new(
+        15,
+        "lockq",
+        "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g;
+         CREATE TABLE small (x int); INSERT INTO small VALUES (1); ANALYZE;",
+    );
+    let c = &db.cluster;
+    let out = out_dir().join("a");
+    let child = dump_cmd(c, &db.name, &out)
+        .args(["-j", "1"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(
+        c,
+        &db.name,
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgsnap' AND query LIKE 'COPY public.big%'",
+    );
+    let mut locker = c
+        .tool("psql")
+        .args([
+            "-X",
+            "-q",
+            "-d",
+            &db.name,
+            "-c",
+            "BEGIN; LOCK TABLE small IN ACCESS EXCLUSIVE MODE; COMMIT;",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let res = child.wait_with_output().unwrap();
+    let _ = locker.wait();
+    if res.status.success() {
+        panic!("the dump finished before the exclusive lock was queued; make `big` bigger");
+    }
+    assert_failed(&res, &out, "could not obtain lock on relation public.small");
+    assert_no_sessions(c);
+}
+
+#[test]
+fn terminated_worker_fails_the_dump() {
+    let db = TestDb::new(
+        15,
+        "term",
+        "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g; ANALYZE;",
+    );
+    let c = &db.cluster;
+    let out = out_dir().join("a");
+    let child = dump_cmd(c, &db.name, &out)
+        .args(["-j", "2"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(
+        c,
+        &db.name,
+        "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity WHERE application_name = 'pgsnap' AND query LIKE 'COPY public.big%'",
+    );
+    let res = child.wait_with_output().unwrap();
+    assert_failed(&res, &out, "public.big");
+    assert_no_sessions(c);
+}
+
+#[test]
+fn full_disk_fails_clearly_and_leaves_nothing() {
+    let db = TestDb::new(
+        15,
+        "full",
+        "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS v FROM generate_series(1, 300000) g;",
+    );
+    let c = &db.cluster;
+    let mnt = out_dir();
+    // A private 256 KiB tmpfs in a user+mount namespace (works as root and as a normal user).
+    let script = r#"mount -t tmpfs -o size=256k tmpfs "$1" || exit 97; shift; "$@"; rc=$?; ls -A "$MNT" >&2; exit $rc"#;
+    let res = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script, "sh"])
+        .arg(&mnt)
+        .arg(env!("CARGO_BIN_EXE_pgsnap"))
+        .args(["dump", "-Fd", "-Z", "0", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-f"])
+        .arg(mnt.join("archive"))
+        .arg(&db.name)
+        .env("MNT", &mnt)
+        .output()
+        .unwrap();
+    assert_ne!(
+        res.status.code(),
+        Some(97),
+        "could not mount a tmpfs: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no space left on device"), "{stderr}");
+    // `ls -A` of the mount after the failure printed nothing: no archive, no temp dir.
+    let after: Vec<&str> = stderr.lines().filter(|l| !l.contains("error")).collect();
+    assert!(after.is_empty(), "left on the full disk: {after:?}");
+    assert_no_sessions(c);
+}
