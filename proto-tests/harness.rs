@@ -102,3 +102,58 @@ fn every_provisioned_version_runs() {
         }
     }
 }
+
+/// A killed test process cannot stop its server; the next run must. This test runs itself
+/// as a child (same binary, another run id) that starts a cluster and is then SIGKILLed.
+#[test]
+fn a_killed_runs_cluster_is_reaped_by_the_next_run() {
+    if let Ok(path_file) = std::env::var("PGSNAP_REAP_CHILD") {
+        // Child: hold a cluster and wait to be killed.
+        let c = Cluster::private(15);
+        let pid = std::fs::read_to_string(c.dir.join("data/postmaster.pid")).unwrap();
+        std::fs::write(
+            &path_file,
+            format!("{}\n{}", c.dir.display(), pid.lines().next().unwrap()),
+        )
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(120));
+        return;
+    }
+    let info = tempfile::NamedTempFile::new().unwrap();
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_killed_runs_cluster_is_reaped_by_the_next_run",
+            "--nocapture",
+        ])
+        .env("PGSNAP_REAP_CHILD", info.path())
+        .env("NEXTEST_RUN_ID", "killed00-0000-0000-0000-000000000000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let text = loop {
+        let t = std::fs::read_to_string(info.path()).unwrap_or_default();
+        if t.lines().count() == 2 {
+            break t;
+        }
+        assert!(std::time::Instant::now() < deadline, "child never started its cluster");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    child.kill().unwrap(); // SIGKILL: no Drop runs
+    child.wait().unwrap();
+    let mut lines = text.lines();
+    let dir = std::path::PathBuf::from(lines.next().unwrap());
+    let pid = lines.next().unwrap().trim().to_string();
+    let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
+    assert!(alive() && dir.exists(), "the killed child's server is still running");
+
+    support::cluster::reap_stale_runs();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!alive(), "the next run stops a killed run's server");
+    assert!(!dir.exists(), "and removes its directory");
+}

@@ -107,10 +107,13 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
 
     let (special, db_info) = header_entries(&leader).await?;
     let first_id = special.len() as i32 + 1;
-    let planned = plan::plan(cat.entries, &cat.depend, &cat.ext_members, first_id);
+    let mut planned = plan::plan(cat.entries, &cat.depend, &cat.ext_members, first_id);
     for w in &planned.warnings {
         tracing::warn!("{w}");
     }
+    // -s / -a: planned whole, then filtered, so ids and dependencies (on entries left out
+    // too) are what a full dump would have — as pg_dump writes them.
+    planned.entries.retain(|p| wanted(&p.entry, &opts.selection));
     let mut toc: Vec<TocEntry> = special
         .into_iter()
         .enumerate()
@@ -169,6 +172,20 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         elapsed: started.elapsed(),
         warnings: planned.warnings,
     })
+}
+
+/// Whether an entry belongs in a dump with this selection's schema/data switches
+/// (pg_dump -s keeps no data entries, not even the matview refresh; -a keeps table data and
+/// sequence values only).
+fn wanted(e: &Entry, selection: &Selection) -> bool {
+    let data = matches!(e.desc.as_str(), "TABLE DATA" | "SEQUENCE SET");
+    if !selection.schema {
+        return data;
+    }
+    if !selection.data {
+        return !data && e.desc != "MATERIALIZED VIEW DATA";
+    }
+    true
 }
 
 struct DirSinks {
@@ -372,6 +389,31 @@ mod tests {
         let err = choose_version(Compression::Zstd { level: 3, long: false }, Some(ArchiveVersion::V1_14)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unsupported);
         assert!(err.to_string().contains("zstd"), "{err}");
+    }
+
+    #[test]
+    fn schema_and_data_switches_pick_entries_like_pg_dump() {
+        let e = |desc: &str| Entry::new(desc, Priority::Table, Section::PreData, "x");
+        let schema_only = Selection {
+            data: false,
+            ..Selection::default()
+        };
+        let data_only = Selection {
+            schema: false,
+            ..Selection::default()
+        };
+        for (desc, in_schema, in_data) in [
+            ("TABLE", true, false),
+            ("TABLE DATA", false, true),
+            ("SEQUENCE SET", false, true),
+            ("MATERIALIZED VIEW DATA", false, false),
+            ("COMMENT", true, false),
+            ("ACL", true, false),
+        ] {
+            assert_eq!(wanted(&e(desc), &schema_only), in_schema, "{desc} with -s");
+            assert_eq!(wanted(&e(desc), &data_only), in_data, "{desc} with -a");
+            assert!(wanted(&e(desc), &Selection::default()));
+        }
     }
 
     #[test]

@@ -131,10 +131,16 @@ fn stop_and_remove(dir: &Path) {
     let _ = fs::remove_dir_all(dir);
 }
 
-/// Removes clusters of other runs that no live process holds (left by killed test runs).
+/// Removes clusters of other runs that no live process holds (left by killed test runs),
+/// once per process.
 fn reap_stale() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
+    ONCE.call_once(reap_stale_runs);
+}
+
+/// Stops and removes every cluster of another run that no live process holds.
+pub fn reap_stale_runs() {
+    {
         let root = test_root();
         let current = run_id();
         let Ok(runs) = fs::read_dir(&root) else { return };
@@ -159,7 +165,7 @@ fn reap_stale() {
                 let _ = fs::remove_dir_all(run.path());
             }
         }
-    });
+    }
 }
 
 fn free_port() -> u16 {

@@ -3,7 +3,6 @@
 //! another object (range and multirange constructors) come with that object.
 
 use crate::catalog::Ctx;
-use crate::catalog::schemas::acl_lists;
 use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::{comment, function, quote};
 use crate::error::Result;
@@ -60,7 +59,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         } else {
             AclKind::Function
         };
-        if let Some((cur, base)) = acl_lists(ctx, catalog_oid::PG_PROC, oid, 0, acl.as_deref(), &r.text(9)?)
+        if let Some((cur, base)) = ctx.acl_lists(catalog_oid::PG_PROC, oid, 0, acl.as_deref(), &r.text(9)?)
             && let Some(a) = acl_entry(&e, kind, keyword, &name_sql, &tag_name, None, &owner, &cur, &base)
         {
             e.attached.push(a);

@@ -65,8 +65,6 @@ pub struct Ctx<'a> {
     /// (classoid, objoid, objsubid) → initial privileges (`pg_init_privs.initprivs::text`).
     pub init_privs: HashMap<(u32, u32, i32), String>,
     pub entries: Vec<Entry>,
-    /// Quoted names of the tables whose definition or data is dumped: locked by the leader.
-    pub tables_to_lock: Vec<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -94,6 +92,28 @@ impl<'a> Ctx<'a> {
         self.comments.get(&(classoid, objoid, subid)).map(String::as_str)
     }
 
+    /// `(current, baseline)` aclitem lists for an object, or `None` when there is nothing to
+    /// compare (`dumpACL` with `pg_init_privs`): the baseline is the object's initial privileges
+    /// when it has some, else `acldefault`; a NULL ACL means "the default", and with no initial
+    /// privileges nothing is dumped.
+    pub fn acl_lists(
+        &self,
+        classoid: u32,
+        oid: u32,
+        subid: i32,
+        acl: Option<&str>,
+        acldefault: &str,
+    ) -> Option<(Vec<String>, Vec<String>)> {
+        if self.selection.no_privileges {
+            return None;
+        }
+        match (self.init_privs.get(&(classoid, oid, subid)), acl) {
+            (Some(init), acl) => Some((parse_acl_array(acl.unwrap_or(acldefault)), parse_acl_array(init))),
+            (None, None) => None,
+            (None, Some(acl)) => Some((parse_acl_array(acl), parse_acl_array(acldefault))),
+        }
+    }
+
     /// Adds an entry and returns its index (for `Dep::Entry`).
     pub fn push(&mut self, e: Entry) -> usize {
         self.entries.push(e);
@@ -108,7 +128,6 @@ impl Ctx<'_> {
             version: self.version,
             entries: self.entries,
             depend: self.depend,
-            tables_to_lock: self.tables_to_lock,
             ext_members: self.ext_members,
         }
     }
@@ -157,7 +176,6 @@ pub struct Catalog {
     pub version: ServerVersion,
     pub entries: Vec<Entry>,
     pub depend: DependGraph,
-    pub tables_to_lock: Vec<String>,
     pub ext_members: HashMap<CatalogId, u32>,
 }
 
@@ -241,7 +259,6 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         comments,
         init_privs,
         entries: Vec::new(),
-        tables_to_lock: Vec::new(),
     })
 }
 

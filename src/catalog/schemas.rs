@@ -1,33 +1,10 @@
-//! Schemas (pg_dump.c `getNamespaces`, `selectDumpableNamespace`, `dumpNamespace`), and the
-//! ACL baseline rule the other kinds share.
+//! Schemas (pg_dump.c `getNamespaces`, `selectDumpableNamespace`, `dumpNamespace`).
 
 use crate::catalog::{Ctx, parse_acl_array};
 use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::{comment, quote, schema};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
-
-/// `(current, baseline)` aclitem lists for an object, or `None` when there is nothing to
-/// compare (`dumpACL` with `pg_init_privs`): the baseline is the object's initial privileges
-/// when it has some, else `acldefault`; a NULL ACL means "the default", and with no initial
-/// privileges nothing is dumped.
-pub fn acl_lists(
-    ctx: &Ctx<'_>,
-    classoid: u32,
-    oid: u32,
-    subid: i32,
-    acl: Option<&str>,
-    acldefault: &str,
-) -> Option<(Vec<String>, Vec<String>)> {
-    if ctx.selection.no_privileges {
-        return None;
-    }
-    match (ctx.init_privs.get(&(classoid, oid, subid)), acl) {
-        (Some(init), acl) => Some((parse_acl_array(acl.unwrap_or(acldefault)), parse_acl_array(init))),
-        (None, None) => None,
-        (None, Some(acl)) => Some((parse_acl_array(acl), parse_acl_array(acldefault))),
-    }
-}
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     // The public schema's baseline is synthesized (initdb's grants), whatever pg_init_privs
@@ -77,7 +54,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 )
             })
         } else {
-            acl_lists(ctx, catalog_oid::PG_NAMESPACE, oid, 0, acl.as_deref(), &r.text(4)?)
+            ctx.acl_lists(catalog_oid::PG_NAMESPACE, oid, 0, acl.as_deref(), &r.text(4)?)
         };
         if let Some((cur, base)) = lists
             && let Some(a) = acl_entry(&e, AclKind::Schema, "SCHEMA", &q, &q, None, &owner, &cur, &base)

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{Ctx, id_set, parse_acl_array};
+use super::{Ctx, id_set};
 use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::comment::comment_entry;
 use crate::ddl::quote::{ident, qualified};
@@ -58,6 +58,79 @@ pub async fn dumped_relations(ctx: &Ctx<'_>) -> Result<HashMap<u32, Rel>> {
     Ok(out)
 }
 
+/// What pg_dump attaches to a relation's entry, in its order: the relation's comment
+/// (`<kind> name`), column comments, NOT NULL constraint comments, the relation's ACL, then
+/// column ACLs (`dumpTableSchema` comments, `dumpTable` ACLs). `columns` are (name, attnum,
+/// attacl); `constraints` are (name, oid) of NOT NULL constraints printed inside the table
+/// (18).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attach_relation_extras(
+    ctx: &Ctx<'_>,
+    e: &mut Entry,
+    rel: &Rel,
+    comment_kind: &str,
+    columns: &[(&str, i64, Option<String>)],
+    constraints: &[(&str, u32)],
+    acl: Option<String>,
+    default_acl: &str,
+) {
+    let oid = rel.oid;
+    if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, oid, 0) {
+        let c = comment_entry(e, comment_kind, &rel.qualified, &ident(&rel.name), text);
+        e.attached.push(c);
+    }
+    for (name, attnum, _) in columns {
+        if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, oid, *attnum as i32) {
+            let name_sql = format!("{}.{}", rel.qualified, ident(name));
+            let tag = format!("{}.{}", ident(&rel.name), ident(name));
+            let c = comment_entry(e, "COLUMN", &name_sql, &tag, text);
+            e.attached.push(c);
+        }
+    }
+    for (name, con_oid) in constraints {
+        if let Some(text) = ctx.comment(catalog_oid::PG_CONSTRAINT, *con_oid, 0) {
+            let name_sql = format!("{} ON {}", ident(name), rel.qualified);
+            let tag = format!("{} ON {}", ident(name), ident(&rel.name));
+            let c = comment_entry(e, "CONSTRAINT", &name_sql, &tag, text);
+            e.attached.push(c);
+        }
+    }
+    let tag_name = ident(&rel.name);
+    if let Some(a) = relation_acl(
+        ctx,
+        e,
+        AclKind::Table,
+        "TABLE",
+        &rel.qualified,
+        &tag_name,
+        None,
+        oid,
+        acl,
+        default_acl,
+    ) {
+        e.attached.push(a);
+    }
+    for (name, attnum, col_acl) in columns {
+        let tag = format!("{}.{}", ident(&rel.name), ident(name));
+        let column = Some((*name, *attnum as i32));
+        // Column privileges have no default: the baseline is empty.
+        if let Some(a) = relation_acl(
+            ctx,
+            e,
+            AclKind::Table,
+            "COLUMN",
+            &rel.qualified,
+            &tag,
+            column,
+            oid,
+            col_acl.clone(),
+            "{}",
+        ) {
+            e.attached.push(a);
+        }
+    }
+}
+
 /// The ACL entry of a relation or column, with pg_init_privs as the baseline when present
 /// (pg_dump's `dumpACL` inputs from `getAdditionalACLs`).
 #[allow(clippy::too_many_arguments)]
@@ -73,20 +146,8 @@ pub(crate) fn relation_acl(
     current: Option<String>,
     default: &str,
 ) -> Option<Entry> {
-    if ctx.selection.no_privileges {
-        return None;
-    }
     let subid = column.map(|c| c.1).unwrap_or(0);
-    let init = ctx.init_privs.get(&(catalog_oid::PG_CLASS, oid, subid));
-    let current = match (current, init) {
-        (None, None) => return None,
-        (Some(c), _) => parse_acl_array(&c),
-        (None, Some(_)) => parse_acl_array(default),
-    };
-    let baseline = match init {
-        Some(i) => parse_acl_array(i),
-        None => parse_acl_array(default),
-    };
+    let (current, baseline) = ctx.acl_lists(catalog_oid::PG_CLASS, oid, subid, current.as_deref(), default)?;
     let owner = parent.owner.clone().unwrap_or_default();
     let col = column.map(|c| ident(c.0));
     acl_entry(
@@ -128,6 +189,9 @@ struct NotNull {
     islocal: bool,
     noinherit: bool,
     validated: bool,
+    /// Some parent has a validated NOT NULL on the same column (then an inherited copy is
+    /// not printed; if every parent's copy is NOT VALID, a validated child prints its own).
+    parent_validated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -220,8 +284,14 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         for r in ctx
             .db
             .query(
-                "SELECT oid, conrelid, conkey[1]::int, conname, conislocal, connoinherit, convalidated \
-                 FROM pg_catalog.pg_constraint WHERE contype = 'n' AND conrelid <> 0",
+                "SELECT c.oid, c.conrelid, c.conkey[1]::int, c.conname, c.conislocal, c.connoinherit, c.convalidated, \
+                 EXISTS (SELECT FROM pg_catalog.pg_inherits i \
+                   JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1] \
+                   JOIN pg_catalog.pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = ca.attname \
+                   JOIN pg_catalog.pg_constraint pc ON pc.conrelid = i.inhparent AND pc.contype = 'n' \
+                     AND pc.conkey[1] = pa.attnum AND pc.convalidated \
+                   WHERE i.inhrelid = c.conrelid) \
+                 FROM pg_catalog.pg_constraint c WHERE c.contype = 'n' AND c.conrelid <> 0",
             )
             .await?
         {
@@ -233,6 +303,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                     islocal: r.bool(4)?,
                     noinherit: r.bool(5)?,
                     validated: r.bool(6)?,
+                    parent_validated: r.bool(7)?,
                 },
             );
         }
@@ -297,6 +368,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 .collect()
         };
         let mut separate_defaults = Vec::new();
+        let mut nn_comments: Vec<&NotNull> = Vec::new();
         for c in &cols {
             let printed = c.islocal || is_partition;
             let nn = not_nulls.get(&(oid, c.attnum));
@@ -328,8 +400,9 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 if v18 {
                     if let Some(n) = nn
                         && n.validated
-                        && (n.islocal || is_partition)
+                        && (n.islocal || is_partition || !n.parent_validated)
                     {
+                        nn_comments.push(n);
                         let default_name = format!("{}_{}_not_null", rel.name, c.name);
                         let commented = ctx.comment(catalog_oid::PG_CONSTRAINT, n.oid, 0).is_some();
                         cd.not_null = Some((n.name != default_name || commented).then(|| n.name.clone()));
@@ -347,7 +420,8 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                         claims.push(CatalogId::new(catalog_oid::PG_ATTRDEF, *ad_oid));
                     }
                 }
-                if let Some(n) = nn.filter(|n| n.validated && n.islocal) {
+                if let Some(n) = nn.filter(|n| n.validated && (n.islocal || !n.parent_validated)) {
+                    nn_comments.push(n);
                     let default_name = format!("{}_{}_not_null", rel.name, c.name);
                     def.table_not_nulls
                         .push(((n.name != default_name).then(|| n.name.clone()), c.name.clone()));
@@ -399,53 +473,24 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             let am = r.text(10)?;
             e.tableam = Some(if am.is_empty() { "heap".into() } else { am });
         }
-        if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, oid, 0) {
-            let c = comment_entry(&e, "TABLE", &rel.qualified, &ident(&rel.name), text);
-            e.attached.push(c);
-        }
-        for c in &cols {
-            if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, oid, c.attnum as i32) {
-                let name_sql = format!("{}.{}", rel.qualified, ident(&c.name));
-                let tag = format!("{}.{}", ident(&rel.name), ident(&c.name));
-                let ce = comment_entry(&e, "COLUMN", &name_sql, &tag, text);
-                e.attached.push(ce);
-            }
-        }
-        let tag_name = ident(&rel.name);
-        let default_acl = r.text(12)?;
-        if let Some(a) = relation_acl(
+        let columns: Vec<(&str, i64, Option<String>)> = cols
+            .iter()
+            .map(|c| (c.name.as_str(), c.attnum, c.acl.clone()))
+            .collect();
+        // 18: comments on the NOT NULL constraints printed in the table (pg_dump tags them
+        // like other constraint comments).
+        let nn_comments: Vec<(&str, u32)> = nn_comments.iter().map(|n| (n.name.as_str(), n.oid)).collect();
+        attach_relation_extras(
             ctx,
-            &e,
-            AclKind::Table,
+            &mut e,
+            rel,
             "TABLE",
-            &rel.qualified,
-            &tag_name,
-            None,
-            oid,
+            &columns,
+            &nn_comments,
             r.opt_text(11)?,
-            &default_acl,
-        ) {
-            e.attached.push(a);
-        }
-        for c in &cols {
-            let tag = format!("{}.{}", ident(&rel.name), ident(&c.name));
-            if let Some(a) = relation_acl(
-                ctx,
-                &e,
-                AclKind::Table,
-                "COLUMN",
-                &rel.qualified,
-                &tag,
-                Some((&c.name, c.attnum as i32)),
-                oid,
-                c.acl.clone(),
-                "{}",
-            ) {
-                e.attached.push(a);
-            }
-        }
+            &r.text(12)?,
+        );
         ctx.push(e);
-        ctx.tables_to_lock.push(rel.qualified.clone());
 
         // Separate defaults (dumpAttrDef).
         for (ad_oid, col, expr) in separate_defaults {

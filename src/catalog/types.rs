@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use crate::catalog::Ctx;
-use crate::catalog::schemas::acl_lists;
 use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::types::{self, Attribute, Domain, DomainConstraint, Range};
 use crate::ddl::{comment, quote};
@@ -299,7 +298,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             );
             e.attached.push(c);
         }
-        if let Some((cur, base)) = acl_lists(ctx, catalog_oid::PG_TYPE, t.oid, 0, t.acl.as_deref(), &t.acldefault)
+        if let Some((cur, base)) = ctx.acl_lists(catalog_oid::PG_TYPE, t.oid, 0, t.acl.as_deref(), &t.acldefault)
             && let Some(a) = acl_entry(
                 &e,
                 AclKind::Type,

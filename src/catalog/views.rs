@@ -3,10 +3,7 @@
 //! ACLs and the separate column DEFAULTs of views.
 
 use super::Ctx;
-use super::tables::{dumped_relations, relation_acl};
-use crate::ddl::acl::AclKind;
-use crate::ddl::comment::comment_entry;
-use crate::ddl::quote::ident;
+use super::tables::{attach_relation_extras, dumped_relations};
 use crate::ddl::table::default_sql;
 use crate::ddl::view::{create_matview_sql, create_view_sql, refresh_sql};
 use crate::error::Result;
@@ -105,51 +102,11 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             e.tablespace = Some(r.text(10)?);
         }
         let my_cols: Vec<&Col> = cols.iter().filter(|c| c.rel == oid).collect();
-        if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, oid, 0) {
-            let c = comment_entry(&e, desc, &rel.qualified, &ident(&rel.name), text);
-            e.attached.push(c);
-        }
-        for c in &my_cols {
-            if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, oid, c.attnum as i32) {
-                let name_sql = format!("{}.{}", rel.qualified, ident(&c.name));
-                let tag = format!("{}.{}", ident(&rel.name), ident(&c.name));
-                let ce = comment_entry(&e, "COLUMN", &name_sql, &tag, text);
-                e.attached.push(ce);
-            }
-        }
-        let default_acl = r.text(8)?;
-        let tag_name = ident(&rel.name);
-        if let Some(a) = relation_acl(
-            ctx,
-            &e,
-            AclKind::Table,
-            "TABLE",
-            &rel.qualified,
-            &tag_name,
-            None,
-            oid,
-            r.opt_text(7)?,
-            &default_acl,
-        ) {
-            e.attached.push(a);
-        }
-        for c in &my_cols {
-            let tag = format!("{}.{}", ident(&rel.name), ident(&c.name));
-            if let Some(a) = relation_acl(
-                ctx,
-                &e,
-                AclKind::Table,
-                "COLUMN",
-                &rel.qualified,
-                &tag,
-                Some((&c.name, c.attnum as i32)),
-                oid,
-                c.acl.clone(),
-                "{}",
-            ) {
-                e.attached.push(a);
-            }
-        }
+        let columns: Vec<(&str, i64, Option<String>)> = my_cols
+            .iter()
+            .map(|c| (c.name.as_str(), c.attnum, c.acl.clone()))
+            .collect();
+        attach_relation_extras(ctx, &mut e, rel, desc, &columns, &[], r.opt_text(7)?, &r.text(8)?);
         ctx.push(e);
 
         // Views get column defaults only through ALTER (dumpAttrDef).
