@@ -26,8 +26,15 @@ fn out_dir() -> PathBuf {
         .keep()
 }
 
+/// The application_name a test's dump of `db` runs under: tests share clusters, so each one
+/// looks only at its own sessions.
+fn app(db: &str) -> String {
+    format!("pgsnap_{db}")
+}
+
 fn dump_cmd(c: &Cluster, db: &str, out: &Path) -> Command {
     let mut cmd = pgsnap();
+    cmd.env("PGAPPNAME", app(db));
     cmd.args(["dump", "-Fd", "-h"]).arg(c.socket_dir());
     cmd.args(["-p", &c.port.to_string(), "-U", "postgres", "-f"])
         .arg(out)
@@ -69,14 +76,15 @@ fn assert_failed(res: &Output, out: &Path, needle: &str) {
     }
 }
 
-/// No session of ours stays connected (application_name defaults to pgsnap).
-fn assert_no_sessions(c: &Cluster) {
+/// No session of this test's dump of `db` stays connected.
+fn assert_no_sessions(c: &Cluster, db: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
+    let sql = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{}'",
+        app(db)
+    );
     loop {
-        let n = c.psql(
-            "postgres",
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgsnap'",
-        );
+        let n = c.psql("postgres", &sql);
         if n.trim() == "0" {
             return;
         }
@@ -141,6 +149,25 @@ fn wrong_password_fails_clearly() {
         .output()
         .unwrap();
     assert_failed(&res, &out, "password authentication failed");
+    // No password at all, with -w: says what is missing and how to give it.
+    let res = pgsnap()
+        .args([
+            "dump",
+            "-Fd",
+            "-w",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &db.cluster.port.to_string(),
+            "-U",
+            &role,
+            "-f",
+        ])
+        .arg(&out)
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    assert_failed(&res, &out, "requires a password and none was supplied");
     // The right password works over the same path.
     let res = pgsnap()
         .args([
@@ -170,7 +197,7 @@ fn missing_database_fails_clearly() {
     let out = out_dir().join("a");
     let res = dump_cmd(&c, "no_such_database_x", &out).output().unwrap();
     assert_failed(&res, &out, "no_such_database_x");
-    assert_no_sessions(&c);
+    assert_no_sessions(&c, "no_such_database_x");
 }
 
 #[test]
@@ -241,7 +268,7 @@ fn exclusive_lock_with_lock_wait_timeout_fails_fast() {
     let _ = holder.kill();
     let _ = holder.wait();
     assert_failed(&res, &out, "lock");
-    assert_no_sessions(c);
+    assert_no_sessions(c, &db.name);
 }
 
 #[test]
@@ -265,7 +292,7 @@ fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
     wait_for(
         c,
         &db.name,
-        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgsnap' AND query LIKE 'COPY public.big%'",
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgsnap_' || current_database() AND query LIKE 'COPY public.big%'",
     );
     let mut locker = c
         .tool("psql")
@@ -287,7 +314,7 @@ fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
         panic!("the dump finished before the exclusive lock was queued; make `big` bigger");
     }
     assert_failed(&res, &out, "could not obtain lock on relation public.small");
-    assert_no_sessions(c);
+    assert_no_sessions(c, &db.name);
 }
 
 #[test]
@@ -307,11 +334,11 @@ fn terminated_worker_fails_the_dump() {
     wait_for(
         c,
         &db.name,
-        "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity WHERE application_name = 'pgsnap' AND query LIKE 'COPY public.big%'",
+        "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity WHERE application_name = 'pgsnap_' || current_database() AND query LIKE 'COPY public.big%'",
     );
     let res = child.wait_with_output().unwrap();
     assert_failed(&res, &out, "public.big");
-    assert_no_sessions(c);
+    assert_no_sessions(c, &db.name);
 }
 
 #[test]
@@ -335,6 +362,7 @@ fn full_disk_fails_clearly_and_leaves_nothing() {
         .arg(mnt.join("archive"))
         .arg(&db.name)
         .env("MNT", &mnt)
+        .env("PGAPPNAME", app(&db.name))
         .output()
         .unwrap();
     assert_ne!(
@@ -349,5 +377,34 @@ fn full_disk_fails_clearly_and_leaves_nothing() {
     // `ls -A` of the mount after the failure printed nothing: no archive, no temp dir.
     let after: Vec<&str> = stderr.lines().filter(|l| !l.contains("error")).collect();
     assert!(after.is_empty(), "left on the full disk: {after:?}");
-    assert_no_sessions(c);
+    assert_no_sessions(c, &db.name);
+}
+
+#[test]
+fn interrupt_stops_the_dump_and_leaves_nothing() {
+    let db = TestDb::new(
+        15,
+        "sigint",
+        "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g; ANALYZE;",
+    );
+    let c = &db.cluster;
+    let out = out_dir().join("a");
+    let child = dump_cmd(c, &db.name, &out)
+        .args(["-j", "2"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(
+        c,
+        &db.name,
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgsnap_' || current_database() AND query LIKE 'COPY public.big%'",
+    );
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let res = child.wait_with_output().unwrap();
+    assert_failed(&res, &out, "interrupted");
+    assert_no_sessions(c, &db.name);
 }

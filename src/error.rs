@@ -12,6 +12,8 @@ pub enum ErrorKind {
     Config,
     /// Could not reach or authenticate to the server.
     Connect,
+    /// The server asked for a password and none was given (the caller may prompt and retry).
+    PasswordRequired,
     /// The server answered a statement with an error.
     Server,
     /// A lock could not be obtained (NOWAIT refused, or --lock-wait-timeout expired).

@@ -123,6 +123,13 @@ pub fn convert(err: tokio_postgres::Error, what: &str) -> Error {
             .with_retry(retry)
             .context(what.to_string());
     }
+    if crate::conn::needs_password_retry(&err) {
+        return Error::new(
+            ErrorKind::PasswordRequired,
+            "the server requires a password and none was supplied (use -W, PGPASSWORD or a password file)",
+        )
+        .context(what.to_string());
+    }
     let text = if err.is_closed() {
         "server closed the connection unexpectedly".to_string()
     } else {
