@@ -91,18 +91,38 @@ fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-fn timed(what: &str, mut cmd: Command) -> Duration {
+/// Peak resident memory of a running process so far (`VmHWM`), in kB.
+fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs `cmd` to completion; returns its wall time and the peak RSS of its main process (kB).
+fn timed(what: &str, mut cmd: Command) -> (Duration, u64) {
     let start = Instant::now();
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    let took = start.elapsed();
-    if !out.status.success() {
-        panic!(
-            "{what} failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut peak = 0;
+    loop {
+        if let Some(kb) = peak_rss_kb(child.id()) {
+            peak = peak.max(kb);
+        }
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => panic!("{what}: {e}"),
+        }
     }
-    took
+    let took = start.elapsed();
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    if !out.status.success() {
+        panic!("{what} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    (took, peak)
 }
 
 fn pgsnap_binary() -> PathBuf {
@@ -149,7 +169,7 @@ fn main() {
     let mut c = cluster.tool("pg_dump");
     c.args(["-Fd", "-j", &jobs, "--no-sync", "-d", &db, "-f"])
         .arg(&stock_dir);
-    let stock_time = timed("pg_dump", c);
+    let (stock_time, stock_rss) = timed("pg_dump", c);
 
     let snap_dir = work.join("pgsnap.dir");
     let mut c = Command::new(pgsnap_binary());
@@ -157,12 +177,12 @@ fn main() {
         .arg(cluster.socket_dir())
         .args(["-p", &cluster.port.to_string(), "-U", "postgres", "-d", &db, "-f"])
         .arg(&snap_dir);
-    let snap_time = timed("pgsnap dump", c);
+    let (snap_time, snap_rss) = timed("pgsnap dump", c);
 
     let restored = cluster.create_database("restored", "");
     let mut c = cluster.tool("pg_restore");
     c.args(["-j", &jobs, "--exit-on-error", "-d", &restored]).arg(&snap_dir);
-    let restore_time = timed("pg_restore of pgsnap's archive", c);
+    let (restore_time, _) = timed("pg_restore of pgsnap's archive", c);
     let target = Fingerprint::of(&cluster, &restored);
     let diff = source.diff(&target);
 
@@ -174,19 +194,24 @@ fn main() {
         source.total_rows(),
         mb(size as u64)
     );
-    println!("  {:<28} {:>10} {:>12}", "", "time", "archive");
-    println!(
-        "  {:<28} {:>9.2}s {:>12}",
-        format!("stock pg_dump -Fd -j {jobs}"),
-        stock_time.as_secs_f64(),
-        mb(dir_size(&stock_dir))
-    );
-    println!(
-        "  {:<28} {:>9.2}s {:>12}",
-        format!("pgsnap dump -Fd -j {jobs}"),
-        snap_time.as_secs_f64(),
-        mb(dir_size(&snap_dir))
-    );
+    println!("  {:<28} {:>10} {:>12} {:>14}", "", "time", "archive", "peak RSS");
+    for (name, time, dir, rss) in [
+        (
+            format!("stock pg_dump -Fd -j {jobs}"),
+            stock_time,
+            &stock_dir,
+            stock_rss,
+        ),
+        (format!("pgsnap dump -Fd -j {jobs}"), snap_time, &snap_dir, snap_rss),
+    ] {
+        println!(
+            "  {name:<28} {:>9.2}s {:>12} {:>11.1} MB",
+            time.as_secs_f64(),
+            mb(dir_size(dir)),
+            rss as f64 / 1024.0
+        );
+    }
+    println!("  (pg_dump's peak RSS is its leader process; its -j workers are separate processes)");
     println!("  speed-up: {:.2}x", stock_time.as_secs_f64() / snap_time.as_secs_f64());
     println!(
         "  stock pg_restore -j {jobs} of pgsnap's archive: {:.2}s",

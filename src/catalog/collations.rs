@@ -7,12 +7,14 @@ use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    // Locale columns moved across versions: colliculocale (15–16) became colllocale (17);
-    // collicurules arrived in 16.
+    // Locale columns moved across versions: colliculocale arrived in 15 and became
+    // colllocale in 17; collicurules arrived in 16.
     let locale = if ctx.version.at_least(17) {
         "c.colllocale"
-    } else {
+    } else if ctx.version.at_least(15) {
         "c.colliculocale"
+    } else {
+        "NULL::text"
     };
     let rules = if ctx.version.at_least(16) {
         "c.collicurules"

@@ -196,6 +196,22 @@ impl DumpArgs {
             }
         };
         let lock_wait_timeout = self.lock_wait_timeout.as_deref().map(parse_timeout).transpose()?;
+        // The driver speaks UTF8 to the server (catalog text is decoded as UTF-8), so other
+        // client encodings would corrupt names; the server converts from any database
+        // encoding to UTF8.
+        if let Some(enc) = &self.encoding {
+            let norm: String = enc
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_uppercase();
+            if norm != "UTF8" && norm != "UNICODE" {
+                return Err(Error::usage(format!(
+                    "-E/--encoding \"{enc}\" is not supported: pgsnap writes dumps in UTF8 (the server converts \
+                     from the database encoding)"
+                )));
+            }
+        }
         let selection = Selection {
             schema: !self.data_only,
             data: !self.schema_only,
@@ -208,7 +224,7 @@ impl DumpArgs {
         let session = SessionOptions {
             lock_wait_timeout,
             row_security: self.enable_row_security,
-            client_encoding: self.encoding.clone(),
+            client_encoding: self.encoding.as_ref().map(|_| "UTF8".to_string()),
             role: self.role.clone(),
             ..SessionOptions::default()
         };
@@ -266,6 +282,8 @@ mod tests {
             .validate()
             .unwrap();
         assert_eq!(r.compression, Compression::Zstd { level: 3, long: false });
+        let r = parse(&["-f", "x", "-E", "utf-8", "db"]).unwrap().validate().unwrap();
+        assert_eq!(r.session.client_encoding.as_deref(), Some("UTF8"));
     }
 
     #[test]
@@ -279,6 +297,7 @@ mod tests {
             &["-f", "x", "--lock-wait-timeout", "soon"],
             &["-f", "x", "--archive-version", "1.13"],
             &["-w", "-W", "-f", "x"],
+            &["-E", "LATIN1", "-f", "x"],
             &["-d", "a", "b", "-f", "x"],
             &[],
         ] {

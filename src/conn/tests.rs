@@ -1,4 +1,5 @@
-//! Resolution precedence, `Config` building, descriptions, conninfo output and the
+//! Unit tests of the conn module (compiled only under #[cfg(test)], see mod.rs):
+//! resolution precedence, `Config` building, descriptions, conninfo output and the
 //! password-retry check. Pure: an injected environment, temp files, in-memory streams.
 
 use std::collections::HashMap;

@@ -78,6 +78,9 @@ pub async fn export_tables(
     sinks: Arc<dyn SinkFactory>,
     opts: &ExportOptions,
 ) -> Result<Vec<TableReport>> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
     // Largest first, so the tail of the dump is not one big table (pg_dump's parallel
     // scheduling by relpages); ties by id for a stable order.
     jobs.sort_by(|a, b| {
@@ -86,7 +89,7 @@ pub async fn export_tables(
             .cmp(&a.table.estimated_pages)
             .then(a.id.cmp(&b.id))
     });
-    let workers = opts.jobs.max(1).min(jobs.len().max(1));
+    let workers = opts.jobs.clamp(1, jobs.len());
     let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
     let failed = Arc::new(AtomicBool::new(false));
     let cancels: Arc<Mutex<Vec<CancelHandle>>> = Arc::new(Mutex::new(Vec::new()));
