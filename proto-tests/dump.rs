@@ -397,3 +397,22 @@ fn snapshot_is_consistent_under_pgbench_load() {
     );
     c.drop_database(&target);
 }
+
+#[test]
+fn multiple_hosts_fall_through_and_workers_follow_the_leader() {
+    let db = TestDb::new(15, "hosts", &fixture("awkward.sql"));
+    let c = &db.cluster;
+    let source = Fingerprint::data_of(c, &db.name);
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = tempfile::Builder::new().prefix("pgsnap-out").tempdir().unwrap().keep().join("archive");
+    let hosts = format!("127.0.0.1,{}", c.socket_dir().display());
+    let ports = format!("{dead},{}", c.port);
+    let res = pgsnap()
+        .args(["dump", "-Fd", "-j", "2", "-U", "postgres", "-h", &hosts, "-p", &ports, "-f"])
+        .arg(&out)
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    restore_with(c, 15, &out, &source);
+}

@@ -92,7 +92,8 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     // Checked before touching the server: an unusable output path fails fast.
     let writer = DirectoryWriter::create(&opts.output, opts.compression)?;
 
-    let mut leader = opts.target.connect().await?;
+    // Workers must reach the server the leader reached: the snapshot exists only there.
+    let (mut leader, target) = opts.target.connect_pinned().await?;
     leader.setup(&opts.session).await?;
     leader.begin_snapshot_transaction().await?;
     let snapshot = leader.export_snapshot().await?;
@@ -145,7 +146,7 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         session: opts.session.clone(),
         ..ExportOptions::default()
     };
-    let tables = engine::export_tables(&opts.target, &snapshot, jobs, factory, &export_opts).await?;
+    let tables = engine::export_tables(&target, &snapshot, jobs, factory, &export_opts).await?;
     leader.execute("COMMIT").await?;
     leader.close().await;
 

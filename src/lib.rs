@@ -6,13 +6,13 @@
 //!
 //! # Dumping a database
 //!
-//! [`dump::dump`] is `pg_dump -Fd`: one snapshot, `jobs` worker connections, a directory
+//! [`dump()`] is `pg_dump -Fd`: one snapshot, `jobs` worker connections, a directory
 //! archive that appears under its name only when complete.
 //!
 //! ```no_run
 //! # async fn example() -> pgsnap::Result<()> {
 //! use pgsnap::conn::{ConnOptions, ConnSettings};
-//! use pgsnap::dump::{DumpOptions, dump};
+//! use pgsnap::{DumpOptions, dump};
 //!
 //! // libpq rules: PGHOST/PGPORT/PGUSER/PGPASSWORD, ~/.pgpass, URIs and key=value strings.
 //! let settings = ConnSettings::from_process_env(&ConnOptions {
@@ -79,6 +79,8 @@
 pub mod error;
 pub mod model;
 
+pub use dump::{DumpOptions, Report, dump};
+pub use engine::export_tables;
 pub use error::{Error, ErrorKind, Result};
 pub mod archive;
 pub mod catalog;

@@ -32,7 +32,22 @@ async fn run_dump(req: DumpRequest) -> anyhow::Result<()> {
     let mut prompted = false;
     loop {
         let settings = ConnSettings::from_process_env(&conn)?;
-        let target = pgsnap::pg::Target::new(settings.to_config()?, settings.describe());
+        let candidates = settings
+            .target_configs()?
+            .into_iter()
+            .map(|(t, c)| {
+                (
+                    format!(
+                        "{} user \"{}\" database \"{}\"",
+                        t.describe(),
+                        settings.user,
+                        settings.dbname
+                    ),
+                    c,
+                )
+            })
+            .collect();
+        let target = pgsnap::pg::Target::from_candidates(candidates);
         let mut opts = DumpOptions::new(target, &req.output);
         opts.jobs = req.jobs;
         opts.compression = req.compression;

@@ -41,31 +41,65 @@ impl Default for SessionOptions {
     }
 }
 
-/// Where to connect: the driver's settings plus a password-free description for messages.
+/// Where to connect: one or more candidate servers, tried in order as libpq tries its
+/// hosts, each with a password-free description for messages.
 #[derive(Clone)]
 pub struct Target {
-    config: tokio_postgres::Config,
-    describe: String,
+    candidates: Vec<(String, tokio_postgres::Config)>,
 }
 
 impl Target {
     pub fn new(config: tokio_postgres::Config, describe: impl Into<String>) -> Target {
         Target {
-            config,
-            describe: describe.into(),
+            candidates: vec![(describe.into(), config)],
         }
     }
-    pub fn describe(&self) -> &str {
-        &self.describe
+
+    /// Several servers (`-h a,b`): the first that accepts the connection is used.
+    pub fn from_candidates(candidates: Vec<(String, tokio_postgres::Config)>) -> Target {
+        Target { candidates }
     }
+
+    pub fn describe(&self) -> String {
+        self.candidates
+            .iter()
+            .map(|(d, _)| d.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub async fn connect(&self) -> Result<Session> {
-        Session::connect(&self.config, &self.describe).await
+        Ok(self.connect_pinned().await?.0)
+    }
+
+    /// Connects to the first candidate that answers and returns a target pinned to it, so
+    /// that later connections (workers importing this session's snapshot) reach the same
+    /// server.
+    pub async fn connect_pinned(&self) -> Result<(Session, Target)> {
+        let mut last = None;
+        for (describe, config) in &self.candidates {
+            match Session::connect(config, describe).await {
+                Ok(s) => {
+                    let pinned = Target {
+                        candidates: vec![(describe.clone(), config.clone())],
+                    };
+                    return Ok((s, pinned));
+                }
+                // Only connection-level failures move on to the next host, as in libpq.
+                Err(e) if matches!(e.kind(), ErrorKind::Connect) && self.candidates.len() > 1 => {
+                    tracing::info!("{e}; trying the next host");
+                    last = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::config("no host to connect to")))
     }
 }
 
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target").field("describe", &self.describe).finish()
+        f.debug_struct("Target").field("describe", &self.describe()).finish()
     }
 }
 
