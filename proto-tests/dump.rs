@@ -403,12 +403,23 @@ fn multiple_hosts_fall_through_and_workers_follow_the_leader() {
     let db = TestDb::new(15, "hosts", &fixture("awkward.sql"));
     let c = &db.cluster;
     let source = Fingerprint::data_of(c, &db.name);
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = tempfile::Builder::new().prefix("pgsnap-out").tempdir().unwrap().keep().join("archive");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = tempfile::Builder::new()
+        .prefix("pgsnap-out")
+        .tempdir()
+        .unwrap()
+        .keep()
+        .join("archive");
     let hosts = format!("127.0.0.1,{}", c.socket_dir().display());
     let ports = format!("{dead},{}", c.port);
     let res = pgsnap()
-        .args(["dump", "-Fd", "-j", "2", "-U", "postgres", "-h", &hosts, "-p", &ports, "-f"])
+        .args([
+            "dump", "-Fd", "-j", "2", "-U", "postgres", "-h", &hosts, "-p", &ports, "-f",
+        ])
         .arg(&out)
         .arg(&db.name)
         .output()

@@ -150,11 +150,12 @@ pub fn reap_stale_runs() {
             }
             let mut all_gone = true;
             for cl in fs::read_dir(run.path()).into_iter().flatten().flatten() {
-                let users = cl.path().join("users.lock");
-                let held = match File::open(&users) {
+                // Held = a live process uses the cluster, or is setting it up right now.
+                let held_file = |name: &str| match File::open(cl.path().join(name)) {
                     Ok(f) => f.try_lock().is_err(),
                     Err(_) => false,
                 };
+                let held = held_file("setup.lock") || held_file("users.lock");
                 if held {
                     all_gone = false;
                 } else {
