@@ -247,37 +247,40 @@ impl Session {
 
     /// Applies pg_dump's session settings (pg_dump.c `setup_connection`).
     pub async fn setup(&mut self, opts: &SessionOptions) -> Result<()> {
-        // Every deparse function then schema-qualifies what is not in pg_catalog.
+        // Empty search_path: every deparse function (format_type, pg_get_expr, ...) then
+        // schema-qualifies what is not in pg_catalog, so the SQL we store is unambiguous.
         self.execute("SELECT pg_catalog.set_config('search_path', '', false)")
             .await?;
+        let mut sets: Vec<String> = Vec::new();
         if let Some(enc) = &opts.client_encoding {
-            self.execute(&format!("SET client_encoding TO {}", crate::ddl::quote::literal(enc)))
-                .await?;
+            // -E: the encoding the dump's text is written in (recorded in ENCODING).
+            sets.push(format!("SET client_encoding TO {}", crate::ddl::quote::literal(enc)));
         }
         if let Some(role) = &opts.role {
-            self.execute(&format!("SET ROLE {}", crate::ddl::quote::ident(role)))
-                .await?;
+            // --role: dump with that role's privileges.
+            sets.push(format!("SET ROLE {}", crate::ddl::quote::ident(role)));
         }
-        let mut sets = vec![
-            "SET DATESTYLE = ISO".to_string(),
-            "SET INTERVALSTYLE = POSTGRES".to_string(),
-            format!("SET extra_float_digits TO {}", opts.extra_float_digits),
-            // Keeps row order stable across dump and reload.
-            "SET synchronize_seqscans TO off".to_string(),
-            "SET statement_timeout = 0".to_string(),
-            "SET lock_timeout = 0".to_string(),
-            "SET idle_in_transaction_session_timeout = 0".to_string(),
-        ];
+        // Portable date and interval text, whatever the server's defaults.
+        sets.push("SET DATESTYLE = ISO".into());
+        sets.push("SET INTERVALSTYLE = POSTGRES".into());
+        // Floats that round-trip exactly.
+        sets.push(format!("SET extra_float_digits TO {}", opts.extra_float_digits));
+        // Whole-table scans start at block 0, so row order is stable across dump and reload.
+        sets.push("SET synchronize_seqscans TO off".into());
+        // No server timeout may kill a long COPY or the idle-in-transaction leader.
+        sets.push("SET statement_timeout = 0".into());
+        sets.push("SET lock_timeout = 0".into());
+        sets.push("SET idle_in_transaction_session_timeout = 0".into());
         if self.version.at_least(17) {
-            sets.push("SET transaction_timeout = 0".to_string());
+            sets.push("SET transaction_timeout = 0".into());
         }
+        // Off: a table with row security policies makes the dump fail instead of silently
+        // dumping only the rows this user may see (--enable-row-security turns it on).
         sets.push(format!(
             "SET row_security = {}",
             if opts.row_security { "on" } else { "off" }
         ));
-        for s in sets {
-            self.execute(&s).await?;
-        }
+        self.execute(&sets.join("; ")).await?;
         // Stops user views and foreign tables from being expanded while we run (Aug 2024
         // security releases); only where the setting exists.
         self.execute(
