@@ -427,3 +427,41 @@ fn multiple_hosts_fall_through_and_workers_follow_the_leader() {
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
     restore_with(c, 15, &out, &source);
 }
+
+#[test]
+fn objects_of_unsupported_kinds_are_named_not_dropped_silently() {
+    let db = TestDb::new(
+        15,
+        "unsupported",
+        "CREATE TABLE t (x int);
+         CREATE FUNCTION add2(int, int) RETURNS int LANGUAGE sql AS 'SELECT $1 + $2';
+         CREATE AGGREGATE total(int) (SFUNC = add2, STYPE = int);
+         CREATE TEXT SEARCH CONFIGURATION my_cfg (COPY = english);
+         CREATE RULE no_negatives AS ON INSERT TO t WHERE NEW.x < 0 DO INSTEAD NOTHING;
+         SELECT lo_create(424242);",
+    );
+    let c = &db.cluster;
+    let out = tempfile::Builder::new().prefix("pgsnap-out").tempdir().unwrap().keep().join("archive");
+    let res = pgsnap()
+        .args(["dump", "-Fd", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-f"])
+        .arg(&out)
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    for expected in [
+        "not dumped (not supported yet): aggregate public.total(integer)",
+        "not dumped (not supported yet): text search configuration my_cfg",
+        "not dumped (not supported yet): rule no_negatives ON public.t",
+        "not dumped (not supported yet): 1 large object(s)",
+    ] {
+        assert!(stderr.contains(expected), "missing warning {expected:?} in:\n{stderr}");
+    }
+    // What is supported is still all there.
+    let listing = listing(c, 15, &out);
+    assert!(listing.iter().any(|l| l.contains("FUNCTION public add2(integer, integer)")), "{listing:?}");
+    assert!(!stderr.contains("add2"), "supported objects are not reported: {stderr}");
+}

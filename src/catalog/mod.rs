@@ -168,6 +168,7 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     indexes::read(ctx).await?;
     triggers::read(ctx).await?;
     policies::read(ctx).await?;
+    default_acls::read(ctx).await?;
     Ok(())
 }
 
@@ -309,6 +310,7 @@ mod tests {
 }
 pub mod collations;
 pub mod constraints;
+pub mod default_acls;
 pub mod extensions;
 pub mod functions;
 pub mod indexes;
@@ -318,4 +320,5 @@ pub mod sequences;
 pub mod tables;
 pub mod triggers;
 pub mod types;
+pub mod unsupported;
 pub mod views;

@@ -191,7 +191,47 @@ pub fn acl_sql(
     current: &[String],
     baseline: &[String],
 ) -> String {
-    let keyword = kind.keyword();
+    acl_statements(kind, kind.keyword(), "", name_sql, column, owner, current, baseline)
+}
+
+/// Default privileges (pg_dump's `buildDefaultACLCommands`): the same delta, for an object
+/// class (`TABLES`, `SEQUENCES`, `FUNCTIONS`, `TYPES`, `SCHEMAS`, `LARGE OBJECTS`) with an
+/// empty object name, each statement prefixed `ALTER DEFAULT PRIVILEGES FOR ROLE r
+/// [IN SCHEMA s] `.
+pub fn default_acl_sql(
+    kind: AclKind,
+    class_keyword: &str,
+    role: &str,
+    schema: Option<&str>,
+    current: &[String],
+    baseline: &[String],
+) -> String {
+    let mut prefix = format!("ALTER DEFAULT PRIVILEGES FOR ROLE {}", quote::ident(role));
+    if let Some(s) = schema {
+        prefix.push_str(&format!(" IN SCHEMA {}", quote::ident(s)));
+    }
+    prefix.push(' ');
+    acl_statements(kind, class_keyword, &prefix, "", None, role, current, baseline)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn acl_statements(
+    kind: AclKind,
+    keyword: &str,
+    prefix: &str,
+    name_sql: &str,
+    column: Option<&str>,
+    owner: &str,
+    current: &[String],
+    baseline: &[String],
+) -> String {
+    // Default privileges name a class, not an object: `ON TABLES TO` (pg_dump 18; 15 printed
+    // two spaces there).
+    let on = if name_sql.is_empty() {
+        keyword.to_string()
+    } else {
+        format!("{keyword} {name_sql}")
+    };
     let mut first = String::new();
     let mut second = String::new();
     for b in baseline.iter().filter(|b| !current.contains(b)) {
@@ -199,7 +239,7 @@ pub fn acl_sql(
         let (privs, _) = privilege_lists(kind, column, &item, false);
         if !privs.is_empty() {
             first.push_str(&format!(
-                "REVOKE {privs} ON {keyword} {name_sql} FROM {};\n",
+                "{prefix}REVOKE {privs} ON {on} FROM {};\n",
                 grantee_sql(&item.grantee)
             ));
         }
@@ -221,11 +261,11 @@ pub fn acl_sql(
             out.push_str(&format!("SET SESSION AUTHORIZATION {};\n", quote::ident(&item.grantor)));
         }
         if !privs.is_empty() {
-            out.push_str(&format!("GRANT {privs} ON {keyword} {name_sql} TO {to};\n"));
+            out.push_str(&format!("{prefix}GRANT {privs} ON {on} TO {to};\n"));
         }
         if !privs_go.is_empty() {
             out.push_str(&format!(
-                "GRANT {privs_go} ON {keyword} {name_sql} TO {to} WITH GRANT OPTION;\n"
+                "{prefix}GRANT {privs_go} ON {on} TO {to} WITH GRANT OPTION;\n"
             ));
         }
         if switch {
@@ -278,6 +318,32 @@ mod tests {
     fn unchanged_acl_renders_nothing() {
         let base = v(&["o=arwdDxtm/o"]);
         assert_eq!(acl_sql(AclKind::Table, "s.t", None, "o", &base, &base), "");
+    }
+
+    #[test]
+    fn default_privileges_like_pg_dump_18() {
+        assert_eq!(
+            default_acl_sql(
+                AclKind::Table,
+                "TABLES",
+                "app_owner",
+                Some("shop"),
+                &v(&["app_reader=r/app_owner"]),
+                &[]
+            ),
+            "ALTER DEFAULT PRIVILEGES FOR ROLE app_owner IN SCHEMA shop GRANT SELECT ON TABLES TO app_reader;\n"
+        );
+        assert_eq!(
+            default_acl_sql(
+                AclKind::Function,
+                "FUNCTIONS",
+                "app_owner",
+                None,
+                &v(&["app_owner=X/app_owner"]),
+                &v(&["=X/app_owner", "app_owner=X/app_owner"])
+            ),
+            "ALTER DEFAULT PRIVILEGES FOR ROLE app_owner REVOKE ALL ON FUNCTIONS FROM PUBLIC;\n"
+        );
     }
 
     #[test]

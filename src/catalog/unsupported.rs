@@ -1,0 +1,77 @@
+//! Objects of kinds pgsnap does not dump yet. A backup must never drop them silently: each
+//! one found (in a dumped schema, not an extension member, not built in) is reported as a
+//! warning naming it, in the log and in the dump's report.
+
+use crate::catalog::Ctx;
+use crate::error::Result;
+use crate::model::CatalogId;
+
+/// One query per kind: (kind, classid, objid, namespace or 0, readable name).
+fn queries() -> Vec<(&'static str, String)> {
+    let mut q = vec![
+        ("aggregate", "SELECT 'pg_proc'::regclass::oid, p.oid, p.pronamespace, p.oid::regprocedure::text FROM pg_catalog.pg_proc p WHERE p.prokind = 'a'".to_string()),
+        ("operator", "SELECT 'pg_operator'::regclass::oid, o.oid, o.oprnamespace, o.oid::regoperator::text FROM pg_catalog.pg_operator o".to_string()),
+        ("operator class", "SELECT 'pg_opclass'::regclass::oid, c.oid, c.opcnamespace, c.opcname || ' USING ' || a.amname FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod".to_string()),
+        ("operator family", "SELECT 'pg_opfamily'::regclass::oid, f.oid, f.opfnamespace, f.opfname || ' USING ' || a.amname FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod".to_string()),
+        ("cast", "SELECT 'pg_cast'::regclass::oid, c.oid, 0::oid, format('(%s AS %s)', c.castsource::regtype, c.casttarget::regtype) FROM pg_catalog.pg_cast c".to_string()),
+        ("conversion", "SELECT 'pg_conversion'::regclass::oid, c.oid, c.connamespace, c.conname::text FROM pg_catalog.pg_conversion c".to_string()),
+        ("text search parser", "SELECT 'pg_ts_parser'::regclass::oid, p.oid, p.prsnamespace, p.prsname::text FROM pg_catalog.pg_ts_parser p".to_string()),
+        ("text search template", "SELECT 'pg_ts_template'::regclass::oid, t.oid, t.tmplnamespace, t.tmplname::text FROM pg_catalog.pg_ts_template t".to_string()),
+        ("text search dictionary", "SELECT 'pg_ts_dict'::regclass::oid, d.oid, d.dictnamespace, d.dictname::text FROM pg_catalog.pg_ts_dict d".to_string()),
+        ("text search configuration", "SELECT 'pg_ts_config'::regclass::oid, c.oid, c.cfgnamespace, c.cfgname::text FROM pg_catalog.pg_ts_config c".to_string()),
+        ("foreign-data wrapper", "SELECT 'pg_foreign_data_wrapper'::regclass::oid, w.oid, 0::oid, w.fdwname::text FROM pg_catalog.pg_foreign_data_wrapper w".to_string()),
+        ("foreign server", "SELECT 'pg_foreign_server'::regclass::oid, s.oid, 0::oid, s.srvname::text FROM pg_catalog.pg_foreign_server s".to_string()),
+        ("foreign table", "SELECT 'pg_class'::regclass::oid, c.oid, c.relnamespace, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.relkind = 'f'".to_string()),
+        ("typed table (dumped without its OF type)", "SELECT 'pg_class'::regclass::oid, c.oid, c.relnamespace, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.reloftype <> 0 AND c.relkind IN ('r', 'p')".to_string()),
+        ("event trigger", "SELECT 'pg_event_trigger'::regclass::oid, e.oid, 0::oid, e.evtname::text FROM pg_catalog.pg_event_trigger e".to_string()),
+        ("publication", "SELECT 'pg_publication'::regclass::oid, p.oid, 0::oid, p.pubname::text FROM pg_catalog.pg_publication p".to_string()),
+        ("rule", "SELECT 'pg_rewrite'::regclass::oid, r.oid, c.relnamespace, r.rulename || ' ON ' || c.oid::regclass::text FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE r.rulename <> '_RETURN'".to_string()),
+        ("extended statistics", "SELECT 'pg_statistic_ext'::regclass::oid, s.oid, s.stxnamespace, s.stxname::text FROM pg_catalog.pg_statistic_ext s".to_string()),
+        ("large object", "SELECT 'pg_largeobject'::regclass::oid, m.oid, 0::oid, m.oid::text FROM pg_catalog.pg_largeobject_metadata m".to_string()),
+        ("procedural language", "SELECT 'pg_language'::regclass::oid, l.oid, 0::oid, l.lanname::text FROM pg_catalog.pg_language l WHERE l.lanispl".to_string()),
+        ("access method", "SELECT 'pg_am'::regclass::oid, a.oid, 0::oid, a.amname::text FROM pg_catalog.pg_am a".to_string()),
+        ("transform", "SELECT 'pg_transform'::regclass::oid, t.oid, 0::oid, format('FOR %s LANGUAGE %s', t.trftype::regtype, l.lanname) FROM pg_catalog.pg_transform t JOIN pg_catalog.pg_language l ON l.oid = t.trflang".to_string()),
+        // Base and shell types; array types and the row types of relations are not objects of
+        // their own.
+        ("base or shell type", "SELECT 'pg_type'::regclass::oid, t.oid, t.typnamespace, t.oid::regtype::text FROM pg_catalog.pg_type t \
+          WHERE (t.typtype = 'b' OR (t.typtype = 'p' AND NOT t.typisdefined)) \
+          AND NOT EXISTS (SELECT FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)".to_string()),
+        ("security label", "SELECT 'pg_seclabel'::regclass::oid, s.objoid, 0::oid, s.provider || ' on ' || pg_catalog.pg_describe_object(s.classoid, s.objoid, s.objsubid) FROM pg_catalog.pg_seclabel s".to_string()),
+    ];
+    // Subscriptions of this database (the catalog is shared).
+    q.push((
+        "subscription",
+        "SELECT 'pg_subscription'::regclass::oid, s.oid, 0::oid, s.subname::text FROM pg_catalog.pg_subscription s \
+         WHERE s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())"
+            .to_string(),
+    ));
+    q
+}
+
+/// Objects below this OID come from initdb (pg_dump's `FirstNormalObjectId`).
+const FIRST_NORMAL_OID: u32 = 16384;
+
+/// Finds objects that will not be in the dump; returns one readable line per object (large
+/// objects summarised by count).
+pub async fn find(ctx: &Ctx<'_>) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (kind, sql) in queries() {
+        let mut names = Vec::new();
+        for r in ctx.db.query(&sql).await? {
+            let (classid, objid, nsp) = (r.oid(0)?, r.oid(1)?, r.oid(2)?);
+            if objid < FIRST_NORMAL_OID
+                || ctx.is_extension_member(CatalogId::new(classid, objid))
+                || (nsp != 0 && !ctx.schema_dumped(nsp))
+            {
+                continue;
+            }
+            names.push(r.text(3)?);
+        }
+        match (kind, names.len()) {
+            (_, 0) => {}
+            ("large object", n) => out.push(format!("{n} large object(s)")),
+            _ => out.extend(names.into_iter().map(|n| format!("{kind} {n}"))),
+        }
+    }
+    Ok(out)
+}
