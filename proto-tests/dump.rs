@@ -58,12 +58,12 @@ fn check_ok(what: &str, out: &Output) {
     );
 }
 
-/// Stock `pg_restore -l` entry lines without their dump ids (`tableoid oid desc schema tag
-/// owner`), in TOC order.
+/// Stock `pg_restore -l -C` entry lines without their dump ids (`tableoid oid desc schema
+/// tag owner`), in TOC order; `-C` adds the database-level entries.
 fn listing(cluster: &Cluster, major: u32, archive: &Path) -> Vec<String> {
     let out = cluster
         .tool_of(major, "pg_restore")
-        .arg("-l")
+        .args(["-l", "-C"])
         .arg(archive)
         .output()
         .unwrap();
@@ -213,19 +213,23 @@ fn schema_only_and_data_only_archives_restore_as_a_pair() {
     let source = Fingerprint::of(c, &db.name);
     let schema = dump(c, &db.name, &["-s"]);
     let data = dump(c, &db.name, &["-a", "-j", "2"]);
-    let descs = |a: &Path| listing(c, 15, a);
-    assert!(
-        !descs(&schema)
-            .iter()
-            .any(|l| l.contains(" TABLE DATA ") || l.contains(" SEQUENCE SET "))
-    );
-    assert!(
-        descs(&data).iter().all(|l| l.contains(" TABLE DATA ")
-            || l.contains(" SEQUENCE SET ")
-            || l.contains(" MATERIALIZED VIEW DATA ")),
-        "{:?}",
-        descs(&data)
-    );
+    // Each holds exactly the entries stock pg_dump -s / -a writes.
+    for (flag, ours) in [("-s", &schema), ("-a", &data)] {
+        let stock = tempfile::tempdir().unwrap().keep().join("stock");
+        let out = c
+            .tool("pg_dump")
+            .args(["-Fd", flag, "-f"])
+            .arg(&stock)
+            .arg(&db.name)
+            .output()
+            .unwrap();
+        check_ok("stock pg_dump", &out);
+        let d = multiset_diff(&multiset(&listing(c, 15, ours)), &multiset(&listing(c, 15, &stock)));
+        assert!(
+            d.is_empty(),
+            "pgsnap dump {flag} differs from stock pg_dump {flag}:\n{d}"
+        );
+    }
     let target = c.create_database("sections_restored", "");
     for archive in [&schema, &data] {
         let out = c
@@ -441,7 +445,12 @@ fn objects_of_unsupported_kinds_are_named_not_dropped_silently() {
          SELECT lo_create(424242);",
     );
     let c = &db.cluster;
-    let out = tempfile::Builder::new().prefix("pgsnap-out").tempdir().unwrap().keep().join("archive");
+    let out = tempfile::Builder::new()
+        .prefix("pgsnap-out")
+        .tempdir()
+        .unwrap()
+        .keep()
+        .join("archive");
     let res = pgsnap()
         .args(["dump", "-Fd", "-h"])
         .arg(c.socket_dir())
@@ -462,6 +471,11 @@ fn objects_of_unsupported_kinds_are_named_not_dropped_silently() {
     }
     // What is supported is still all there.
     let listing = listing(c, 15, &out);
-    assert!(listing.iter().any(|l| l.contains("FUNCTION public add2(integer, integer)")), "{listing:?}");
+    assert!(
+        listing
+            .iter()
+            .any(|l| l.contains("FUNCTION public add2(integer, integer)")),
+        "{listing:?}"
+    );
     assert!(!stderr.contains("add2"), "supported objects are not reported: {stderr}");
 }

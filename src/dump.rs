@@ -11,8 +11,8 @@ use crate::catalog::{self, Selection};
 use crate::codec::Compression;
 use crate::engine::{self, CompressedFileSink, ExportJob, ExportOptions, SinkFactory, TableReport};
 use crate::error::{Error, ErrorKind, Result, ResultExt};
-use crate::model::{Entry, Priority, Section, catalog_oid};
-use crate::pg::{Session, SessionOptions, Target};
+use crate::model::Entry;
+use crate::pg::{SessionOptions, Target};
 use crate::plan::{self, Planned};
 
 /// What to dump and how.
@@ -115,8 +115,8 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     }
     let cat = ctx.finish();
 
-    let (special, db_info) = header_entries(&leader).await?;
-    let first_id = special.len() as i32 + 1;
+    let (special, db_info) = catalog::database::header_entries(&leader, &opts.selection).await?;
+    let first_id = special.iter().map(|e| 1 + e.attached.len() as i32).sum::<i32>() + 1;
     let mut planned = plan::plan(cat.entries, &cat.depend, &cat.ext_members, first_id);
     for w in &planned.warnings {
         tracing::warn!("{w}");
@@ -125,11 +125,7 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     // -s / -a: planned whole, then filtered, so ids and dependencies (on entries left out
     // too) are what a full dump would have — as pg_dump writes them.
     planned.entries.retain(|p| wanted(&p.entry, &opts.selection));
-    let mut toc: Vec<TocEntry> = special
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| to_toc(i as i32 + 1, &e, &[], "", version))
-        .collect();
+    let mut toc = header_toc(special, version, &opts.selection);
     let mut jobs = Vec::new();
     for p in &planned.entries {
         let filename = if p.entry.data.is_some() {
@@ -199,6 +195,32 @@ fn wanted(e: &Entry, selection: &Selection) -> bool {
     true
 }
 
+/// The header entries get the first dump ids, each followed by its attached comment and ACL
+/// (left out of data-only dumps, as pg_dump does); those and DATABASE PROPERTIES depend on
+/// the DATABASE entry.
+fn header_toc(special: Vec<Entry>, version: ArchiveVersion, selection: &Selection) -> Vec<TocEntry> {
+    let mut toc = Vec::new();
+    let mut database_id = None;
+    for mut e in special {
+        let id = toc.len() as i32 + 1;
+        let attached = std::mem::take(&mut e.attached);
+        let deps: Vec<i32> = if e.deps.is_empty() {
+            Vec::new()
+        } else {
+            database_id.into_iter().collect()
+        };
+        toc.push(to_toc(id, &e, &deps, "", version));
+        if e.desc == "DATABASE" {
+            database_id = Some(id);
+        }
+        for a in attached.into_iter().filter(|_| selection.schema) {
+            let aid = toc.len() as i32 + 1;
+            toc.push(to_toc(aid, &a, &[id], "", version));
+        }
+    }
+    toc
+}
+
 struct DirSinks {
     dir: PathBuf,
     compression: Compression,
@@ -248,98 +270,6 @@ fn to_toc(dump_id: i32, e: &Entry, deps: &[i32], filename: &str, version: Archiv
     }
 }
 
-struct DbInfo {
-    name: String,
-    server_version: String,
-}
-
-/// ENCODING, STDSTRINGS, SEARCHPATH and DATABASE: always first, in this order (pg_dump.c
-/// `dumpEncoding`, `dumpStdStrings`, `dumpSearchPath`, `dumpDatabase`).
-async fn header_entries(s: &Session) -> Result<(Vec<Entry>, DbInfo)> {
-    let special = |desc: &str, defn: String| Entry::new(desc, Priority::Schema, Section::PreData, desc).with_defn(defn);
-    let enc = special(
-        "ENCODING",
-        format!("SET client_encoding = {};\n", crate::ddl::quote::literal(s.encoding())),
-    );
-    let std = special(
-        "STDSTRINGS",
-        format!(
-            "SET standard_conforming_strings = '{}';\n",
-            if s.standard_conforming_strings() { "on" } else { "off" }
-        ),
-    );
-    let path = s
-        .query_one("SELECT pg_catalog.current_schemas(false)::text[]")
-        .await?
-        .text_array(0)?;
-    let path_list = path
-        .iter()
-        .map(|p| crate::ddl::quote::ident(p))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let search = special(
-        "SEARCHPATH",
-        format!(
-            "SELECT pg_catalog.set_config('search_path', {}, false);\n",
-            crate::ddl::quote::literal(&path_list)
-        ),
-    );
-    let locale_cols = if s.version().at_least(15) {
-        "d.datlocprovider::text"
-    } else {
-        "'c'::text"
-    };
-    let row = s
-        .query_one(&format!(
-            "SELECT d.oid, d.datname, pg_catalog.pg_get_userbyid(d.datdba), pg_catalog.pg_encoding_to_char(d.encoding), \
-             d.datcollate, d.datctype, {locale_cols}, t.spcname, current_setting('server_version') \
-             FROM pg_catalog.pg_database d JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace \
-             WHERE d.datname = pg_catalog.current_database()"
-        ))
-        .await?;
-    let name = row.text(1)?;
-    let q = crate::ddl::quote::ident(&name);
-    let mut defn = format!(
-        "CREATE DATABASE {q} WITH TEMPLATE = template0 ENCODING = {}",
-        crate::ddl::quote::literal(&row.text(3)?)
-    );
-    if s.version().at_least(15) {
-        let provider = match row.text(6)?.as_str() {
-            "i" => "icu",
-            "b" => "builtin",
-            _ => "libc",
-        };
-        defn.push_str(&format!(" LOCALE_PROVIDER = {provider}"));
-    }
-    let (collate, ctype) = (row.text(4)?, row.text(5)?);
-    if collate == ctype {
-        defn.push_str(&format!(" LOCALE = {}", crate::ddl::quote::literal(&collate)));
-    } else {
-        defn.push_str(&format!(
-            " LC_COLLATE = {} LC_CTYPE = {}",
-            crate::ddl::quote::literal(&collate),
-            crate::ddl::quote::literal(&ctype)
-        ));
-    }
-    let spc = row.text(7)?;
-    if spc != "pg_default" {
-        defn.push_str(&format!(" TABLESPACE = {}", crate::ddl::quote::ident(&spc)));
-    }
-    defn.push_str(";\n");
-    let database = Entry::new("DATABASE", Priority::Schema, Section::PreData, name.clone())
-        .with_key(crate::model::CatalogId::new(catalog_oid::PG_DATABASE, row.oid(0)?))
-        .with_owner(row.text(2)?)
-        .with_defn(defn)
-        .with_drop(format!("DROP DATABASE {q};\n"));
-    Ok((
-        vec![enc, std, search, database],
-        DbInfo {
-            name,
-            server_version: row.text(8)?,
-        },
-    ))
-}
-
 /// The current time as UTC broken-down fields for the archive header.
 fn now_utc() -> CreateTime {
     let secs = SystemTime::now()
@@ -377,6 +307,7 @@ pub fn planned_to_toc(p: &Planned, version: ArchiveVersion) -> TocEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Priority, Section};
 
     #[test]
     fn version_is_the_lowest_the_compression_needs() {

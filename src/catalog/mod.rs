@@ -310,6 +310,7 @@ mod tests {
 }
 pub mod collations;
 pub mod constraints;
+pub mod database;
 pub mod default_acls;
 pub mod extensions;
 pub mod functions;

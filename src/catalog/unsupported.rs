@@ -4,16 +4,24 @@
 
 use crate::catalog::Ctx;
 use crate::error::Result;
-use crate::model::CatalogId;
+use crate::model::{CatalogId, ServerVersion};
 
 /// One query per kind: (kind, classid, objid, namespace or 0, readable name).
-fn queries() -> Vec<(&'static str, String)> {
+fn queries(version: ServerVersion) -> Vec<(&'static str, String)> {
+    // 14+ creates range→multirange casts with each range type; they are not objects of
+    // their own (pg_dump's getCasts skips them too).
+    let auto_casts = if version.at_least(14) {
+        " WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_range r \
+          WHERE c.castsource = r.rngtypid AND c.casttarget = r.rngmultitypid)"
+    } else {
+        ""
+    };
     let mut q = vec![
         ("aggregate", "SELECT 'pg_proc'::regclass::oid, p.oid, p.pronamespace, p.oid::regprocedure::text FROM pg_catalog.pg_proc p WHERE p.prokind = 'a'".to_string()),
         ("operator", "SELECT 'pg_operator'::regclass::oid, o.oid, o.oprnamespace, o.oid::regoperator::text FROM pg_catalog.pg_operator o".to_string()),
         ("operator class", "SELECT 'pg_opclass'::regclass::oid, c.oid, c.opcnamespace, c.opcname || ' USING ' || a.amname FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod".to_string()),
         ("operator family", "SELECT 'pg_opfamily'::regclass::oid, f.oid, f.opfnamespace, f.opfname || ' USING ' || a.amname FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod".to_string()),
-        ("cast", "SELECT 'pg_cast'::regclass::oid, c.oid, 0::oid, format('(%s AS %s)', c.castsource::regtype, c.casttarget::regtype) FROM pg_catalog.pg_cast c".to_string()),
+        ("cast", format!("SELECT 'pg_cast'::regclass::oid, c.oid, 0::oid, format('(%s AS %s)', c.castsource::regtype, c.casttarget::regtype) FROM pg_catalog.pg_cast c{auto_casts}")),
         ("conversion", "SELECT 'pg_conversion'::regclass::oid, c.oid, c.connamespace, c.conname::text FROM pg_catalog.pg_conversion c".to_string()),
         ("text search parser", "SELECT 'pg_ts_parser'::regclass::oid, p.oid, p.prsnamespace, p.prsname::text FROM pg_catalog.pg_ts_parser p".to_string()),
         ("text search template", "SELECT 'pg_ts_template'::regclass::oid, t.oid, t.tmplnamespace, t.tmplname::text FROM pg_catalog.pg_ts_template t".to_string()),
@@ -55,7 +63,7 @@ const FIRST_NORMAL_OID: u32 = 16384;
 /// objects summarised by count).
 pub async fn find(ctx: &Ctx<'_>) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for (kind, sql) in queries() {
+    for (kind, sql) in queries(ctx.version) {
         let mut names = Vec::new();
         for r in ctx.db.query(&sql).await? {
             let (classid, objid, nsp) = (r.oid(0)?, r.oid(1)?, r.oid(2)?);

@@ -5,6 +5,7 @@ pub mod acl;
 pub mod collation;
 pub mod comment;
 pub mod constraint;
+pub mod database;
 pub mod extension;
 pub mod function;
 pub mod index;
