@@ -32,11 +32,12 @@ fn usage_errors_exit_two_with_a_message() {
     for args in [
         &["--no-such-flag"][..],
         &["dump", "--no-such-flag"],
-        &["dump", "-f", "x", "-s", "-a", "db"],
-        &["dump", "-f", "x", "-Z", "brotli", "db"],
-        &["dump", "-f", "x", "-j", "0", "db"],
+        &["dump", "-Fd", "-f", "x", "-s", "-a", "db"],
+        &["dump", "-Fd", "-f", "x", "-Z", "brotli", "db"],
+        &["dump", "-Fd", "-f", "x", "-j", "0", "db"],
         &["dump", "-Fc", "-f", "x", "db"],
-        &["dump", "db"],
+        &["dump", "-Fd", "db"],
+        &["dump", "-f", "x", "db"],
         &["frobnicate"],
     ] {
         let out = pgsnap(args);
@@ -56,6 +57,7 @@ fn usage_errors_exit_two_with_a_message() {
 fn impossible_compression_and_version_combination_is_refused() {
     let out = pgsnap(&[
         "dump",
+        "-Fd",
         "-f",
         "/nonexistent-dir/x",
         "-Z",

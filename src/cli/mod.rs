@@ -43,9 +43,10 @@ pub struct DumpArgs {
     /// Output directory (directory format).
     #[arg(short = 'f', long = "file", value_name = "DIR")]
     pub file: Option<PathBuf>,
-    /// Output format: d/directory (c, t and p arrive later).
-    #[arg(short = 'F', long = "format", value_name = "FORMAT", default_value = "d")]
-    pub format: String,
+    /// Output format: d/directory (c, t and p arrive later). Required: pg_dump's default is
+    /// plain SQL, which pgsnap does not write yet.
+    #[arg(short = 'F', long = "format", value_name = "FORMAT")]
+    pub format: Option<String>,
     /// Worker connections for table data.
     #[arg(short = 'j', long = "jobs", value_name = "NUM", default_value_t = 1)]
     pub jobs: u32,
@@ -145,12 +146,17 @@ pub fn parse_timeout(text: &str) -> Result<Duration> {
 impl DumpArgs {
     /// Checks the flags the way pg_dump does and builds the request.
     pub fn validate(&self) -> Result<DumpRequest> {
-        match self.format.as_str() {
+        let Some(format) = self.format.as_deref() else {
+            return Err(Error::usage(
+                "no output format given: pg_dump's default is plain SQL, which pgsnap does not write yet; \
+                 use -Fd (directory)",
+            ));
+        };
+        match format {
             "d" | "directory" => {}
             "c" | "custom" | "t" | "tar" | "p" | "plain" => {
                 return Err(Error::usage(format!(
-                    "archive format \"{}\" is not supported yet; use -Fd (directory)",
-                    self.format
+                    "archive format \"{format}\" is not supported yet; use -Fd (directory)"
                 )));
             }
             other => return Err(Error::usage(format!("invalid output format \"{other}\" specified"))),
@@ -282,27 +288,34 @@ mod tests {
             .validate()
             .unwrap();
         assert_eq!(r.compression, Compression::Zstd { level: 3, long: false });
-        let r = parse(&["-f", "x", "-E", "utf-8", "db"]).unwrap().validate().unwrap();
+        let r = parse(&["-Fd", "-f", "x", "-E", "utf-8", "db"])
+            .unwrap()
+            .validate()
+            .unwrap();
         assert_eq!(r.session.client_encoding.as_deref(), Some("UTF8"));
     }
 
     #[test]
     fn bad_combinations_are_usage_errors() {
         for args in [
-            &["-s", "-a", "-f", "x"][..],
-            &["-j", "0", "-f", "x"],
+            &["-Fd", "-s", "-a", "-f", "x"][..],
+            &["-Fd", "-j", "0", "-f", "x"],
             &["-Fx", "-f", "x"],
+            &["-f", "x", "db"],
             &["-Fc", "-f", "x"],
-            &["-Z", "brotli", "-f", "x"],
-            &["-f", "x", "--lock-wait-timeout", "soon"],
-            &["-f", "x", "--archive-version", "1.13"],
-            &["-w", "-W", "-f", "x"],
-            &["-E", "LATIN1", "-f", "x"],
-            &["-d", "a", "b", "-f", "x"],
-            &[],
+            &["-Fd", "-Z", "brotli", "-f", "x"],
+            &["-Fd", "-f", "x", "--lock-wait-timeout", "soon"],
+            &["-Fd", "-f", "x", "--archive-version", "1.13"],
+            &["-Fd", "-w", "-W", "-f", "x"],
+            &["-Fd", "-E", "LATIN1", "-f", "x"],
+            &["-Fd", "-d", "a", "b", "-f", "x"],
+            &["-Fd"],
         ] {
             let err = parse(args).unwrap().validate().unwrap_err();
             assert_eq!(err.kind(), crate::error::ErrorKind::Usage, "{args:?}: {err}");
+            // Each case fails for its own rule, not for something else missing.
+            let missing_format = err.to_string().contains("no output format");
+            assert_eq!(missing_format, args == ["-f", "x", "db"], "{args:?}: {err}");
         }
         assert!(parse(&["--no-such-flag"]).is_err());
     }
