@@ -100,6 +100,18 @@ fn main() -> ExitCode {
             .build()
             .context("starting the runtime")?;
         match cli.command {
+            Command::List(args) => {
+                let reader = pgsnap::archive::directory::DirectoryReader::open(&args.archive)?;
+                let opts = pgsnap::archive::list::ListOptions {
+                    create_db: args.create,
+                    ..Default::default()
+                };
+                print!(
+                    "{}",
+                    pgsnap::archive::list::list_with(reader.header(), reader.entries(), opts)
+                );
+                Ok(())
+            }
             Command::Dump(args) => {
                 // Bad flags are usage errors (exit 2); everything after is a failure (exit 1).
                 let req = match args.validate() {

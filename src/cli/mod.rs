@@ -29,6 +29,19 @@ pub enum Command {
     /// Dump a database into an archive stock pg_restore 14-18 restores (like pg_dump).
     #[command(disable_help_flag = true)]
     Dump(DumpArgs),
+    /// List an archive's table of contents (like pg_restore -l).
+    List(ListArgs),
+}
+
+/// `pgsnap list` flags.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// A directory archive (pgsnap's or stock pg_dump's).
+    #[arg(value_name = "ARCHIVE")]
+    pub archive: PathBuf,
+    /// Also list the database entries, as `pg_restore -l -C` does.
+    #[arg(short = 'C', long = "create")]
+    pub create: bool,
 }
 
 /// `pgsnap dump` flags, spelled as pg_dump spells them.
@@ -267,8 +280,9 @@ mod tests {
     fn parse(args: &[&str]) -> std::result::Result<DumpArgs, clap::Error> {
         let mut argv = vec!["pgsnap", "dump"];
         argv.extend_from_slice(args);
-        Cli::try_parse_from(argv).map(|c| match c.command {
-            Command::Dump(d) => d,
+        Cli::try_parse_from(argv).and_then(|c| match c.command {
+            Command::Dump(d) => Ok(d),
+            Command::List(_) => Err(clap::Error::new(clap::error::ErrorKind::InvalidSubcommand)),
         })
     }
 
