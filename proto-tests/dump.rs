@@ -479,3 +479,57 @@ fn objects_of_unsupported_kinds_are_named_not_dropped_silently() {
     );
     assert!(!stderr.contains("add2"), "supported objects are not reported: {stderr}");
 }
+
+/// Installs `fixtures/extensions/<name>*` into the server's extension directory.
+fn install_test_extension(major: u32, name: &str) {
+    let share = support::pg_bin(major, "postgres")
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("share/extension");
+    for e in std::fs::read_dir(support::project_root().join("fixtures/extensions"))
+        .unwrap()
+        .flatten()
+    {
+        if e.file_name().to_string_lossy().starts_with(name) {
+            std::fs::copy(e.path(), share.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn extension_configuration_rows_are_named_not_dropped_silently() {
+    install_test_extension(15, "pgsnap_cfg");
+    let db = TestDb::new(
+        15,
+        "extcfg",
+        "CREATE EXTENSION pgsnap_cfg; INSERT INTO cfg_settings (k, v) VALUES ('mine', 'a user row');",
+    );
+    let c = &db.cluster;
+    let out = tempfile::Builder::new()
+        .prefix("pgsnap-out")
+        .tempdir()
+        .unwrap()
+        .keep()
+        .join("archive");
+    let res = pgsnap()
+        .args(["dump", "-Fd", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-f"])
+        .arg(&out)
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        stderr.contains("not dumped (not supported yet): extension configuration table (its rows) public.cfg_settings"),
+        "{stderr}"
+    );
+    assert!(
+        listing(c, 15, &out)
+            .iter()
+            .any(|l| l.contains("EXTENSION - pgsnap_cfg"))
+    );
+}
