@@ -130,8 +130,10 @@ fn wrong_password_fails_clearly() {
         support::PASSWORD_GROUP
     ));
     let out = out_dir().join("a");
-    let res = pgsnap()
-        .args([
+    // Password authentication applies over TCP to members of the harness's password group.
+    let over_tcp = |password: Option<&str>| {
+        let mut cmd = pgsnap();
+        cmd.args([
             "dump",
             "-Fd",
             "-w",
@@ -142,51 +144,20 @@ fn wrong_password_fails_clearly() {
             "-U",
             &role,
             "-f",
-        ])
-        .arg(&out)
-        .arg(&db.name)
-        .env("PGPASSWORD", "wrong")
-        .output()
-        .unwrap();
+        ]);
+        cmd.arg(&out).arg(&db.name);
+        if let Some(p) = password {
+            cmd.env("PGPASSWORD", p);
+        }
+        cmd.output().unwrap()
+    };
+    let res = over_tcp(Some("wrong"));
     assert_failed(&res, &out, "password authentication failed");
     // No password at all, with -w: says what is missing and how to give it.
-    let res = pgsnap()
-        .args([
-            "dump",
-            "-Fd",
-            "-w",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &db.cluster.port.to_string(),
-            "-U",
-            &role,
-            "-f",
-        ])
-        .arg(&out)
-        .arg(&db.name)
-        .output()
-        .unwrap();
+    let res = over_tcp(None);
     assert_failed(&res, &out, "requires a password and none was supplied");
     // The right password works over the same path.
-    let res = pgsnap()
-        .args([
-            "dump",
-            "-Fd",
-            "-w",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &db.cluster.port.to_string(),
-            "-U",
-            &role,
-            "-f",
-        ])
-        .arg(&out)
-        .arg(&db.name)
-        .env("PGPASSWORD", "right")
-        .output()
-        .unwrap();
+    let res = over_tcp(Some("right"));
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
     db.psql(&format!("DROP OWNED BY {role}; DROP ROLE {role}"));
 }
@@ -271,29 +242,45 @@ fn exclusive_lock_with_lock_wait_timeout_fails_fast() {
     assert_no_sessions(c, &db.name);
 }
 
+/// A database whose `big` table keeps a dump busy for a while (plus `extra` SQL).
+fn db_with_big_table(prefix: &str, extra: &str) -> TestDb {
+    TestDb::new(
+        15,
+        prefix,
+        &format!(
+            "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g; {extra} ANALYZE;"
+        ),
+    )
+}
+
+/// Starts `pgsnap dump -j jobs` of `db` and returns once a worker is copying `big`; the
+/// condition `when` (SQL over that worker's pg_stat_activity row) may also act on it.
+fn start_dump_copying_big(db: &TestDb, out: &Path, jobs: &str, when: &str) -> std::process::Child {
+    let child = dump_cmd(&db.cluster, &db.name, out)
+        .args(["-j", jobs])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(
+        &db.cluster,
+        &db.name,
+        &format!(
+            "SELECT {when} FROM pg_stat_activity \
+             WHERE application_name = 'pgsnap_' || current_database() AND query LIKE 'COPY public.big%'"
+        ),
+    );
+    child
+}
+
 #[test]
 fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
     // `big` keeps the single worker busy while another session queues an exclusive lock on
     // `small`, which the leader already holds ACCESS SHARE on: the worker's NOWAIT re-lock
     // must fail at once (pg_dump's deadlock avoidance), not wait behind the queue.
-    let db = TestDb::new(
-        15,
-        "lockq",
-        "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g;
-         CREATE TABLE small (x int); INSERT INTO small VALUES (1); ANALYZE;",
-    );
+    let db = db_with_big_table("lockq", "CREATE TABLE small (x int); INSERT INTO small VALUES (1);");
     let c = &db.cluster;
     let out = out_dir().join("a");
-    let child = dump_cmd(c, &db.name, &out)
-        .args(["-j", "1"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(
-        c,
-        &db.name,
-        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgsnap_' || current_database() AND query LIKE 'COPY public.big%'",
-    );
+    let child = start_dump_copying_big(&db, &out, "1", "count(*) > 0");
     let mut locker = c
         .tool("psql")
         .args([
@@ -319,23 +306,10 @@ fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
 
 #[test]
 fn terminated_worker_fails_the_dump() {
-    let db = TestDb::new(
-        15,
-        "term",
-        "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g; ANALYZE;",
-    );
+    let db = db_with_big_table("term", "");
     let c = &db.cluster;
     let out = out_dir().join("a");
-    let child = dump_cmd(c, &db.name, &out)
-        .args(["-j", "2"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(
-        c,
-        &db.name,
-        "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity WHERE application_name = 'pgsnap_' || current_database() AND query LIKE 'COPY public.big%'",
-    );
+    let child = start_dump_copying_big(&db, &out, "2", "count(pg_terminate_backend(pid)) > 0");
     let res = child.wait_with_output().unwrap();
     assert_failed(&res, &out, "public.big");
     assert_no_sessions(c, &db.name);
@@ -382,23 +356,10 @@ fn full_disk_fails_clearly_and_leaves_nothing() {
 
 #[test]
 fn interrupt_stops_the_dump_and_leaves_nothing() {
-    let db = TestDb::new(
-        15,
-        "sigint",
-        "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g; ANALYZE;",
-    );
+    let db = db_with_big_table("sigint", "");
     let c = &db.cluster;
     let out = out_dir().join("a");
-    let child = dump_cmd(c, &db.name, &out)
-        .args(["-j", "2"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    wait_for(
-        c,
-        &db.name,
-        "SELECT count(*) > 0 FROM pg_stat_activity WHERE application_name = 'pgsnap_' || current_database() AND query LIKE 'COPY public.big%'",
-    );
+    let child = start_dump_copying_big(&db, &out, "2", "count(*) > 0");
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
