@@ -13,7 +13,7 @@ use crate::engine::{self, CompressedFileSink, ExportJob, ExportOptions, SinkFact
 use crate::error::{Error, ErrorKind, Result, ResultExt};
 use crate::model::Entry;
 use crate::pg::{SessionOptions, Target};
-use crate::plan::{self, Planned};
+use crate::plan;
 
 /// What to dump and how.
 #[derive(Debug, Clone)]
@@ -297,11 +297,6 @@ fn now_utc() -> CreateTime {
         year: year as i32 - 1900,
         isdst: 0,
     }
-}
-
-/// Used by tests and callers that plan without a server.
-pub fn planned_to_toc(p: &Planned, version: ArchiveVersion) -> TocEntry {
-    to_toc(p.dump_id, &p.entry, &p.deps, "", version)
 }
 
 #[cfg(test)]
