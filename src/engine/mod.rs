@@ -223,21 +223,33 @@ async fn copy_one(
         block.extend_from_slice(&chunk);
         if block.len() >= opts.block_size {
             let full = std::mem::replace(&mut block, Vec::with_capacity(opts.block_size));
-            // The sink may block for back-pressure (bounded queue); keep the runtime's
-            // other tasks running meanwhile.
-            tokio::task::block_in_place(|| sink.push(full))?;
+            sink = push_block(sink, full).await?;
         }
     }
     if opts.copy_trailer {
         block.extend_from_slice(COPY_TRAILER);
     }
-    let written = tokio::task::block_in_place(move || {
+    let written = off_runtime(move || {
         if !block.is_empty() {
             sink.push(block)?;
         }
         sink.finish()
-    })?;
+    })
+    .await?;
     Ok((rows, bytes, written))
+}
+
+/// Hands a block to the sink, which may block for back-pressure (its queue is bounded).
+async fn push_block(mut sink: Box<dyn BlockSink>, block: Vec<u8>) -> Result<Box<dyn BlockSink>> {
+    off_runtime(move || sink.push(block).map(|()| sink)).await
+}
+
+/// Runs blocking sink work on tokio's blocking pool, so the runtime's tasks (the other
+/// workers' COPY streams) keep running, whichever runtime flavour the caller uses.
+async fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::internal(format!("sink task failed: {e}")))?
 }
 
 /// Fails with a clear error when a job list names the same table twice (one TABLE DATA per
