@@ -121,8 +121,8 @@ impl ConnSettings {
     ///
     /// `prompt` is called once, with "Password: ", only for [`PasswordPrompt::Force`] (`-W`).
     ///
-    /// Note: stock pg_dump lets a connection string in `-d` override `-h/-p/-U` (it passes
-    /// `dbname` after them to libpq); pgsnap gives the explicit flags the last word.
+    /// A connection string in `-d` overrides `-h/-p/-U`, as in stock pg_dump (it passes
+    /// `dbname` after them to libpq with expand_dbname).
     pub fn resolve(
         opts: &ConnOptions,
         env: &dyn Env,
@@ -134,15 +134,15 @@ impl ConnSettings {
                 layers.put(keyword, value, Origin::Env(var))?;
             }
         }
-        let mut dbname_flag = opts.dbname.clone();
-        if let Some(d) = opts.dbname.as_deref().filter(|d| conninfo::looks_like_conninfo(d)) {
-            let info = ConnInfo::parse(d)?;
-            for (k, v) in info.iter() {
-                layers.put(k, v.to_string(), Origin::ConnString)?;
-            }
-            // Only the first dbname is expanded (libpq): one inside the string is a plain name.
-            dbname_flag = None;
-        }
+        // A connection string in -d is expanded after the other flags, so its values win,
+        // as in pg_dump (libpq's expand_dbname gives the dbname keyword's string the last
+        // word). Only the first dbname is expanded: one inside the string is a plain name.
+        let conn_string = opts.dbname.as_deref().filter(|d| conninfo::looks_like_conninfo(d));
+        let dbname_flag = if conn_string.is_some() {
+            None
+        } else {
+            opts.dbname.clone()
+        };
         let flags = [
             ("host", &opts.host, "-h"),
             ("port", &opts.port, "-p"),
@@ -153,6 +153,12 @@ impl ConnSettings {
         for (keyword, value, flag) in flags {
             if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
                 layers.put(keyword, v.clone(), Origin::Flag(flag))?;
+            }
+        }
+        if let Some(d) = conn_string {
+            let info = ConnInfo::parse(d)?;
+            for (k, v) in info.iter() {
+                layers.put(k, v.to_string(), Origin::ConnString)?;
             }
         }
         if opts.password_prompt == PasswordPrompt::Force {

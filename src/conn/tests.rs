@@ -187,7 +187,9 @@ fn conninfo_over_environment() {
 }
 
 #[test]
-fn flags_over_conninfo() {
+fn conninfo_in_dbname_over_flags_like_pg_dump() {
+    // pg_dump -h flaghost -p 7001 -U flaguser -d 'postgresql://...' connects where the
+    // string says (libpq expands the dbname keyword last).
     let opts = ConnOptions {
         host: Some("flaghost".into()),
         port: Some("7001".into()),
@@ -197,12 +199,23 @@ fn flags_over_conninfo() {
         password_prompt: PasswordPrompt::Auto,
     };
     let s = resolve(&opts, ALL_ENV);
-    assert_eq!(s.hosts, vec![tcp("flaghost")]);
-    assert_eq!(s.ports, vec![7001]);
-    assert_eq!(s.user, "flaguser");
-    assert_eq!(s.dbname, "csdb", "the string's dbname, there being no plain -d");
+    assert_eq!(s.hosts, vec![tcp("cshost")]);
+    assert_eq!(s.ports, vec![6001]);
+    assert_eq!(s.user, "csuser");
+    assert_eq!(s.dbname, "csdb");
     assert_eq!(s.password.as_deref(), Some("cspw"));
-    assert_eq!(s.application_name.as_deref(), Some("flagapp"));
+    assert_eq!(s.application_name.as_deref(), Some("csapp"));
+    // Flags still fill what the string leaves out.
+    let opts = ConnOptions {
+        dbname: Some("dbname=csdb".into()),
+        ..opts
+    };
+    let s = resolve(&opts, ALL_ENV);
+    assert_eq!(s.hosts, vec![tcp("flaghost")]);
+    assert_eq!(
+        (s.ports.clone(), s.user.as_str(), s.dbname.as_str()),
+        (vec![7001], "flaguser", "csdb")
+    );
 }
 
 #[test]
