@@ -101,7 +101,7 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
     // Lock before reading definitions, as pg_dump's getTables does, so nothing we dump can
     // be altered or dropped underneath us.
-    let to_lock = catalog::lockable_tables(&ctx).await?;
+    let to_lock = catalog::lockable_tables(&ctx);
     leader.lock_tables(&to_lock, opts.session.lock_wait_timeout).await?;
     catalog::read_all(&mut ctx).await?;
     // Never drop objects silently: name every one of a kind pgsnap cannot dump yet.

@@ -3,7 +3,6 @@
 //! EXCLUDE, 18's NOT VALID NOT NULL), FK CONSTRAINT and separate CHECK CONSTRAINT.
 
 use super::Ctx;
-use super::tables::dumped_relations;
 use crate::ddl::comment::comment_entry;
 use crate::ddl::constraint::{add_constraint_sql, cluster_on_sql, drop_constraint_sql, replica_identity_sql};
 use crate::ddl::quote::{ident, qualified};
@@ -11,7 +10,7 @@ use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let rels = dumped_relations(ctx).await?;
+    let rels = ctx.relations.clone();
     let rows = ctx
         .db
         .query(

@@ -2,7 +2,6 @@
 //! `getIndexes`, `dumpIndex`, `dumpIndexAttach`).
 
 use super::Ctx;
-use super::tables::dumped_relations;
 use crate::ddl::comment::comment_entry;
 use crate::ddl::index::{IndexDef, attach_index_sql, create_index_sql, drop_index_sql};
 use crate::ddl::quote::{ident, qualified};
@@ -10,7 +9,7 @@ use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let rels = dumped_relations(ctx).await?;
+    let rels = ctx.relations.clone();
     let rows = ctx
         .db
         .query(

@@ -6,6 +6,7 @@
 //! `ddl/`.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::model::{CatalogId, DependGraph, Entry, ServerVersion, catalog_oid, depend::DependRow};
@@ -50,6 +51,18 @@ pub struct Namespace {
     pub extension_member: bool,
 }
 
+/// A dumped relation of any kind, as the relation readers need it.
+#[derive(Debug, Clone)]
+pub struct Rel {
+    pub oid: u32,
+    pub name: String,
+    pub schema: String,
+    pub owner: String,
+    pub relkind: u8,
+    /// `schema.name`, quoted.
+    pub qualified: String,
+}
+
 /// Lookups shared by every kind's reader, and the entries they produce.
 pub struct Ctx<'a> {
     pub db: &'a Session,
@@ -64,6 +77,9 @@ pub struct Ctx<'a> {
     pub comments: HashMap<(u32, u32, i32), String>,
     /// (classoid, objoid, objsubid) → initial privileges (`pg_init_privs.initprivs::text`).
     pub init_privs: HashMap<(u32, u32, i32), String>,
+    /// Every relation whose definition is dumped (in a user schema, not an extension
+    /// member: pg_dump's `selectDumpableTable`), read once and shared by the readers.
+    pub relations: Arc<HashMap<u32, Rel>>,
     pub entries: Vec<Entry>,
 }
 
@@ -135,23 +151,14 @@ impl Ctx<'_> {
 
 /// Quoted names of the plain and partitioned tables whose definition or data we dump
 /// (pg_dump's getTables locks exactly relkinds r and p).
-pub async fn lockable_tables(ctx: &Ctx<'_>) -> Result<Vec<String>> {
-    let rows = ctx
-        .db
-        .query(
-            "SELECT c.oid, c.relnamespace, n.nspname, c.relname FROM pg_catalog.pg_class c \
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p') ORDER BY n.nspname, c.relname",
-        )
-        .await?;
-    let mut out = Vec::new();
-    for r in rows {
-        let (oid, nsp) = (r.oid(0)?, r.oid(1)?);
-        if ctx.schema_dumped(nsp) && !ctx.is_extension_member(CatalogId::class(oid)) {
-            out.push(crate::ddl::quote::qualified(&r.text(2)?, &r.text(3)?));
-        }
-    }
-    Ok(out)
+pub fn lockable_tables(ctx: &Ctx<'_>) -> Vec<String> {
+    let mut tables: Vec<&Rel> = ctx
+        .relations
+        .values()
+        .filter(|r| matches!(r.relkind, b'r' | b'p'))
+        .collect();
+    tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    tables.into_iter().map(|r| r.qualified.clone()).collect()
 }
 
 /// Runs every object kind's reader, in pg_dump's collection order.
@@ -249,6 +256,29 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
     {
         init_privs.insert((r.oid(0)?, r.oid(1)?, r.int(2)? as i32), r.text(3)?);
     }
+    let mut relations = HashMap::new();
+    for r in db
+        .query("SELECT c.oid, c.relname, c.relnamespace, c.relowner, c.relkind FROM pg_catalog.pg_class c")
+        .await?
+    {
+        let oid = r.oid(0)?;
+        let Some(ns) = namespaces.get(&r.oid(2)?).filter(|n| n.dumped) else {
+            continue;
+        };
+        if ext_members.contains_key(&CatalogId::class(oid)) {
+            continue;
+        }
+        let name = r.text(1)?;
+        let rel = Rel {
+            oid,
+            qualified: crate::ddl::quote::qualified(&ns.name, &name),
+            name,
+            schema: ns.name.clone(),
+            owner: roles.get(&r.oid(3)?).cloned().unwrap_or_default(),
+            relkind: r.char(4)?,
+        };
+        relations.insert(oid, rel);
+    }
     Ok(Ctx {
         db,
         version,
@@ -259,6 +289,7 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         depend: DependGraph::new(rows),
         comments,
         init_privs,
+        relations: Arc::new(relations),
         entries: Vec::new(),
     })
 }

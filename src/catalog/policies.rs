@@ -2,7 +2,6 @@
 //! table with RLS enabled, and one POLICY entry per policy, with comments.
 
 use super::Ctx;
-use super::tables::dumped_relations;
 use crate::ddl::comment::comment_entry;
 use crate::ddl::policy::{PolicyDef, create_policy_sql, drop_policy_sql, enable_rls_sql};
 use crate::ddl::quote::ident;
@@ -10,7 +9,7 @@ use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let rels = dumped_relations(ctx).await?;
+    let rels = ctx.relations.clone();
     for r in ctx
         .db
         .query("SELECT oid FROM pg_catalog.pg_class WHERE relrowsecurity AND relkind IN ('r', 'p') ORDER BY oid")

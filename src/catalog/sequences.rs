@@ -3,7 +3,7 @@
 //! comments and ACLs.
 
 use super::Ctx;
-use super::tables::{dumped_relations, relation_acl};
+use super::tables::relation_acl;
 use crate::ddl::acl::AclKind;
 use crate::ddl::comment::comment_entry;
 use crate::ddl::quote::ident;
@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let rels = dumped_relations(ctx).await?;
+    let rels = ctx.relations.clone();
     let v18 = ctx.version.at_least(18);
     let want_data = ctx.selection.data;
     let data_cols = if v18 && want_data {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{Ctx, id_set};
+use super::{Ctx, Rel, id_set};
 use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::comment::comment_entry;
 use crate::ddl::quote::{ident, qualified};
@@ -14,49 +14,6 @@ use crate::ddl::table::{
 };
 use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, TableData, catalog_oid};
-
-/// A dumped relation of any kind, as the other relation readers need it.
-#[derive(Debug, Clone)]
-pub struct Rel {
-    pub oid: u32,
-    pub name: String,
-    pub schema: String,
-    pub owner: String,
-    pub relkind: u8,
-    /// `schema.name`, quoted.
-    pub qualified: String,
-}
-
-/// Every relation whose definition pg_dump dumps: in a user schema and not an extension
-/// member (pg_dump's `selectDumpableTable`).
-pub async fn dumped_relations(ctx: &Ctx<'_>) -> Result<HashMap<u32, Rel>> {
-    let rows = ctx
-        .db
-        .query("SELECT c.oid, c.relname, c.relnamespace, c.relowner, c.relkind FROM pg_catalog.pg_class c")
-        .await?;
-    let mut out = HashMap::new();
-    for r in rows {
-        let oid = r.oid(0)?;
-        let nsp = r.oid(2)?;
-        if !ctx.schema_dumped(nsp) || ctx.is_extension_member(CatalogId::class(oid)) {
-            continue;
-        }
-        let schema = ctx.namespace(nsp).map(|n| n.name.clone()).unwrap_or_default();
-        let name = r.text(1)?;
-        out.insert(
-            oid,
-            Rel {
-                oid,
-                qualified: qualified(&schema, &name),
-                name,
-                schema,
-                owner: ctx.role(r.oid(3)?),
-                relkind: r.char(4)?,
-            },
-        );
-    }
-    Ok(out)
-}
 
 /// What pg_dump attaches to a relation's entry, in its order: the relation's comment
 /// (`<kind> name`), column comments, NOT NULL constraint comments, the relation's ACL, then
@@ -204,7 +161,7 @@ struct Check {
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let rels = dumped_relations(ctx).await?;
+    let rels = ctx.relations.clone();
     let v14 = ctx.version.at_least(14);
     let v18 = ctx.version.at_least(18);
     let tables = ctx

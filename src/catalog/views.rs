@@ -3,7 +3,7 @@
 //! ACLs and the separate column DEFAULTs of views.
 
 use super::Ctx;
-use super::tables::{attach_relation_extras, dumped_relations};
+use super::tables::attach_relation_extras;
 use crate::ddl::table::default_sql;
 use crate::ddl::view::{create_matview_sql, create_view_sql, refresh_sql};
 use crate::error::Result;
@@ -18,7 +18,7 @@ struct Col {
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let rels = dumped_relations(ctx).await?;
+    let rels = ctx.relations.clone();
     let mut cols: Vec<Col> = Vec::new();
     for r in ctx
         .db
