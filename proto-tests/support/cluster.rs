@@ -4,8 +4,8 @@ use std::net::TcpListener;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
 /// OS user that runs the servers when the tests run as root (created by scripts/provision).
@@ -131,41 +131,62 @@ fn stop_and_remove(dir: &Path) {
     let _ = fs::remove_dir_all(dir);
 }
 
-/// Removes clusters of other runs that no live process holds (left by killed test runs),
-/// once per process.
+/// Joins this process's run: a shared lock on `<run>/alive.lock`, held until the process
+/// exits (the kernel drops it even on SIGKILL). A run whose lock nobody holds has no live
+/// process left, so everything in it may be reaped.
+fn join_run() {
+    static ALIVE: OnceLock<File> = OnceLock::new();
+    ALIVE.get_or_init(|| {
+        let dir = test_root().join(run_id());
+        loop {
+            let _ = fs::create_dir_all(&dir);
+            for p in [test_root(), dir.clone()] {
+                let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o755));
+            }
+            let path = dir.join("alive.lock");
+            let Ok(f) = OpenOptions::new().create(true).truncate(false).write(true).open(&path) else {
+                continue; // a reaper removed the directory meanwhile: start again
+            };
+            f.lock_shared().expect("lock alive.lock");
+            // A reaper may have removed the file between open and lock; then this lock
+            // guards nothing and we start again.
+            let same = match (f.metadata(), fs::metadata(&path)) {
+                (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+                _ => false,
+            };
+            if same {
+                return f;
+            }
+        }
+    });
+}
+
+/// Removes the runs no live process belongs to (left by killed or finished test runs), once
+/// per process.
 fn reap_stale() {
     static ONCE: Once = Once::new();
     ONCE.call_once(reap_stale_runs);
 }
 
-/// Stops and removes every cluster of another run that no live process holds.
+/// Stops the servers of every other run without a live process and removes the run.
 pub fn reap_stale_runs() {
-    {
-        let root = test_root();
-        let current = run_id();
-        let Ok(runs) = fs::read_dir(&root) else { return };
-        for run in runs.flatten() {
-            if run.file_name().to_string_lossy() == current {
-                continue;
-            }
-            let mut all_gone = true;
-            for cl in fs::read_dir(run.path()).into_iter().flatten().flatten() {
-                // Held = a live process uses the cluster, or is setting it up right now.
-                let held_file = |name: &str| match File::open(cl.path().join(name)) {
-                    Ok(f) => f.try_lock().is_err(),
-                    Err(_) => false,
-                };
-                let held = held_file("setup.lock") || held_file("users.lock");
-                if held {
-                    all_gone = false;
-                } else {
-                    stop_and_remove(&cl.path());
-                }
-            }
-            if all_gone {
-                let _ = fs::remove_dir_all(run.path());
+    let current = run_id();
+    let Ok(runs) = fs::read_dir(test_root()) else { return };
+    for run in runs.flatten() {
+        if run.file_name().to_string_lossy() == current || !run.path().is_dir() {
+            continue;
+        }
+        // Held exclusively while removing, so no process can join the run meanwhile.
+        let lock = File::open(run.path().join("alive.lock")).ok();
+        if lock.as_ref().is_some_and(|f| f.try_lock().is_err()) {
+            continue;
+        }
+        for cl in fs::read_dir(run.path()).into_iter().flatten().flatten() {
+            if cl.path().is_dir() {
+                stop_and_remove(&cl.path());
             }
         }
+        let _ = fs::remove_dir_all(run.path());
     }
 }
 
@@ -192,6 +213,7 @@ enum Kind {
 impl Cluster {
     /// A cluster shared by every test of this test binary in this run (see module docs).
     pub fn shared(major: u32) -> Cluster {
+        join_run();
         reap_stale();
         let exe = std::env::current_exe().ok();
         let label = exe
@@ -205,6 +227,7 @@ impl Cluster {
 
     /// A cluster of its own, stopped and deleted when dropped (also on panic).
     pub fn private(major: u32) -> Cluster {
+        join_run();
         reap_stale();
         static N: AtomicU32 = AtomicU32::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
@@ -219,9 +242,7 @@ impl Cluster {
             pg_bin(major, tool);
         }
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
-        for p in [test_root(), test_root().join(run_id()), dir.clone()] {
-            let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o755));
-        }
+        let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o755));
         let setup = open_lock(&dir.join("setup.lock"));
         setup.lock().expect("lock setup.lock");
         let users = open_lock(&dir.join("users.lock"));

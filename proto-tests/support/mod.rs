@@ -6,10 +6,10 @@
 //! (test binary, major version, test run): nextest runs every test in its own process, so the
 //! processes coordinate through file locks — the first one creates and starts the server,
 //! each holds a shared lock while it uses it, and the last one out stops it. A *private*
-//! cluster belongs to one value and is stopped and deleted when dropped. Because a killed
-//! process releases its locks but cannot stop its server, every process reaps, once, the
-//! clusters of earlier runs that nobody holds: a killed run leaves no server behind once the
-//! next run starts.
+//! cluster belongs to one value and is stopped and deleted when dropped. Every process also
+//! holds a shared lock on its run's `alive.lock` until it exits; because a killed process
+//! releases its locks but cannot stop its servers, every process reaps, once, the runs whose
+//! lock nobody holds: a killed run leaves no server behind once the next run starts.
 #![allow(dead_code)]
 
 pub mod cluster;
