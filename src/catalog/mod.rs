@@ -23,6 +23,11 @@ pub struct Selection {
     pub no_comments: bool,
     pub no_toast_compression: bool,
     pub no_unlogged_table_data: bool,
+    /// No inclusion switch (`-t`, `-n`, `-e`, `--table-and-children`, filter `include`) was
+    /// given: objects that belong to no schema (casts, languages, access methods, foreign
+    /// data wrappers and servers, publications, subscriptions, event triggers, global default
+    /// ACLs) and large objects are dumped (pg_dump's `include_everything`).
+    pub include_everything: bool,
 }
 
 impl Default for Selection {
@@ -35,6 +40,7 @@ impl Default for Selection {
             no_comments: false,
             no_toast_compression: false,
             no_unlogged_table_data: false,
+            include_everything: true,
         }
     }
 }
@@ -95,6 +101,12 @@ impl<'a> Ctx<'a> {
     /// True when objects of this namespace are dumped.
     pub fn schema_dumped(&self, oid: u32) -> bool {
         self.namespaces.get(&oid).is_some_and(|n| n.dumped)
+    }
+
+    /// True when objects that belong to no schema are dumped (see
+    /// [`Selection::include_everything`]).
+    pub fn include_everything(&self) -> bool {
+        self.selection.include_everything
     }
 
     pub fn is_extension_member(&self, id: CatalogId) -> bool {
