@@ -28,6 +28,17 @@ pub struct Selection {
     /// data wrappers and servers, publications, subscriptions, event triggers, global default
     /// ACLs) and large objects are dumped (pg_dump's `include_everything`).
     pub include_everything: bool,
+    /// `--no-publications`, `--no-subscriptions`, `--no-security-labels`, `--no-policies`:
+    /// those objects are not collected at all.
+    pub no_publications: bool,
+    pub no_subscriptions: bool,
+    pub no_security_labels: bool,
+    pub no_policies: bool,
+    /// Server 18's `STATISTICS DATA` entries (`--statistics`, `--statistics-only`).
+    pub statistics: bool,
+    /// Large objects: `None` = pg_dump's default (dumped with data when nothing narrows the
+    /// dump), `Some(true)` = `-b`, `Some(false)` = `-B`.
+    pub large_objects: Option<bool>,
 }
 
 impl Default for Selection {
@@ -41,6 +52,12 @@ impl Default for Selection {
             no_toast_compression: false,
             no_unlogged_table_data: false,
             include_everything: true,
+            no_publications: false,
+            no_subscriptions: false,
+            no_security_labels: false,
+            no_policies: false,
+            statistics: false,
+            large_objects: None,
         }
     }
 }
