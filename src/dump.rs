@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::archive::directory::DirectoryWriter;
+use crate::archive::script::ScriptOptions;
 use crate::archive::toc::{ArchiveFormat, ArchiveVersion, CreateTime, Header, HeaderCompression, TocEntry, encode_toc};
 use crate::catalog::{self, Selection};
 use crate::codec::Compression;
@@ -15,12 +16,31 @@ use crate::model::Entry;
 use crate::pg::{SessionOptions, Target};
 use crate::plan;
 
+/// The output format, as pg_dump's `-F` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// `-Fp`: an SQL script (pg_dump's default).
+    Plain,
+    /// `-Fc`: one archive file.
+    Custom,
+    /// `-Fd`: a directory with `toc.dat` and a file per table.
+    Directory,
+    /// `-Ft`: a tar file.
+    Tar,
+}
+
 /// What to dump and how.
 #[derive(Debug, Clone)]
 pub struct DumpOptions {
     pub target: Target,
-    /// The directory archive to create (must not exist, or be an empty directory).
-    pub output: PathBuf,
+    pub format: OutputFormat,
+    /// Where to write: the directory archive (must not exist, or be an empty directory), or
+    /// the file of the single-file formats; `None` = standard output (not for `-Fd`).
+    pub output: Option<PathBuf>,
+    /// How the plain format prints its script (pg_dump's restore-time switches).
+    pub script: ScriptOptions,
+    /// Make the output durable before reporting success (`--no-sync` turns it off).
+    pub sync: bool,
     /// Worker connections for table data.
     pub jobs: usize,
     pub compression: Compression,
@@ -34,7 +54,10 @@ impl DumpOptions {
     pub fn new(target: Target, output: impl Into<PathBuf>) -> DumpOptions {
         DumpOptions {
             target,
-            output: output.into(),
+            format: OutputFormat::Directory,
+            output: Some(output.into()),
+            script: ScriptOptions::default(),
+            sync: true,
             jobs: 2,
             compression: Compression::Gzip { level: 6 },
             archive_version: None,
@@ -90,7 +113,21 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     let version = choose_version(opts.compression, opts.archive_version)?;
     let header_compression = HeaderCompression::for_archive(version, opts.compression)?;
     // Checked before touching the server: an unusable output path fails fast.
-    let writer = DirectoryWriter::create(&opts.output, opts.compression)?;
+    let output = match (opts.format, &opts.output) {
+        (OutputFormat::Directory, Some(path)) => path.clone(),
+        (OutputFormat::Directory, None) => {
+            return Err(Error::usage(
+                "an output directory must be given for the directory format",
+            ));
+        }
+        (other, _) => {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("output format {other:?} is not supported yet"),
+            ));
+        }
+    };
+    let writer = DirectoryWriter::create(&output, opts.compression)?;
 
     // Workers must reach the server the leader reached: the snapshot exists only there.
     let (mut leader, target) = opts.target.connect_pinned().await?;
