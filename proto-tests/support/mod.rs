@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod compare;
 pub mod fingerprint;
 
 #[allow(unused_imports)]
