@@ -14,6 +14,7 @@
 
 pub mod cluster;
 pub mod compare;
+pub mod entries;
 pub mod fingerprint;
 
 #[allow(unused_imports)]
