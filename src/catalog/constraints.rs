@@ -7,7 +7,7 @@ use crate::ddl::comment::comment_entry;
 use crate::ddl::constraint::{add_constraint_sql, cluster_on_sql, drop_constraint_sql, replica_identity_sql};
 use crate::ddl::quote::{ident, qualified};
 use crate::error::Result;
-use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
+use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     let rels = ctx.relations.clone();
@@ -75,21 +75,32 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             );
             e.attached.push(c);
         }
+        // A comment on the index behind the constraint: pg_dump keeps that index as an object
+        // of its own that dumps nothing but its comment, so the comment stands alone and
+        // sorts as an INDEX would (after all constraints), following the constraint.
+        let mut index_comment = None;
         if index_oid != 0
             && matches!(contype, b'p' | b'u' | b'x')
             && let Some(text) = ctx.comment(catalog_oid::PG_CLASS, index_oid, 0)
         {
             let index_name = r.opt_text(12)?.unwrap_or_default();
+            let index = Entry::new("INDEX", Priority::Index, Section::PostData, index_name.clone())
+                .with_schema(t.schema.clone())
+                .with_owner(t.owner.clone());
             let c = comment_entry(
-                &e,
+                &index,
                 "INDEX",
                 &qualified(&t.schema, &index_name),
                 &ident(&index_name),
                 text,
-            );
-            e.attached.push(c);
+            )
+            .with_dep(Dep::Catalog(CatalogId::new(catalog_oid::PG_CONSTRAINT, oid)));
+            index_comment = Some(c);
         }
         ctx.push(e);
+        if let Some(c) = index_comment {
+            ctx.push(c);
+        }
     }
     Ok(())
 }

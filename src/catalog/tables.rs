@@ -16,10 +16,10 @@ use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, TableData, catalog_oid};
 
 /// What pg_dump attaches to a relation's entry, in its order: the relation's comment
-/// (`<kind> name`), column comments, NOT NULL constraint comments, the relation's ACL, then
-/// column ACLs (`dumpTableSchema` comments, `dumpTable` ACLs). `columns` are (name, attnum,
-/// attacl); `constraints` are (name, oid) of NOT NULL constraints printed inside the table
-/// (18).
+/// (`<kind> name`), column comments, comments on constraints printed inside the table, the
+/// relation's ACL, then column ACLs (`dumpTableSchema` comments, `dumpTable` ACLs). `columns`
+/// are (name, attnum, attacl); `constraints` are (name, oid) of the constraints printed inside
+/// the table (18's NOT NULLs, CHECKs), in pg_dump's order.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attach_relation_extras(
     ctx: &Ctx<'_>,
@@ -407,7 +407,8 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 def.column_alters.push(sql);
             }
         }
-        for ch in checks.remove(&oid).unwrap_or_default() {
+        let table_checks = checks.remove(&oid).unwrap_or_default();
+        for ch in &table_checks {
             if ch.validated && (ch.islocal || is_partition) {
                 def.checks.push((ch.name.clone(), ch.def.clone()));
                 claims.push(CatalogId::new(catalog_oid::PG_CONSTRAINT, ch.oid));
@@ -434,16 +435,26 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             .iter()
             .map(|c| (c.name.as_str(), c.attnum, c.acl.clone()))
             .collect();
-        // 18: comments on the NOT NULL constraints printed in the table (pg_dump tags them
-        // like other constraint comments).
-        let nn_comments: Vec<(&str, u32)> = nn_comments.iter().map(|n| (n.name.as_str(), n.oid)).collect();
+        // Comments on the constraints printed inside the table: 18's NOT NULLs in column
+        // order, then the local CHECK constraints by name (`dumpTableSchema` skips inherited
+        // ones: their comment belongs to the parent's constraint).
+        let constraint_comments: Vec<(&str, u32)> = nn_comments
+            .iter()
+            .map(|n| (n.name.as_str(), n.oid))
+            .chain(
+                table_checks
+                    .iter()
+                    .filter(|ch| ch.validated && ch.islocal)
+                    .map(|ch| (ch.name.as_str(), ch.oid)),
+            )
+            .collect();
         attach_relation_extras(
             ctx,
             &mut e,
             rel,
             "TABLE",
             &columns,
-            &nn_comments,
+            &constraint_comments,
             r.opt_text(11)?,
             &r.text(12)?,
         );
