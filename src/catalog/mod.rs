@@ -205,6 +205,7 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     triggers::read(ctx).await?;
     policies::read(ctx).await?;
     default_acls::read(ctx).await?;
+    system_acls::read(ctx).await?;
     Ok(())
 }
 
@@ -378,6 +379,7 @@ pub mod indexes;
 pub mod policies;
 pub mod schemas;
 pub mod sequences;
+pub mod system_acls;
 pub mod tables;
 pub mod triggers;
 pub mod types;

@@ -53,6 +53,7 @@ pub(crate) fn attach_relation_extras(
         }
     }
     let tag_name = ident(&rel.name);
+    let mut table_acl = None;
     if let Some(a) = relation_acl(
         ctx,
         e,
@@ -65,6 +66,7 @@ pub(crate) fn attach_relation_extras(
         acl,
         default_acl,
     ) {
+        table_acl = Some(e.attached.len());
         e.attached.push(a);
     }
     for (name, attnum, col_acl) in columns {
@@ -83,6 +85,12 @@ pub(crate) fn attach_relation_extras(
             col_acl.clone(),
             "{}",
         ) {
+            // Column privileges may be granted by a role that holds a grant option from the
+            // table's ACL: they wait for it (pg_dump's `dumpACL` altDumpId).
+            let a = match table_acl {
+                Some(i) => a.with_dep(Dep::Entry(i)),
+                None => a,
+            };
             e.attached.push(a);
         }
     }
