@@ -323,9 +323,11 @@ impl EntryDiff {
     }
 }
 
+/// The first `n` non-blank lines of an entry's text, indented.
 fn head(text: &str, n: usize) -> String {
-    let mut s: String = text.lines().take(n).map(|l| format!("  {l}\n")).collect();
-    if text.lines().count() > n {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut s: String = lines.iter().take(n).map(|l| format!("  {l}\n")).collect();
+    if lines.len() > n {
         s.push_str("  ...\n");
     }
     s
