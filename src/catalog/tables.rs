@@ -183,7 +183,15 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
              CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END, \
              CASE WHEN c.relispartition THEN pg_catalog.pg_get_expr(c.relpartbound, c.oid) END, \
              (SELECT array_agg(i.inhparent ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i \
-              WHERE i.inhrelid = c.oid) \
+              WHERE i.inhrelid = c.oid), \
+             CASE WHEN c.relispartition AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(c.oid) an \
+               JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = an.relid \
+               WHERE (SELECT oc.oid FROM pg_catalog.pg_opclass oc JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod \
+                 WHERE oc.opcname = 'enum_ops' AND am.amname = 'hash' \
+                   AND oc.opcnamespace = 'pg_catalog'::pg_catalog.regnamespace) = ANY (pt.partclass)) \
+             THEN (SELECT ARRAY[rn.nspname::text, rc.relname::text] FROM pg_catalog.pg_class rc \
+               JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
+               WHERE rc.oid = pg_catalog.pg_partition_root(c.oid)) END \
              FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_type t ON t.oid = c.reltype \
              LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid \
              LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = c.reltablespace \
@@ -512,7 +520,17 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 .with_owner(rel.owner.clone())
                 .with_dep(Dep::Catalog(CatalogId::class(oid)));
             d.toc_oid = Some(oid);
-            d.copy_stmt = Some(copy_in_sql(&rel.qualified, &list));
+            // Rows of a hash partition on an enum key may belong to another partition after a
+            // restore (enum OIDs change, so do their hashes): pg_dump then loads them through
+            // the partition root (pg_dump.c `getPartitioningInfo`, `forcePartitionRootLoad`).
+            let root = r.text_array(17)?;
+            if let [schema, name] = root.as_slice() {
+                let root = qualified(schema, name);
+                d.defn = Some(format!("-- load via partition root {root}"));
+                d.copy_stmt = Some(copy_in_sql(&root, &list));
+            } else {
+                d.copy_stmt = Some(copy_in_sql(&rel.qualified, &list));
+            }
             d.data = Some(TableData {
                 qualified_name: rel.qualified.clone(),
                 columns: list,
