@@ -253,6 +253,9 @@ pub struct Side {
     pub listing: Vec<TocLine>,
     pub restored_db: String,
     pub restore: RestoreLog,
+    /// Parallel restores of this archive that deadlocked and were repeated (after four, the
+    /// restore ran serially).
+    pub deadlocked_restores: usize,
     pub schema: Vec<SchemaEntry>,
     pub data: Fingerprint,
 }
@@ -326,26 +329,41 @@ fn database_entries(cluster: &Cluster, archive: &Path) -> Vec<SchemaEntry> {
 }
 
 /// Restores `archive` with stock `pg_restore -v -j N` into a fresh database; returns the
-/// database and what pg_restore said about errors.
-fn restore_fresh(cluster: &Cluster, archive: &Path, prefix: &str, jobs: u32) -> (String, RestoreLog) {
-    let db = cluster.create_database(prefix, "");
-    let mut c = cluster.tool("pg_restore");
-    c.args(["-v", "-j", &jobs.to_string(), "-d", &db]).arg(archive);
-    let out = run(c, "pg_restore");
-    let mut log = parse_restore_log(&String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() && log.count() == 0 {
-        log.errors.push(RestoreError {
-            entry: None,
-            kind: "?".into(),
-            message: format!(
-                "pg_restore exited with {} without counting errors: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
-            ),
-            command: String::new(),
-        });
+/// database, what pg_restore said about errors, and how many parallel attempts deadlocked.
+/// Parallel pg_restore deadlocks on its own now and then when partition trees carry
+/// triggers, foreign keys and index attachments (stock pg_dump's archives as much as
+/// pgsnap's): its lock-conflict check knows only the tables an entry lists, not the
+/// partitions a command recurses into. A run with a deadlock is not a verdict on the
+/// archive (its other errors follow from the lost command), so it is repeated into a fresh
+/// database, up to four times, and then restored serially (`-j 1`), which cannot deadlock.
+fn restore_fresh(cluster: &Cluster, archive: &Path, prefix: &str, jobs: u32) -> (String, RestoreLog, usize) {
+    let mut deadlocked = 0;
+    loop {
+        let db = cluster.create_database(prefix, "");
+        let jobs = if deadlocked < 4 { jobs } else { 1 };
+        let mut c = cluster.tool("pg_restore");
+        c.args(["-v", "-j", &jobs.to_string(), "-d", &db]).arg(archive);
+        let out = run(c, "pg_restore");
+        let mut log = parse_restore_log(&String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() && log.count() == 0 {
+            log.errors.push(RestoreError {
+                entry: None,
+                kind: "?".into(),
+                message: format!(
+                    "pg_restore exited with {} without counting errors: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+                ),
+                command: String::new(),
+            });
+        }
+        if jobs > 1 && log.errors.iter().any(|e| e.message.contains("deadlock detected")) {
+            deadlocked += 1;
+            cluster.drop_database(&db);
+            continue;
+        }
+        return (db, log, deadlocked);
     }
-    (db, log)
 }
 
 fn schema_entries(cluster: &Cluster, db: &str) -> Vec<SchemaEntry> {
@@ -363,6 +381,7 @@ fn empty_side(name: String, archive: PathBuf) -> Side {
         listing: Vec::new(),
         restored_db: String::new(),
         restore: RestoreLog::default(),
+        deadlocked_restores: 0,
         schema: Vec::new(),
         data: Fingerprint {
             tables: BTreeMap::new(),
@@ -476,10 +495,10 @@ pub fn compare_with_stock(cluster: &Cluster, db: &str, opts: &CompareOptions) ->
 
     // 2. Both archives restored with stock pg_restore into fresh databases.
     let prefix = format!("{}_cmp", db.chars().take(30).collect::<String>());
-    let (sdb, slog) = restore_fresh(cluster, &cmp.stock.archive, &format!("{prefix}_stock"), opts.jobs);
-    let (cdb, clog) = restore_fresh(cluster, &cmp.candidate.archive, &format!("{prefix}_cand"), opts.jobs);
-    (cmp.stock.restored_db, cmp.stock.restore) = (sdb, slog);
-    (cmp.candidate.restored_db, cmp.candidate.restore) = (cdb, clog);
+    for (side, who) in [(&mut cmp.stock, "stock"), (&mut cmp.candidate, "cand")] {
+        (side.restored_db, side.restore, side.deadlocked_restores) =
+            restore_fresh(cluster, &side.archive, &format!("{prefix}_{who}"), opts.jobs);
+    }
 
     // 3. Restored schemas, entry by entry (plus the database-level entries of the archives).
     for side in [&mut cmp.stock, &mut cmp.candidate] {
@@ -728,6 +747,15 @@ impl Comparison {
             self.stock.restored_db,
             self.candidate.restored_db
         );
+        for side in [&self.stock, &self.candidate] {
+            if side.deadlocked_restores > 0 {
+                let _ = writeln!(
+                    s,
+                    "pg_restore -j of {}'s archive deadlocked {} time(s) and was repeated (serially after 4)",
+                    side.name, side.deadlocked_restores
+                );
+            }
+        }
         if !self.allowed_extra.is_empty() {
             let _ = writeln!(
                 s,

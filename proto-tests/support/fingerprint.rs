@@ -51,20 +51,44 @@ impl Fingerprint {
     }
 
     fn read_data(cluster: &Cluster, db: &str, stop_on_error: bool) -> Fingerprint {
+        // Leaves of a partition tree with a hash level keyed on an enum are compared as the
+        // whole tree: which partition a row lands in depends on the enum's OIDs, which every
+        // restore assigns anew (pg_dump loads such rows through the root for that reason).
         let rels = cluster.psql(
             db,
-            "SELECT c.relkind, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            "SET search_path = '';
+             SELECT concat(c.relkind, chr(31), quote_ident(n.nspname) || '.' || quote_ident(c.relname), chr(31),
+                    CASE WHEN c.relispartition AND EXISTS (
+                      SELECT 1 FROM pg_catalog.pg_partition_ancestors(c.oid) an
+                        JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = an.relid
+                       WHERE pt.partstrat = 'h' AND EXISTS (
+                         SELECT 1 FROM unnest(pt.partattrs::int2[]) k
+                           JOIN pg_catalog.pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = k
+                           JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid WHERE ty.typtype = 'e'))
+                    THEN pg_catalog.pg_partition_root(c.oid)::pg_catalog.regclass::text END, chr(30))
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind IN ('r', 'm', 'S')
                 AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
                 AND n.nspname NOT LIKE 'pg_temp%'
                 AND (c.relkind <> 'm' OR c.relispopulated)
-              ORDER BY 2",
+              ORDER BY 1",
         );
-        let mut sql = String::from("SET extra_float_digits = 3;\n");
+        let mut sql = String::from("SET extra_float_digits = 3;\nSET search_path = '';\n");
         let mut expected = Vec::new();
-        for line in rels.lines().filter(|l| !l.is_empty()) {
-            let (kind, name) = line.split_once('|').expect("relkind|name");
+        let mut trees = std::collections::BTreeSet::new();
+        for rec in rels
+            .split(RS)
+            .map(|r| r.trim_start_matches('\n'))
+            .filter(|r| !r.is_empty())
+        {
+            let mut f = rec.splitn(3, FS);
+            let (Some(kind), Some(name), Some(tree)) = (f.next(), f.next(), f.next()) else {
+                panic!("fingerprint of {db}: unexpected relation row {rec:?}");
+            };
+            if !tree.is_empty() {
+                trees.insert(tree.to_string());
+                continue;
+            }
             let lit = name.replace('\'', "''");
             expected.push(name.to_string());
             if kind == "S" {
@@ -79,6 +103,16 @@ impl Fingerprint {
                      FROM (SELECT md5(t::text) AS h FROM ONLY {name} AS t) AS x;"
                 );
             }
+        }
+        for tree in trees {
+            let key = format!("{tree} (partition tree)");
+            let lit = key.replace('\'', "''");
+            expected.push(key);
+            let _ = writeln!(
+                sql,
+                "SELECT concat('T', chr(31), '{lit}', chr(31), count(*), ',', md5(string_agg(h, ',' ORDER BY h)), chr(30)) \
+                 FROM (SELECT md5(t::text) AS h FROM {tree} AS t) AS x;"
+            );
         }
         sql.push_str(
             "SELECT concat('L', chr(31), l.oid, chr(31), pg_get_userbyid(l.lomowner), ',', l.lomacl, ',', \
