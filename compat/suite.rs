@@ -65,6 +65,9 @@ macro_rules! family {
 }
 
 family!(basics);
+family!(partitions);
+family!(acls);
+family!(comments);
 
 /// The measuring stick is tested too: equal archives compare equal, and each kind of
 /// difference is caught (stock pg_dump with a flag that leaves something out stands in for a
