@@ -69,6 +69,7 @@ family!(partitions);
 family!(acls);
 family!(comments);
 family!(inheritance);
+family!(matviews);
 
 /// The measuring stick is tested too: equal archives compare equal, and each kind of
 /// difference is caught (stock pg_dump with a flag that leaves something out stands in for a
