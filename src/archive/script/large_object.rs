@@ -57,7 +57,7 @@ impl<'a> DataSink<'a> {
         if oid == 0 {
             return Err(misuse("invalid OID 0 for a large object"));
         }
-        write!(self.out, "SELECT pg_catalog.lo_open('{oid}', {INV_WRITE});\n")?;
+        writeln!(self.out, "SELECT pg_catalog.lo_open('{oid}', {INV_WRITE});")?;
         self.open = Some(oid);
         self.buf.clear();
         self.count += 1;
