@@ -9,7 +9,9 @@ mod support;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use pgsnap::archive::script::{DataSink, Dialect, ScriptOptions, Sections, SourceSettings, print_script};
+use pgsnap::archive::script::{
+    DataSink, Dialect, EntryDetail, ScriptOptions, Sections, SourceSettings, Verbose, print_script,
+};
 use pgsnap::archive::{ArchiveVersion, DirectoryReader, TocEntry};
 use support::fingerprint::line_diff;
 use support::{Cluster, Fingerprint, TestDb};
@@ -38,6 +40,15 @@ const OPTION_SETS: &[&[&str]] = &[
     &["--no-table-access-method"],
     &["--enable-row-security"],
     &["--restrict-key=KEY"],
+    &["-v"],
+    &["-1", "--role=Admin Role"],
+    &["-a", "--disable-triggers", "--superuser=o'boss"],
+    &[
+        "--no-comments",
+        "--no-publications",
+        "--no-security-labels",
+        "--no-subscriptions",
+    ],
 ];
 
 /// Option sets only pg_restore 18 has (statistics, policies), or that matter for archives
@@ -80,6 +91,20 @@ fn options_for(flags: &[&str], dialect: Dialect) -> ScriptOptions {
             "--no-tablespaces" => o.no_tablespaces = true,
             "--no-table-access-method" => o.no_table_access_method = true,
             "--enable-row-security" => o.enable_row_security = true,
+            "-1" => o.single_transaction = true,
+            // Directory archives name each entry's data file in verbose comments.
+            "-v" => {
+                o.verbose = Some(Verbose {
+                    entry_detail: EntryDetail::File,
+                    ..Verbose::default()
+                })
+            }
+            "--no-comments" => o.no_comments = true,
+            "--no-publications" => o.no_publications = true,
+            "--no-security-labels" => o.no_security_labels = true,
+            "--no-subscriptions" => o.no_subscriptions = true,
+            f if f.starts_with("--role=") => o.role = Some(f["--role=".len()..].to_string()),
+            f if f.starts_with("--superuser=") => o.superuser = Some(f["--superuser=".len()..].to_string()),
             f if f.starts_with("--section=") => sections
                 .get_or_insert(Sections::NONE)
                 .add(&f["--section=".len()..])
@@ -136,11 +161,11 @@ fn pg_restore_script(cluster: &Cluster, archive: &Path, flags: &[&str]) -> Vec<u
     out.stdout
 }
 
-/// The key pg_restore drew for its `\restrict` line, if any.
-fn restrict_key(script: &[u8]) -> Option<String> {
+/// The text after `prefix` on the first line of `script` that starts with it.
+fn line_after(script: &[u8], prefix: &str) -> Option<String> {
     String::from_utf8_lossy(script)
         .lines()
-        .find_map(|l| l.strip_prefix("\\restrict ").map(str::to_string))
+        .find_map(|l| l.strip_prefix(prefix).map(str::to_string))
 }
 
 /// Copies a directory archive's data into the printer's sink: table data files as they
@@ -204,11 +229,16 @@ fn assert_matches_pg_restore(cluster: &Cluster, archive: &Path, sets: &[&[&str]]
         let mut opts = options_for(flags, dialect);
         if opts.restrict_key.is_none() {
             // pg_restore drew a random key; the printer is pure, the caller passes it.
-            opts.restrict_key = restrict_key(&stock);
+            opts.restrict_key = line_after(&stock, "\\restrict ");
             assert!(
                 opts.restrict_key.is_some(),
                 "pg_restore {flags:?} printed no \\restrict line"
             );
+        }
+        if let Some(v) = opts.verbose.as_mut() {
+            // Likewise the time stamps, which the caller formats.
+            v.started_on = line_after(&stock, "-- Started on ").expect("a Started on line");
+            v.completed_on = line_after(&stock, "-- Completed on ").expect("a Completed on line");
         }
         let ours = our_script(archive, &opts);
         if ours != stock {

@@ -65,7 +65,7 @@ use crate::error::Result;
 
 pub use drop::{IfExists, add_if_exists};
 pub use large_object::{DataSink, LO_CHUNK, bytea_literal};
-pub use options::{Dialect, ScriptOptions, Sections, is_valid_restrict_key};
+pub use options::{Dialect, EntryDetail, ScriptOptions, Sections, Verbose, is_valid_restrict_key};
 pub use owner::{OwnerTarget, owner_statement, owner_target};
 pub use select::{Pass, Reqs};
 pub use settings::{SourceSettings, canonical_encoding};

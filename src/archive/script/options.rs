@@ -1,5 +1,7 @@
 //! The switches that shape a printed script, and which pg_restore release's output to mirror.
 
+use std::collections::BTreeMap;
+
 use crate::error::{Error, Result};
 
 /// Sections of the TOC, as `--section` names them.
@@ -162,6 +164,33 @@ pub struct ScriptOptions {
     pub quote_all_identifiers: bool,
     /// Which pg_restore's output to reproduce; the newest by default.
     pub dialect: Dialect,
+    /// `-v/--verbose`: each entry's comment names its TOC entry, catalog OIDs and
+    /// dependencies, and the script is framed by "Started on" / "Completed on" lines.
+    pub verbose: Option<Verbose>,
+}
+
+/// The texts of the verbose script's two time stamps, formatted by the caller as pg_dump
+/// does (`%Y-%m-%d %H:%M:%S %Z`): the printer reads no clock. pg_dump and pg_restore print
+/// the archive's creation time as the start and the time the script is finished as the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verbose {
+    pub started_on: String,
+    pub completed_on: String,
+    /// The archive-format line pg_restore adds to each verbose entry comment.
+    pub entry_detail: EntryDetail,
+}
+
+/// The format-specific line of a verbose entry comment (`_PrintExtraToc` of each format).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EntryDetail {
+    /// None: pg_dump's own plain output.
+    #[default]
+    None,
+    /// Directory and tar archives: `-- File: <data file>` for entries that have one.
+    File,
+    /// Custom archives: `-- Data Pos: <offset>` for every entry; the offsets of the data
+    /// blocks by dump id (0 for entries without one).
+    DataPos(BTreeMap<i32, i64>),
 }
 
 impl ScriptOptions {

@@ -12,7 +12,7 @@ use std::io::Write;
 use super::super::toc::{Header, TocEntry};
 use super::drop::{IfExists, add_if_exists, drop_large_object_if_exists};
 use super::large_object::{DataSink, acl_per_blob, per_blob};
-use super::options::ScriptOptions;
+use super::options::{EntryDetail, ScriptOptions};
 use super::owner::owner_statement;
 use super::select::{self, Pass, Reqs};
 use super::settings::SourceSettings;
@@ -107,6 +107,9 @@ impl<'a> Printer<'a> {
             self.header.server_version, self.header.dump_version
         );
         self.put(&versions)?;
+        if let Some(v) = &self.opts.verbose {
+            self.put(&format!("-- Started on {}\n\n", v.started_on))?;
+        }
         if self.opts.single_transaction {
             self.put("BEGIN;\n\n")?;
         }
@@ -123,6 +126,9 @@ impl<'a> Printer<'a> {
         }
         if self.opts.single_transaction {
             self.put("COMMIT;\n\n")?;
+        }
+        if let Some(v) = &self.opts.verbose {
+            self.put(&format!("-- Completed on {}\n\n", v.completed_on))?;
         }
         self.put("--\n-- PostgreSQL database dump complete\n--\n\n")?;
         if let Some(key) = &self.opts.restrict_key {
@@ -484,25 +490,60 @@ impl<'a> Printer<'a> {
 /// The comment block above each entry:
 /// `-- [Data for |Statistics for ]Name: <tag>; Type: <desc>; Schema: <ns|->; Owner: <owner|->`
 /// plus `; Tablespace: <ts>` for an explicit tablespace. Names are sanitised so that they
-/// stay on the comment line; with `-O` the owner is shown as `-`.
+/// stay on the comment line; with `-O` the owner is shown as `-`. Verbose scripts first name
+/// the TOC entry, its catalog OIDs (as unsigned numbers) and its dependencies.
 fn header_comment(e: &TocEntry, part: Part, opts: &ScriptOptions) -> String {
     let owner = if opts.no_owner { None } else { e.owner.as_deref() };
-    let mut s = format!(
-        "--\n-- {}Name: {}; Type: {}; Schema: {}; Owner: {}",
+    let mut s = String::from("--\n");
+    if opts.verbose.is_some() {
+        s.push_str(&format!(
+            "-- TOC entry {} (class {} OID {})\n",
+            e.dump_id,
+            oid_number(&e.tableoid),
+            oid_number(&e.oid)
+        ));
+        if !e.deps.is_empty() {
+            s.push_str("-- Dependencies:");
+            for d in &e.deps {
+                s.push_str(&format!(" {d}"));
+            }
+            s.push('\n');
+        }
+    }
+    s.push_str(&format!(
+        "-- {}Name: {}; Type: {}; Schema: {}; Owner: {}",
         part.prefix(),
         sanitize_line(Some(&e.tag), false),
         e.desc,
         sanitize_line(e.namespace.as_deref(), true),
         sanitize_line(owner, true)
-    );
+    ));
     if let Some(ts) = e.tablespace.as_deref().filter(|t| !t.is_empty())
         && !opts.no_tablespaces
     {
         s.push_str("; Tablespace: ");
         s.push_str(&sanitize_line(Some(ts), false));
     }
-    s.push_str("\n--\n\n");
+    s.push('\n');
+    if let Some(verbose) = &opts.verbose {
+        match &verbose.entry_detail {
+            EntryDetail::None => {}
+            EntryDetail::File if e.filename.is_empty() => {}
+            EntryDetail::File => s.push_str(&format!("-- File: {}\n", e.filename)),
+            EntryDetail::DataPos(pos) => {
+                s.push_str(&format!("-- Data Pos: {}\n", pos.get(&e.dump_id).copied().unwrap_or(0)))
+            }
+        }
+    }
+    s.push_str("--\n\n");
     s
+}
+
+/// An OID field as pg_restore prints it: the number it parses as (0 when none).
+fn oid_number(text: &str) -> u32 {
+    let digits = text.trim_start();
+    let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
+    digits[..end].parse().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -759,6 +800,58 @@ COPY s.t (x) FROM stdin;\n1\n\\.\n\n\nALTER TABLE s.t ENABLE TRIGGER ALL;\n\n--\
         );
         assert!(script.contains("CREATE INDEX") && script.contains("COMMENT ON INDEX"));
         assert!(!script.contains("CREATE TABLE") && !script.contains("COPY") && !script.contains("GRANT"));
+    }
+
+    #[test]
+    fn verbose_headers_and_stamps() {
+        let mut e = obj(12, "INDEX", Some("s"), "i", 4, "x", "y");
+        e.tableoid = "1259".into();
+        e.oid = "16390".into();
+        e.deps = vec![5, 9];
+        let v = ScriptOptions {
+            verbose: Some(super::super::Verbose {
+                started_on: "2026-01-02 03:04:05 UTC".into(),
+                completed_on: "2026-01-02 03:04:06 UTC".into(),
+                entry_detail: EntryDetail::None,
+            }),
+            ..ScriptOptions::default()
+        };
+        assert_eq!(
+            header_comment(&e, Part::Definition, &v),
+            "--\n-- TOC entry 12 (class 1259 OID 16390)\n-- Dependencies: 5 9\n-- Name: i; Type: INDEX; Schema: s; Owner: alice\n--\n\n"
+        );
+        let mut files = v.clone();
+        if let Some(verbose) = files.verbose.as_mut() {
+            verbose.entry_detail = EntryDetail::File;
+        }
+        assert!(
+            !header_comment(&e, Part::Definition, &files).contains("-- File:"),
+            "no data file, no line"
+        );
+        e.filename = "3185.dat".into();
+        assert!(header_comment(&e, Part::Data, &files).ends_with("Owner: alice\n-- File: 3185.dat\n--\n\n"));
+        let mut custom = v.clone();
+        if let Some(verbose) = custom.verbose.as_mut() {
+            verbose.entry_detail = EntryDetail::DataPos([(12, 4096)].into_iter().collect());
+        }
+        assert!(header_comment(&e, Part::Data, &custom).ends_with("Owner: alice\n-- Data Pos: 4096\n--\n\n"));
+        e.dump_id = 13;
+        assert!(header_comment(&e, Part::Data, &custom).ends_with("-- Data Pos: 0\n--\n\n"));
+        e.dump_id = 12;
+        e.deps.clear();
+        e.tableoid = "0".into();
+        assert!(
+            header_comment(&e, Part::Definition, &v).starts_with("--\n-- TOC entry 12 (class 0 OID 16390)\n-- Name:")
+        );
+        let s = print(&toc(), &v);
+        assert!(s.contains(
+            "-- Dumped by pg_dump version 18.6\n\n-- Started on 2026-01-02 03:04:05 UTC\n\nSET statement_timeout"
+        ));
+        assert!(
+            s.ends_with("-- Completed on 2026-01-02 03:04:06 UTC\n\n--\n-- PostgreSQL database dump complete\n--\n\n")
+        );
+        assert_eq!(oid_number("4294967295"), u32::MAX);
+        assert_eq!(oid_number("junk"), 0);
     }
 
     #[test]
