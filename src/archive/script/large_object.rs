@@ -85,6 +85,11 @@ impl<'a> DataSink<'a> {
         self.open
     }
 
+    /// The writer the sink wrote to, for what follows the payload.
+    pub(crate) fn into_inner(self) -> &'a mut dyn Write {
+        self.out
+    }
+
     fn write_chunk(&mut self) -> io::Result<()> {
         let stmt = format!(
             "SELECT pg_catalog.lowrite(0, {});\n",

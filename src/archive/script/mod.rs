@@ -11,6 +11,37 @@
 //!
 //! The output reproduces stock pg_restore's byte for byte for the [`Dialect`] chosen (the
 //! proto-tests compare against pg_restore 15 and 18), including the `\restrict` lines.
+//! [`ScriptPrinter`] is the same walk, resumable at each data entry, for writers that are
+//! handed each table's rows rather than asked for them.
+//!
+//! # pg_dump's plain output and pg_restore's script
+//!
+//! Measured with stock 15 and 18 (proto-tests/script.rs): `pg_dump -Fp` of a database prints
+//! exactly what `pg_restore -f` prints for a `pg_dump -Fd` archive of it, with the default
+//! options and with `-O`, `-x`, `-c [--if-exists]`, `-C [-c]`,
+//! `--use-set-session-authorization`, `--section=...` and `--no-tablespaces`. The version
+//! line differs only when the programs differ: pg_dump names itself, pg_restore the
+//! archive's pg_dump (both come from [`Header`] here). Where they part, the archive is the
+//! reference and the TOC handed to the printer decides:
+//! * `-s`: pg_dump leaves matview refreshes (MATERIALIZED VIEW DATA) out of the TOC, while
+//!   pg_restore `-s` of a full archive prints them (they count as schema);
+//! * `-a`: pg_dump orders the data of tables linked by foreign keys referenced-first, so its
+//!   TOC order differs from a full archive's, which pg_restore `-a` follows;
+//! * `-v`: dump ids and time stamps differ between runs, archives add a line per entry
+//!   (`-- File:` for directory and tar, `-- Data Pos:` for custom; [`EntryDetail`]), and
+//!   pg_dump's plain `-v` lists fewer `-- Dependencies:` than its archive holds.
+//!
+//! Between pg_restore releases: 16 and later change owners with `ALTER VIEW`,
+//! `ALTER SEQUENCE`, `ALTER MATERIALIZED VIEW` where 14 and 15 wrote `ALTER TABLE`; 17 and
+//! later add `SET transaction_timeout = 0`; 18 gives statistics entries their own
+//! selection, header prefix and pass ([`Dialect`]).
+//!
+//! Not reproduced on purpose: a `LARGE OBJECTS` ACL command without `LARGE OBJECT <oid>` in
+//! it (a `SET SESSION AUTHORIZATION` around a grant by a non-owner) is printed once,
+//! unchanged, where pg_restore 17/18 glue `(null)` to it for every object; an owner for an
+//! unknown kind of entry is an error, where pg_restore 15 only warns. Not part of the printer:
+//! pg_restore's selective restore (`-n`, `-t`, `-I`, `-P`, `-T`, `-L`, ...), which pg_dump does
+//! while dumping, and `--transaction-size` (pg_restore 17+).
 //!
 //! ```
 //! use pgsnap::archive::script::{DataSink, ScriptOptions, SourceSettings, print_script};
@@ -67,6 +98,7 @@ pub use drop::{IfExists, add_if_exists};
 pub use large_object::{DataSink, LO_CHUNK, bytea_literal};
 pub use options::{Dialect, EntryDetail, ScriptOptions, Sections, Verbose, is_valid_restrict_key};
 pub use owner::{OwnerTarget, owner_statement, owner_target};
+pub use printer::ScriptPrinter;
 pub use select::{Pass, Reqs};
 pub use settings::{SourceSettings, canonical_encoding};
 pub use text::sanitize_line;
@@ -111,6 +143,5 @@ pub fn print_script<F>(
 where
     F: FnMut(&TocEntry, &mut DataSink<'_>) -> Result<()>,
 {
-    opts.validate()?;
-    printer::Printer::new(out, header, entries, settings, opts).run(data)
+    ScriptPrinter::new(header.clone(), entries.to_vec(), settings.clone(), opts.clone())?.run(out, data)
 }

@@ -5,9 +5,13 @@
 //! `_becomeUser`, `_becomeOwner`, `_selectOutputSchema`, `_selectTablespace`,
 //! `_selectTableAccessMethod`, `_printTableAccessMethodNoStorage`,
 //! `_disableTriggersIfNecessary` — in script mode, where each is a printed statement).
+//!
+//! The walk stops at every data entry and hands control back to the caller, who streams
+//! the entry's payload through a [`DataSink`] and resumes the walk ([`ScriptPrinter`]).
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
 
 use super::super::toc::{Header, TocEntry};
 use super::drop::{IfExists, add_if_exists, drop_large_object_if_exists};
@@ -22,6 +26,8 @@ use crate::error::{Error, Result};
 
 /// pg_class relkind of a partitioned table, as the 1.16 TOC stores it.
 const RELKIND_PARTITIONED_TABLE: i32 = b'p' as i32;
+
+const PASSES: [Pass; 3] = [Pass::Main, Pass::Acl, Pass::PostAcl];
 
 /// What the script's imaginary session currently has set, so nothing is set twice. `None`
 /// means unknown (the next request prints its statement).
@@ -51,12 +57,51 @@ impl Part {
     }
 }
 
-pub(super) struct Printer<'a> {
-    out: &'a mut dyn Write,
-    header: &'a Header,
-    entries: &'a [TocEntry],
-    settings: &'a SourceSettings,
-    opts: &'a ScriptOptions,
+/// Where the walk is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Nothing printed yet.
+    Start,
+    /// Walking the passes: the next entry to look at.
+    Walking { pass: usize, next: usize },
+    /// The payload of entry `index` is being written; the walk resumes after it.
+    InData { pass: usize, index: usize },
+    /// The footer is printed.
+    Finished,
+}
+
+/// The script printer as a resumable walk, for writers that receive each table's data as it
+/// comes: [`ScriptPrinter::next_data`] prints everything up to the next data entry's payload
+/// and returns that entry; the payload goes through [`ScriptPrinter::data_sink`]; then
+/// [`ScriptPrinter::end_data`], and `next_data` again until it returns `None`; then
+/// [`ScriptPrinter::finish`]. Data entries come in TOC order, each once.
+///
+/// ```
+/// # use pgsnap::archive::script::{ScriptOptions, ScriptPrinter, SourceSettings};
+/// # use pgsnap::archive::{ArchiveFormat, ArchiveVersion, CreateTime, Header, HeaderCompression, TocEntry};
+/// # fn rows_of(_: &TocEntry) -> &'static [u8] { b"1\n\\.\n\n\n" }
+/// # let header = Header { version: ArchiveVersion::V1_14, format: ArchiveFormat::Tar,
+/// #     compression: HeaderCompression::ZlibLevel(0), created: CreateTime::default(),
+/// #     dbname: "d".into(), server_version: "15.19".into(), dump_version: "15.19".into() };
+/// # let toc: Vec<TocEntry> = Vec::new();
+/// use std::io::Write;
+/// let settings = SourceSettings::from_toc(&toc)?;
+/// let mut printer = ScriptPrinter::new(header, toc, settings, ScriptOptions::default())?;
+/// let mut out = Vec::new();
+/// while let Some(entry) = printer.next_data(&mut out)? {
+///     let rows = rows_of(&entry);
+///     let mut sink = printer.data_sink(&mut out);
+///     sink.write_all(rows).map_err(|e| pgsnap::Error::io("copying rows", e))?;
+///     printer.end_data(sink)?;
+/// }
+/// let report = printer.finish(&mut out)?;
+/// # Ok::<(), pgsnap::Error>(())
+/// ```
+pub struct ScriptPrinter {
+    header: Header,
+    entries: Arc<[TocEntry]>,
+    settings: SourceSettings,
+    opts: Arc<ScriptOptions>,
     quote_all: bool,
     reqs: Vec<Reqs>,
     /// Schema entries are printed at all (false for `-a` and for implied data-only TOCs),
@@ -64,88 +109,190 @@ pub(super) struct Printer<'a> {
     schema_wanted: bool,
     by_dump_id: HashMap<i32, usize>,
     session: Session,
+    stage: Stage,
     report: ScriptReport,
 }
 
-impl<'a> Printer<'a> {
-    pub(super) fn new(
-        out: &'a mut dyn Write,
-        header: &'a Header,
-        entries: &'a [TocEntry],
-        settings: &'a SourceSettings,
-        opts: &'a ScriptOptions,
-    ) -> Self {
-        let (reqs, schema_wanted) = select::required(entries, opts);
+fn put(w: &mut dyn Write, s: &str) -> Result<()> {
+    w.write_all(s.as_bytes())
+        .map_err(|e| Error::io("writing the SQL script", e))
+}
+
+impl ScriptPrinter {
+    /// A printer for `entries` (in archive order). Refuses invalid option combinations.
+    pub fn new(
+        header: Header,
+        entries: Vec<TocEntry>,
+        settings: SourceSettings,
+        opts: ScriptOptions,
+    ) -> Result<ScriptPrinter> {
+        opts.validate()?;
+        let (reqs, schema_wanted) = select::required(&entries, &opts);
         let by_dump_id = entries.iter().enumerate().map(|(i, e)| (e.dump_id, i)).collect();
-        Printer {
-            out,
+        Ok(ScriptPrinter {
             header,
-            entries,
+            entries: entries.into(),
             settings,
-            opts,
             quote_all: opts.quote_all_identifiers,
+            opts: Arc::new(opts),
             reqs,
             schema_wanted,
             by_dump_id,
             session: Session::default(),
+            stage: Stage::Start,
             report: ScriptReport::default(),
-        }
+        })
     }
 
-    pub(super) fn run<F>(mut self, mut data: F) -> Result<ScriptReport>
+    /// Prints up to the payload of the next selected data entry and returns that entry, or
+    /// `None` when no data entry is left.
+    pub fn next_data(&mut self, w: &mut dyn Write) -> Result<Option<TocEntry>> {
+        let (mut pass, mut next) = match self.stage {
+            Stage::Start => {
+                self.prologue(w)?;
+                (0, 0)
+            }
+            Stage::Walking { pass, next } => (pass, next),
+            Stage::InData { index, .. } => {
+                return Err(Error::internal(format!(
+                    "the data of {} was not ended before asking for the next entry",
+                    self.entries[index].label()
+                )));
+            }
+            Stage::Finished => return Ok(None),
+        };
+        let entries = Arc::clone(&self.entries);
+        while pass < PASSES.len() {
+            while next < entries.len() {
+                let i = next;
+                next += 1;
+                if !self.reqs[i].any() || select::pass_of(&entries[i], &self.opts) != PASSES[pass] {
+                    continue;
+                }
+                if self.print_until_data(w, &entries[i], self.reqs[i])? {
+                    self.stage = Stage::InData { pass, index: i };
+                    return Ok(Some(entries[i].clone()));
+                }
+                self.print_after_data(w, &entries[i], self.reqs[i])?;
+            }
+            pass += 1;
+            next = 0;
+        }
+        self.stage = Stage::Walking { pass, next };
+        Ok(None)
+    }
+
+    /// The sink for the payload of the entry [`ScriptPrinter::next_data`] returned; it
+    /// writes straight to `w`.
+    pub fn data_sink<'w>(&self, w: &'w mut dyn Write) -> DataSink<'w> {
+        let large_objects = match self.stage {
+            Stage::InData { index, .. } => self.entries[index].desc == "BLOBS",
+            _ => false,
+        };
+        DataSink::new(w, self.settings.std_strings, large_objects)
+    }
+
+    /// Ends the payload written through `sink` and prints what follows it.
+    pub fn end_data(&mut self, sink: DataSink<'_>) -> Result<()> {
+        let Stage::InData { pass, index } = self.stage else {
+            return Err(Error::internal("end_data without a data entry in progress"));
+        };
+        let entries = Arc::clone(&self.entries);
+        let e = &entries[index];
+        if let Some(oid) = sink.open_large_object() {
+            return Err(Error::internal(format!(
+                "the data of {} left large object {oid} unfinished",
+                e.label()
+            )));
+        }
+        self.report.large_objects += sink.large_objects_written();
+        self.report.data_entries += 1;
+        let w = sink.into_inner();
+        self.stage = Stage::Walking { pass, next: index + 1 };
+        let large_objects = e.desc == "BLOBS";
+        if large_objects && !self.opts.single_transaction {
+            put(w, "COMMIT;\n\n")?;
+        }
+        if !large_objects && e.desc != "BLOB COMMENTS" {
+            self.toggle_triggers(w, e, "ENABLE")?;
+        }
+        self.print_after_data(w, e, self.reqs[index])
+    }
+
+    /// Prints the rest of the script (the remaining passes and the footer) and returns the
+    /// report. Every data entry must have been written: a data entry still ahead is an
+    /// error, not a silently empty table.
+    pub fn finish(mut self, w: &mut dyn Write) -> Result<ScriptReport> {
+        if let Some(e) = self.next_data(w)? {
+            return Err(Error::internal(format!(
+                "the script was finished before the data of {} was written",
+                e.label()
+            )));
+        }
+        if self.stage != Stage::Finished {
+            self.epilogue(w)?;
+            self.stage = Stage::Finished;
+        }
+        w.flush().map_err(|e| Error::io("writing the SQL script", e))?;
+        Ok(self.report)
+    }
+
+    /// Runs the whole walk, asking `data` for each data entry's payload.
+    pub(super) fn run<F>(mut self, w: &mut dyn Write, mut data: F) -> Result<ScriptReport>
     where
         F: FnMut(&TocEntry, &mut DataSink<'_>) -> Result<()>,
     {
-        self.put("--\n-- PostgreSQL database dump\n--\n\n")?;
+        while let Some(e) = self.next_data(w)? {
+            let mut sink = self.data_sink(w);
+            data(&e, &mut sink).map_err(|err| err.context(format!("copying the data of {}", e.label())))?;
+            self.end_data(sink)?;
+        }
+        self.finish(w)
+    }
+
+    fn prologue(&mut self, w: &mut dyn Write) -> Result<()> {
+        let opts = Arc::clone(&self.opts);
+        put(w, "--\n-- PostgreSQL database dump\n--\n\n")?;
         // psql refuses meta-commands between \restrict and \unrestrict, so a crafted object
         // name or data value cannot run shell commands on the machine that loads the script.
-        if let Some(key) = &self.opts.restrict_key {
-            self.put(&format!("\\restrict {key}\n\n"))?;
+        if let Some(key) = &opts.restrict_key {
+            put(w, &format!("\\restrict {key}\n\n"))?;
         }
         let versions = format!(
             "-- Dumped from database version {}\n-- Dumped by pg_dump version {}\n\n",
             self.header.server_version, self.header.dump_version
         );
-        self.put(&versions)?;
-        if let Some(v) = &self.opts.verbose {
-            self.put(&format!("-- Started on {}\n\n", v.started_on))?;
+        put(w, &versions)?;
+        if let Some(v) = &opts.verbose {
+            put(w, &format!("-- Started on {}\n\n", v.started_on))?;
         }
-        if self.opts.single_transaction {
-            self.put("BEGIN;\n\n")?;
+        if opts.single_transaction {
+            put(w, "BEGIN;\n\n")?;
         }
-        self.fixed_state()?;
-        if self.opts.clean {
-            self.drop_pass()?;
+        self.fixed_state(w)?;
+        if opts.clean {
+            self.drop_pass(w)?;
         }
-        for pass in [Pass::Main, Pass::Acl, Pass::PostAcl] {
-            for i in 0..self.entries.len() {
-                if self.reqs[i].any() && select::pass_of(&self.entries[i], self.opts) == pass {
-                    self.restore_entry(i, &mut data)?;
-                }
-            }
-        }
-        if self.opts.single_transaction {
-            self.put("COMMIT;\n\n")?;
-        }
-        if let Some(v) = &self.opts.verbose {
-            self.put(&format!("-- Completed on {}\n\n", v.completed_on))?;
-        }
-        self.put("--\n-- PostgreSQL database dump complete\n--\n\n")?;
-        if let Some(key) = &self.opts.restrict_key {
-            self.put(&format!("\\unrestrict {key}\n\n"))?;
-        }
-        self.out.flush().map_err(|e| Error::io("writing the SQL script", e))?;
-        Ok(self.report)
+        Ok(())
     }
 
-    fn put(&mut self, s: &str) -> Result<()> {
-        self.out
-            .write_all(s.as_bytes())
-            .map_err(|e| Error::io("writing the SQL script", e))
+    fn epilogue(&mut self, w: &mut dyn Write) -> Result<()> {
+        let opts = Arc::clone(&self.opts);
+        if opts.single_transaction {
+            put(w, "COMMIT;\n\n")?;
+        }
+        if let Some(v) = &opts.verbose {
+            put(w, &format!("-- Completed on {}\n\n", v.completed_on))?;
+        }
+        put(w, "--\n-- PostgreSQL database dump complete\n--\n\n")?;
+        if let Some(key) = &opts.restrict_key {
+            put(w, &format!("\\unrestrict {key}\n\n"))?;
+        }
+        Ok(())
     }
 
     /// Settings every script (and every reconnection) starts with.
-    fn fixed_state(&mut self) -> Result<()> {
+    fn fixed_state(&mut self, w: &mut dyn Write) -> Result<()> {
         let mut s = String::from(
             "SET statement_timeout = 0;\nSET lock_timeout = 0;\nSET idle_in_transaction_session_timeout = 0;\n",
         );
@@ -175,28 +322,29 @@ impl<'a> Printer<'a> {
             "SET row_security = off;\n"
         });
         s.push('\n');
-        self.put(&s)
+        put(w, &s)
     }
 
     /// `--clean`: every selected entry's DROP, last entry first. With `-C` only the database
     /// itself is dropped (the script is not connected to it yet); otherwise never the
     /// database.
-    fn drop_pass(&mut self) -> Result<()> {
-        let entries = self.entries;
+    fn drop_pass(&mut self, w: &mut dyn Write) -> Result<()> {
+        let entries = Arc::clone(&self.entries);
+        let opts = Arc::clone(&self.opts);
         for (i, e) in entries.iter().enumerate().rev() {
             let is_db = matches!(e.desc.as_str(), "DATABASE" | "DATABASE PROPERTIES");
-            if self.opts.create && !is_db {
+            if opts.create && !is_db {
                 continue;
             }
             let Some(drop) = e.drop_stmt.as_deref() else { continue };
             if !self.reqs[i].schema_or_data() {
                 continue;
             }
-            self.become_owner(e)?;
-            self.select_schema(e.namespace.as_deref())?;
+            self.become_owner(w, e)?;
+            self.select_schema(w, e.namespace.as_deref())?;
             if e.desc == "BLOB METADATA" {
                 let defn = e.defn.as_deref().unwrap_or("");
-                let stmts = if self.opts.if_exists {
+                let stmts = if opts.if_exists {
                     per_blob(
                         defn,
                         "SELECT pg_catalog.lo_unlink(oid) FROM pg_catalog.pg_largeobject_metadata WHERE oid = '",
@@ -205,24 +353,24 @@ impl<'a> Printer<'a> {
                 } else {
                     per_blob(defn, "SELECT pg_catalog.lo_unlink('", "')")
                 };
-                self.put(&stmts)?;
+                put(w, &stmts)?;
             } else if drop.is_empty() {
                 // nothing to drop
-            } else if !self.opts.if_exists {
-                self.put(drop)?;
+            } else if !opts.if_exists {
+                put(w, drop)?;
             } else if e.desc == "BLOB" && !drop.starts_with("--") {
                 let oid = e.oid.parse::<u32>().unwrap_or(0).to_string();
-                self.put(&drop_large_object_if_exists(&oid))?;
+                put(w, &drop_large_object_if_exists(&oid))?;
             } else {
                 match add_if_exists(&e.desc, drop) {
-                    IfExists::Statement(s) => self.put(&s)?,
+                    IfExists::Statement(s) => put(w, &s)?,
                     IfExists::NotFound(s) => {
                         self.report.warnings.push(ScriptWarning::IfExistsNotInserted {
                             dump_id: e.dump_id,
                             desc: e.desc.clone(),
                             statement: drop.to_string(),
                         });
-                        self.put(&s)?;
+                        put(w, &s)?;
                     }
                 }
             }
@@ -232,96 +380,70 @@ impl<'a> Printer<'a> {
         Ok(())
     }
 
-    /// One entry's schema part, data part and statistics part, as selected.
-    fn restore_entry<F>(&mut self, i: usize, data: &mut F) -> Result<()>
-    where
-        F: FnMut(&TocEntry, &mut DataSink<'_>) -> Result<()>,
-    {
-        let entries = self.entries;
-        let e = &entries[i];
-        let reqs = self.reqs[i];
+    /// An entry's schema part and, if it has a payload, everything up to it. Returns
+    /// whether the payload comes next.
+    fn print_until_data(&mut self, w: &mut dyn Write, e: &TocEntry, reqs: Reqs) -> Result<bool> {
         if reqs.schema {
-            self.print_entry(e, Part::Definition)?;
+            self.print_entry(w, e, Part::Definition)?;
             if matches!(e.desc.as_str(), "DATABASE" | "DATABASE PROPERTIES") {
-                self.reconnect(&e.tag)?;
+                self.reconnect(w, &e.tag)?;
             }
         }
-        if reqs.data {
-            if e.had_dumper {
-                self.print_entry(e, Part::Data)?;
-                self.print_data(e, data)?;
-            } else if !reqs.schema {
-                self.print_entry(e, Part::Definition)?;
-            }
+        if !(reqs.data && e.had_dumper) {
+            return Ok(false);
         }
-        if reqs.stats {
-            self.print_entry(e, Part::Statistics)?;
-        }
-        Ok(())
-    }
-
-    fn print_data<F>(&mut self, e: &TocEntry, data: &mut F) -> Result<()>
-    where
-        F: FnMut(&TocEntry, &mut DataSink<'_>) -> Result<()>,
-    {
+        self.print_entry(w, e, Part::Data)?;
         let large_objects = e.desc == "BLOBS";
         if large_objects || e.desc == "BLOB COMMENTS" {
-            self.select_schema(Some("pg_catalog"))?;
+            self.select_schema(w, Some("pg_catalog"))?;
         } else {
-            self.disable_triggers(e)?;
-            self.become_owner(e)?;
-            self.select_schema(e.namespace.as_deref())?;
+            self.toggle_triggers(w, e, "DISABLE")?;
+            self.become_owner(w, e)?;
+            self.select_schema(w, e.namespace.as_deref())?;
             if let Some(copy) = e.copy_stmt.as_deref().filter(|c| !c.is_empty()) {
-                self.put(copy)?;
+                put(w, copy)?;
             }
         }
         // Large objects are written inside one transaction, unless the whole script is one.
         if large_objects && !self.opts.single_transaction {
-            self.put("BEGIN;\n\n")?;
+            put(w, "BEGIN;\n\n")?;
         }
-        let std_strings = self.settings.std_strings;
-        let mut sink = DataSink::new(&mut *self.out, std_strings, large_objects);
-        data(e, &mut sink).map_err(|err| err.context(format!("copying the data of {}", e.label())))?;
-        if let Some(oid) = sink.open_large_object() {
-            return Err(Error::internal(format!(
-                "the data of {} left large object {oid} unfinished",
-                e.label()
-            )));
+        Ok(true)
+    }
+
+    /// What follows the payload (or the schema part, for entries without one): a data part
+    /// that is a statement (sequence values, large-object metadata), and statistics.
+    fn print_after_data(&mut self, w: &mut dyn Write, e: &TocEntry, reqs: Reqs) -> Result<()> {
+        if reqs.data && !e.had_dumper && !reqs.schema {
+            self.print_entry(w, e, Part::Definition)?;
         }
-        self.report.large_objects += sink.large_objects_written();
-        self.report.data_entries += 1;
-        if large_objects && !self.opts.single_transaction {
-            self.put("COMMIT;\n\n")?;
-        }
-        if !large_objects && e.desc != "BLOB COMMENTS" {
-            self.enable_triggers(e)?;
+        if reqs.stats {
+            self.print_entry(w, e, Part::Statistics)?;
         }
         Ok(())
     }
 
     /// `_printTocEntry`: session switches, the comment header, the definition, the owner.
-    fn print_entry(&mut self, e: &TocEntry, part: Part) -> Result<()> {
-        let opts = self.opts;
-        self.become_owner(e)?;
-        self.select_schema(e.namespace.as_deref())?;
-        self.select_tablespace(e.tablespace.as_deref())?;
+    fn print_entry(&mut self, w: &mut dyn Write, e: &TocEntry, part: Part) -> Result<()> {
+        let opts = Arc::clone(&self.opts);
+        self.become_owner(w, e)?;
+        self.select_schema(w, e.namespace.as_deref())?;
+        self.select_tablespace(w, e.tablespace.as_deref())?;
         // A partitioned table has no storage: its access method is set after it exists.
         if e.relkind != RELKIND_PARTITIONED_TABLE {
-            self.select_table_am(e.tableam.as_deref())?;
+            self.select_table_am(w, e.tableam.as_deref())?;
         }
-        self.put(&header_comment(e, part, opts))?;
+        put(w, &header_comment(e, part, &opts))?;
         let defn = e.defn.as_deref().unwrap_or("");
         if opts.no_owner && e.desc == "SCHEMA" && !defn.starts_with("--") {
             // Old pg_dumps put AUTHORIZATION into CREATE SCHEMA; -O must not keep it.
-            let stmt = format!("CREATE SCHEMA {};\n\n\n", ident(&e.tag, self.quote_all));
-            self.put(&stmt)?;
+            put(w, &format!("CREATE SCHEMA {};\n\n\n", ident(&e.tag, self.quote_all)))?;
         } else if e.desc == "BLOB METADATA" {
-            self.put(&per_blob(defn, "SELECT pg_catalog.lo_create('", "')"))?;
+            put(w, &per_blob(defn, "SELECT pg_catalog.lo_create('", "')"))?;
         } else if e.desc == "ACL" && e.tag.starts_with("LARGE OBJECTS") {
-            let group = self.blob_group_of(e)?;
-            self.put(&acl_per_blob(defn, group))?;
+            put(w, &acl_per_blob(defn, self.blob_group_of(e)?))?;
         } else if !defn.is_empty() {
-            self.put(&format!("{defn}\n\n"))?;
+            put(w, &format!("{defn}\n\n"))?;
         }
         // Ownership by ALTER ... OWNER TO, unless sessions switch to the owner instead. The
         // public schema's entry is a comment rather than CREATE SCHEMA, so no session switch
@@ -333,10 +455,10 @@ impl<'a> Printer<'a> {
                     && e.drop_stmt.as_deref().is_some_and(|d| !d.is_empty())
                 {
                     let end = format!(" OWNER TO {}", ident(owner, self.quote_all));
-                    self.put(&per_blob(defn, "ALTER LARGE OBJECT ", &end))?;
+                    put(w, &per_blob(defn, "ALTER LARGE OBJECT ", &end))?;
                 }
             } else if let Some(stmt) = owner_statement(e, opts.dialect, self.quote_all)? {
-                self.put(&format!("{stmt}\n\n"))?;
+                put(w, &format!("{stmt}\n\n"))?;
             }
         }
         if e.relkind == RELKIND_PARTITIONED_TABLE
@@ -348,7 +470,7 @@ impl<'a> Printer<'a> {
                 qualified(e.namespace.as_deref(), &e.tag, self.quote_all),
                 ident(am, self.quote_all)
             );
-            self.put(&stmt)?;
+            put(w, &stmt)?;
         }
         // ACL entries may switch the session user themselves.
         if select::is_acl(e) {
@@ -359,10 +481,9 @@ impl<'a> Printer<'a> {
 
     /// The OID list of the BLOB METADATA entry a `LARGE OBJECTS` ACL belongs to (its first
     /// dependency).
-    fn blob_group_of(&self, acl: &TocEntry) -> Result<&'a str> {
-        let entries = self.entries;
+    fn blob_group_of(&self, acl: &TocEntry) -> Result<&str> {
         let first = acl.deps.first().copied().unwrap_or(0);
-        match self.by_dump_id.get(&first).map(|&i| &entries[i]) {
+        match self.by_dump_id.get(&first).map(|&i| &self.entries[i]) {
             Some(meta) if meta.desc == "BLOB METADATA" => Ok(meta.defn.as_deref().unwrap_or("")),
             _ => Err(Error::archive(format!(
                 "could not find the BLOB METADATA entry {first} that {} applies to",
@@ -373,19 +494,19 @@ impl<'a> Printer<'a> {
 
     /// `-C`: after CREATE DATABASE (and after its properties, so they take effect) the
     /// script connects to it and starts its session over.
-    fn reconnect(&mut self, dbname: &str) -> Result<()> {
+    fn reconnect(&mut self, w: &mut dyn Write, dbname: &str) -> Result<()> {
         let connect = psql_connect(dbname, self.quote_all)?;
         // \connect is a meta-command, so the restriction is lifted around it.
         let text = match &self.opts.restrict_key {
             Some(key) => format!("\\unrestrict {key}\n{connect}\\restrict {key}\n\n"),
             None => connect,
         };
-        self.put(&text)?;
+        put(w, &text)?;
         self.session = Session::default();
-        self.fixed_state()
+        self.fixed_state(w)
     }
 
-    fn become_user(&mut self, user: Option<&str>) -> Result<()> {
+    fn become_user(&mut self, w: &mut dyn Write, user: Option<&str>) -> Result<()> {
         let user = user.unwrap_or("");
         if self.session.user.as_deref() == Some(user) {
             return Ok(());
@@ -395,21 +516,21 @@ impl<'a> Printer<'a> {
         } else {
             literal(user, self.settings.std_strings)
         };
-        self.put(&format!("SET SESSION AUTHORIZATION {who};\n\n"))?;
+        put(w, &format!("SET SESSION AUTHORIZATION {who};\n\n"))?;
         self.session.user = Some(user.to_string());
         Ok(())
     }
 
-    fn become_owner(&mut self, e: &TocEntry) -> Result<()> {
+    fn become_owner(&mut self, w: &mut dyn Write, e: &TocEntry) -> Result<()> {
         if self.opts.no_owner || !self.opts.use_set_session_authorization {
             return Ok(());
         }
-        self.become_user(e.owner.as_deref())
+        self.become_user(w, e.owner.as_deref())
     }
 
     /// Archives with a SEARCHPATH entry keep that path throughout; older ones get a
     /// `SET search_path` per schema.
-    fn select_schema(&mut self, schema: Option<&str>) -> Result<()> {
+    fn select_schema(&mut self, w: &mut dyn Write, schema: Option<&str>) -> Result<()> {
         if self.settings.search_path.is_some() {
             return Ok(());
         }
@@ -424,13 +545,13 @@ impl<'a> Printer<'a> {
             stmt.push_str(", pg_catalog");
         }
         stmt.push_str(";\n\n");
-        self.put(&stmt)?;
+        put(w, &stmt)?;
         self.session.schema = Some(schema.to_string());
         Ok(())
     }
 
     /// `""` is the database's default tablespace; `None` is not a tablespace object.
-    fn select_tablespace(&mut self, tablespace: Option<&str>) -> Result<()> {
+    fn select_tablespace(&mut self, w: &mut dyn Write, tablespace: Option<&str>) -> Result<()> {
         if self.opts.no_tablespaces {
             return Ok(());
         }
@@ -443,12 +564,12 @@ impl<'a> Printer<'a> {
         } else {
             format!("SET default_tablespace = {};\n\n", ident(want, self.quote_all))
         };
-        self.put(&stmt)?;
+        put(w, &stmt)?;
         self.session.tablespace = Some(want.to_string());
         Ok(())
     }
 
-    fn select_table_am(&mut self, am: Option<&str>) -> Result<()> {
+    fn select_table_am(&mut self, w: &mut dyn Write, am: Option<&str>) -> Result<()> {
         if self.opts.no_table_access_method {
             return Ok(());
         }
@@ -456,34 +577,28 @@ impl<'a> Printer<'a> {
         if self.session.table_am.as_deref() == Some(want) {
             return Ok(());
         }
-        let stmt = format!("SET default_table_access_method = {};\n\n", ident(want, self.quote_all));
-        self.put(&stmt)?;
+        put(
+            w,
+            &format!("SET default_table_access_method = {};\n\n", ident(want, self.quote_all)),
+        )?;
         self.session.table_am = Some(want.to_string());
         Ok(())
     }
 
     /// `--disable-triggers` acts only when no schema is printed: the tables already exist
     /// with their triggers and foreign keys. Disabling needs a superuser: the one named by
-    /// `--superuser`, else the session's original user.
-    fn disable_triggers(&mut self, e: &TocEntry) -> Result<()> {
-        self.toggle_triggers(e, "DISABLE")
-    }
-
-    fn enable_triggers(&mut self, e: &TocEntry) -> Result<()> {
-        self.toggle_triggers(e, "ENABLE")
-    }
-
-    fn toggle_triggers(&mut self, e: &TocEntry, how: &str) -> Result<()> {
+    /// `--superuser`, else the session's original user. `how` is DISABLE or ENABLE.
+    fn toggle_triggers(&mut self, w: &mut dyn Write, e: &TocEntry, how: &str) -> Result<()> {
         if self.schema_wanted || !self.opts.disable_triggers {
             return Ok(());
         }
         let superuser = self.opts.superuser.clone();
-        self.become_user(superuser.as_deref())?;
+        self.become_user(w, superuser.as_deref())?;
         let stmt = format!(
             "ALTER TABLE {} {how} TRIGGER ALL;\n\n",
             qualified(e.namespace.as_deref(), &e.tag, self.quote_all)
         );
-        self.put(&stmt)
+        put(w, &stmt)
     }
 }
 
@@ -973,6 +1088,53 @@ SELECT pg_catalog.lo_close(0);\n\nCOMMIT;\n\n"
         )
         .unwrap_err();
         assert!(err.message().contains("left large object 7 unfinished"));
+    }
+
+    #[test]
+    fn stepping_prints_what_the_callback_prints() {
+        let entries = toc();
+        let opts = ScriptOptions {
+            clean: true,
+            restrict_key: Some("k".into()),
+            ..ScriptOptions::default()
+        };
+        let settings = SourceSettings::from_toc(&entries).unwrap();
+        let mut p = ScriptPrinter::new(header(), entries.clone(), settings, opts.clone()).unwrap();
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        while let Some(e) = p.next_data(&mut out).unwrap() {
+            seen.push(e.dump_id);
+            let mut sink = p.data_sink(&mut out);
+            sink.write_all(b"1\n\\.\n\n\n").unwrap();
+            p.end_data(sink).unwrap();
+        }
+        assert_eq!(p.next_data(&mut out).unwrap(), None, "asking again is harmless");
+        let report = p.finish(&mut out).unwrap();
+        assert_eq!(seen, [6]);
+        assert_eq!(report.data_entries, 1);
+        assert_eq!(String::from_utf8(out).unwrap(), print(&entries, &opts));
+    }
+
+    #[test]
+    fn stepping_refuses_skipped_or_unended_data() {
+        let entries = toc();
+        let settings = SourceSettings::from_toc(&entries).unwrap();
+        let opts = ScriptOptions::default();
+        let p = ScriptPrinter::new(header(), entries.clone(), settings.clone(), opts.clone()).unwrap();
+        let err = p.finish(&mut Vec::new()).unwrap_err();
+        assert!(
+            err.message().contains("finished before the data of TOC entry 6"),
+            "{err}"
+        );
+        let mut p = ScriptPrinter::new(header(), entries.clone(), settings.clone(), opts.clone()).unwrap();
+        let mut out = Vec::new();
+        assert!(p.next_data(&mut out).unwrap().is_some());
+        assert!(p.next_data(&mut out).unwrap_err().message().contains("was not ended"));
+        let bad = ScriptOptions {
+            if_exists: true,
+            ..opts
+        };
+        assert!(ScriptPrinter::new(header(), entries, settings, bad).is_err());
     }
 
     #[test]
