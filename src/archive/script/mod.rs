@@ -37,9 +37,10 @@
 //! selection, header prefix and pass ([`Dialect`]).
 //!
 //! Not reproduced on purpose: a `LARGE OBJECTS` ACL command without `LARGE OBJECT <oid>` in
-//! it (a `SET SESSION AUTHORIZATION` around a grant by a non-owner) is printed once,
-//! unchanged, where pg_restore 17/18 glue `(null)` to it for every object; an owner for an
-//! unknown kind of entry is an error, where pg_restore 15 only warns. Not part of the printer:
+//! it (the `SET SESSION AUTHORIZATION` around a grant made by a non-owner) is printed once,
+//! unchanged, where pg_restore 18.6 prints `SET SESSION AUTHORIZATION lo_a9001(null);` for
+//! every object of the group (seen with two large objects re-granted by a grantee); an owner
+//! for an unknown kind of entry is an error, where pg_restore 15 only warns. Not part of the printer:
 //! pg_restore's selective restore (`-n`, `-t`, `-I`, `-P`, `-T`, `-L`, ...), which pg_dump does
 //! while dumping, and `--transaction-size` (pg_restore 17+).
 //!
