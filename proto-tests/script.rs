@@ -348,6 +348,92 @@ fn escaped_strings_source_prints_as_pg_restore_does() {
     }
 }
 
+/// Objects in a tablespace of their own: `SET default_tablespace`, the header's
+/// `; Tablespace:` part, and what `--no-tablespaces` removes.
+#[test]
+fn tablespaces_print_as_pg_restore_does() {
+    for major in [18, 15] {
+        let cluster = Cluster::shared(major);
+        // The location must belong to the server's OS user; the cluster directory does.
+        let name = format!("script_ts_{}", std::process::id());
+        let location = cluster.dir.join(&name);
+        std::fs::create_dir_all(&location).unwrap();
+        if is_root() {
+            let out = std::process::Command::new("chown")
+                .arg("pgsnaptest:")
+                .arg(&location)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "chown: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        cluster.psql(
+            "postgres",
+            &format!("CREATE TABLESPACE \"{name}\" LOCATION '{}'", location.display()),
+        );
+        {
+            let db = TestDb::new(
+                major,
+                "script_ts",
+                &format!(
+                    "CREATE TABLE placed (id int PRIMARY KEY USING INDEX TABLESPACE \"{name}\", v text) TABLESPACE \"{name}\";
+                     CREATE INDEX placed_v ON placed (v) TABLESPACE \"{name}\";
+                     CREATE TABLE elsewhere (x int);
+                     INSERT INTO placed VALUES (1, 'a');"
+                ),
+            );
+            let (_dir, archive) = stock_archive(&db, &[]);
+            let stock = pg_restore_script(&db.cluster, &archive, &[]);
+            assert!(String::from_utf8_lossy(&stock).contains(&format!("; Tablespace: {name}\n")));
+            assert_matches_pg_restore(
+                &db.cluster,
+                &archive,
+                &[&[], &["--no-tablespaces"], &["-c", "--if-exists"], &["-v"]],
+                "tablespaces",
+            );
+        }
+        cluster.psql("postgres", &format!("DROP TABLESPACE \"{name}\""));
+        let _ = std::fs::remove_dir_all(&location);
+    }
+}
+
+/// A LATIN1 database: the encoding name the script sets, and data bytes that are not
+/// UTF-8 copied through untouched.
+#[test]
+fn latin1_source_prints_as_pg_restore_does() {
+    for major in [18, 15] {
+        let cluster = Cluster::shared(major);
+        let name = format!("script_latin1_{}", std::process::id());
+        cluster.psql(
+            "postgres",
+            &format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'LATIN1' LOCALE 'C'"),
+        );
+        cluster.psql(
+            &name,
+            "SET client_encoding = 'UTF8'; CREATE TABLE words (w text); INSERT INTO words VALUES ('café'), ('naïve'), ('Ærø');",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("stock");
+        let out = cluster
+            .tool("pg_dump")
+            .args(["-Fd", "--no-sync", "-f"])
+            .arg(&archive)
+            .arg(&name)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stock = pg_restore_script(&cluster, &archive, &[]);
+        assert!(String::from_utf8_lossy(&stock).contains("SET client_encoding = 'LATIN1';"));
+        assert!(stock.windows(4).any(|w| w == b"caf\xe9"), "the data is LATIN1 bytes");
+        assert_matches_pg_restore(&cluster, &archive, &[&[], &["-a"]], "LATIN1 database");
+        cluster.drop_database(&name);
+    }
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
 /// The printed script of the app fixture, run by psql with ON_ERROR_STOP into a fresh
 /// database, gives the source's schema, rows and sequence states.
 #[test]
