@@ -40,9 +40,9 @@
 //! it (the `SET SESSION AUTHORIZATION` around a grant made by a non-owner) is printed once,
 //! unchanged, where pg_restore 18.6 prints `SET SESSION AUTHORIZATION lo_a9001(null);` for
 //! every object of the group (seen with two large objects re-granted by a grantee); an owner
-//! for an unknown kind of entry is an error, where pg_restore 15 only warns. Not part of the printer:
-//! pg_restore's selective restore (`-n`, `-t`, `-I`, `-P`, `-T`, `-L`, ...), which pg_dump does
-//! while dumping, and `--transaction-size` (pg_restore 17+).
+//! for an unknown kind of entry is an error, where pg_restore 15 only warns. Not part of the
+//! printer: pg_restore's selective restore (`-n`, `-t`, `-I`, `-P`, `-T`, `-L`, ...), which
+//! pg_dump does while dumping, and `--transaction-size` (pg_restore 17+).
 //!
 //! ```
 //! use pgsnap::archive::script::{DataSink, ScriptOptions, SourceSettings, print_script};
