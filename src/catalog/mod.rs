@@ -195,8 +195,8 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     schemas::read(ctx).await?;
     extensions::read(ctx).await?;
     collations::read(ctx).await?;
-    types::read(ctx).await?;
     functions::read(ctx).await?;
+    types::read(ctx).await?;
     tables::read(ctx).await?;
     sequences::read(ctx).await?;
     views::read(ctx).await?;
@@ -372,6 +372,7 @@ pub mod collations;
 pub mod constraints;
 pub mod database;
 pub mod default_acls;
+pub mod dumpable;
 pub mod extensions;
 pub mod functions;
 pub mod indexes;

@@ -53,6 +53,11 @@ pub mod catalog_oid {
     pub const PG_FOREIGN_SERVER: u32 = 1417;
     pub const PG_FOREIGN_DATA_WRAPPER: u32 = 2328;
     pub const PG_PUBLICATION: u32 = 6104;
+    pub const PG_AMOP: u32 = 2602;
+    pub const PG_AMPROC: u32 = 2603;
+    pub const PG_TRANSFORM: u32 = 3576;
+    pub const PG_TS_PARSER: u32 = 3601;
+    pub const PG_TS_TEMPLATE: u32 = 3764;
 }
 
 /// A row in some system catalog: `(tableoid, oid)`, which is `(classid, objid)` in `pg_depend`.
