@@ -34,3 +34,5 @@ macro_rules! family {
 }
 
 family!(basics);
+family!(aggregates);
+family!(operators);

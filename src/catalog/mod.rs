@@ -197,6 +197,14 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     collations::read(ctx).await?;
     functions::read(ctx).await?;
     types::read(ctx).await?;
+    languages::read(ctx).await?;
+    aggregates::read(ctx).await?;
+    operators::read(ctx).await?;
+    access_methods::read(ctx).await?;
+    opclasses::read(ctx).await?;
+    conversions::read(ctx).await?;
+    casts::read(ctx).await?;
+    transforms::read(ctx).await?;
     tables::read(ctx).await?;
     sequences::read(ctx).await?;
     views::read(ctx).await?;
@@ -368,18 +376,26 @@ mod tests {
         assert_eq!(parse_acl_array("{\"a b\"=r/postgres}"), vec!["a b=r/postgres"]);
     }
 }
+pub mod access_methods;
+pub mod aggregates;
+pub mod casts;
 pub mod collations;
 pub mod constraints;
+pub mod conversions;
 pub mod database;
 pub mod default_acls;
 pub mod dumpable;
 pub mod extensions;
 pub mod functions;
 pub mod indexes;
+pub mod languages;
+pub mod opclasses;
+pub mod operators;
 pub mod policies;
 pub mod schemas;
 pub mod sequences;
 pub mod tables;
+pub mod transforms;
 pub mod triggers;
 pub mod types;
 pub mod unsupported;
