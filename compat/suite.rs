@@ -36,3 +36,4 @@ macro_rules! family {
 family!(basics);
 family!(aggregates);
 family!(operators);
+family!(types);

@@ -22,11 +22,6 @@ fn queries(_version: ServerVersion) -> Vec<(&'static str, String)> {
         ("rule", "SELECT 'pg_rewrite'::regclass::oid, r.oid, c.relnamespace, r.rulename || ' ON ' || c.oid::regclass::text FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE r.rulename <> '_RETURN'".to_string()),
         ("extended statistics", "SELECT 'pg_statistic_ext'::regclass::oid, s.oid, s.stxnamespace, s.stxname::text FROM pg_catalog.pg_statistic_ext s".to_string()),
         ("large object", "SELECT 'pg_largeobject'::regclass::oid, m.oid, 0::oid, m.oid::text FROM pg_catalog.pg_largeobject_metadata m".to_string()),
-        // Base and shell types; array types and the row types of relations are not objects of
-        // their own.
-        ("base or shell type", "SELECT 'pg_type'::regclass::oid, t.oid, t.typnamespace, t.oid::regtype::text FROM pg_catalog.pg_type t \
-          WHERE (t.typtype = 'b' OR (t.typtype = 'p' AND NOT t.typisdefined)) \
-          AND NOT EXISTS (SELECT FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)".to_string()),
         ("security label", "SELECT 'pg_seclabel'::regclass::oid, s.objoid, 0::oid, s.provider || ' on ' || pg_catalog.pg_describe_object(s.classoid, s.objoid, s.objsubid) FROM pg_catalog.pg_seclabel s".to_string()),
     ];
     // Rows of extension configuration tables (pg_extension_config_dump): pg_dump dumps
