@@ -37,3 +37,5 @@ family!(basics);
 family!(aggregates);
 family!(operators);
 family!(types);
+family!(casts_transforms);
+family!(languages_am);
