@@ -39,3 +39,4 @@ family!(operators);
 family!(types);
 family!(casts_transforms);
 family!(languages_am);
+family!(text_search);

@@ -202,6 +202,7 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     operators::read(ctx).await?;
     access_methods::read(ctx).await?;
     opclasses::read(ctx).await?;
+    text_search::read(ctx).await?;
     conversions::read(ctx).await?;
     casts::read(ctx).await?;
     transforms::read(ctx).await?;
@@ -395,6 +396,7 @@ pub mod policies;
 pub mod schemas;
 pub mod sequences;
 pub mod tables;
+pub mod text_search;
 pub mod transforms;
 pub mod triggers;
 pub mod types;

@@ -9,10 +9,6 @@ use crate::model::{CatalogId, ServerVersion};
 /// One query per kind: (kind, classid, objid, namespace or 0, readable name).
 fn queries(_version: ServerVersion) -> Vec<(&'static str, String)> {
     let mut q = vec![
-        ("text search parser", "SELECT 'pg_ts_parser'::regclass::oid, p.oid, p.prsnamespace, p.prsname::text FROM pg_catalog.pg_ts_parser p".to_string()),
-        ("text search template", "SELECT 'pg_ts_template'::regclass::oid, t.oid, t.tmplnamespace, t.tmplname::text FROM pg_catalog.pg_ts_template t".to_string()),
-        ("text search dictionary", "SELECT 'pg_ts_dict'::regclass::oid, d.oid, d.dictnamespace, d.dictname::text FROM pg_catalog.pg_ts_dict d".to_string()),
-        ("text search configuration", "SELECT 'pg_ts_config'::regclass::oid, c.oid, c.cfgnamespace, c.cfgname::text FROM pg_catalog.pg_ts_config c".to_string()),
         ("foreign-data wrapper", "SELECT 'pg_foreign_data_wrapper'::regclass::oid, w.oid, 0::oid, w.fdwname::text FROM pg_catalog.pg_foreign_data_wrapper w".to_string()),
         ("foreign server", "SELECT 'pg_foreign_server'::regclass::oid, s.oid, 0::oid, s.srvname::text FROM pg_catalog.pg_foreign_server s".to_string()),
         ("foreign table", "SELECT 'pg_class'::regclass::oid, c.oid, c.relnamespace, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.relkind = 'f'".to_string()),

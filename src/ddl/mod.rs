@@ -21,6 +21,7 @@ pub mod quote;
 pub mod schema;
 pub mod sequence;
 pub mod table;
+pub mod text_search;
 pub mod trigger;
 pub mod types;
 pub mod view;
