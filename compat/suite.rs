@@ -40,3 +40,4 @@ family!(types);
 family!(casts_transforms);
 family!(languages_am);
 family!(text_search);
+family!(event_triggers_stats);

@@ -211,9 +211,11 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     views::read(ctx).await?;
     constraints::read(ctx).await?;
     indexes::read(ctx).await?;
+    statistics::read(ctx).await?;
     triggers::read(ctx).await?;
     policies::read(ctx).await?;
     default_acls::read(ctx).await?;
+    event_triggers::read(ctx).await?;
     Ok(())
 }
 
@@ -386,6 +388,7 @@ pub mod conversions;
 pub mod database;
 pub mod default_acls;
 pub mod dumpable;
+pub mod event_triggers;
 pub mod extensions;
 pub mod functions;
 pub mod indexes;
@@ -395,6 +398,7 @@ pub mod operators;
 pub mod policies;
 pub mod schemas;
 pub mod sequences;
+pub mod statistics;
 pub mod tables;
 pub mod text_search;
 pub mod transforms;
