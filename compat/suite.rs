@@ -41,3 +41,4 @@ family!(casts_transforms);
 family!(languages_am);
 family!(text_search);
 family!(event_triggers_stats);
+family!(functions);

@@ -36,9 +36,10 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<AmRow>> {
     Ok(out)
 }
 
-pub(crate) fn build(ctx: &Ctx<'_>, r: &AmRow) -> Option<Entry> {
+pub(crate) fn build(ctx: &Ctx<'_>, r: &AmRow) -> Option<(Entry, Dump)> {
     let id = CatalogId::new(catalog_oid::PG_AM, r.oid);
-    if dumpable::schemaless(ctx, id, false) != Dump::Full {
+    let dump = dumpable::schemaless(ctx, id, false);
+    if dump == Dump::Nothing {
         return None;
     }
     let Some((create, drop)) = access_method::access_method_sql(&r.name, r.amtype, &r.handler) else {
@@ -60,13 +61,13 @@ pub(crate) fn build(ctx: &Ctx<'_>, r: &AmRow) -> Option<Entry> {
         c.owner = Some(String::new());
         e.attached.push(c);
     }
-    Some(e)
+    Some((e, dump))
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     for r in fetch(ctx).await? {
-        if let Some(e) = build(ctx, &r) {
-            ctx.push(e);
+        if let Some((e, dump)) = build(ctx, &r) {
+            dumpable::push(ctx, e, dump);
         }
     }
     Ok(())

@@ -64,9 +64,10 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<CastRow>> {
     Ok(out)
 }
 
-pub(crate) fn build(ctx: &Ctx<'_>, r: &CastRow) -> Option<Entry> {
+pub(crate) fn build(ctx: &Ctx<'_>, r: &CastRow) -> Option<(Entry, Dump)> {
     let id = CatalogId::new(catalog_oid::PG_CAST, r.oid);
-    if dumpable::schemaless(ctx, id, false) != Dump::Full {
+    let dump = dumpable::schemaless(ctx, id, false);
+    if dump == Dump::Nothing {
         return None;
     }
     let (create, drop) = cast::cast_sql(&r.cast);
@@ -81,13 +82,13 @@ pub(crate) fn build(ctx: &Ctx<'_>, r: &CastRow) -> Option<Entry> {
         c.owner = Some(String::new());
         e.attached.push(c);
     }
-    Some(e)
+    Some((e, dump))
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     for r in fetch(ctx).await? {
-        if let Some(e) = build(ctx, &r) {
-            ctx.push(e);
+        if let Some((e, dump)) = build(ctx, &r) {
+            dumpable::push(ctx, e, dump);
         }
     }
     Ok(())

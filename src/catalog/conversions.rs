@@ -45,9 +45,10 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<ConversionRow>> {
     Ok(out)
 }
 
-pub(crate) fn build(ctx: &Ctx<'_>, r: &ConversionRow) -> Option<Entry> {
+pub(crate) fn build(ctx: &Ctx<'_>, r: &ConversionRow) -> Option<(Entry, Dump)> {
     let id = CatalogId::new(catalog_oid::PG_CONVERSION, r.oid);
-    if dumpable::in_schema(ctx, r.nsp, id) != Dump::Full {
+    let dump = dumpable::in_schema(ctx, r.nsp, id);
+    if dump == Dump::Nothing {
         return None;
     }
     let c = &r.conversion;
@@ -64,13 +65,13 @@ pub(crate) fn build(ctx: &Ctx<'_>, r: &ConversionRow) -> Option<Entry> {
         e.attached
             .push(comment::comment_entry(&e, "CONVERSION", &qualified, &q, text));
     }
-    Some(e)
+    Some((e, dump))
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     for r in fetch(ctx).await? {
-        if let Some(e) = build(ctx, &r) {
-            ctx.push(e);
+        if let Some((e, dump)) = build(ctx, &r) {
+            dumpable::push(ctx, e, dump);
         }
     }
     Ok(())

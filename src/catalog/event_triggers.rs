@@ -2,7 +2,7 @@
 //! dumped when "everything" is; pg_restore runs them in its last pass, after the ACLs.
 
 use crate::catalog::Ctx;
-use crate::catalog::dumpable::Dump;
+use crate::catalog::dumpable::{self, Dump};
 use crate::ddl::event_trigger::{self, EventTrigger};
 use crate::ddl::{comment, quote};
 use crate::error::Result;
@@ -42,14 +42,11 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<EventTriggerRow>> {
     Ok(out)
 }
 
-pub(crate) fn build(ctx: &Ctx<'_>, r: &EventTriggerRow) -> Option<Entry> {
+pub(crate) fn build(ctx: &Ctx<'_>, r: &EventTriggerRow) -> Option<(Entry, Dump)> {
     let id = CatalogId::new(catalog_oid::PG_EVENT_TRIGGER, r.oid);
     // No initdb-OID test: there are no built-in event triggers.
-    let dump = match ctx.ext_members.contains_key(&id) {
-        false if ctx.include_everything() => Dump::Full,
-        _ => Dump::Nothing,
-    };
-    if dump != Dump::Full {
+    let dump = dumpable::schemaless(ctx, id, false);
+    if dump == Dump::Nothing {
         return None;
     }
     let t = &r.trigger;
@@ -69,13 +66,13 @@ pub(crate) fn build(ctx: &Ctx<'_>, r: &EventTriggerRow) -> Option<Entry> {
         e.attached
             .push(comment::comment_entry(&e, "EVENT TRIGGER", &q, &q, text));
     }
-    Some(e)
+    Some((e, dump))
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     for r in fetch(ctx).await? {
-        if let Some(e) = build(ctx, &r) {
-            ctx.push(e);
+        if let Some((e, dump)) = build(ctx, &r) {
+            dumpable::push(ctx, e, dump);
         }
     }
     Ok(())

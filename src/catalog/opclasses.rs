@@ -174,9 +174,10 @@ async fn member_dependencies(ctx: &Ctx<'_>) -> Result<Vec<DependRow>> {
     Ok(rows)
 }
 
-pub(crate) fn build_class(ctx: &Ctx<'_>, r: &ClassRow) -> Option<Entry> {
+pub(crate) fn build_class(ctx: &Ctx<'_>, r: &ClassRow) -> Option<(Entry, Dump)> {
     let id = CatalogId::new(catalog_oid::PG_OPCLASS, r.oid);
-    if dumpable::in_schema(ctx, r.nsp, id) != Dump::Full {
+    let dump = dumpable::in_schema(ctx, r.nsp, id);
+    if dump == Dump::Nothing {
         return None;
     }
     let c = &r.class;
@@ -195,12 +196,13 @@ pub(crate) fn build_class(ctx: &Ctx<'_>, r: &ClassRow) -> Option<Entry> {
         e.attached
             .push(comment::comment_entry(&e, "OPERATOR CLASS", &name_sql, &nu, text));
     }
-    Some(e)
+    Some((e, dump))
 }
 
-pub(crate) fn build_family(ctx: &Ctx<'_>, r: &FamilyRow) -> Option<Entry> {
+pub(crate) fn build_family(ctx: &Ctx<'_>, r: &FamilyRow) -> Option<(Entry, Dump)> {
     let id = CatalogId::new(catalog_oid::PG_OPFAMILY, r.oid);
-    if dumpable::in_schema(ctx, r.nsp, id) != Dump::Full {
+    let dump = dumpable::in_schema(ctx, r.nsp, id);
+    if dump == Dump::Nothing {
         return None;
     }
     let f = &r.family;
@@ -218,7 +220,7 @@ pub(crate) fn build_family(ctx: &Ctx<'_>, r: &FamilyRow) -> Option<Entry> {
         e.attached
             .push(comment::comment_entry(&e, "OPERATOR FAMILY", &name_sql, &nu, text));
     }
-    Some(e)
+    Some((e, dump))
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -227,13 +229,13 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         ctx.depend.add(row);
     }
     for r in &classes {
-        if let Some(e) = build_class(ctx, r) {
-            ctx.push(e);
+        if let Some((e, dump)) = build_class(ctx, r) {
+            dumpable::push(ctx, e, dump);
         }
     }
     for r in &families {
-        if let Some(e) = build_family(ctx, r) {
-            ctx.push(e);
+        if let Some((e, dump)) = build_family(ctx, r) {
+            dumpable::push(ctx, e, dump);
         }
     }
     Ok(())

@@ -87,9 +87,10 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<OprRow>> {
     Ok(out)
 }
 
-pub(crate) fn build(ctx: &Ctx<'_>, r: &OprRow) -> Option<Entry> {
+pub(crate) fn build(ctx: &Ctx<'_>, r: &OprRow) -> Option<(Entry, Dump)> {
     let id = CatalogId::new(catalog_oid::PG_OPERATOR, r.oid);
-    if dumpable::in_schema(ctx, r.nsp, id) != Dump::Full {
+    let dump = dumpable::in_schema(ctx, r.nsp, id);
+    if dump == Dump::Nothing {
         return None;
     }
     if r.kind == b'r' {
@@ -113,13 +114,13 @@ pub(crate) fn build(ctx: &Ctx<'_>, r: &OprRow) -> Option<Entry> {
         let c = comment::comment_entry(&e, "OPERATOR", &o.qualified_signature(), &o.signature(), text);
         e.attached.push(c);
     }
-    Some(e)
+    Some((e, dump))
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     for r in fetch(ctx).await? {
-        if let Some(e) = build(ctx, &r) {
-            ctx.push(e);
+        if let Some((e, dump)) = build(ctx, &r) {
+            dumpable::push(ctx, e, dump);
         }
     }
     Ok(())

@@ -49,9 +49,13 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<StatsRow>> {
     Ok(out)
 }
 
-pub(crate) fn build(ctx: &Ctx<'_>, r: &StatsRow) -> Option<Entry> {
+pub(crate) fn build(ctx: &Ctx<'_>, r: &StatsRow) -> Option<(Entry, Dump)> {
     let id = CatalogId::new(catalog_oid::PG_STATISTIC_EXT, r.oid);
-    if dumpable::in_schema(ctx, r.nsp, id) != Dump::Full || !ctx.relations.contains_key(&r.table) {
+    let dump = match dumpable::in_schema(ctx, r.nsp, id) {
+        Dump::Full if !ctx.relations.contains_key(&r.table) => Dump::Nothing,
+        d => d,
+    };
+    if dump == Dump::Nothing {
         return None;
     }
     let schema = ctx.namespace(r.nsp).map(|n| n.name.clone()).unwrap_or_default();
@@ -72,13 +76,13 @@ pub(crate) fn build(ctx: &Ctx<'_>, r: &StatsRow) -> Option<Entry> {
             text,
         ));
     }
-    Some(e)
+    Some((e, dump))
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     for r in fetch(ctx).await? {
-        if let Some(e) = build(ctx, &r) {
-            ctx.push(e);
+        if let Some((e, dump)) = build(ctx, &r) {
+            dumpable::push(ctx, e, dump);
         }
     }
     Ok(())

@@ -195,9 +195,10 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<(TsKind, TsRow)>> {
     Ok(out)
 }
 
-pub(crate) fn build(ctx: &Ctx<'_>, kind: TsKind, r: &TsRow) -> Option<Entry> {
+pub(crate) fn build(ctx: &Ctx<'_>, kind: TsKind, r: &TsRow) -> Option<(Entry, Dump)> {
     let id = CatalogId::new(kind.catalog(), r.oid);
-    if dumpable::in_schema(ctx, r.nsp, id) != Dump::Full {
+    let dump = dumpable::in_schema(ctx, r.nsp, id);
+    if dump == Dump::Nothing {
         return None;
     }
     let schema = schema_name(ctx, r.nsp);
@@ -214,13 +215,13 @@ pub(crate) fn build(ctx: &Ctx<'_>, kind: TsKind, r: &TsRow) -> Option<Entry> {
         c.owner.get_or_insert_with(String::new);
         e.attached.push(c);
     }
-    Some(e)
+    Some((e, dump))
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     for (kind, r) in fetch(ctx).await? {
-        if let Some(e) = build(ctx, kind, &r) {
-            ctx.push(e);
+        if let Some((e, dump)) = build(ctx, kind, &r) {
+            dumpable::push(ctx, e, dump);
         }
     }
     Ok(())

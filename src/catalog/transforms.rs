@@ -2,7 +2,7 @@
 //! "everything" is (pg_dump applies no initdb-OID test to them).
 
 use crate::catalog::Ctx;
-use crate::catalog::dumpable::Dump;
+use crate::catalog::dumpable::{self, Dump};
 use crate::ddl::cast::{self, Transform};
 use crate::ddl::{comment, quote};
 use crate::error::Result;
@@ -61,15 +61,14 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<TransformRow>> {
     Ok(out)
 }
 
-pub(crate) fn build(ctx: &Ctx<'_>, r: &TransformRow) -> Option<Entry> {
+pub(crate) fn build(ctx: &Ctx<'_>, r: &TransformRow) -> Option<(Entry, Dump)> {
     let id = CatalogId::new(catalog_oid::PG_TRANSFORM, r.oid);
-    // Unlike casts, transforms have no initdb-OID test: any one not in an extension is dumped.
-    let dump = match ctx.ext_members.contains_key(&id) {
-        true => Dump::Nothing,
-        false if ctx.include_everything() => Dump::Full,
-        false => Dump::Nothing,
+    // Unlike casts, transforms have no initdb-OID test.
+    let dump = match dumpable::schemaless(ctx, id, false) {
+        Dump::Nothing if ctx.include_everything() && !ctx.ext_members.contains_key(&id) => Dump::Full,
+        d => d,
     };
-    if dump != Dump::Full {
+    if dump == Dump::Nothing {
         return None;
     }
     let t = &r.transform;
@@ -88,13 +87,13 @@ pub(crate) fn build(ctx: &Ctx<'_>, r: &TransformRow) -> Option<Entry> {
         c.owner = Some(String::new());
         e.attached.push(c);
     }
-    Some(e)
+    Some((e, dump))
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     for r in fetch(ctx).await? {
-        if let Some(e) = build(ctx, &r) {
-            ctx.push(e);
+        if let Some((e, dump)) = build(ctx, &r) {
+            dumpable::push(ctx, e, dump);
         }
     }
     Ok(())

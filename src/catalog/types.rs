@@ -93,7 +93,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         .entries
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.desc == "FUNCTION" || e.desc == "PROCEDURE")
+        .filter(|(_, e)| e.emit && (e.desc == "FUNCTION" || e.desc == "PROCEDURE"))
         .filter_map(|(i, e)| e.key.map(|k| (k, i)))
         .collect();
 
@@ -400,18 +400,21 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         }
         let full = t.dump == Dump::Full;
         dumpable::push(ctx, e, t.dump);
-        if !full {
-            continue;
-        }
-        for ce in separate {
-            ctx.push(ce);
+        if full {
+            for ce in separate {
+                ctx.push(ce);
+            }
         }
         if matches!(t.typtype, b'b' | b'r') {
             let type_id = CatalogId::new(catalog_oid::PG_TYPE, t.oid);
             let mut shell = None;
             for f in io_functions.get(&t.oid).into_iter().flatten() {
                 let fid = CatalogId::new(catalog_oid::PG_PROC, *f);
-                let Some(&fi) = function_entries.get(&fid) else {
+                // The loop is broken whether or not the type is written (pg_dump sorts
+                // extension members too); a shell type is written only for a dumped type
+                // whose function is dumped.
+                ctx.depend.remove(fid, type_id);
+                let Some(&fi) = function_entries.get(&fid).filter(|_| full) else {
                     continue;
                 };
                 let si = *shell.get_or_insert_with(|| {
@@ -424,7 +427,6 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                     ctx.push(s)
                 });
                 ctx.entries[fi].deps.push(Dep::Entry(si));
-                ctx.depend.remove(fid, type_id);
             }
         }
     }

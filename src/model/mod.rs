@@ -232,6 +232,10 @@ pub struct Entry {
     /// this entry (and on earlier attached entries it lists in its own deps).
     pub attached: Vec<Entry>,
     pub data: Option<TableData>,
+    /// False for an object pg_dump sorts but does not write: an extension member or a
+    /// `pg_catalog` object, dumped at most for its changed privileges (its `attached` ACL).
+    /// It still orders what depends on it; the dump drops it after planning.
+    pub emit: bool,
 }
 
 impl Entry {
@@ -259,6 +263,7 @@ impl Entry {
             deps: Vec::new(),
             attached: Vec::new(),
             data: None,
+            emit: true,
         }
     }
 
