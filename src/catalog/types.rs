@@ -140,8 +140,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         .db
         .query(&format!(
             "SELECT r.rngtypid, pg_catalog.format_type(r.rngsubtype, NULL), {multirange}, \
-             CASE WHEN NOT opc.opcdefault THEN pg_catalog.quote_ident(opn.nspname) || '.' || \
-                  pg_catalog.quote_ident(opc.opcname) END, \
+             opn.nspname, opc.opcname, opc.opcdefault, \
              CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN cn.nspname END, \
              CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN co.collname END, \
              CASE WHEN r.rngcanonical <> 0 THEN r.rngcanonical::pg_catalog.regproc::text END, \
@@ -155,13 +154,19 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         ))
         .await?
     {
+        // subtype_opclass only when it is not the subtype's default class.
+        let opclass = if r.bool(6)? {
+            None
+        } else {
+            Some(quote::qualified(&r.text(4)?, &r.text(5)?))
+        };
         let range = Range {
             subtype: r.text(1)?,
             multirange: r.opt_text(3)?,
-            opclass: r.opt_text(4)?,
-            collation: qualified_collation(r.opt_text(5)?, r.opt_text(6)?),
-            canonical: r.opt_text(7)?,
-            subtype_diff: r.opt_text(8)?,
+            opclass,
+            collation: qualified_collation(r.opt_text(7)?, r.opt_text(8)?),
+            canonical: r.opt_text(9)?,
+            subtype_diff: r.opt_text(10)?,
         };
         ranges.insert(r.oid(0)?, (range, r.oid(2)?));
     }
