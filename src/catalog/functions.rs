@@ -179,3 +179,33 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(types: &[(&str, &str, &str)]) -> ArgTypes {
+        ArgTypes {
+            formatted: types.iter().map(|t| t.0.to_string()).collect(),
+            schemas: types.iter().map(|t| t.1.to_string()).collect(),
+            names: types.iter().map(|t| t.2.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn functions_sort_by_argument_count_then_types() {
+        let none = args(&[]);
+        let text = args(&[("text", "pg_catalog", "text")]);
+        let rec = args(&[("fn.rec", "fn", "rec")]);
+        let two = args(&[("integer", "pg_catalog", "int4"), ("integer", "pg_catalog", "int4")]);
+        let mut keys = vec![two.sort_key(), text.sort_key(), none.sort_key(), rec.sort_key()];
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![none.sort_key(), rec.sort_key(), text.sort_key(), two.sort_key()],
+            "fewer arguments first; then schema, then type name (not format_type text)"
+        );
+        assert_eq!(two.tag("over"), "over(integer, integer)");
+        assert_eq!(none.tag("over"), "over()");
+    }
+}
