@@ -34,3 +34,11 @@ macro_rules! family {
 }
 
 family!(basics);
+family!(aggregates);
+family!(operators);
+family!(types);
+family!(casts_transforms);
+family!(languages_am);
+family!(text_search);
+family!(event_triggers_stats);
+family!(functions);
