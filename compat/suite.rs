@@ -70,6 +70,14 @@ family!(acls);
 family!(comments);
 family!(inheritance);
 family!(matviews);
+family!(aggregates);
+family!(operators);
+family!(types);
+family!(casts_transforms);
+family!(languages_am);
+family!(text_search);
+family!(event_triggers_stats);
+family!(functions);
 
 /// The measuring stick is tested too: equal archives compare equal, and each kind of
 /// difference is caught (stock pg_dump with a flag that leaves something out stands in for a

@@ -1,11 +1,12 @@
 //! Changed privileges on objects in `pg_catalog`. pg_dump dumps nothing of `pg_catalog` but
 //! the ACLs that differ from the initial privileges initdb recorded in `pg_init_privs`
 //! (pg_dump.c `selectDumpableNamespace` gives the schema and its contents only
-//! `DUMP_COMPONENT_ACL`): the schema itself, its relations and their columns, functions and
-//! procedures, and types. The objects are not dumped, so each ACL entry stands on its own,
-//! sorted where the object would be, as in pg_dump.
+//! `DUMP_COMPONENT_ACL`): here the schema itself, its relations and their columns. The objects
+//! are not dumped, so each ACL entry stands on its own, sorted where the object would be, as
+//! in pg_dump.
 //!
-//! Aggregates in `pg_catalog` come with the aggregate kind.
+//! Functions, procedures, aggregates and types in `pg_catalog` are read by their own kinds as
+//! ACL-only objects (`catalog::dumpable`).
 
 use super::Ctx;
 use crate::ddl::acl::{AclKind, acl_entry};
@@ -145,93 +146,6 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         }
     }
 
-    // Functions and procedures.
-    for r in ctx
-        .db
-        .query(&format!(
-            "SELECT p.oid, p.proname, p.proowner, p.prokind, p.proacl::text, \
-             pg_catalog.acldefault('f', p.proowner)::text, pg_catalog.pg_get_function_identity_arguments(p.oid), \
-             ARRAY(SELECT pg_catalog.format_type(a.t, NULL) FROM unnest(p.proargtypes::pg_catalog.oid[]) \
-                   WITH ORDINALITY a(t, i) ORDER BY a.i) \
-             FROM pg_catalog.pg_proc p WHERE p.pronamespace = {nsp} AND p.prokind IN ('f', 'p', 'w') AND {} \
-             ORDER BY p.oid",
-            changed("pg_catalog.pg_proc", "p.proacl", "p.oid", "0")
-        ))
-        .await?
-    {
-        let oid = r.oid(0)?;
-        let name = r.text(1)?;
-        let owner = ctx.role(r.oid(2)?);
-        let (kind, keyword) = if r.char(3)? == b'p' {
-            (AclKind::Procedure, "PROCEDURE")
-        } else {
-            (AclKind::Function, "FUNCTION")
-        };
-        let identity = r.text(6)?;
-        let mut parent = stand_in(
-            keyword,
-            Priority::Function,
-            &name,
-            Some("pg_catalog"),
-            &owner,
-            CatalogId::new(catalog_oid::PG_PROC, oid),
-        );
-        parent.sort_extra = r.text_array(7)?;
-        let name_sql = format!("{}({identity})", qualified("pg_catalog", &name));
-        let tag = format!("{}({identity})", ident(&name));
-        push_acl(
-            ctx,
-            &parent,
-            kind,
-            keyword,
-            &name_sql,
-            &tag,
-            None,
-            (catalog_oid::PG_PROC, oid, 0),
-            r.opt_text(4)?,
-            &r.text(5)?,
-            None,
-        );
-    }
-
-    // Types pg_dump would consider: not array types, not relations' row types, not pseudo
-    // types, not multiranges (they come with their range).
-    for r in ctx
-        .db
-        .query(&format!(
-            "SELECT t.oid, t.typname, t.typowner, t.typacl::text, pg_catalog.acldefault('T', t.typowner)::text \
-             FROM pg_catalog.pg_type t WHERE t.typnamespace = {nsp} AND t.typtype IN ('b', 'd', 'e', 'r') \
-             AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.typarray = t.oid) AND {} \
-             ORDER BY t.oid",
-            changed("pg_catalog.pg_type", "t.typacl", "t.oid", "0")
-        ))
-        .await?
-    {
-        let oid = r.oid(0)?;
-        let name = r.text(1)?;
-        let owner = ctx.role(r.oid(2)?);
-        let parent = stand_in(
-            "TYPE",
-            Priority::Type,
-            &name,
-            Some("pg_catalog"),
-            &owner,
-            CatalogId::new(catalog_oid::PG_TYPE, oid),
-        );
-        push_acl(
-            ctx,
-            &parent,
-            AclKind::Type,
-            "TYPE",
-            &qualified("pg_catalog", &name),
-            &ident(&name),
-            None,
-            (catalog_oid::PG_TYPE, oid, 0),
-            r.opt_text(3)?,
-            &r.text(4)?,
-            None,
-        );
-    }
     Ok(())
 }
 
