@@ -39,6 +39,9 @@ pub struct Selection {
     /// Large objects: `None` = pg_dump's default (dumped with data when nothing narrows the
     /// dump), `Some(true)` = `-b`, `Some(false)` = `-B`.
     pub large_objects: Option<bool>,
+    /// `--include-foreign-data`: OIDs of the foreign servers (the CLI resolves the patterns)
+    /// whose foreign tables' rows are dumped. Empty: no foreign data, as pg_dump by default.
+    pub foreign_data_servers: Vec<u32>,
 }
 
 impl Default for Selection {
@@ -58,6 +61,7 @@ impl Default for Selection {
             no_policies: false,
             statistics: false,
             large_objects: None,
+            foreign_data_servers: Vec::new(),
         }
     }
 }
@@ -104,6 +108,9 @@ pub struct Ctx<'a> {
     /// member: pg_dump's `selectDumpableTable`), read once and shared by the readers.
     pub relations: Arc<HashMap<u32, Rel>>,
     pub entries: Vec<Entry>,
+    /// What pg_dump would warn about while collecting (e.g. subscriptions a non-superuser
+    /// cannot dump), in its wording.
+    pub warnings: Vec<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -174,6 +181,7 @@ impl Ctx<'_> {
             entries: self.entries,
             depend: self.depend,
             ext_members: self.ext_members,
+            warnings: self.warnings,
         }
     }
 }
@@ -214,6 +222,7 @@ pub struct Catalog {
     pub entries: Vec<Entry>,
     pub depend: DependGraph,
     pub ext_members: HashMap<CatalogId, u32>,
+    pub warnings: Vec<String>,
 }
 
 /// Loads roles, namespaces, extension membership, dependencies, comments and initial
@@ -320,6 +329,7 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         init_privs,
         relations: Arc::new(relations),
         entries: Vec::new(),
+        warnings: Vec::new(),
     })
 }
 

@@ -29,8 +29,6 @@ fn queries(version: ServerVersion) -> Vec<(&'static str, String)> {
         ("text search configuration", "SELECT 'pg_ts_config'::regclass::oid, c.oid, c.cfgnamespace, c.cfgname::text FROM pg_catalog.pg_ts_config c".to_string()),
         ("foreign-data wrapper", "SELECT 'pg_foreign_data_wrapper'::regclass::oid, w.oid, 0::oid, w.fdwname::text FROM pg_catalog.pg_foreign_data_wrapper w".to_string()),
         ("foreign server", "SELECT 'pg_foreign_server'::regclass::oid, s.oid, 0::oid, s.srvname::text FROM pg_catalog.pg_foreign_server s".to_string()),
-        ("foreign table", "SELECT 'pg_class'::regclass::oid, c.oid, c.relnamespace, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.relkind = 'f'".to_string()),
-        ("typed table (dumped without its OF type)", "SELECT 'pg_class'::regclass::oid, c.oid, c.relnamespace, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.reloftype <> 0 AND c.relkind IN ('r', 'p')".to_string()),
         ("event trigger", "SELECT 'pg_event_trigger'::regclass::oid, e.oid, 0::oid, e.evtname::text FROM pg_catalog.pg_event_trigger e".to_string()),
         ("publication", "SELECT 'pg_publication'::regclass::oid, p.oid, 0::oid, p.pubname::text FROM pg_catalog.pg_publication p".to_string()),
         ("rule", "SELECT 'pg_rewrite'::regclass::oid, r.oid, c.relnamespace, r.rulename || ' ON ' || c.oid::regclass::text FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE r.rulename <> '_RETURN'".to_string()),
