@@ -211,6 +211,7 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     constraints::read(ctx).await?;
     indexes::read(ctx).await?;
     triggers::read(ctx).await?;
+    rules::read(ctx).await?;
     policies::read(ctx).await?;
     default_acls::read(ctx).await?;
     Ok(())
@@ -386,6 +387,7 @@ pub mod extensions;
 pub mod functions;
 pub mod indexes;
 pub mod policies;
+pub mod rules;
 pub mod schemas;
 pub mod sequences;
 pub mod tables;

@@ -11,6 +11,7 @@ pub mod function;
 pub mod index;
 pub mod policy;
 pub mod quote;
+pub mod rule;
 pub mod schema;
 pub mod sequence;
 pub mod table;
