@@ -208,6 +208,7 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     tables::read(ctx).await?;
     sequences::read(ctx).await?;
     views::read(ctx).await?;
+    foreign_data::read(ctx).await?;
     constraints::read(ctx).await?;
     indexes::read(ctx).await?;
     triggers::read(ctx).await?;
@@ -384,6 +385,7 @@ pub mod constraints;
 pub mod database;
 pub mod default_acls;
 pub mod extensions;
+pub mod foreign_data;
 pub mod functions;
 pub mod indexes;
 pub mod policies;

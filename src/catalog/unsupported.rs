@@ -27,8 +27,6 @@ fn queries(version: ServerVersion) -> Vec<(&'static str, String)> {
         ("text search template", "SELECT 'pg_ts_template'::regclass::oid, t.oid, t.tmplnamespace, t.tmplname::text FROM pg_catalog.pg_ts_template t".to_string()),
         ("text search dictionary", "SELECT 'pg_ts_dict'::regclass::oid, d.oid, d.dictnamespace, d.dictname::text FROM pg_catalog.pg_ts_dict d".to_string()),
         ("text search configuration", "SELECT 'pg_ts_config'::regclass::oid, c.oid, c.cfgnamespace, c.cfgname::text FROM pg_catalog.pg_ts_config c".to_string()),
-        ("foreign-data wrapper", "SELECT 'pg_foreign_data_wrapper'::regclass::oid, w.oid, 0::oid, w.fdwname::text FROM pg_catalog.pg_foreign_data_wrapper w".to_string()),
-        ("foreign server", "SELECT 'pg_foreign_server'::regclass::oid, s.oid, 0::oid, s.srvname::text FROM pg_catalog.pg_foreign_server s".to_string()),
         ("event trigger", "SELECT 'pg_event_trigger'::regclass::oid, e.oid, 0::oid, e.evtname::text FROM pg_catalog.pg_event_trigger e".to_string()),
         ("publication", "SELECT 'pg_publication'::regclass::oid, p.oid, 0::oid, p.pubname::text FROM pg_catalog.pg_publication p".to_string()),
         ("extended statistics", "SELECT 'pg_statistic_ext'::regclass::oid, s.oid, s.stxnamespace, s.stxname::text FROM pg_catalog.pg_statistic_ext s".to_string()),

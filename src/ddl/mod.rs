@@ -7,6 +7,7 @@ pub mod comment;
 pub mod constraint;
 pub mod database;
 pub mod extension;
+pub mod foreign_data;
 pub mod function;
 pub mod index;
 pub mod policy;
