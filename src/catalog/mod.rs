@@ -214,6 +214,8 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     triggers::read(ctx).await?;
     rules::read(ctx).await?;
     policies::read(ctx).await?;
+    publications::read(ctx).await?;
+    subscriptions::read(ctx).await?;
     default_acls::read(ctx).await?;
     Ok(())
 }
@@ -389,9 +391,11 @@ pub mod foreign_data;
 pub mod functions;
 pub mod indexes;
 pub mod policies;
+pub mod publications;
 pub mod rules;
 pub mod schemas;
 pub mod sequences;
+pub mod subscriptions;
 pub mod tables;
 pub mod triggers;
 pub mod types;

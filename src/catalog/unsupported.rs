@@ -28,7 +28,6 @@ fn queries(version: ServerVersion) -> Vec<(&'static str, String)> {
         ("text search dictionary", "SELECT 'pg_ts_dict'::regclass::oid, d.oid, d.dictnamespace, d.dictname::text FROM pg_catalog.pg_ts_dict d".to_string()),
         ("text search configuration", "SELECT 'pg_ts_config'::regclass::oid, c.oid, c.cfgnamespace, c.cfgname::text FROM pg_catalog.pg_ts_config c".to_string()),
         ("event trigger", "SELECT 'pg_event_trigger'::regclass::oid, e.oid, 0::oid, e.evtname::text FROM pg_catalog.pg_event_trigger e".to_string()),
-        ("publication", "SELECT 'pg_publication'::regclass::oid, p.oid, 0::oid, p.pubname::text FROM pg_catalog.pg_publication p".to_string()),
         ("extended statistics", "SELECT 'pg_statistic_ext'::regclass::oid, s.oid, s.stxnamespace, s.stxname::text FROM pg_catalog.pg_statistic_ext s".to_string()),
         ("large object", "SELECT 'pg_largeobject'::regclass::oid, m.oid, 0::oid, m.oid::text FROM pg_catalog.pg_largeobject_metadata m".to_string()),
         ("procedural language", "SELECT 'pg_language'::regclass::oid, l.oid, 0::oid, l.lanname::text FROM pg_catalog.pg_language l WHERE l.lanispl".to_string()),
@@ -48,13 +47,6 @@ fn queries(version: ServerVersion) -> Vec<(&'static str, String)> {
         "SELECT 0::oid, c.oid, c.relnamespace, c.oid::regclass::text \
          FROM pg_catalog.pg_extension e CROSS JOIN LATERAL unnest(e.extconfig) AS cfg(oid) \
          JOIN pg_catalog.pg_class c ON c.oid = cfg.oid WHERE c.relkind IN ('r', 'p', 'S')"
-            .to_string(),
-    ));
-    // Subscriptions of this database (the catalog is shared).
-    q.push((
-        "subscription",
-        "SELECT 'pg_subscription'::regclass::oid, s.oid, 0::oid, s.subname::text FROM pg_catalog.pg_subscription s \
-         WHERE s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())"
             .to_string(),
     ));
     q
