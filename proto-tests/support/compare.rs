@@ -106,17 +106,19 @@ pub fn multiset_diff(a: &BTreeMap<String, usize>, b: &BTreeMap<String, usize>) -
 /// The full round trip of one fixture on one server version; the entry listing is compared
 /// with stock pg_dump of the same major.
 pub fn roundtrip(major: u32, fixtures: &[&str]) {
-    roundtrip_against(major, major, fixtures)
+    roundtrip_against(major, major, fixtures);
 }
 
 /// As `roundtrip`, with the listing compared against stock pg_dump `oracle` (pgsnap follows
-/// the newest pg_dump where older ones differed).
-pub fn roundtrip_against(major: u32, oracle: u32, fixtures: &[&str]) {
+/// the newest pg_dump where older ones differed). Returns what pgsnap printed on stderr.
+pub fn roundtrip_against(major: u32, oracle: u32, fixtures: &[&str]) -> String {
     let sql: String = fixtures.iter().map(|f| fixture(f)).collect::<Vec<_>>().join("\n");
     let db = TestDb::new(major, "rt", &sql);
     let c = &db.cluster;
     let source = Fingerprint::of(c, &db.name);
-    let archive = dump(c, &db.name, &["-j", "2"]);
+    let (archive, res) = try_dump(c, &db.name, &["-j", "2"]);
+    let dump_stderr = String::from_utf8_lossy(&res.stderr).into_owned();
+    assert!(res.status.success(), "pgsnap dump failed:\n{dump_stderr}");
 
     // 1. pg_restore -j 2 into a fresh database: zero errors, same schema and data.
     let target = c.create_database("rt_restored", "");
@@ -172,4 +174,5 @@ pub fn roundtrip_against(major: u32, oracle: u32, fixtures: &[&str]) {
         c.drop_database(&d);
     }
     let _ = std::fs::remove_dir_all(archive.parent().unwrap());
+    dump_stderr
 }
