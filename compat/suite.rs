@@ -217,3 +217,48 @@ fn foreign_table_rows_on_14() {
 fn foreign_table_rows_on_18() {
     foreign_table_rows(18);
 }
+
+/// Subscriptions hold connection strings: pg_dump reads them only as a superuser, and
+/// anyone else gets its warning and no subscriptions. So does pgsnap.
+fn subscriptions_need_a_superuser(major: u32) {
+    let db = TestDb::new(major, "subuser", &fixture("compat/subscriptions.sql"));
+    let c = &db.cluster;
+    db.psql("DO $$ BEGIN CREATE ROLE sub_dumper LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;");
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let res = support::compare::pgsnap()
+        .args(["dump", "-Fd", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", "sub_dumper", "-f"])
+        .arg(&archive)
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    let ours = String::from_utf8_lossy(&res.stderr).into_owned();
+    assert!(res.status.success(), "{ours}");
+    let warning = "subscriptions not dumped because current user is not a superuser";
+    assert!(ours.contains(warning), "{ours}");
+    let stock_dir = dir.path().join("stock");
+    let out = c
+        .tool_of(oracle(major), "pg_dump")
+        .args(["-U", "sub_dumper", "-Fd", "-f"])
+        .arg(&stock_dir)
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    let theirs = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success() && theirs.contains(warning), "{theirs}");
+    let listed = listing(c, oracle(major), &archive);
+    assert!(!listed.iter().any(|l| l.contains("SUBSCRIPTION")), "{listed:?}");
+    assert_eq!(listed, listing(c, oracle(major), &stock_dir));
+}
+
+#[test]
+fn subscriptions_need_a_superuser_on_14() {
+    subscriptions_need_a_superuser(14);
+}
+
+#[test]
+fn subscriptions_need_a_superuser_on_18() {
+    subscriptions_need_a_superuser(18);
+}

@@ -599,3 +599,40 @@ fn sections_follow_the_boundaries() {
     );
     assert_eq!(p.entries[2].deps, vec![1]);
 }
+
+#[test]
+fn matview_statistics_follow_the_refresh_into_post_data() {
+    // 18's statistics of a matview wait for its REFRESH (post-data) but are data: the loop
+    // through the post-data boundary moves them (repairMatViewBoundaryMultiLoop).
+    let mut refresh = Entry::new(
+        "MATERIALIZED VIEW DATA",
+        Priority::RefreshMatview,
+        Section::PostData,
+        "mv",
+    )
+    .with_schema("public")
+    .with_dep(Dep::Catalog(CatalogId::class(20010)));
+    refresh.toc_oid = Some(20010);
+    let mut stats = Entry::new("STATISTICS DATA", Priority::StatisticsData, Section::Data, "mv")
+        .with_schema("public")
+        .with_dep(Dep::Entry(1));
+    stats.relkind = Some(b'm');
+    let idx = Entry::new("INDEX", Priority::Index, Section::PostData, "mv_idx")
+        .with_schema("public")
+        .with_dep(Dep::Catalog(CatalogId::class(20010)));
+    let p = plan_of(vec![view("mv", 20010, b'm'), refresh, stats, idx], view_rows(20010));
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    assert_eq!(
+        tags(&p),
+        // The statistics pull the refresh forward, ahead of later post-data entries (as in
+        // pg_dump 18's TOCs).
+        [
+            "MATERIALIZED VIEW mv",
+            "MATERIALIZED VIEW DATA mv",
+            "STATISTICS DATA mv",
+            "INDEX mv_idx"
+        ]
+    );
+    assert_eq!(find(&p, "STATISTICS DATA mv").entry.section, Section::PostData);
+    assert_eq!(find(&p, "MATERIALIZED VIEW mv").entry.section, Section::PreData);
+}
