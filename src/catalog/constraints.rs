@@ -11,7 +11,7 @@ use crate::ddl::comment::comment_entry;
 use crate::ddl::constraint::{add_constraint_sql, cluster_on_sql, drop_constraint_sql, replica_identity_sql};
 use crate::ddl::quote::{ident, qualified};
 use crate::error::Result;
-use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
+use crate::model::{CatalogId, Dep, Entry, Part, PartKind, Priority, Section, catalog_oid};
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     let rels = ctx.relations.clone();
@@ -63,10 +63,18 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             .with_drop(drop_constraint_sql(&t.qualified, only, &name));
         e.sort_extra = table_constraint_key(&t.name);
         let index_oid = r.oid(5)?;
+        let mut index_part = None;
         if matches!(contype, b'p' | b'u' | b'x') && index_oid != 0 {
-            e.claims.push(CatalogId::class(index_oid));
             e.tablespace = Some(r.text(11)?);
             let index_name = r.opt_text(12)?.unwrap_or_default();
+            // The index is an object of its own to pg_dump's sorter: it follows the
+            // constraint, and its parent index (a partition's key), not the constraint.
+            index_part = Some(Part::new(
+                PartKind::ConstraintIndex,
+                CatalogId::class(index_oid),
+                Priority::Index,
+                index_name.clone(),
+            ));
             if r.bool(6)? {
                 defn.push_str(&cluster_on_sql(&t.qualified, &index_name));
             }
@@ -85,19 +93,13 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             );
             e.attached.push(c);
         }
-        if index_oid != 0
-            && matches!(contype, b'p' | b'u' | b'x')
-            && let Some(text) = ctx.comment(catalog_oid::PG_CLASS, index_oid, 0)
-        {
-            let index_name = r.opt_text(12)?.unwrap_or_default();
-            let c = comment_entry(
-                &e,
-                "INDEX",
-                &qualified(&t.schema, &index_name),
-                &ident(&index_name),
-                text,
-            );
-            e.attached.push(c);
+        if let Some(mut part) = index_part {
+            // Its comment comes where the index sorts (pg_dump.c `dumpIndex`).
+            if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, index_oid, 0) {
+                let c = comment_entry(&e, "INDEX", &qualified(&t.schema, &part.name), &ident(&part.name), text);
+                part = part.with_separate(c);
+            }
+            e.parts.push(part);
         }
         ctx.push(e);
     }

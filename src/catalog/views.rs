@@ -4,6 +4,8 @@
 //! (`getRules`): a view caught in a longer dependency loop gets a dummy body and a post-data
 //! `RULE ... _RETURN` entry with its real definition (the planner decides).
 
+use std::collections::HashMap;
+
 use super::Ctx;
 use super::tables::attach_relation_extras;
 use crate::ddl::quote::qualified;
@@ -26,6 +28,8 @@ struct Col {
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     let rels = ctx.relations.clone();
+    // Matviews and whether they are populated, for their refresh entries.
+    let mut matviews: Vec<(u32, bool)> = Vec::new();
     let mut cols: Vec<Col> = Vec::new();
     for r in ctx
         .db
@@ -172,19 +176,78 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             }
         }
 
-        if matview && r.bool(6)? && ctx.selection.data {
-            let mut d = Entry::new(
-                "MATERIALIZED VIEW DATA",
-                Priority::RefreshMatview,
-                Section::PostData,
-                rel.name.clone(),
-            )
-            .with_schema(rel.schema.clone())
-            .with_owner(rel.owner.clone())
-            .with_defn(refresh_sql(&rel.qualified))
-            .with_dep(Dep::Catalog(CatalogId::class(oid)));
-            d.toc_oid = Some(oid);
-            ctx.push(d);
+        if matview {
+            matviews.push((oid, r.bool(6)?));
+        }
+    }
+    if ctx.selection.data {
+        refresh_entries(ctx, &matviews).await?;
+    }
+    Ok(())
+}
+
+/// MATERIALIZED VIEW DATA entries (pg_dump.c `refreshMatViewData`,
+/// `buildMatViewRefreshDependencies`): a populated matview is refreshed after the matviews
+/// it reads, directly or through views; if one of those is not populated, it is not
+/// refreshed either (the REFRESH would fail).
+async fn refresh_entries(ctx: &mut Ctx<'_>, matviews: &[(u32, bool)]) -> Result<()> {
+    if matviews.is_empty() {
+        return Ok(());
+    }
+    let mut reads: HashMap<u32, Vec<u32>> = HashMap::new();
+    for r in ctx
+        .db
+        .query(
+            "WITH RECURSIVE w(mv, ref, refkind) AS ( \
+               SELECT c.oid, d.refobjid, rc.relkind FROM pg_catalog.pg_class c \
+               JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = c.oid \
+               JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+                 AND d.objid = rw.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+                 AND d.refobjid <> c.oid \
+               JOIN pg_catalog.pg_class rc ON rc.oid = d.refobjid AND rc.relkind IN ('m', 'v') \
+               WHERE c.relkind = 'm' \
+             UNION \
+               SELECT w.mv, d.refobjid, rc.relkind FROM w \
+               JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = w.ref \
+               JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+                 AND d.objid = rw.oid AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+                 AND d.refobjid <> w.ref \
+               JOIN pg_catalog.pg_class rc ON rc.oid = d.refobjid AND rc.relkind IN ('m', 'v')) \
+             SELECT mv, ref FROM w WHERE refkind = 'm' ORDER BY mv, ref",
+        )
+        .await?
+    {
+        reads.entry(r.oid(0)?).or_default().push(r.oid(1)?);
+    }
+    let populated: HashMap<u32, bool> = matviews.iter().copied().collect();
+    let rels = ctx.relations.clone();
+    let mut index_of: HashMap<u32, usize> = HashMap::new();
+    for &(oid, is_populated) in matviews {
+        let refs = reads.get(&oid).map(Vec::as_slice).unwrap_or(&[]);
+        // A matview pg_dump does not dump counts as populated (it is not its business).
+        if !is_populated || refs.iter().any(|r| !populated.get(r).copied().unwrap_or(true)) {
+            continue;
+        }
+        let Some(rel) = rels.get(&oid) else { continue };
+        let mut d = Entry::new(
+            "MATERIALIZED VIEW DATA",
+            Priority::RefreshMatview,
+            Section::PostData,
+            rel.name.clone(),
+        )
+        .with_schema(rel.schema.clone())
+        .with_owner(rel.owner.clone())
+        .with_defn(refresh_sql(&rel.qualified))
+        .with_dep(Dep::Catalog(CatalogId::class(oid)));
+        d.toc_oid = Some(oid);
+        index_of.insert(oid, ctx.push(d));
+    }
+    for (mv, refs) in &reads {
+        let Some(&i) = index_of.get(mv) else { continue };
+        for r in refs {
+            if let Some(&j) = index_of.get(r) {
+                ctx.entries[i].deps.push(Dep::Entry(j));
+            }
         }
     }
     Ok(())

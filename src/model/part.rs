@@ -26,6 +26,10 @@ pub enum PartKind {
     SelectRule,
     /// A relation's row type or an array type: never printed, but sorted (`DO_DUMMY_TYPE`).
     DummyType,
+    /// The index behind a PRIMARY KEY, UNIQUE or EXCLUDE constraint (`DO_INDEX`): sorted
+    /// with the indexes, printed only as its comment (`separate`, always emitted when
+    /// present), which follows the constraint.
+    ConstraintIndex,
     /// A base type's shell (`DO_SHELL_TYPE`): printed only when a loop between the type and
     /// one of its I/O functions makes the function depend on it instead. Its `id` is the
     /// type's own.

@@ -60,6 +60,7 @@ impl Graph<'_> {
                     PartKind::Check => Class::TableCheck(owner),
                     PartKind::DomainConstraint => Class::DomainConstraint(owner),
                     PartKind::SelectRule => Class::SelectRule(owner),
+                    PartKind::ConstraintIndex => Class::Index,
                     PartKind::DummyType | PartKind::ShellType => Class::Other,
                 }
             }
@@ -73,10 +74,11 @@ impl Graph<'_> {
         i
     }
 
-    /// The catalog id of an entry node (for index parentage).
+    /// The catalog id of an entry or part node (for index parentage).
     fn key_of(&self, n: usize) -> Option<CatalogId> {
         match self.objs[n] {
             Obj::Entry(i) => self.entries[i].key,
+            Obj::Part(i, p) => Some(self.entries[i].parts[p].id),
             _ => None,
         }
     }
@@ -103,8 +105,10 @@ impl Graph<'_> {
         // failed[j] == start + 1: no path from j back to start.
         let mut failed = vec![0usize; n];
         let mut fixed = false;
+        // Scratch for the search path, shared by every search (cleared as it unwinds).
+        let mut on_path = vec![false; n];
         for &start in stuck {
-            match self.find_loop(start, &processed, &mut failed) {
+            match self.find_loop(start, &processed, &mut failed, &mut on_path) {
                 Some(members) => {
                     self.repair(&members);
                     fixed = true;
@@ -121,18 +125,23 @@ impl Graph<'_> {
     /// `findLoop`: a depth-first search along dependencies, in their order, for a path back
     /// to `start` that avoids processed nodes; the loop's members in path order (each
     /// depends on the next, the last on the first).
-    fn find_loop(&self, start: usize, processed: &[bool], failed: &mut [usize]) -> Option<Vec<usize>> {
+    fn find_loop(
+        &self,
+        start: usize,
+        processed: &[bool],
+        failed: &mut [usize],
+        on_path: &mut [bool],
+    ) -> Option<Vec<usize>> {
         let mark = start + 1;
         if processed[start] || failed[start] == mark {
             return None;
         }
-        let mut on_path = vec![false; self.objs.len()];
+        if self.deps[start].contains(&start) {
+            return Some(vec![start]);
+        }
         let mut path = vec![start];
         let mut next_dep = vec![0usize];
         on_path[start] = true;
-        if self.deps[start].contains(&start) {
-            return Some(path);
-        }
         while let Some(&top) = path.last() {
             let k = next_dep.last().copied().unwrap_or(0);
             if let Some(&next) = self.deps[top].get(k) {
@@ -146,6 +155,9 @@ impl Graph<'_> {
                 next_dep.push(0);
                 on_path[next] = true;
                 if self.deps[next].contains(&start) {
+                    for &m in &path {
+                        on_path[m] = false;
+                    }
                     return Some(path);
                 }
             } else {

@@ -266,6 +266,7 @@ impl<'a> Graph<'a> {
                 },
                 Obj::Part(i, p) => match self.entries[i].parts[p].kind {
                     PartKind::Default | PartKind::DummyType | PartKind::ShellType => self.add_dep(self.pre, n),
+                    PartKind::ConstraintIndex => self.add_dep(n, self.post),
                     PartKind::Check | PartKind::DomainConstraint | PartKind::SelectRule => {}
                 },
                 Obj::PreBoundary => {}
@@ -374,7 +375,9 @@ impl<'a> Graph<'a> {
         for (node, slot) in emitted.iter_mut().enumerate() {
             *slot = match self.objs[node] {
                 Obj::Entry(i) => Some(self.final_entry(i)),
-                Obj::Part(i, p) if self.split[node] => self.entries[i].parts[p].separate.clone(),
+                Obj::Part(i, p) if self.split[node] || self.entries[i].parts[p].kind == PartKind::ConstraintIndex => {
+                    self.entries[i].parts[p].separate.clone()
+                }
                 _ => None,
             };
         }
@@ -387,10 +390,18 @@ impl<'a> Graph<'a> {
             }
         }
         let mut out = Vec::new();
+        let mut seen = vec![0usize; n];
         for &node in &order {
             let Some(mut e) = emitted[node].take() else { continue };
             let attached = std::mem::take(&mut e.attached);
-            let mut d = self.toc_deps(node, &id_of);
+            let mut d = match self.objs[node] {
+                // A constraint index's comment depends on the constraint (pg_dump.c
+                // `dumpIndex`).
+                Obj::Part(i, p) if self.entries[i].parts[p].kind == PartKind::ConstraintIndex => {
+                    vec![id_of[self.entry_node[i]]]
+                }
+                _ => self.toc_deps(node, &id_of, &mut seen),
+            };
             // pg_restore maps TABLE DATA to its table through the first dependency.
             if e.desc == "TABLE DATA"
                 && let Some(Dep::Catalog(t)) = e.deps.first()
@@ -445,7 +456,10 @@ impl<'a> Graph<'a> {
             .parts
             .iter()
             .enumerate()
-            .filter(|(p, part)| part.kind != PartKind::ShellType && self.split[self.part_node[&(i, *p)]])
+            .filter(|(p, part)| {
+                !matches!(part.kind, PartKind::ShellType | PartKind::ConstraintIndex)
+                    && self.split[self.part_node[&(i, *p)]]
+            })
             .map(|(_, part)| part.id)
             .collect();
         if !split.is_empty()
@@ -489,13 +503,16 @@ impl<'a> Graph<'a> {
 
     /// The dump ids an emitted node depends on, looking through nodes that print nothing
     /// and ignoring the boundaries (pg_dump.c `findDumpableDependencies`).
-    fn toc_deps(&self, node: usize, id_of: &[i32]) -> Vec<i32> {
+    /// `seen` is scratch space shared between calls (one slot per node, holding the node
+    /// whose dependencies were last collected), so a large catalog costs no quadratic
+    /// clearing.
+    fn toc_deps(&self, node: usize, id_of: &[i32], seen: &mut [usize]) -> Vec<i32> {
         let mut out = Vec::new();
-        let mut seen = vec![false; self.objs.len()];
+        let mark = node + 1;
         let mut stack: Vec<usize> = self.deps[node].iter().rev().copied().collect();
-        seen[node] = true;
+        seen[node] = mark;
         while let Some(m) = stack.pop() {
-            if std::mem::replace(&mut seen[m], true) {
+            if std::mem::replace(&mut seen[m], mark) == mark {
                 continue;
             }
             if matches!(self.objs[m], Obj::PreBoundary | Obj::PostBoundary) {
@@ -540,6 +557,7 @@ impl<'a> Graph<'a> {
                     PartKind::Check | PartKind::DomainConstraint => "CONSTRAINT",
                     PartKind::SelectRule => "RULE",
                     PartKind::DummyType => "DUMMY TYPE",
+                    PartKind::ConstraintIndex => "INDEX",
                     PartKind::ShellType => "SHELL TYPE",
                 };
                 let name = match part.kind {
@@ -651,6 +669,7 @@ fn part_type_rank(kind: PartKind) -> u8 {
         PartKind::Check | PartKind::DomainConstraint => 20,
         PartKind::SelectRule => 18,
         PartKind::DummyType => 26,
+        PartKind::ConstraintIndex => 15,
         PartKind::ShellType => 3,
     }
 }

@@ -636,3 +636,35 @@ fn matview_statistics_follow_the_refresh_into_post_data() {
     assert_eq!(find(&p, "STATISTICS DATA mv").entry.section, Section::PostData);
     assert_eq!(find(&p, "MATERIALIZED VIEW mv").entry.section, Section::PreData);
 }
+
+#[test]
+fn a_constraint_index_sorts_as_an_index_and_prints_only_its_comment() {
+    // A partition's primary key whose index is attached to the parent's index: the
+    // constraint does not wait for the parent index, its index (and the index's comment)
+    // does (pg_dump's constraint index is a DO_INDEX of its own).
+    let parent = Entry::new("INDEX", Priority::Index, Section::PostData, "p_idx")
+        .with_schema("public")
+        .with_key(CatalogId::class(20000));
+    let mut pk = pkey("c_pkey", 20010, "c");
+    let comment = Entry::new("COMMENT", Priority::Index, Section::None, "c_pkey")
+        .with_schema("public")
+        .with_tag("INDEX c_pkey");
+    pk.parts.push(
+        Part::new(
+            PartKind::ConstraintIndex,
+            CatalogId::class(20011),
+            Priority::Index,
+            "c_pkey",
+        )
+        .with_separate(comment),
+    );
+    let rows = vec![
+        row(CatalogId::class(20011), CatalogId::class(20000), b'P'),
+        row(CatalogId::class(20011), id(CONSTRAINT, 20010), b'i'),
+    ];
+    let p = plan_of(vec![parent, pk], rows);
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    assert_eq!(tags(&p), ["CONSTRAINT c c_pkey", "INDEX p_idx", "COMMENT INDEX c_pkey"]);
+    assert_eq!(p.entries[0].deps, Vec::<i32>::new());
+    assert_eq!(p.entries[2].deps, vec![1], "the comment follows the constraint");
+}
