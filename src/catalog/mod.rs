@@ -5,7 +5,7 @@
 //! entries into the context. Each kind lives in its own file; the SQL it renders comes from
 //! `ddl/`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -360,12 +360,6 @@ pub fn parse_acl_array(text: &str) -> Vec<String> {
         items.push(cur);
     }
     items
-}
-
-/// Catalog ids that count as "the same object" for loop detection (e.g. a table and its
-/// row type).
-pub fn id_set(ids: impl IntoIterator<Item = CatalogId>) -> HashSet<CatalogId> {
-    ids.into_iter().collect()
 }
 
 #[cfg(test)]

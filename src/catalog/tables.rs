@@ -619,7 +619,7 @@ fn build_table(
 }
 
 /// Sorts attribute defaults of one table by column number (`DOTypeNameCompare`).
-fn attnum_key(attnum: i64) -> String {
+pub(crate) fn attnum_key(attnum: i64) -> String {
     format!("{attnum:05}")
 }
 

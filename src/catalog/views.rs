@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use super::Ctx;
-use super::tables::attach_relation_extras;
+use super::tables::{attach_relation_extras, attnum_key};
 use crate::ddl::quote::qualified;
 use crate::ddl::table::default_sql;
 use crate::ddl::view::{
@@ -165,13 +165,14 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         for c in &my_cols {
             if let Some((ad_oid, expr)) = &c.attrdef {
                 let (defn, drop) = default_sql(&rel.qualified, &c.name, expr);
-                let d = Entry::new("DEFAULT", Priority::AttrDef, Section::PreData, rel.name.clone())
+                let mut d = Entry::new("DEFAULT", Priority::AttrDef, Section::PreData, rel.name.clone())
                     .with_key(CatalogId::new(catalog_oid::PG_ATTRDEF, *ad_oid))
                     .with_tag(format!("{} {}", rel.name, c.name))
                     .with_schema(rel.schema.clone())
                     .with_owner(rel.owner.clone())
                     .with_defn(defn)
                     .with_drop(drop);
+                d.sort_extra = vec![attnum_key(c.attnum)];
                 ctx.push(d);
             }
         }
