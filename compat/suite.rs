@@ -53,6 +53,14 @@ family!(typed_tables);
 family!(foreign_data);
 family!(publications);
 family!(subscriptions);
+family!(aggregates);
+family!(operators);
+family!(types);
+family!(casts_transforms);
+family!(languages_am);
+family!(text_search);
+family!(event_triggers_stats);
+family!(functions);
 
 /// pg_dump's circular-foreign-key warnings: each warning's tables (as a set) and the hints.
 fn fk_warnings(stderr: &str) -> (BTreeSet<BTreeSet<String>>, BTreeSet<String>) {

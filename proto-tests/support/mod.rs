@@ -17,6 +17,6 @@ pub mod compare;
 pub mod fingerprint;
 
 #[allow(unused_imports)]
-pub use cluster::{Cluster, PASSWORD_GROUP, TestDb, pg_bin, project_root};
+pub use cluster::{Cluster, ClusterOptions, PASSWORD_GROUP, TestDb, pg_bin, project_root};
 #[allow(unused_imports)]
 pub use fingerprint::Fingerprint;
