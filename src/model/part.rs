@@ -30,14 +30,10 @@ pub enum PartKind {
     /// with the indexes, printed only as its comment (`separate`, always emitted when
     /// present), which follows the constraint.
     ConstraintIndex,
-    /// A base type's shell (`DO_SHELL_TYPE`): printed only when a loop between the type and
-    /// one of its I/O functions makes the function depend on it instead. Its `id` is the
-    /// type's own.
-    ShellType,
 }
 
 /// One sub-object. Its dependencies are its `pg_depend` rows (through `id`) plus those of
-/// `separate`; its owner depends on it while it is inline (except dummy and shell types).
+/// `separate`; its owner depends on it while it is inline (except dummy types).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
     pub kind: PartKind,

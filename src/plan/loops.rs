@@ -61,7 +61,7 @@ impl Graph<'_> {
                     PartKind::DomainConstraint => Class::DomainConstraint(owner),
                     PartKind::SelectRule => Class::SelectRule(owner),
                     PartKind::ConstraintIndex => Class::Index,
-                    PartKind::DummyType | PartKind::ShellType => Class::Other,
+                    PartKind::DummyType => Class::Other,
                 }
             }
             Obj::PreBoundary => Class::PreBoundary,
@@ -175,7 +175,7 @@ impl Graph<'_> {
         let n = lp.len();
         let cls: Vec<Class> = lp.iter().map(|&x| self.class(x)).collect();
 
-        // A base type and one of its I/O functions (or a range and its canonical function).
+        // A type and a function that depend on each other.
         if n == 2 {
             for (t, f) in [(0, 1), (1, 0)] {
                 if cls[t] == Class::Type && cls[f] == Class::Func {
@@ -342,14 +342,12 @@ impl Graph<'_> {
         }
     }
 
-    /// `repairTypeFuncLoop`: the function depends on the type's shell instead, which is
-    /// then dumped.
+    /// `repairTypeFuncLoop`: the function stops depending on the type. A base or range type's
+    /// loops with its I/O and canonical functions never reach the planner: the type reader
+    /// breaks them itself and points the functions at a `SHELL TYPE` entry
+    /// (`catalog/types.rs`), so what is left here are loops no shell type can break.
     fn repair_type_func(&mut self, ty: usize, func: usize) {
         self.remove_dep(func, ty);
-        if let Some(shell) = self.part_of(ty, PartKind::ShellType) {
-            self.add_dep(func, shell);
-            self.split[shell] = true;
-        }
     }
 
     fn data_table_name(&self, n: usize) -> String {

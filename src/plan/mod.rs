@@ -99,7 +99,7 @@ pub(crate) struct Graph<'a> {
     pub(crate) objs: Vec<Obj>,
     /// deps[n] = nodes n must follow, in the order they were added.
     pub(crate) deps: Vec<Vec<usize>>,
-    /// A part printed as an entry of its own (or a shell type that is needed).
+    /// A part printed as an entry of its own.
     pub(crate) split: Vec<bool>,
     /// An entry moved to post-data (a function or materialized view, or matview statistics).
     pub(crate) postponed: Vec<bool>,
@@ -150,9 +150,7 @@ impl<'a> Graph<'a> {
         }
         for (i, e) in entries.iter().enumerate() {
             for (p, part) in e.parts.iter().enumerate() {
-                if part.kind != PartKind::ShellType {
-                    owner_of.entry(part.id).or_insert(part_node[&(i, p)]);
-                }
+                owner_of.entry(part.id).or_insert(part_node[&(i, p)]);
             }
         }
         for (i, e) in entries.iter().enumerate() {
@@ -216,9 +214,7 @@ impl<'a> Graph<'a> {
             for (p, part) in e.parts.iter().enumerate() {
                 let pn = part_node[&(i, p)];
                 let mut d = Vec::new();
-                if part.kind != PartKind::ShellType {
-                    through_depend(pn, &[part.id], &mut d);
-                }
+                through_depend(pn, &[part.id], &mut d);
                 for dep in part.separate.iter().flat_map(|s| s.deps.iter()) {
                     if let Dep::Catalog(id) = dep
                         && let Some(m) = resolve(*id).filter(|m| *m != pn)
@@ -249,9 +245,9 @@ impl<'a> Graph<'a> {
         g
     }
 
-    /// pg_dump.c `addBoundaryDependencies`: by section for entries; inline defaults, dummy
-    /// and shell types are pre-data; inline CHECKs, domain constraints and ON SELECT rules
-    /// are bound to no section until split out.
+    /// pg_dump.c `addBoundaryDependencies`: by section for entries; inline defaults and dummy
+    /// types are pre-data; inline CHECKs, domain constraints and ON SELECT rules are bound to
+    /// no section until split out.
     fn add_boundaries(&mut self) {
         for n in 0..self.objs.len() {
             match self.objs[n] {
@@ -265,7 +261,7 @@ impl<'a> Graph<'a> {
                     Section::None => {}
                 },
                 Obj::Part(i, p) => match self.entries[i].parts[p].kind {
-                    PartKind::Default | PartKind::DummyType | PartKind::ShellType => self.add_dep(self.pre, n),
+                    PartKind::Default | PartKind::DummyType => self.add_dep(self.pre, n),
                     PartKind::ConstraintIndex => self.add_dep(n, self.post),
                     PartKind::Check | PartKind::DomainConstraint | PartKind::SelectRule => {}
                 },
@@ -281,13 +277,6 @@ impl<'a> Graph<'a> {
 
     pub(crate) fn remove_dep(&mut self, from: usize, to: usize) {
         self.deps[from].retain(|d| *d != to);
-    }
-
-    /// The node of part `p` of the entry owning node `owner`, if it has one of `kind`.
-    pub(crate) fn part_of(&self, owner: usize, kind: PartKind) -> Option<usize> {
-        let Obj::Entry(i) = self.objs[owner] else { return None };
-        let p = self.entries[i].parts.iter().position(|p| p.kind == kind)?;
-        self.part_node.get(&(i, p)).copied()
     }
 
     /// Sorts until every loop is repaired (`sortDumpableObjects`).
@@ -456,10 +445,7 @@ impl<'a> Graph<'a> {
             .parts
             .iter()
             .enumerate()
-            .filter(|(p, part)| {
-                !matches!(part.kind, PartKind::ShellType | PartKind::ConstraintIndex)
-                    && self.split[self.part_node[&(i, *p)]]
-            })
+            .filter(|(p, part)| part.kind != PartKind::ConstraintIndex && self.split[self.part_node[&(i, *p)]])
             .map(|(_, part)| part.id)
             .collect();
         if !split.is_empty()
@@ -558,7 +544,6 @@ impl<'a> Graph<'a> {
                     PartKind::SelectRule => "RULE",
                     PartKind::DummyType => "DUMMY TYPE",
                     PartKind::ConstraintIndex => "INDEX",
-                    PartKind::ShellType => "SHELL TYPE",
                 };
                 let name = match part.kind {
                     PartKind::Default => format!("{}.{}", self.entries[i].name, part.name),
@@ -670,7 +655,6 @@ fn part_type_rank(kind: PartKind) -> u8 {
         PartKind::SelectRule => 18,
         PartKind::DummyType => 26,
         PartKind::ConstraintIndex => 15,
-        PartKind::ShellType => 3,
     }
 }
 
