@@ -237,6 +237,23 @@ mod comparison {
     }
 
     #[test]
+    fn warnings_group_by_kind_not_by_count() {
+        use support::compare::warning_kind;
+        assert_eq!(
+            warning_kind("not dumped (not supported yet): 2 large object(s)"),
+            "not dumped (not supported yet): large object"
+        );
+        assert_eq!(
+            warning_kind("not dumped (not supported yet): typed table (dumped without its OF type) public.t"),
+            "not dumped (not supported yet): typed table"
+        );
+        assert_eq!(
+            warning_kind("could not resolve dependency loop involving TABLE t"),
+            "could not resolve dependency loop involving TABLE"
+        );
+    }
+
+    #[test]
     fn listing_lines_split_into_kind_and_key() {
         let l = parse_listing(
             ";\n; Archive created at ...\n2; 0 0 ENCODING - ENCODING \n\

@@ -887,7 +887,7 @@ impl Comparison {
 
 /// Groups pgsnap's warnings: `not dumped (not supported yet): operator class x` → `not
 /// dumped (not supported yet): operator class`.
-fn warning_kind(w: &str) -> String {
+pub fn warning_kind(w: &str) -> String {
     const KINDS: &[&str] = &[
         "access method",
         "base or shell type",
@@ -915,6 +915,8 @@ fn warning_kind(w: &str) -> String {
             None => return w.to_string(),
         },
     };
+    // A count first ("2 large object(s)") is not the kind.
+    let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ');
     let kind = KINDS
         .iter()
         .find(|k| rest.starts_with(**k))
