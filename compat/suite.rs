@@ -42,3 +42,5 @@ family!(languages_am);
 family!(text_search);
 family!(event_triggers_stats);
 family!(functions);
+family!(extension_config);
+family!(tablespaces_identity);

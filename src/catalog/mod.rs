@@ -208,6 +208,7 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     transforms::read(ctx).await?;
     tables::read(ctx).await?;
     sequences::read(ctx).await?;
+    ext_config::read(ctx).await?;
     views::read(ctx).await?;
     constraints::read(ctx).await?;
     indexes::read(ctx).await?;
@@ -389,6 +390,7 @@ pub mod database;
 pub mod default_acls;
 pub mod dumpable;
 pub mod event_triggers;
+pub mod ext_config;
 pub mod extensions;
 pub mod functions;
 pub mod indexes;

@@ -499,6 +499,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 columns: list,
                 estimated_pages: r.int(13)?,
                 table_oid: oid,
+                filter: None,
             });
             ctx.push(d);
         }

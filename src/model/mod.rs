@@ -177,13 +177,29 @@ pub struct TableData {
     pub estimated_pages: i64,
     /// The table's OID (for locking and reporting).
     pub table_oid: u32,
+    /// Which rows: a clause appended to `SELECT cols FROM table` (an extension configuration
+    /// table's stored condition, `WHERE ...`); `None` = every row.
+    pub filter: Option<String>,
 }
 
 impl TableData {
     /// `COPY s.t (a, b) TO stdout;` as pg_dump sends it (pg_dump.c `dumpTableData_copy`).
-    /// A table without columns has no list at all (two spaces), as pg_dump writes it.
+    /// A table without columns has no list at all (two spaces), as pg_dump writes it. With a
+    /// row filter the rows come from a query, `COPY (SELECT a, b FROM s.t WHERE ...) TO
+    /// stdout;` (`SELECT *` when there are no columns), as pg_dump reads the configuration
+    /// tables of extensions.
     pub fn copy_out_sql(&self) -> String {
-        format!("COPY {} {} TO stdout;", self.qualified_name, self.column_list())
+        match self.filter.as_deref().filter(|f| !f.is_empty()) {
+            None => format!("COPY {} {} TO stdout;", self.qualified_name, self.column_list()),
+            Some(filter) => {
+                let cols = if self.columns.is_empty() {
+                    "*"
+                } else {
+                    self.columns.as_str()
+                };
+                format!("COPY (SELECT {cols} FROM {} {filter}) TO stdout;", self.qualified_name)
+            }
+        }
     }
 
     fn column_list(&self) -> String {
@@ -299,5 +315,36 @@ impl Entry {
     /// Every catalog id this entry answers for (its key and its claims).
     pub fn catalog_ids(&self) -> impl Iterator<Item = CatalogId> + '_ {
         self.key.iter().copied().chain(self.claims.iter().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(columns: &str, filter: Option<&str>) -> TableData {
+        TableData {
+            qualified_name: "s.t".into(),
+            columns: columns.into(),
+            estimated_pages: 0,
+            table_oid: 1,
+            filter: filter.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn copy_out_reads_the_table_or_the_filtered_rows() {
+        assert_eq!(data("a, b", None).copy_out_sql(), "COPY s.t (a, b) TO stdout;");
+        assert_eq!(data("", None).copy_out_sql(), "COPY s.t  TO stdout;");
+        // An empty stored condition means every row, read like any table.
+        assert_eq!(data("a", Some("")).copy_out_sql(), "COPY s.t (a) TO stdout;");
+        assert_eq!(
+            data("a, \"B\"", Some("WHERE NOT shipped")).copy_out_sql(),
+            "COPY (SELECT a, \"B\" FROM s.t WHERE NOT shipped) TO stdout;"
+        );
+        assert_eq!(
+            data("", Some("WHERE true")).copy_out_sql(),
+            "COPY (SELECT * FROM s.t WHERE true) TO stdout;"
+        );
     }
 }
