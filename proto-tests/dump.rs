@@ -355,3 +355,50 @@ fn extension_configuration_rows_are_dumped_filtered_with_data_only() {
     );
     assert!(!listed.iter().any(|l| l.contains("TABLE DATA")), "{listed:?}");
 }
+
+/// A role that may read the tables but not a sequence: the dump fails (exit 1), leaves no
+/// archive, and says which sequence and which privilege — pg_dump 18's message on 18, the
+/// server's refusal on older servers.
+fn sequence_without_select(major: u32, expected: &str) {
+    let db = TestDb::new(
+        major,
+        "noseq",
+        "CREATE TABLE t (id int PRIMARY KEY); CREATE SEQUENCE s_secret; SELECT nextval('s_secret');",
+    );
+    let c = &db.cluster;
+    let role = format!("r_{}", db.name);
+    db.psql(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; \
+         REVOKE ALL ON SEQUENCE s_secret FROM {role}; GRANT USAGE ON SEQUENCE s_secret TO {role};"
+    ));
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("archive");
+    let res = pgsnap()
+        .args(["dump", "-Fd", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", &role, "-f"])
+        .arg(&archive)
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(expected), "PostgreSQL {major}: {stderr}");
+    assert!(!stderr.contains("expected integer"), "{stderr}");
+    assert!(!archive.join("toc.dat").exists(), "a failed dump left a TOC behind");
+    db.psql(&format!("DROP OWNED BY {role}; DROP ROLE {role};"));
+}
+
+#[test]
+fn sequence_without_select_privilege_is_named_on_18() {
+    sequence_without_select(
+        18,
+        "failed to get data for sequence \"s_secret\"; user may lack SELECT privilege on the sequence or the \
+         sequence may have been concurrently dropped",
+    );
+}
+
+#[test]
+fn sequence_without_select_privilege_is_named_on_14() {
+    sequence_without_select(14, "permission denied for sequence s_secret");
+}
