@@ -270,3 +270,5 @@ fn subscriptions_need_a_superuser_on_14() {
 fn subscriptions_need_a_superuser_on_18() {
     subscriptions_need_a_superuser(18);
 }
+family!(extension_config);
+family!(tablespaces_identity);

@@ -269,6 +269,9 @@ impl Cluster {
             users.lock().expect("lock users.lock");
         }
         let port = ensure_running(major, &dir, opts);
+        // The test extensions, where this server reads extension files.
+        let pid = postmaster_pid(&dir.join("data")).expect("the server just started runs");
+        super::extensions::install_all(&super::extensions::extension_dir_of(pid));
         setup.unlock().expect("unlock setup.lock");
         let kind = if shared {
             Kind::Shared { users }
