@@ -470,22 +470,15 @@ fn objects_of_unsupported_kinds_are_named_not_dropped_silently() {
     assert!(!stderr.contains("add2"), "supported objects are not reported: {stderr}");
 }
 
-/// Installs `fixtures/extensions/<name>*` into the server's extension directory.
+/// Installs `fixtures/extensions/<name>*` into the extension directory the servers read.
 fn install_test_extension(major: u32, name: &str) {
-    let share = support::pg_bin(major, "postgres")
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("share/extension");
-    for e in std::fs::read_dir(support::project_root().join("fixtures/extensions"))
+    let files: Vec<_> = std::fs::read_dir(support::project_root().join("fixtures/extensions"))
         .unwrap()
         .flatten()
-    {
-        if e.file_name().to_string_lossy().starts_with(name) {
-            std::fs::copy(e.path(), share.join(e.file_name())).unwrap();
-        }
-    }
+        .filter(|e| e.file_name().to_string_lossy().starts_with(name))
+        .map(|e| e.path())
+        .collect();
+    support::server_install::install_extension_files(major, &files);
 }
 
 #[test]
