@@ -108,7 +108,9 @@ impl Mirror {
     pub fn of(base: &Path, src: &Path, major: u32) -> Mirror {
         let key = mirror_key(src, major);
         loop {
-            prepare_base(base);
+            if !prepare_base(base) {
+                continue; // a reaper removed the (empty) base just after it was created
+            }
             let lock_path = base.join(format!("{key}.lock"));
             let lock = match OpenOptions::new()
                 .create(true)
@@ -200,13 +202,13 @@ fn stamp_tree(dir: &Path, rel: &Path, hash: &mut Fnv1a) {
 }
 
 /// Creates the base (0755) if missing; refuses a base that others could write to, since the
-/// server user executes what is in it.
-fn prepare_base(base: &Path) {
+/// server user executes what is in it. False if the base vanished meanwhile.
+fn prepare_base(base: &Path) -> bool {
     if !base.exists() {
         fs::create_dir_all(base).unwrap_or_else(|e| panic!("create {}: {e}", base.display()));
         let _ = fs::set_permissions(base, fs::Permissions::from_mode(0o755));
     }
-    let m = fs::metadata(base).unwrap_or_else(|e| panic!("{}: {e}", base.display()));
+    let Ok(m) = fs::metadata(base) else { return false };
     if !m.is_dir() || m.uid() != uid() || m.mode() & 0o022 != 0 {
         panic!(
             "refusing to run test servers from binaries in {}: it is not a directory of uid {} that only its \
@@ -218,6 +220,7 @@ fn prepare_base(base: &Path) {
             m.uid()
         );
     }
+    true
 }
 
 fn make_dir(path: &Path) {
