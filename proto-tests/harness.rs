@@ -493,3 +493,124 @@ fn a_directory_the_server_user_cannot_enter_is_named_with_the_fix() {
         assert!(!stderr.contains("Permission denied"), "{}", show(out));
     }
 }
+
+fn wait_for(path: &Path, child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !path.exists() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("child exited ({status}) before {}", path.display());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn mirrors_in(base: &Path) -> Vec<String> {
+    names(base)
+        .into_iter()
+        .filter(|n| !n.ends_with(".lock") && !n.contains(".tmp-"))
+        .collect()
+}
+
+/// Two processes of one run share a cluster; between them the installation changes (another
+/// run re-provisions it, or copies a file into it), so the second builds a new mirror. The
+/// old mirror, which the server runs from, must outlive the first process: reaping it then
+/// would pull `share/` and `lib/` from under the running server.
+#[test]
+fn a_running_servers_mirror_is_kept_after_the_installation_changed() {
+    const TEST: &str = "a_running_servers_mirror_is_kept_after_the_installation_changed";
+    if let Some(role) = std::env::var_os("PGSNAP_MIRROR_CHILD") {
+        let sync = PathBuf::from(std::env::var_os("PGSNAP_MIRROR_SYNC").unwrap());
+        let c = Cluster::shared(15);
+        let n = if role == "first" { 1 } else { 2 };
+        fs::write(sync.join(format!("ready{n}")), "").unwrap();
+        while !sync.join(format!("release{n}")).exists() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if n == 2 {
+            // The first process has gone; only this one uses the server now.
+            let base = support::server_install::mirror_base();
+            reap_unused_mirrors(&base, None);
+            // A new backend loads the snowball stemmers from lib/ and a time zone from share/.
+            let out = c.psql(
+                "postgres",
+                "SET timezone = 'Asia/Tokyo'; SELECT to_tsvector('english', 'running dogs')",
+            );
+            assert_eq!(
+                out.trim(),
+                "'dog':2 'run':1",
+                "the server still reads its lib/ and share/"
+            );
+            println!("second: ok");
+        }
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (inst, base, sync) = (
+        tmp.path().join("pg"),
+        tmp.path().join("mirrors"),
+        tmp.path().join("sync"),
+    );
+    fs::create_dir_all(&inst).unwrap();
+    fs::create_dir(&sync).unwrap();
+    // Hard links into a fresh tree: adding a file below changes this copy only.
+    let mut cp = Command::new("cp");
+    cp.arg("-al")
+        .arg(support::server_install::pg_root().join("15"))
+        .arg(inst.join("15"));
+    run(cp, "copy PostgreSQL 15");
+    let spawn = |role: &str| {
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", TEST, "--nocapture"])
+            .env("PGSNAP_MIRROR_CHILD", role)
+            .env("PGSNAP_MIRROR_SYNC", &sync)
+            .env("PGSNAP_PG_ROOT", &inst)
+            .env("PGSNAP_PG_MIRROR", &base)
+            .env("NEXTEST_RUN_ID", format!("mirr{:09}-0000", std::process::id()))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let root = support::cluster::is_root();
+    let mut first = spawn("first");
+    wait_for(&sync.join("ready1"), &mut first);
+    let before = if root { mirrors_in(&base) } else { vec![] };
+    assert_eq!(before.len(), usize::from(root), "{before:?}");
+
+    write_file(
+        &inst.join("15/share/extension/pgsnap_probe.control"),
+        "comment = 'probe'\n",
+        0o644,
+    );
+    let mut second = spawn("second");
+    wait_for(&sync.join("ready2"), &mut second);
+    if root {
+        let both = mirrors_in(&base);
+        assert_eq!(both.len(), 2, "a new mirror for the changed installation: {both:?}");
+    }
+    fs::write(sync.join("release1"), "").unwrap();
+    let out = first.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    fs::write(sync.join("release2"), "").unwrap();
+    let out = second.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("second: ok"),
+        "{}",
+        show(&out)
+    );
+    if root {
+        let after = mirrors_in(&base);
+        assert!(
+            after.contains(&before[0]),
+            "the server's mirror outlived the first process: {after:?}"
+        );
+    }
+    support::cluster::reap_stale_runs();
+    reap_unused_mirrors(&base, None);
+    assert!(!base.exists() || names(&base).is_empty());
+}

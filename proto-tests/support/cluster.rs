@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
-use super::server_install::{check_server_user_access, pg_root, server_bin, server_install};
+use super::server_install::{check_server_user_access, hold_mirror_of_server, pg_root, server_bin, server_install};
 
 /// OS user that runs the servers when the tests run as root (created by scripts/provision).
 pub(super) const SERVER_OS_USER: &str = "pgsnaptest";
@@ -254,6 +254,7 @@ impl Cluster {
             users.lock().expect("lock users.lock");
         }
         let port = ensure_running(major, &dir);
+        hold_mirror_of_server(&dir.join("data"));
         setup.unlock().expect("unlock setup.lock");
         let kind = if shared {
             Kind::Shared { users }

@@ -27,7 +27,6 @@
 //! * Installations that are not self-contained (no `share/` beside `bin/`, as in Debian's
 //!   layout) run in place; `check_server_user_access` explains if that cannot work.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::ErrorKind;
@@ -69,13 +68,54 @@ pub fn server_install(major: u32) -> PathBuf {
     if !is_root() || !MIRRORED.iter().all(|d| src.join(d).is_dir()) {
         return src;
     }
-    static IN_USE: Mutex<BTreeMap<PathBuf, Mirror>> = Mutex::new(BTreeMap::new());
-    let mut in_use = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
-    in_use
-        .entry(src.clone())
-        .or_insert_with(|| Mirror::of(&mirror_base(), &src, major))
-        .dir
-        .clone()
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, m)) = held.iter().find(|(from, _)| *from == src) {
+        return m.dir.clone();
+    }
+    let mirror = Mirror::of(&mirror_base(), &src, major);
+    let dir = mirror.dir.clone();
+    held.push((src, mirror));
+    dir
+}
+
+/// The mirrors this process holds until it exits, by the installation they mirror (if built
+/// by this process).
+static HELD: Mutex<Vec<(PathBuf, Mirror)>> = Mutex::new(Vec::new());
+
+/// As root, also holds the mirror that the running server of `data` was started from. It is
+/// this process's own unless the installation changed since the server started (another
+/// process re-provisioned it, or changed a file in it); then it must still not be reaped
+/// while this process uses the server. Call with the cluster's setup lock held, so the
+/// process that started the server still holds it meanwhile.
+pub fn hold_mirror_of_server(data: &Path) {
+    if !is_root() {
+        return;
+    }
+    let Some(pid) = fs::read_to_string(data.join("postmaster.pid"))
+        .ok()
+        .and_then(|t| t.lines().next().map(|l| l.trim().to_string()))
+    else {
+        return;
+    };
+    let Ok(exe) = fs::read_link(format!("/proc/{pid}/exe")) else {
+        return;
+    };
+    let Some(dir) = exe.parent().and_then(Path::parent).map(Path::to_path_buf) else {
+        return;
+    };
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    if dir.parent() != Some(mirror_base().as_path()) || held.iter().any(|(_, m)| m.dir == dir) {
+        return; // not a mirror (an installation run in place), or held already
+    }
+    let mut lock_name = dir.file_name().unwrap_or_default().to_os_string();
+    lock_name.push(".lock");
+    let lock_path = dir.with_file_name(lock_name);
+    let Ok(lock) = OpenOptions::new().write(true).open(&lock_path) else {
+        return;
+    };
+    if lock.lock_shared().is_ok() && same_file(&lock, &lock_path) && dir.is_dir() {
+        held.push((exe, Mirror { dir, _lock: lock }));
+    }
 }
 
 /// A server-side program (initdb, pg_ctl, postgres) of `major`, as the server user runs it.
