@@ -20,8 +20,9 @@
 //!   race harmlessly (the first rename wins, the others remove their copy), and a published
 //!   mirror is always complete.
 //! * Every process that runs servers from a mirror holds a shared lock on `<key>.lock` until
-//!   it exits; a run's servers stop when its last process lets go of them. A mirror whose lock
-//!   nobody holds is removed when a newer mirror is published (its installation was
+//!   it exits, and a process that joins a running server also holds the mirror that server
+//!   was started from (which differs if the installation changed meanwhile); a run's servers
+//!   stop when its last process lets go of them. A mirror whose lock nobody holds is removed when a newer mirror is published (its installation was
 //!   re-provisioned) and by `scripts/reap-test-clusters`, which `scripts/test` and
 //!   `scripts/demo` run before and after their work.
 //! * Installations that are not self-contained (no `share/` beside `bin/`, as in Debian's
