@@ -442,7 +442,7 @@ fn clone_child(home: &Path) {
     let mut restore = c.tool("pg_restore");
     restore.args(["--exit-on-error", "-d", &restored]).arg(&archive);
     run(restore, "pg_restore");
-    let (a, b) = (Fingerprint::of(&c, &db), Fingerprint::of(&c, &restored));
+    let (a, b) = (Fingerprint::data_of(&c, &db), Fingerprint::data_of(&c, &restored));
     assert_eq!(a.tables["public.t"].0, 5000);
     assert!(a.diff(&b).is_empty(), "{}", a.diff(&b));
     println!("clone child: dump restored");
