@@ -16,10 +16,11 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod compare;
 pub mod fingerprint;
 pub mod server_install;
 
 #[allow(unused_imports)]
-pub use cluster::{Cluster, PASSWORD_GROUP, TestDb, pg_bin, project_root};
+pub use cluster::{Cluster, ClusterOptions, PASSWORD_GROUP, TestDb, pg_bin, project_root};
 #[allow(unused_imports)]
 pub use fingerprint::Fingerprint;
