@@ -138,7 +138,8 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
     // Lock before reading definitions, as pg_dump's getTables does, so nothing we dump can
     // be altered or dropped underneath us.
-    let to_lock = catalog::lockable_tables(&ctx);
+    let mut to_lock = catalog::lockable_tables(&ctx);
+    to_lock.extend(catalog::ext_config::lockable(&ctx).await?);
     leader.lock_tables(&to_lock, opts.session.lock_wait_timeout).await?;
     catalog::read_all(&mut ctx).await?;
     // Never drop objects silently: name every one of a kind pgsnap cannot dump yet.

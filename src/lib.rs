@@ -68,6 +68,7 @@
 //!         estimated_pages: 0,
 //!         table_oid: 0,
 //!         foreign: false,
+//!         filter: None,
 //!     },
 //! }];
 //! let opts = ExportOptions { jobs: 4, copy_trailer: false, ..ExportOptions::default() };

@@ -8,8 +8,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Once, OnceLock};
 use std::time::{Duration, Instant};
 
+use super::server_install::{check_server_user_access, hold_mirror_of_server, pg_root, server_bin, server_install};
+
 /// OS user that runs the servers when the tests run as root (created by scripts/provision).
-const SERVER_OS_USER: &str = "pgsnaptest";
+pub(super) const SERVER_OS_USER: &str = "pgsnaptest";
 /// Role whose members must authenticate with a password over TCP (see `pg_hba.conf` below).
 pub const PASSWORD_GROUP: &str = "pgsnap_password_auth";
 
@@ -19,10 +21,7 @@ pub fn project_root() -> PathBuf {
 
 /// Path of a provisioned PostgreSQL binary; fails with the command that installs it.
 pub fn pg_bin(major: u32, tool: &str) -> PathBuf {
-    let root = std::env::var_os("PGSNAP_PG_ROOT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| project_root().join(".pg"));
-    let path = root.join(major.to_string()).join("bin").join(tool);
+    let path = pg_root().join(major.to_string()).join("bin").join(tool);
     if !path.is_file() {
         panic!(
             "PostgreSQL {major} `{tool}` is missing at {}.\nFix: run `./scripts/provision` in {} \
@@ -34,11 +33,11 @@ pub fn pg_bin(major: u32, tool: &str) -> PathBuf {
     path
 }
 
-fn uid() -> u32 {
+pub(super) fn uid() -> u32 {
     fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX)
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     uid() == 0
 }
 
@@ -258,6 +257,9 @@ impl Cluster {
         for tool in ["initdb", "pg_ctl", "postgres", "psql", "pg_dump", "pg_restore"] {
             pg_bin(major, tool);
         }
+        // As root, the mirror the servers run from; locked until this process exits, so it is
+        // not reaped while this process uses a server started from it.
+        server_install(major);
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o755));
         let setup = open_lock(&dir.join("setup.lock"));
@@ -269,6 +271,10 @@ impl Cluster {
             users.lock().expect("lock users.lock");
         }
         let port = ensure_running(major, &dir, opts);
+        hold_mirror_of_server(&dir.join("data"));
+        // The test extensions, where this server reads extension files.
+        let pid = postmaster_pid(&dir.join("data")).expect("the server just started runs");
+        super::extensions::install_all(&super::extensions::extension_dir_of(pid));
         setup.unlock().expect("unlock setup.lock");
         let kind = if shared {
             Kind::Shared { users }
@@ -410,7 +416,8 @@ fn ensure_running(major: u32, dir: &Path, opts: &ClusterOptions) -> u16 {
         let _ = fs::remove_dir_all(&data);
         fs::create_dir_all(&sock).expect("create sock dir");
         give_to_server_user(dir);
-        let mut c = server_cmd(&pg_bin(major, "initdb"));
+        check_server_user_access(major, dir);
+        let mut c = server_cmd(&server_bin(major, "initdb"));
         c.arg("-D").arg(&data).args([
             "-U",
             "postgres",
@@ -456,7 +463,7 @@ fn ensure_running(major: u32, dir: &Path, opts: &ClusterOptions) -> u16 {
     let mut last_err = String::new();
     for _ in 0..5 {
         let port = free_port();
-        let mut c = server_cmd(&pg_bin(major, "pg_ctl"));
+        let mut c = server_cmd(&server_bin(major, "pg_ctl"));
         c.arg("-D").arg(&data).arg("-l").arg(dir.join("server.log"));
         c.args(["-w", "-t", "60", "-o", &format!("-p {port}"), "start"]);
         let out = c.stdin(Stdio::null()).output().expect("run pg_ctl");
@@ -506,7 +513,7 @@ impl Drop for Cluster {
                 if probe.try_lock().is_ok() {
                     let data = self.dir.join("data");
                     if postmaster_pid(&data).is_some() {
-                        let mut c = server_cmd(&pg_bin(self.major, "pg_ctl"));
+                        let mut c = server_cmd(&server_bin(self.major, "pg_ctl"));
                         c.arg("-D").arg(&data).args(["-m", "fast", "-w", "stop"]);
                         let _ = c.stdin(Stdio::null()).output();
                     }

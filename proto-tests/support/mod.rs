@@ -10,12 +10,19 @@
 //! holds a shared lock on its run's `alive.lock` until it exits; because a killed process
 //! releases its locks but cannot stop its servers, every process reaps, once, the runs whose
 //! lock nobody holds: a killed run leaves no server behind once the next run starts.
+//!
+//! As root the servers run as the OS user `pgsnaptest`, from a mirror of the provisioned
+//! installation that this user can reach wherever the checkout is (see `server_install`).
+//!
+//! Every cluster can create the test extensions of `fixtures/extensions/` (see `extensions`).
 #![allow(dead_code)]
 
 pub mod cluster;
 pub mod compare;
 pub mod entries;
+pub mod extensions;
 pub mod fingerprint;
+pub mod server_install;
 
 #[allow(unused_imports)]
 pub use cluster::{Cluster, ClusterOptions, PASSWORD_GROUP, TestDb, pg_bin, project_root};

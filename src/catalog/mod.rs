@@ -216,6 +216,7 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     transforms::read(ctx).await?;
     tables::read(ctx).await?;
     sequences::read(ctx).await?;
+    ext_config::read(ctx).await?;
     views::read(ctx).await?;
     foreign_data::read(ctx).await?;
     constraints::read(ctx).await?;
@@ -398,6 +399,7 @@ pub mod database;
 pub mod default_acls;
 pub mod dumpable;
 pub mod event_triggers;
+pub mod ext_config;
 pub mod extensions;
 pub mod foreign_data;
 pub mod functions;

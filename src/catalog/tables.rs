@@ -665,6 +665,7 @@ fn build_table(
             estimated_pages: t.pages,
             table_oid: oid,
             foreign,
+            filter: None,
         });
         ctx.push(d);
     }

@@ -183,18 +183,31 @@ pub struct TableData {
     /// foreign-table access allowed for that statement and without a lock (pg_dump.c
     /// `dumpTableData_copy`).
     pub foreign: bool,
+    /// Which rows: a clause appended to `SELECT cols FROM table` (an extension configuration
+    /// table's stored condition, `WHERE ...`); `None` = every row.
+    pub filter: Option<String>,
 }
 
 impl TableData {
     /// `COPY s.t (a, b) TO stdout;` as pg_dump sends it (pg_dump.c `dumpTableData_copy`).
     /// A table without columns has no list at all (two spaces), as pg_dump writes it. A
-    /// foreign table is read through a query (COPY of a foreign table is not allowed).
+    /// foreign table (COPY of one is not allowed) or a row filter reads through a query,
+    /// `COPY (SELECT a, b FROM s.t WHERE ...) TO stdout;` (`SELECT *` when there are no
+    /// columns), as pg_dump reads foreign tables and the configuration tables of extensions.
     pub fn copy_out_sql(&self) -> String {
-        if self.foreign {
-            let cols = if self.columns.is_empty() { "*" } else { &self.columns };
-            return format!("COPY (SELECT {cols} FROM {}) TO stdout;", self.qualified_name);
+        let filter = self.filter.as_deref().filter(|f| !f.is_empty());
+        if !self.foreign && filter.is_none() {
+            return format!("COPY {} {} TO stdout;", self.qualified_name, self.column_list());
         }
-        format!("COPY {} {} TO stdout;", self.qualified_name, self.column_list())
+        let cols = if self.columns.is_empty() {
+            "*"
+        } else {
+            self.columns.as_str()
+        };
+        match filter {
+            None => format!("COPY (SELECT {cols} FROM {}) TO stdout;", self.qualified_name),
+            Some(f) => format!("COPY (SELECT {cols} FROM {} {f}) TO stdout;", self.qualified_name),
+        }
     }
 
     fn column_list(&self) -> String {
@@ -319,5 +332,37 @@ impl Entry {
     /// Every catalog id this entry answers for (its key and its claims).
     pub fn catalog_ids(&self) -> impl Iterator<Item = CatalogId> + '_ {
         self.key.iter().copied().chain(self.claims.iter().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(columns: &str, filter: Option<&str>) -> TableData {
+        TableData {
+            qualified_name: "s.t".into(),
+            columns: columns.into(),
+            estimated_pages: 0,
+            table_oid: 1,
+            foreign: false,
+            filter: filter.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn copy_out_reads_the_table_or_the_filtered_rows() {
+        assert_eq!(data("a, b", None).copy_out_sql(), "COPY s.t (a, b) TO stdout;");
+        assert_eq!(data("", None).copy_out_sql(), "COPY s.t  TO stdout;");
+        // An empty stored condition means every row, read like any table.
+        assert_eq!(data("a", Some("")).copy_out_sql(), "COPY s.t (a) TO stdout;");
+        assert_eq!(
+            data("a, \"B\"", Some("WHERE NOT shipped")).copy_out_sql(),
+            "COPY (SELECT a, \"B\" FROM s.t WHERE NOT shipped) TO stdout;"
+        );
+        assert_eq!(
+            data("", Some("WHERE true")).copy_out_sql(),
+            "COPY (SELECT * FROM s.t WHERE true) TO stdout;"
+        );
     }
 }
