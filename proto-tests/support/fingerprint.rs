@@ -94,7 +94,7 @@ impl Fingerprint {
             if kind == "S" {
                 let _ = writeln!(
                     sql,
-                    "SELECT concat('S', chr(31), '{lit}', chr(31), last_value, ',', is_called, chr(30)) FROM {name};"
+                    "SELECT concat('S', chr(31), '{lit}', chr(31), last_value, ',', is_called::text, chr(30)) FROM {name};"
                 );
             } else {
                 let _ = writeln!(
