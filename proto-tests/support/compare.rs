@@ -290,6 +290,10 @@ pub struct Comparison {
     /// First position where the TOC orders differ: (index, stock's, candidate's).
     pub order: Option<(usize, String, String)>,
     pub schema_diffs: Vec<EntryDiff>,
+    /// Tables whose rows stock's own restore lost (its TABLE DATA failed, say pg_dump 14's
+    /// unordered extension configuration tables) while the candidate's restore holds the
+    /// source's rows: the source's contents stand in for stock's.
+    pub stock_lost: Vec<String>,
 }
 
 use super::entries::{
@@ -480,6 +484,7 @@ pub fn compare_with_stock(cluster: &Cluster, db: &str, opts: &CompareOptions) ->
         toc_ids: Vec::new(),
         order: None,
         schema_diffs: Vec::new(),
+        stock_lost: Vec::new(),
     };
     if !out.status.success() {
         cmp.candidate_failed = Some(strip_ansi(&String::from_utf8_lossy(&out.stderr)));
@@ -517,6 +522,16 @@ pub fn compare_with_stock(cluster: &Cluster, db: &str, opts: &CompareOptions) ->
         side.data = Fingerprint::data_of_tolerant(cluster, &side.restored_db);
     }
     cmp.schema_diffs = diff_entries(&cmp.stock.schema, &cmp.candidate.schema);
+    if cmp.stock.restore.errors.iter().any(|e| e.kind == "TABLE DATA") {
+        let source = Fingerprint::data_of_tolerant(cluster, db);
+        for (table, rows) in &source.tables {
+            let (s, c) = (cmp.stock.data.tables.get(table), cmp.candidate.data.tables.get(table));
+            if s != Some(rows) && c == Some(rows) {
+                cmp.stock_lost.push(format!("{table}: stock {s:?}, source {rows:?}"));
+                cmp.stock.data.tables.insert(table.clone(), rows.clone());
+            }
+        }
+    }
 
     if !opts.keep {
         for d in [&cmp.stock.restored_db, &cmp.candidate.restored_db] {
@@ -765,6 +780,12 @@ impl Comparison {
                     side.name, side.deadlocked_restores
                 );
             }
+        }
+        for l in &self.stock_lost {
+            let _ = writeln!(
+                s,
+                "stock's restore lost rows, compared with the source instead: table {l}"
+            );
         }
         if !self.allowed_extra.is_empty() {
             let _ = writeln!(
