@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::archive::directory::DirectoryWriter;
-use crate::archive::script::ScriptOptions;
+use crate::archive::script::{ScriptOptions, Sections};
 use crate::archive::toc::{ArchiveFormat, ArchiveVersion, CreateTime, Header, HeaderCompression, TocEntry, encode_toc};
 use crate::catalog::{self, Selection};
 use crate::codec::Compression;
 use crate::engine::{self, CompressedFileSink, ExportJob, ExportOptions, SinkFactory, TableReport};
 use crate::error::{Error, ErrorKind, Result, ResultExt};
-use crate::model::Entry;
+use crate::model::{Entry, Section};
 use crate::pg::{SessionOptions, Target};
 use crate::plan;
 
@@ -109,6 +109,16 @@ pub fn choose_version(c: Compression, requested: Option<ArchiveVersion>) -> Resu
 
 /// Dumps a database into a directory archive (`pg_dump -Fd` equivalent).
 pub async fn dump(opts: DumpOptions) -> Result<Report> {
+    // --quote-all-identifiers and --disable-dollar-quoting shape every name and body the
+    // catalog readers render.
+    let style = crate::ddl::quote::Style {
+        quote_all_identifiers: opts.session.quote_all_identifiers,
+        disable_dollar_quoting: opts.selection.disable_dollar_quoting,
+    };
+    crate::ddl::quote::with_style(style, dump_styled(opts)).await
+}
+
+async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     let started = Instant::now();
     let version = choose_version(opts.compression, opts.archive_version)?;
     let header_compression = HeaderCompression::for_archive(version, opts.compression)?;
@@ -132,8 +142,7 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     // Workers must reach the server the leader reached: the snapshot exists only there.
     let (mut leader, target) = opts.target.connect_pinned().await?;
     leader.setup(&opts.session).await?;
-    leader.begin_snapshot_transaction().await?;
-    let snapshot = leader.export_snapshot().await?;
+    let snapshot = leader.begin_leader_transaction(&opts.session).await?;
 
     let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
     // Lock before reading definitions, as pg_dump's getTables does, so nothing we dump can
@@ -159,10 +168,19 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         tracing::warn!("{w}");
     }
     warnings.extend(planned.warnings.iter().cloned());
-    // -s / -a: planned whole, then filtered, so ids and dependencies (on entries left out
-    // too) are what a full dump would have — as pg_dump writes them.
-    planned.entries.retain(|p| wanted(&p.entry, &opts.selection));
-    let mut toc = header_toc(special, version, &opts.selection);
+    // -s / -a / --section: planned whole, then filtered, so ids and dependencies (on entries
+    // left out too) are what a full dump would have — as pg_dump writes them. A section-less
+    // entry (comment, ACL) goes with the section of the entry before it, starting after the
+    // database entries in pre-data (pg_backup_archiver.c `ProcessArchiveRestoreOptions`).
+    let sections = opts.script.sections;
+    let mut current = Section::PreData;
+    planned.entries.retain(|p| {
+        if p.entry.section != Section::None {
+            current = p.entry.section;
+        }
+        wanted(&p.entry, &opts.selection) && section_wanted(sections, current)
+    });
+    let mut toc = header_toc(special, version, &opts.selection, sections);
     let mut jobs = Vec::new();
     for p in &planned.entries {
         let filename = if p.entry.data.is_some() {
@@ -184,9 +202,20 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         dir: writer.temp_dir().to_path_buf(),
         compression: opts.compression,
     });
+    // Partitions loaded through their root say so in their entry (as pg_restore reads it).
+    let insert_into = planned
+        .entries
+        .iter()
+        .filter_map(|p| {
+            let root = p.entry.defn.as_deref()?.strip_prefix("-- load via partition root ")?;
+            Some((p.entry.data.as_ref()?.table_oid, root.to_string()))
+        })
+        .collect();
     let export_opts = ExportOptions {
         jobs: opts.jobs.max(1),
         session: opts.session.clone(),
+        inserts: opts.selection.inserts,
+        insert_into,
         ..ExportOptions::default()
     };
     let tables = engine::export_tables(&target, &snapshot, jobs, factory, &export_opts).await?;
@@ -218,24 +247,39 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     })
 }
 
-/// Whether an entry belongs in a dump with this selection's schema/data switches
+/// Whether an entry belongs in a dump with this selection's schema/data/statistics switches
 /// (pg_dump -s keeps no data entries, not even the matview refresh; -a keeps table data and
-/// sequence values only).
+/// sequence values only; `--sequence-data` keeps sequence values whatever else is left
+/// out; statistics entries only with `--statistics[-only]`).
 fn wanted(e: &Entry, selection: &Selection) -> bool {
-    let data = matches!(e.desc.as_str(), "TABLE DATA" | "SEQUENCE SET");
-    if !selection.schema {
-        return data;
+    match e.desc.as_str() {
+        "TABLE DATA" => selection.data,
+        "SEQUENCE SET" => selection.data || selection.sequence_data,
+        "MATERIALIZED VIEW DATA" => selection.data && selection.schema,
+        "STATISTICS DATA" => selection.statistics,
+        _ => selection.schema,
     }
-    if !selection.data {
-        return !data && e.desc != "MATERIALIZED VIEW DATA";
+}
+
+/// Whether `--section` keeps entries of this section (pg_backup_archiver.c
+/// `_tocEntryRequired`).
+fn section_wanted(sections: Sections, section: Section) -> bool {
+    match section {
+        Section::PreData | Section::None => sections.pre_data,
+        Section::Data => sections.data,
+        Section::PostData => sections.post_data,
     }
-    true
 }
 
 /// The header entries get the first dump ids, each followed by its attached comment and ACL
 /// (left out of data-only dumps, as pg_dump does); those and DATABASE PROPERTIES depend on
 /// the DATABASE entry.
-fn header_toc(special: Vec<Entry>, version: ArchiveVersion, selection: &Selection) -> Vec<TocEntry> {
+fn header_toc(
+    special: Vec<Entry>,
+    version: ArchiveVersion,
+    selection: &Selection,
+    sections: Sections,
+) -> Vec<TocEntry> {
     let mut toc = Vec::new();
     let mut database_id = None;
     for mut e in special {
@@ -250,7 +294,11 @@ fn header_toc(special: Vec<Entry>, version: ArchiveVersion, selection: &Selectio
         if e.desc == "DATABASE" {
             database_id = Some(id);
         }
-        for a in attached.into_iter().filter(|_| selection.schema) {
+        // The database's comment and ACL are section-less entries after a pre-data one.
+        for a in attached
+            .into_iter()
+            .filter(|_| selection.schema && section_wanted(sections, Section::PreData))
+        {
             let aid = toc.len() as i32 + 1;
             toc.push(to_toc(aid, &a, &[id], "", version));
         }

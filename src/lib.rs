@@ -92,3 +92,4 @@ pub mod dump;
 pub mod engine;
 pub mod pg;
 pub mod plan;
+pub mod select;

@@ -21,12 +21,13 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     for r in rows {
         let oid = r.oid(0)?;
         let name = r.text(1)?;
-        if !ctx.schema_dumped(oid) || ctx.is_extension_member(CatalogId::new(catalog_oid::PG_NAMESPACE, oid)) {
+        if !ctx.schema_entry_dumped(oid) || ctx.is_extension_member(CatalogId::new(catalog_oid::PG_NAMESPACE, oid)) {
             continue;
         }
         let owner = ctx.role(r.oid(2)?);
         let acl = r.opt_text(3)?;
-        let is_public = name == "public";
+        // Named with -n, public is an ordinary schema to pg_dump (CREATE SCHEMA included).
+        let is_public = name == "public" && ctx.namespace(oid).is_some_and(|n| n.by_default);
         let (defn, drop) = schema::schema_sql(&name);
         let mut e = Entry::new("SCHEMA", Priority::Schema, Section::PreData, name.clone())
             .with_key(CatalogId::new(catalog_oid::PG_NAMESPACE, oid))

@@ -162,6 +162,9 @@ struct Check {
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     let rels = ctx.relations.clone();
+    // Parents are named even when they are not dumped themselves (a partition or child
+    // selected alone with -t still inherits, as in pg_dump).
+    let all_rels = ctx.all_relations.clone();
     let v14 = ctx.version.at_least(14);
     let v18 = ctx.version.at_least(18);
     let tables = ctx
@@ -283,6 +286,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         });
     }
 
+    let via_root = load_via_root(ctx).await?;
     for r in tables {
         let oid = r.oid(0)?;
         let Some(rel) = rels.get(&oid) else { continue };
@@ -321,7 +325,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         } else {
             parents
                 .iter()
-                .filter_map(|p| rels.get(p).map(|p| p.qualified.clone()))
+                .filter_map(|p| all_rels.get(p).map(|p| p.qualified.clone()))
                 .collect()
         };
         let mut separate_defaults = Vec::new();
@@ -463,7 +467,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         }
 
         // TABLE ATTACH (dumpTableAttach).
-        if is_partition && let (Some(parent), Some(bound)) = (parents.first().and_then(|p| rels.get(p)), bound) {
+        if is_partition && let (Some(parent), Some(bound)) = (parents.first().and_then(|p| all_rels.get(p)), bound) {
             let a = Entry::new(
                 "TABLE ATTACH",
                 Priority::TableAttach,
@@ -478,9 +482,11 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             ctx.push(a);
         }
 
-        // TABLE DATA (makeTableDataInfo / dumpTableData).
-        let wants_data =
-            ctx.selection.data && rel.relkind == b'r' && !(persistence == b'u' && ctx.selection.no_unlogged_table_data);
+        // TABLE DATA (makeTableDataInfo / dumpTableData): not for partitioned tables, unlogged
+        // ones with --no-unlogged-table-data, or tables --exclude-table-data names.
+        let wants_data = ctx.table_data_dumped(oid)
+            && rel.relkind == b'r'
+            && !(persistence == b'u' && ctx.selection.no_unlogged_table_data);
         if wants_data {
             let names: Vec<String> = cols
                 .iter()
@@ -493,7 +499,19 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 .with_owner(rel.owner.clone())
                 .with_dep(Dep::Catalog(CatalogId::class(oid)));
             d.toc_oid = Some(oid);
-            d.copy_stmt = Some(copy_in_sql(&rel.qualified, &list));
+            // Through the root when asked, or when pg_dump forces it; the comment lets
+            // pg_restore recognise the case (dumpTableData).
+            let target = match via_root.get(&oid).and_then(|root| all_rels.get(root)) {
+                Some(root) => {
+                    d.defn = Some(format!("-- load via partition root {}", root.qualified));
+                    &root.qualified
+                }
+                None => &rel.qualified,
+            };
+            // INSERT mode has no COPY statement: the data file holds the statements.
+            if ctx.selection.inserts.is_none() {
+                d.copy_stmt = Some(copy_in_sql(target, &list));
+            }
             d.data = Some(TableData {
                 qualified_name: rel.qualified.clone(),
                 columns: list,
@@ -504,4 +522,33 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Partitions whose data is loaded through their root table → that root: all of them with
+/// `--load-via-partition-root`, and always those below a table hash-partitioned on an enum
+/// column, whose hash codes depend on enum OIDs a restore does not keep (pg_dump.c
+/// `getPartitioningInfo`, `forcePartitionRootLoad`).
+async fn load_via_root(ctx: &Ctx<'_>) -> Result<HashMap<u32, u32>> {
+    let forced = "EXISTS (SELECT FROM pg_catalog.pg_partition_ancestors(c.oid) a \
+                  JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = a.relid \
+                  WHERE (SELECT o.oid FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_am am ON am.oid = o.opcmethod \
+                         WHERE o.opcname = 'enum_ops' AND o.opcnamespace = 'pg_catalog'::pg_catalog.regnamespace \
+                         AND am.amname = 'hash') = ANY (pt.partclass))";
+    let cond = if ctx.selection.load_via_partition_root {
+        "true".to_string()
+    } else {
+        forced.to_string()
+    };
+    let mut out = HashMap::new();
+    for r in ctx
+        .db
+        .query(&format!(
+            "SELECT c.oid, pg_catalog.pg_partition_root(c.oid) FROM pg_catalog.pg_class c \
+             WHERE c.relispartition AND c.relkind = 'r' AND {cond}"
+        ))
+        .await?
+    {
+        out.insert(r.oid(0)?, r.oid(1)?);
+    }
+    Ok(out)
 }

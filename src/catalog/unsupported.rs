@@ -29,12 +29,12 @@ fn queries(version: ServerVersion) -> Vec<(&'static str, String)> {
         ("text search configuration", "SELECT 'pg_ts_config'::regclass::oid, c.oid, c.cfgnamespace, c.cfgname::text FROM pg_catalog.pg_ts_config c".to_string()),
         ("foreign-data wrapper", "SELECT 'pg_foreign_data_wrapper'::regclass::oid, w.oid, 0::oid, w.fdwname::text FROM pg_catalog.pg_foreign_data_wrapper w".to_string()),
         ("foreign server", "SELECT 'pg_foreign_server'::regclass::oid, s.oid, 0::oid, s.srvname::text FROM pg_catalog.pg_foreign_server s".to_string()),
-        ("foreign table", "SELECT 'pg_class'::regclass::oid, c.oid, c.relnamespace, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.relkind = 'f'".to_string()),
-        ("typed table (dumped without its OF type)", "SELECT 'pg_class'::regclass::oid, c.oid, c.relnamespace, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.reloftype <> 0 AND c.relkind IN ('r', 'p')".to_string()),
+        ("foreign table", "SELECT 'pg_class'::regclass::oid, c.oid, c.oid, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.relkind = 'f'".to_string()),
+        ("typed table (dumped without its OF type)", "SELECT 'pg_class'::regclass::oid, c.oid, c.oid, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.reloftype <> 0 AND c.relkind IN ('r', 'p')".to_string()),
         ("event trigger", "SELECT 'pg_event_trigger'::regclass::oid, e.oid, 0::oid, e.evtname::text FROM pg_catalog.pg_event_trigger e".to_string()),
         ("publication", "SELECT 'pg_publication'::regclass::oid, p.oid, 0::oid, p.pubname::text FROM pg_catalog.pg_publication p".to_string()),
-        ("rule", "SELECT 'pg_rewrite'::regclass::oid, r.oid, c.relnamespace, r.rulename || ' ON ' || c.oid::regclass::text FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE r.rulename <> '_RETURN'".to_string()),
-        ("extended statistics", "SELECT 'pg_statistic_ext'::regclass::oid, s.oid, s.stxnamespace, s.stxname::text FROM pg_catalog.pg_statistic_ext s".to_string()),
+        ("rule", "SELECT 'pg_rewrite'::regclass::oid, r.oid, r.ev_class, r.rulename || ' ON ' || c.oid::regclass::text FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE r.rulename <> '_RETURN'".to_string()),
+        ("extended statistics", "SELECT 'pg_statistic_ext'::regclass::oid, s.oid, s.stxrelid, s.stxname::text FROM pg_catalog.pg_statistic_ext s".to_string()),
         ("large object", "SELECT 'pg_largeobject'::regclass::oid, m.oid, 0::oid, m.oid::text FROM pg_catalog.pg_largeobject_metadata m".to_string()),
         ("procedural language", "SELECT 'pg_language'::regclass::oid, l.oid, 0::oid, l.lanname::text FROM pg_catalog.pg_language l WHERE l.lanispl".to_string()),
         ("access method", "SELECT 'pg_am'::regclass::oid, a.oid, 0::oid, a.amname::text FROM pg_catalog.pg_am a".to_string()),
@@ -67,6 +67,15 @@ fn queries(version: ServerVersion) -> Vec<(&'static str, String)> {
 
 const EXT_CONFIG: &str = "extension configuration table (its rows)";
 
+/// Kinds whose third query column is the relation they belong to (or are) rather than a
+/// namespace: they are dumped with that relation, which `-t` may select on its own.
+const RELATION_KINDS: &[&str] = &[
+    "foreign table",
+    "typed table (dumped without its OF type)",
+    "rule",
+    "extended statistics",
+];
+
 /// Objects below this OID come from initdb (pg_dump's `FirstNormalObjectId`).
 const FIRST_NORMAL_OID: u32 = 16384;
 
@@ -79,7 +88,22 @@ pub async fn find(ctx: &Ctx<'_>) -> Result<Vec<String>> {
         for r in ctx.db.query(&sql).await? {
             let (classid, objid, nsp) = (r.oid(0)?, r.oid(1)?, r.oid(2)?);
             let member = kind != EXT_CONFIG && ctx.is_extension_member(CatalogId::new(classid, objid));
-            if objid < FIRST_NORMAL_OID || member || (nsp != 0 && !ctx.schema_dumped(nsp)) {
+            // Objects of no schema are dumped only when nothing narrows the dump.
+            let selected = if kind == "large object" {
+                // -b forces them, -B drops them; by default they come with data when
+                // nothing narrows the dump (pg_dump.c main).
+                match ctx.selection.large_objects {
+                    Some(wanted) => wanted,
+                    None => ctx.include_everything() && ctx.selection.data,
+                }
+            } else if RELATION_KINDS.contains(&kind) {
+                ctx.relation_dumped(nsp)
+            } else if nsp == 0 {
+                ctx.include_everything()
+            } else {
+                ctx.schema_dumped(nsp)
+            };
+            if objid < FIRST_NORMAL_OID || member || !selected {
                 continue;
             }
             names.push(r.text(3)?);

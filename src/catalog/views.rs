@@ -124,7 +124,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             }
         }
 
-        if matview && r.bool(6)? && ctx.selection.data {
+        if matview && r.bool(6)? && ctx.table_data_dumped(oid) {
             let mut d = Entry::new(
                 "MATERIALIZED VIEW DATA",
                 Priority::RefreshMatview,

@@ -3,9 +3,10 @@
 //! table. The first error cancels the other workers (server-side cancel included) and fails
 //! the whole export with that error.
 
+pub mod inserts;
 pub mod sink;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use futures_util::StreamExt;
 use tokio::sync::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::TableData;
+use crate::model::{InsertOptions, TableData};
 use crate::pg::{CancelHandle, SessionOptions, Target};
 
 pub use sink::{BlockSink, CompressedFileSink, SinkFactory};
@@ -43,6 +44,11 @@ pub struct ExportOptions {
     pub session: SessionOptions,
     /// Append pg_dump's `\.` trailer to each table's stream (archives need it).
     pub copy_trailer: bool,
+    /// Write INSERT statements instead of COPY text (`--inserts` and friends).
+    pub inserts: Option<InsertOptions>,
+    /// Table OID → the table INSERTs name instead of the source (its partition root, with
+    /// `--load-via-partition-root`).
+    pub insert_into: HashMap<u32, String>,
 }
 
 impl Default for ExportOptions {
@@ -52,6 +58,8 @@ impl Default for ExportOptions {
             block_size: DEFAULT_BLOCK_SIZE,
             session: SessionOptions::default(),
             copy_trailer: true,
+            inserts: None,
+            insert_into: HashMap::new(),
         }
     }
 }
@@ -208,7 +216,13 @@ async fn copy_one(
     // The leader holds ACCESS SHARE already; NOWAIT turns a queued exclusive lock into an
     // immediate failure instead of an undetectable deadlock (pg_dump parallel.c).
     session.lock_table_nowait(&job.table.qualified_name).await?;
+    if let Some((schema, table)) = crate::ddl::quote::split_qualified(&job.table.qualified_name) {
+        tracing::info!(target: "pgsnap::narrate", "dumping contents of table \"{schema}.{table}\"");
+    }
     let mut sink = sinks.open(job)?;
+    if let Some(inserts) = &opts.inserts {
+        return inserts::export_one(session, job, sink, opts, inserts, failed).await;
+    }
     let stream = session.copy_out(&job.table.copy_out_sql()).await?;
     futures_util::pin_mut!(stream);
     let (mut rows, mut bytes) = (0u64, 0u64);
