@@ -162,6 +162,17 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     let cat = ctx.finish();
 
     let (special, db_info) = catalog::database::header_entries(&leader, &opts.selection).await?;
+    catalog::narrate!("saving encoding = {}", leader.encoding());
+    catalog::narrate!(
+        "saving \"standard_conforming_strings = {}\"",
+        if leader.standard_conforming_strings() {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    catalog::narrate!("saving \"search_path = \"");
+    catalog::narrate!("saving database definition");
     let first_id = special.iter().map(|e| 1 + e.attached.len() as i32).sum::<i32>() + 1;
     let mut planned = plan::plan(cat.entries, &cat.depend, &cat.ext_members, first_id);
     for w in &planned.warnings {

@@ -209,9 +209,15 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
                 // --help / --version.
                 return finish_output(ui, print_stdout(&e.render().to_string()));
             }
+            // clap's message is its first paragraph; the usage after it is in --help.
             let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or_default();
-            ui.say(Level::Error, first.strip_prefix("error: ").unwrap_or(first));
+            let message: Vec<&str> = rendered
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let message = message.join(" ");
+            ui.say(Level::Error, message.strip_prefix("error: ").unwrap_or(&message));
             let command = match argv.get(1).map(String::as_str) {
                 Some("list") => "pgsnap list",
                 _ => "pgsnap",

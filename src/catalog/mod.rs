@@ -263,21 +263,75 @@ pub fn lockable_tables(ctx: &Ctx<'_>) -> Vec<String> {
     tables.into_iter().map(|r| r.qualified.clone()).collect()
 }
 
+/// Says what the dump is doing, in pg_dump's verbose words (shown with `-v`).
+macro_rules! narrate {
+    ($($arg:tt)*) => {
+        tracing::info!(target: "pgsnap::narrate", $($arg)*)
+    };
+}
+pub(crate) use narrate;
+
 /// Runs every object kind's reader, in pg_dump's collection order.
 pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
+    narrate!("reading schemas");
     schemas::read(ctx).await?;
+    narrate!("reading extensions");
     extensions::read(ctx).await?;
+    narrate!("reading user-defined collations");
     collations::read(ctx).await?;
+    narrate!("reading user-defined types");
     types::read(ctx).await?;
+    narrate!("reading user-defined functions");
     functions::read(ctx).await?;
+    narrate!("reading column info for interesting tables");
     tables::read(ctx).await?;
     sequences::read(ctx).await?;
     views::read(ctx).await?;
+    narrate!("reading constraints");
     constraints::read(ctx).await?;
+    narrate!("reading indexes");
     indexes::read(ctx).await?;
+    narrate!("reading triggers");
     triggers::read(ctx).await?;
+    narrate!("reading row-level security policies");
     policies::read(ctx).await?;
+    narrate!("reading default privileges");
     default_acls::read(ctx).await?;
+    if ctx.selection.data && !ctx.selection.schema {
+        order_data_by_foreign_keys(ctx).await?;
+    }
+    Ok(())
+}
+
+/// In a data-only dump the constraints are not recreated, so data is loaded referenced
+/// tables first: a table's data depends on the data of every table its foreign keys point
+/// to, when both are dumped (pg_dump.c `getTableDataFKConstraints`).
+async fn order_data_by_foreign_keys(ctx: &mut Ctx<'_>) -> Result<()> {
+    let data_of: HashMap<u32, usize> = ctx
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.desc == "TABLE DATA")
+        .filter_map(|(i, e)| e.toc_oid.map(|oid| (oid, i)))
+        .collect();
+    if data_of.is_empty() {
+        return Ok(());
+    }
+    for r in ctx
+        .db
+        .query("SELECT conrelid, confrelid FROM pg_catalog.pg_constraint WHERE contype = 'f' ORDER BY oid")
+        .await?
+    {
+        let (from, to) = (r.oid(0)?, r.oid(1)?);
+        if !ctx.relation_dumped(from) {
+            continue;
+        }
+        if let (Some(&i), Some(&j)) = (data_of.get(&from), data_of.get(&to))
+            && i != j
+        {
+            ctx.entries[i].deps.push(crate::model::Dep::Entry(j));
+        }
+    }
     Ok(())
 }
 
@@ -300,6 +354,7 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
     let version = db.version();
     let selected = crate::select::resolve(db, &selection.patterns).await?;
     let mut roles = HashMap::new();
+    narrate!("identifying extension members");
     for r in db.query("SELECT oid, rolname FROM pg_catalog.pg_roles").await? {
         roles.insert(r.oid(0)?, r.text(1)?);
     }
@@ -348,6 +403,7 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         );
     }
     let mut rows = Vec::new();
+    narrate!("reading dependency data");
     // Pin ('p') rows say nothing about order; extension membership ('e') is handled above.
     for r in db
         .query(
@@ -376,6 +432,7 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
     {
         init_privs.insert((r.oid(0)?, r.oid(1)?, r.int(2)? as i32), r.text(3)?);
     }
+    narrate!("reading user-defined tables");
     let (relations, all_relations) = dumped_relations(db, &namespaces, &roles, &ext_members, &selected).await?;
     Ok(Ctx {
         db,

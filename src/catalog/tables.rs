@@ -543,7 +543,7 @@ async fn load_via_root(ctx: &Ctx<'_>) -> Result<HashMap<u32, u32>> {
     for r in ctx
         .db
         .query(&format!(
-            "SELECT c.oid, pg_catalog.pg_partition_root(c.oid) FROM pg_catalog.pg_class c \
+            "SELECT c.oid, pg_catalog.pg_partition_root(c.oid)::pg_catalog.oid FROM pg_catalog.pg_class c \
              WHERE c.relispartition AND c.relkind = 'r' AND {cond}"
         ))
         .await?
