@@ -450,6 +450,43 @@ mod tests {
     }
 
     #[test]
+    fn sequence_data_and_statistics_switches() {
+        let e = |desc: &str| Entry::new(desc, Priority::Table, Section::PreData, "x");
+        let schema_and_sequences = Selection {
+            data: false,
+            sequence_data: true,
+            ..Selection::default()
+        };
+        assert!(wanted(&e("SEQUENCE SET"), &schema_and_sequences));
+        assert!(!wanted(&e("TABLE DATA"), &schema_and_sequences));
+        let statistics_only = Selection {
+            schema: false,
+            data: false,
+            statistics: true,
+            ..Selection::default()
+        };
+        assert!(wanted(&e("STATISTICS DATA"), &statistics_only));
+        for desc in ["TABLE", "TABLE DATA", "SEQUENCE SET", "ACL"] {
+            assert!(!wanted(&e(desc), &statistics_only), "{desc}");
+        }
+        assert!(!wanted(&e("STATISTICS DATA"), &Selection::default()));
+    }
+
+    #[test]
+    fn sections_keep_their_entries_and_section_less_ones_follow() {
+        let only = |pre, data, post| Sections {
+            pre_data: pre,
+            data,
+            post_data: post,
+        };
+        assert!(section_wanted(only(true, false, false), Section::PreData));
+        assert!(section_wanted(only(true, false, false), Section::None));
+        assert!(!section_wanted(only(false, true, true), Section::PreData));
+        assert!(section_wanted(only(false, true, false), Section::Data));
+        assert!(!section_wanted(only(true, true, false), Section::PostData));
+    }
+
+    #[test]
     fn clock_fields_are_sane() {
         let t = now_utc();
         assert!((0..12).contains(&t.mon) && (1..=31).contains(&t.mday) && t.year > 120);

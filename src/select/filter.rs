@@ -341,6 +341,18 @@ mod tests {
     }
 
     #[test]
+    fn the_first_bad_line_is_the_one_reported() {
+        // A refused rule on line 2 wins over a syntax error on line 3, as filter.c reads.
+        assert_eq!(
+            err("include table t\nexclude foreign_data s\nnonsense\n"),
+            "invalid format in filter read from file \"f.txt\" on line 2: exclude filter for \"foreign data\" is not \
+             allowed"
+        );
+        // pg_restore's and pg_dumpall's types parse, pg_dump refuses them.
+        assert_eq!(parse("include function f(int)\n", F).unwrap()[0].pattern, "f(int)");
+    }
+
+    #[test]
     fn quoted_pattern_over_lines_reports_the_last_line() {
         let r = dump_rules("include table \"a\nb\nc\"\ninclude function f\n", F).unwrap_err();
         assert_eq!(
