@@ -130,6 +130,19 @@ fn usage_errors_exit_one_with_a_message_and_a_hint() {
     );
 }
 
+/// With nowhere to write the message, the exit status still says what happened (1, not a
+/// panic's 101).
+#[test]
+fn full_stderr_is_not_a_panic() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pgsnap"))
+        .args(["dump", "-s", "-a"])
+        .stderr(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
 #[test]
 fn impossible_compression_and_version_combination_is_refused() {
     let out = pgsnap(&[

@@ -145,8 +145,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PgLog {
             _ => Level::Info,
         };
         let mut message = f.message;
-        // Structured fields are for debugging output (-vv and RUST_LOG), not narration.
-        if !f.rest.is_empty() && *meta.level() >= tracing::Level::DEBUG {
+        // Narration has no fields; other events say what they touched after the message.
+        if !f.rest.is_empty() {
             let _ = write!(message, " ({})", f.rest.join(", "));
         }
         to_stderr(&line(&self.prog, level, &message, self.colors.as_ref()));
