@@ -409,6 +409,20 @@ fn insert_modes_match_stock() {
                 "rows per insert, on conflict",
                 &["--rows-per-insert=3", "--on-conflict-do-nothing"],
             ),
+        ],
+    );
+}
+
+/// Partitions loaded through their root (asked for, or forced by a hash partitioning on an
+/// enum column), by COPY and by INSERT.
+#[test]
+fn loading_via_partition_root_matches_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    run_cases(
+        &c,
+        &db,
+        vec![
             case(
                 "attribute inserts in pairs",
                 &["--attribute-inserts", "--rows-per-insert", "2"],
