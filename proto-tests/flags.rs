@@ -367,10 +367,9 @@ fn content_switches_match_stock() {
 }
 
 #[test]
-fn session_and_restore_time_switches_match_stock() {
+fn restore_time_switches_match_stock() {
     let c = Cluster::shared(18);
     let db = fixture_db(&c);
-    let snapshot = SnapshotHolder::new(&c, &db);
     run_cases(
         &c,
         &db,
@@ -396,9 +395,33 @@ fn session_and_restore_time_switches_match_stock() {
                     "-B",
                 ],
             ),
-            case("quote all identifiers", &["--quote-all-identifiers"]),
             case("no dollar quoting", &["--disable-dollar-quoting"]),
             case("row security", &["--enable-row-security"]),
+        ],
+    );
+}
+
+#[test]
+fn quoting_and_transaction_switches_match_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    let snapshot = SnapshotHolder::new(&c, &db);
+    run_cases(
+        &c,
+        &db,
+        vec![
+            case("quote all identifiers", &["--quote-all-identifiers"]),
+            case(
+                "quote all identifiers in column inserts",
+                &[
+                    "--quote-all-identifiers",
+                    "--column-inserts",
+                    "-t",
+                    "\"Mixed\".*",
+                    "-t",
+                    "public.ids",
+                ],
+            ),
             case("serializable deferrable", &["--serializable-deferrable", "-j", "2"]),
             case("snapshot", &["--snapshot", &snapshot.id, "-j", "2"]),
             case(

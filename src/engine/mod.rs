@@ -113,8 +113,11 @@ pub async fn export_tables(
         let first_error = first_error.clone();
         let sinks = sinks.clone();
         let opts = opts.clone();
+        // Workers quote names (INSERT column lists) as the caller's dump does.
+        let style = crate::ddl::quote::style();
         tasks.push(tokio::spawn(async move {
-            let result = worker(w, &target, &snapshot, &queue, &failed, &cancels, sinks.as_ref(), &opts).await;
+            let work = worker(w, &target, &snapshot, &queue, &failed, &cancels, sinks.as_ref(), &opts);
+            let result = crate::ddl::quote::with_style(style, work).await;
             match result {
                 Ok(reports) => reports,
                 Err(e) => {
