@@ -107,20 +107,7 @@ async fn run_dump(req: &DumpRequest) -> pgsnap::Result<()> {
     let mut settings = ConnSettings::resolve(&req.conn, &ProcessEnv, &mut prompt_password)?;
     let mut prompted = req.conn.password_prompt == PasswordPrompt::Force;
     loop {
-        let candidates = settings
-            .target_configs()?
-            .into_iter()
-            .map(|(t, c)| {
-                let describe = format!(
-                    "{} user \"{}\" database \"{}\"",
-                    t.describe(),
-                    settings.user,
-                    settings.dbname
-                );
-                (describe, c)
-            })
-            .collect();
-        let target = pgsnap::pg::Target::from_candidates(candidates);
+        let target = pgsnap::pg::Target::from_settings(&settings)?;
         match dump(req.options(target)).await {
             Ok(report) => {
                 tracing::info!(

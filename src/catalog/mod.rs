@@ -279,10 +279,28 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     extensions::read(ctx).await?;
     narrate!("reading user-defined collations");
     collations::read(ctx).await?;
-    narrate!("reading user-defined types");
-    types::read(ctx).await?;
     narrate!("reading user-defined functions");
     functions::read(ctx).await?;
+    narrate!("reading user-defined types");
+    types::read(ctx).await?;
+    narrate!("reading procedural languages");
+    languages::read(ctx).await?;
+    narrate!("reading user-defined aggregate functions");
+    aggregates::read(ctx).await?;
+    narrate!("reading user-defined operators");
+    operators::read(ctx).await?;
+    narrate!("reading user-defined access methods");
+    access_methods::read(ctx).await?;
+    narrate!("reading user-defined operator classes");
+    opclasses::read(ctx).await?;
+    narrate!("reading user-defined text search configurations");
+    text_search::read(ctx).await?;
+    narrate!("reading user-defined conversions");
+    conversions::read(ctx).await?;
+    narrate!("reading type casts");
+    casts::read(ctx).await?;
+    narrate!("reading transforms");
+    transforms::read(ctx).await?;
     narrate!("reading column info for interesting tables");
     tables::read(ctx).await?;
     sequences::read(ctx).await?;
@@ -291,12 +309,16 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     constraints::read(ctx).await?;
     narrate!("reading indexes");
     indexes::read(ctx).await?;
+    narrate!("reading extended statistics");
+    statistics::read(ctx).await?;
     narrate!("reading triggers");
     triggers::read(ctx).await?;
     narrate!("reading row-level security policies");
     policies::read(ctx).await?;
     narrate!("reading default privileges");
     default_acls::read(ctx).await?;
+    narrate!("reading event triggers");
+    event_triggers::read(ctx).await?;
     if ctx.selection.data && !ctx.selection.schema {
         order_data_by_foreign_keys(ctx).await?;
     }
@@ -561,17 +583,29 @@ mod tests {
         assert_eq!(parse_acl_array("{\"a b\"=r/postgres}"), vec!["a b=r/postgres"]);
     }
 }
+pub mod access_methods;
+pub mod aggregates;
+pub mod casts;
 pub mod collations;
 pub mod constraints;
+pub mod conversions;
 pub mod database;
 pub mod default_acls;
+pub mod dumpable;
+pub mod event_triggers;
 pub mod extensions;
 pub mod functions;
 pub mod indexes;
+pub mod languages;
+pub mod opclasses;
+pub mod operators;
 pub mod policies;
 pub mod schemas;
 pub mod sequences;
+pub mod statistics;
 pub mod tables;
+pub mod text_search;
+pub mod transforms;
 pub mod triggers;
 pub mod types;
 pub mod unsupported;

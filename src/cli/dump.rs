@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::compress;
 use super::getopt::{self, HasArg, Item, OptSpec};
-use crate::archive::script::{ScriptOptions, Sections};
+use crate::archive::script::{Dialect, ScriptOptions, Sections, Verbose};
 use crate::archive::toc::ArchiveVersion;
 use crate::catalog::Selection;
 use crate::codec::Compression;
@@ -957,6 +957,25 @@ pub fn parse(
         enable_row_security: r.enable_row_security,
         sections: r.sections.unwrap_or_default(),
         restrict_key: r.restrict_key.clone(),
+        // pg_dump hands its own switches to the script printer (pg_dump.c main, the
+        // `ropt->...` block); --role and -1 are pg_restore's only and stay off.
+        no_schema: !dump_schema,
+        no_data: !dump_data,
+        no_statistics: !dump_statistics,
+        sequence_data: r.sequence_data,
+        no_privileges: r.no_privileges,
+        no_comments: r.no_comments,
+        no_publications: r.no_publications,
+        no_subscriptions: r.no_subscriptions,
+        no_security_labels: r.no_security_labels,
+        no_policies: r.no_policies,
+        single_transaction: false,
+        role: None,
+        quote_all_identifiers: r.quote_all_identifiers,
+        dialect: Dialect::Pg18,
+        // -v frames a plain script with "Started on"/"Completed on" and names each TOC
+        // entry; the writer fills in the time stamps, which only it knows.
+        verbose: (r.verbose > 0).then(Verbose::default),
     };
     let conn = ConnOptions {
         host: r.host,
