@@ -29,6 +29,18 @@ pub enum OutputFormat {
     Tar,
 }
 
+impl OutputFormat {
+    /// The long name `-F` takes (`plain`, `custom`, `directory`, `tar`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Plain => "plain",
+            OutputFormat::Custom => "custom",
+            OutputFormat::Directory => "directory",
+            OutputFormat::Tar => "tar",
+        }
+    }
+}
+
 /// What to dump and how.
 #[derive(Debug, Clone)]
 pub struct DumpOptions {
@@ -133,7 +145,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         (other, _) => {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!("output format {other:?} is not supported yet"),
+                format!("output format \"{}\" is not supported yet", other.name()),
             ));
         }
     };
