@@ -231,7 +231,7 @@ fn warnings_and_narration_are_plain_lines() {
         18,
         "warn",
         "CREATE TABLE \"Odd.Name\" (x int); INSERT INTO \"Odd.Name\" VALUES (1);
-         CREATE RULE no_deletes AS ON DELETE TO \"Odd.Name\" DO INSTEAD NOTHING;",
+         SELECT pg_catalog.lo_from_bytea(0, 'x');",
     );
     let out = tempfile::tempdir().unwrap();
     let res = at(&db.cluster, &bin())
@@ -243,7 +243,9 @@ fn warnings_and_narration_are_plain_lines() {
     let err = stderr(&res);
     assert!(res.status.success(), "{err}");
     assert!(
-        err.contains("pgsnap: warning: not dumped (not supported yet): rule no_deletes ON public.\"Odd.Name\""),
+        // Large objects are one of the kinds still not dumped (rules are, since object
+        // coverage part 2).
+        err.contains("pgsnap: warning: not dumped (not supported yet): 1 large object(s)\n"),
         "{err}"
     );
     assert!(

@@ -284,66 +284,118 @@ fn objects_of_unsupported_kinds_are_named_not_dropped_silently() {
     let (out, res) = try_dump(c, &db.name, &[]);
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
     let stderr = String::from_utf8_lossy(&res.stderr);
-    for expected in [
-        "not dumped (not supported yet): rule no_negatives ON public.t",
-        "not dumped (not supported yet): 1 large object(s)",
-    ] {
-        assert!(stderr.contains(expected), "missing warning {expected:?} in:\n{stderr}");
-    }
+    let expected = "not dumped (not supported yet): 1 large object(s)";
+    assert!(stderr.contains(expected), "missing warning {expected:?} in:\n{stderr}");
     // What is supported is still all there.
     let listing = listing(c, 15, &out);
     for supported in [
         "FUNCTION public add2(integer, integer)",
         "AGGREGATE public total(integer)",
         "TEXT SEARCH CONFIGURATION public my_cfg",
+        "RULE public t no_negatives",
     ] {
         assert!(
             listing.iter().any(|l| l.contains(supported)),
             "{supported}: {listing:?}"
         );
     }
-    for name in ["add2", "total", "my_cfg"] {
+    for name in ["add2", "total", "my_cfg", "no_negatives"] {
         assert!(!stderr.contains(name), "supported objects are not reported: {stderr}");
     }
 }
 
-/// Installs `fixtures/extensions/<name>*` into the server's extension directory.
-fn install_test_extension(major: u32, name: &str) {
-    let share = support::pg_bin(major, "postgres")
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("share/extension");
-    for e in std::fs::read_dir(support::project_root().join("fixtures/extensions"))
-        .unwrap()
-        .flatten()
-    {
-        if e.file_name().to_string_lossy().starts_with(name) {
-            std::fs::copy(e.path(), share.join(e.file_name())).unwrap();
-        }
-    }
-}
-
 #[test]
-fn extension_configuration_rows_are_named_not_dropped_silently() {
-    install_test_extension(15, "pgsnap_cfg");
+fn extension_configuration_rows_are_dumped_filtered_with_data_only() {
+    // The fixture extension (fixtures/extensions/pgsnap_cfg) ships one row and registers
+    // `cfg_settings` with the condition `WHERE user_added`.
     let db = TestDb::new(
         15,
         "extcfg",
         "CREATE EXTENSION pgsnap_cfg; INSERT INTO cfg_settings (k, v) VALUES ('mine', 'a user row');",
     );
     let c = &db.cluster;
-    let (out, res) = try_dump(c, &db.name, &[]);
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    let script = |archive: &Path| {
+        let out = c.tool("pg_restore").args(["-f", "-"]).arg(archive).output().unwrap();
+        check_ok("pg_restore -f -", &out);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (full, res) = try_dump(c, &db.name, &[]);
     let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success() && !stderr.contains("not supported"), "{stderr}");
+    let listed = listing(c, 15, &full);
     assert!(
-        stderr.contains("not dumped (not supported yet): extension configuration table (its rows) public.cfg_settings"),
-        "{stderr}"
-    );
-    assert!(
-        listing(c, 15, &out)
+        listed
             .iter()
-            .any(|l| l.contains("EXTENSION - pgsnap_cfg"))
+            .any(|l| l.starts_with("0 ") && l.ends_with(" TABLE DATA public cfg_settings postgres")),
+        "{listed:?}"
     );
+    // Only the rows the condition selects: the shipped one comes back with CREATE EXTENSION.
+    let text = script(&full);
+    let copy = text
+        .split("COPY public.cfg_settings (k, v, user_added) FROM stdin;\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\\.\n").next())
+        .unwrap_or_else(|| panic!("no COPY of cfg_settings in:\n{text}"));
+    assert_eq!(copy, "mine\ta user row\tt\n");
+    // Data-only keeps it; schema-only leaves it out, as pg_dump 14-18 do.
+    let data_only = dump(c, &db.name, &["-a"]);
+    assert!(
+        listing(c, 15, &data_only)
+            .iter()
+            .any(|l| l.contains("TABLE DATA public cfg_settings"))
+    );
+    let schema_only = dump(c, &db.name, &["-s"]);
+    let listed = listing(c, 15, &schema_only);
+    assert!(
+        listed.iter().any(|l| l.contains("EXTENSION - pgsnap_cfg")),
+        "{listed:?}"
+    );
+    assert!(!listed.iter().any(|l| l.contains("TABLE DATA")), "{listed:?}");
+}
+
+/// A role that may read the tables but not a sequence: the dump fails (exit 1), leaves no
+/// archive, and says which sequence and which privilege — pg_dump 18's message on 18, the
+/// server's refusal on older servers.
+fn sequence_without_select(major: u32, expected: &str) {
+    let db = TestDb::new(
+        major,
+        "noseq",
+        "CREATE TABLE t (id int PRIMARY KEY); CREATE SEQUENCE s_secret; SELECT nextval('s_secret');",
+    );
+    let c = &db.cluster;
+    let role = format!("r_{}", db.name);
+    db.psql(&format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; \
+         REVOKE ALL ON SEQUENCE s_secret FROM {role}; GRANT USAGE ON SEQUENCE s_secret TO {role};"
+    ));
+    let out = tempfile::tempdir().unwrap();
+    let archive = out.path().join("archive");
+    let res = pgsnap()
+        .args(["dump", "-Fd", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", &role, "-f"])
+        .arg(&archive)
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(res.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(expected), "PostgreSQL {major}: {stderr}");
+    assert!(!stderr.contains("expected integer"), "{stderr}");
+    assert!(!archive.join("toc.dat").exists(), "a failed dump left a TOC behind");
+    db.psql(&format!("DROP OWNED BY {role}; DROP ROLE {role};"));
+}
+
+#[test]
+fn sequence_without_select_privilege_is_named_on_18() {
+    sequence_without_select(
+        18,
+        "failed to get data for sequence \"s_secret\"; user may lack SELECT privilege on the sequence or the \
+         sequence may have been concurrently dropped",
+    );
+}
+
+#[test]
+fn sequence_without_select_privilege_is_named_on_14() {
+    sequence_without_select(14, "permission denied for sequence s_secret");
 }

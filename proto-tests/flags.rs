@@ -279,12 +279,17 @@ impl Drop for SnapshotHolder {
 /// The fixture database, created once per test run by whichever test gets here first (the
 /// tests of this file run in separate processes and share the cluster).
 fn fixture_db(c: &Cluster) -> String {
-    let name = "flag_matrix".to_string();
+    named_fixture_db(c, "flag_matrix", &["app.sql", "awkward.sql", "selection.sql"])
+}
+
+/// A fixture database of these fixture files, created once per run like [`fixture_db`].
+fn named_fixture_db(c: &Cluster, name: &str, files: &[&str]) -> String {
+    let name = name.to_string();
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(c.dir.join("flag-matrix.lock"))
+        .open(c.dir.join(format!("{name}.lock")))
         .expect("open the fixture lock");
     lock.lock().expect("lock the fixture");
     let exists = c.psql(
@@ -292,7 +297,7 @@ fn fixture_db(c: &Cluster) -> String {
         &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
     );
     if exists.trim() != "1" {
-        let sql = [fixture("app.sql"), fixture("awkward.sql"), fixture("selection.sql")].join("\n");
+        let sql = files.iter().map(|f| fixture(f)).collect::<Vec<_>>().join("\n");
         c.psql(
             "postgres",
             &format!("CREATE DATABASE {name}_tmp TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"),
@@ -531,6 +536,52 @@ fn schema_and_extension_patterns_match_stock() {
                 "all extensions but one",
                 &["-e", "*", "--exclude-extension", "btree_gist"],
             ),
+        ],
+    );
+}
+
+/// Selection applies to the kinds of object coverage parts 2 and 3 as pg_dump applies it:
+/// rules and publication memberships follow their table, matview refreshes only where the
+/// matview's data is dumped (in dependency order, none reading a never-populated one),
+/// foreign table rows only for a named server and a selected table, extension configuration
+/// rows with their extension or when -t / -n name them (pg_dump.c `processExtensionTables`).
+#[test]
+fn new_object_kinds_follow_selection_like_stock() {
+    let c = Cluster::shared(18);
+    let db = named_fixture_db(&c, "kinds_matrix", &["selection_kinds.sql"]);
+    run_cases(
+        &c,
+        &db,
+        vec![
+            whole_data_case(&c, &db, "everything", &[]),
+            case("the schema", &["-n", "k"]),
+            case("one table with its rule", &["-t", "k.t"]),
+            case("a matview alone", &["-t", "k.mv2"]),
+            case("matviews and their sources", &["-t", "k.mv*", "-t", "k.t"]),
+            case("without the rule's table", &["-T", "k.t"]),
+            case("matview data excluded", &["--exclude-table-data", "k.mv1"]),
+            case("schema excluded", &["-N", "k"]),
+            case("schema only", &["-s"]),
+            case("data only", &["-a"]),
+            case("post-data only", &["--section=post-data"]),
+            case("foreign rows", &["--include-foreign-data=files"]),
+            case(
+                "foreign rows of a selected table",
+                &["--include-foreign-data=files", "-t", "k.ft"],
+            ),
+            case(
+                "foreign rows, table excluded",
+                &["--include-foreign-data=files", "-T", "k.ft"],
+            ),
+            case("a configuration table by name", &["-t", "extcfg_items"]),
+            case("configuration tables by schema", &["-n", "public"]),
+            case("the extension", &["-e", "pgsnap_extcfg"]),
+            case("another extension", &["-e", "file_fdw"]),
+            case("extension excluded", &["--exclude-extension", "pgsnap_extcfg"]),
+            case("configuration table excluded", &["-T", "extcfg_items"]),
+            case("configuration data excluded", &["--exclude-table-data", "extcfg_kinds"]),
+            case("sequence values of a schema-only dump", &["-s", "--sequence-data"]),
+            case("configuration rows as INSERTs", &["--inserts", "-t", "extcfg_items"]),
         ],
     );
 }

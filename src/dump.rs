@@ -159,7 +159,8 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
     // Lock before reading definitions, as pg_dump's getTables does, so nothing we dump can
     // be altered or dropped underneath us.
-    let to_lock = catalog::lockable_tables(&ctx);
+    let mut to_lock = catalog::lockable_tables(&ctx);
+    to_lock.extend(catalog::ext_config::lockable(&ctx).await?);
     leader.lock_tables(&to_lock, opts.session.lock_wait_timeout).await?;
     catalog::read_all(&mut ctx).await?;
     // Never drop objects silently: name every one of a kind pgsnap cannot dump yet.
@@ -168,6 +169,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         .into_iter()
         .map(|o| format!("not dumped (not supported yet): {o}"))
         .collect();
+    warnings.append(&mut ctx.warnings);
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -193,7 +195,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     for w in &planned.warnings {
         tracing::warn!("{w}");
     }
-    warnings.extend(planned.warnings.iter().cloned());
+    warnings.extend(planned.warnings.iter().map(ToString::to_string));
     // -s / -a / --section: planned whole, then filtered, so ids and dependencies (on entries
     // left out too) are what a full dump would have — as pg_dump writes them. A section-less
     // entry (comment, ACL) goes with the section of the entry before it, starting after the

@@ -67,6 +67,8 @@
 //!         columns: "id, total".into(),
 //!         estimated_pages: 0,
 //!         table_oid: 0,
+//!         foreign: false,
+//!         filter: None,
 //!     },
 //! }];
 //! let opts = ExportOptions { jobs: 4, copy_trailer: false, ..ExportOptions::default() };

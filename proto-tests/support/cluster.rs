@@ -269,6 +269,9 @@ impl Cluster {
             users.lock().expect("lock users.lock");
         }
         let port = ensure_running(major, &dir, opts);
+        // The test extensions, where this server reads extension files.
+        let pid = postmaster_pid(&dir.join("data")).expect("the server just started runs");
+        super::extensions::install_all(&super::extensions::extension_dir_of(pid));
         setup.unlock().expect("unlock setup.lock");
         let kind = if shared {
             Kind::Shared { users }
@@ -362,6 +365,25 @@ impl Cluster {
     }
 
     pub fn drop_database(&self, name: &str) {
+        // A database with subscriptions cannot be dropped: detach them from their slots
+        // (test subscriptions never have real ones) and drop them first.
+        let subs = self.psql(
+            "postgres",
+            &format!(
+                "SELECT quote_ident(s.subname) FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid \
+                 WHERE d.datname = '{}'",
+                name.replace('\'', "''")
+            ),
+        );
+        for sub in subs.lines().filter(|l| !l.is_empty()) {
+            self.psql(
+                name,
+                &format!(
+                    "ALTER SUBSCRIPTION {sub} DISABLE;\nALTER SUBSCRIPTION {sub} SET (slot_name = NONE);\n\
+                     DROP SUBSCRIPTION {sub};"
+                ),
+            );
+        }
         let force = if self.major >= 13 { " WITH (FORCE)" } else { "" };
         self.psql("postgres", &format!("DROP DATABASE IF EXISTS \"{name}\"{force}"));
     }

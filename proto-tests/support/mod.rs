@@ -10,10 +10,12 @@
 //! holds a shared lock on its run's `alive.lock` until it exits; because a killed process
 //! releases its locks but cannot stop its servers, every process reaps, once, the runs whose
 //! lock nobody holds: a killed run leaves no server behind once the next run starts.
+//! Every cluster can create the test extensions of `fixtures/extensions/` (see `extensions`).
 #![allow(dead_code)]
 
 pub mod cluster;
 pub mod compare;
+pub mod extensions;
 pub mod fingerprint;
 
 #[allow(unused_imports)]

@@ -53,6 +53,11 @@ pub struct Selection {
     pub inserts: Option<InsertOptions>,
     /// `--disable-dollar-quoting`: function bodies as ordinary string literals.
     pub disable_dollar_quoting: bool,
+    /// OIDs of foreign servers whose foreign tables' rows are dumped, for library callers
+    /// that know them; the CLI's `--include-foreign-data` patterns (in `patterns`) are
+    /// resolved by [`load_context`] and add to these. Empty (and no pattern): no foreign
+    /// data, as pg_dump by default.
+    pub foreign_data_servers: Vec<u32>,
 }
 
 impl Default for Selection {
@@ -77,6 +82,7 @@ impl Default for Selection {
             load_via_partition_root: false,
             inserts: None,
             disable_dollar_quoting: false,
+            foreign_data_servers: Vec::new(),
         }
     }
 }
@@ -135,6 +141,9 @@ pub struct Ctx<'a> {
     /// The selection patterns resolved into OIDs.
     pub selected: Resolved,
     pub entries: Vec<Entry>,
+    /// What pg_dump would warn about while collecting (e.g. subscriptions a non-superuser
+    /// cannot dump), in its wording.
+    pub warnings: Vec<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -188,9 +197,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// True when the data of foreign tables on this server is dumped
-    /// (`--include-foreign-data`); for the foreign-table reader.
+    /// (`--include-foreign-data` patterns, or [`Selection::foreign_data_servers`]); for the
+    /// foreign-table reader.
     pub fn foreign_server_data_dumped(&self, server_oid: u32) -> bool {
-        self.selected.foreign_servers.contains(&server_oid)
+        self.selected.foreign_servers.contains(&server_oid) || self.selection.foreign_data_servers.contains(&server_oid)
     }
 
     /// True when objects that belong to no schema are dumped (see
@@ -247,6 +257,7 @@ impl Ctx<'_> {
             entries: self.entries,
             depend: self.depend,
             ext_members: self.ext_members,
+            warnings: self.warnings,
         }
     }
 }
@@ -304,7 +315,10 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     narrate!("reading column info for interesting tables");
     tables::read(ctx).await?;
     sequences::read(ctx).await?;
+    ext_config::read(ctx).await?;
     views::read(ctx).await?;
+    narrate!("reading user-defined foreign-data wrappers");
+    foreign_data::read(ctx).await?;
     narrate!("reading constraints");
     constraints::read(ctx).await?;
     narrate!("reading indexes");
@@ -313,8 +327,14 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     statistics::read(ctx).await?;
     narrate!("reading triggers");
     triggers::read(ctx).await?;
+    narrate!("reading rewrite rules");
+    rules::read(ctx).await?;
     narrate!("reading row-level security policies");
     policies::read(ctx).await?;
+    narrate!("reading publications");
+    publications::read(ctx).await?;
+    narrate!("reading subscriptions");
+    subscriptions::read(ctx).await?;
     narrate!("reading default privileges");
     default_acls::read(ctx).await?;
     narrate!("reading event triggers");
@@ -363,6 +383,7 @@ pub struct Catalog {
     pub entries: Vec<Entry>,
     pub depend: DependGraph,
     pub ext_members: HashMap<CatalogId, u32>,
+    pub warnings: Vec<String>,
 }
 
 /// Loads roles, namespaces, extension membership, dependencies, comments and initial
@@ -470,6 +491,7 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         all_relations: Arc::new(all_relations),
         selected,
         entries: Vec::new(),
+        warnings: Vec::new(),
     })
 }
 
@@ -563,12 +585,6 @@ pub fn parse_acl_array(text: &str) -> Vec<String> {
     items
 }
 
-/// Catalog ids that count as "the same object" for loop detection (e.g. a table and its
-/// row type).
-pub fn id_set(ids: impl IntoIterator<Item = CatalogId>) -> HashSet<CatalogId> {
-    ids.into_iter().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -593,16 +609,21 @@ pub mod database;
 pub mod default_acls;
 pub mod dumpable;
 pub mod event_triggers;
+pub mod ext_config;
 pub mod extensions;
+pub mod foreign_data;
 pub mod functions;
 pub mod indexes;
 pub mod languages;
 pub mod opclasses;
 pub mod operators;
 pub mod policies;
+pub mod publications;
+pub mod rules;
 pub mod schemas;
 pub mod sequences;
 pub mod statistics;
+pub mod subscriptions;
 pub mod tables;
 pub mod text_search;
 pub mod transforms;

@@ -8,7 +8,7 @@ use crate::ddl::acl::AclKind;
 use crate::ddl::comment::comment_entry;
 use crate::ddl::quote::ident;
 use crate::ddl::sequence::{SequenceDef, create_sequence_sql, identity_sql, owned_by_sql, setval_sql};
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -110,13 +110,9 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
 
         if ctx.sequence_data_dumped(oid) {
             let (last, called) = if v18 {
-                (r.int(16)?, r.bool(17)?)
+                sequence_state(&rel.name, r.opt_int(16)?, r.opt_bool(17)?)?
             } else {
-                let row = ctx
-                    .db
-                    .query_one(&format!("SELECT last_value, is_called FROM {}", rel.qualified))
-                    .await?;
-                (row.int(0)?, row.bool(1)?)
+                read_state(ctx, oid, &rel.name, &rel.qualified).await?
             };
             let s = Entry::new("SEQUENCE SET", Priority::SequenceSet, Section::Data, rel.name.clone())
                 .with_schema(rel.schema.clone())
@@ -127,4 +123,60 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A sequence's `last_value, is_called` read on its own: server 18's `pg_get_sequence_data`
+/// (NULL when the role lacks SELECT on it), older servers' `SELECT ... FROM seq` (the server
+/// refuses with "permission denied for sequence").
+pub(crate) async fn read_state(ctx: &Ctx<'_>, oid: u32, name: &str, qualified: &str) -> Result<(i64, bool)> {
+    if ctx.version.at_least(18) {
+        let row = ctx
+            .db
+            .query_one(&format!(
+                "SELECT last_value, is_called FROM pg_catalog.pg_get_sequence_data('{oid}'::pg_catalog.oid)"
+            ))
+            .await?;
+        sequence_state(name, row.opt_int(0)?, row.opt_bool(1)?)
+    } else {
+        let row = ctx
+            .db
+            .query_one(&format!("SELECT last_value, is_called FROM {qualified}"))
+            .await?;
+        Ok((row.int(0)?, row.bool(1)?))
+    }
+}
+
+/// The values of a sequence as `pg_get_sequence_data` gave them; NULLs mean the role may not
+/// read the sequence (or it was dropped meanwhile), reported as pg_dump 18's
+/// `dumpSequenceData` reports it.
+pub(crate) fn sequence_state(name: &str, last: Option<i64>, called: Option<bool>) -> Result<(i64, bool)> {
+    match (last, called) {
+        (Some(last), Some(called)) => Ok((last, called)),
+        _ => Err(Error::new(
+            ErrorKind::Server,
+            format!(
+                "failed to get data for sequence \"{name}\"; user may lack SELECT privilege on the sequence \
+                 or the sequence may have been concurrently dropped"
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_sequence_data_names_the_missing_privilege() {
+        assert_eq!(sequence_state("s", Some(5), Some(true)).unwrap(), (5, true));
+        for (last, called) in [(None, None), (Some(1), None), (None, Some(false))] {
+            let e = sequence_state("Sec ret", last, called).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Server);
+            assert_eq!(
+                e.message(),
+                "failed to get data for sequence \"Sec ret\"; user may lack SELECT privilege on the sequence \
+                 or the sequence may have been concurrently dropped"
+            );
+        }
+    }
 }

@@ -1,47 +1,18 @@
-//! Objects of kinds pgsnap does not dump yet. A backup must never drop them silently: each
-//! one found (in a dumped schema, not an extension member, not built in) is reported as a
-//! warning naming it, in the log and in the dump's report.
+//! Objects of kinds pgsnap does not dump yet (large objects, security labels). A backup must
+//! never drop them silently: each one the selection would dump (not built in) is reported as
+//! a warning naming it, in the log and in the dump's report.
 
 use crate::catalog::Ctx;
 use crate::error::Result;
 use crate::model::{CatalogId, ServerVersion};
 
-/// One query per kind: (kind, classid, objid, namespace or 0, readable name).
+/// One query per kind: (kind, classid, objid, the relation a label is on or 0, readable name).
 fn queries(_version: ServerVersion) -> Vec<(&'static str, String)> {
-    let mut q = vec![
-        ("foreign-data wrapper", "SELECT 'pg_foreign_data_wrapper'::regclass::oid, w.oid, 0::oid, w.fdwname::text FROM pg_catalog.pg_foreign_data_wrapper w".to_string()),
-        ("foreign server", "SELECT 'pg_foreign_server'::regclass::oid, s.oid, 0::oid, s.srvname::text FROM pg_catalog.pg_foreign_server s".to_string()),
-        ("foreign table", "SELECT 'pg_class'::regclass::oid, c.oid, c.oid, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.relkind = 'f'".to_string()),
-        ("typed table (dumped without its OF type)", "SELECT 'pg_class'::regclass::oid, c.oid, c.oid, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.reloftype <> 0 AND c.relkind IN ('r', 'p')".to_string()),
-        ("publication", "SELECT 'pg_publication'::regclass::oid, p.oid, 0::oid, p.pubname::text FROM pg_catalog.pg_publication p".to_string()),
-        ("rule", "SELECT 'pg_rewrite'::regclass::oid, r.oid, r.ev_class, r.rulename || ' ON ' || c.oid::regclass::text FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE r.rulename <> '_RETURN'".to_string()),
+    vec![
         ("large object", "SELECT 'pg_largeobject'::regclass::oid, m.oid, 0::oid, m.oid::text FROM pg_catalog.pg_largeobject_metadata m".to_string()),
-        ("security label", "SELECT 'pg_seclabel'::regclass::oid, s.objoid, 0::oid, s.provider || ' on ' || pg_catalog.pg_describe_object(s.classoid, s.objoid, s.objsubid) FROM pg_catalog.pg_seclabel s".to_string()),
-    ];
-    // Rows of extension configuration tables (pg_extension_config_dump): pg_dump dumps
-    // them; the tables themselves are extension members, hence the marker checked below.
-    q.push((
-        EXT_CONFIG,
-        "SELECT 0::oid, c.oid, c.relnamespace, c.oid::regclass::text \
-         FROM pg_catalog.pg_extension e CROSS JOIN LATERAL unnest(e.extconfig) AS cfg(oid) \
-         JOIN pg_catalog.pg_class c ON c.oid = cfg.oid WHERE c.relkind IN ('r', 'p', 'S')"
-            .to_string(),
-    ));
-    // Subscriptions of this database (the catalog is shared).
-    q.push((
-        "subscription",
-        "SELECT 'pg_subscription'::regclass::oid, s.oid, 0::oid, s.subname::text FROM pg_catalog.pg_subscription s \
-         WHERE s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())"
-            .to_string(),
-    ));
-    q
+        ("security label", "SELECT 'pg_seclabel'::regclass::oid, s.objoid, CASE WHEN s.classoid = 'pg_class'::regclass THEN s.objoid ELSE 0::oid END, s.provider || ' on ' || pg_catalog.pg_describe_object(s.classoid, s.objoid, s.objsubid) FROM pg_catalog.pg_seclabel s".to_string()),
+    ]
 }
-
-const EXT_CONFIG: &str = "extension configuration table (its rows)";
-
-/// Kinds whose third query column is the relation they belong to (or are) rather than a
-/// namespace: they are dumped with that relation, which `-t` may select on its own.
-const RELATION_KINDS: &[&str] = &["foreign table", "typed table (dumped without its OF type)", "rule"];
 
 /// Objects below this OID come from initdb (pg_dump's `FirstNormalObjectId`).
 const FIRST_NORMAL_OID: u32 = 16384;
@@ -53,22 +24,22 @@ pub async fn find(ctx: &Ctx<'_>) -> Result<Vec<String>> {
     for (kind, sql) in queries(ctx.version) {
         let mut names = Vec::new();
         for r in ctx.db.query(&sql).await? {
-            let (classid, objid, nsp) = (r.oid(0)?, r.oid(1)?, r.oid(2)?);
-            let member = kind != EXT_CONFIG && ctx.is_extension_member(CatalogId::new(classid, objid));
-            // Objects of no schema are dumped only when nothing narrows the dump.
-            let selected = if kind == "large object" {
+            let (classid, objid, rel) = (r.oid(0)?, r.oid(1)?, r.oid(2)?);
+            let member = ctx.is_extension_member(CatalogId::new(classid, objid));
+            let selected = match kind {
                 // -b forces them, -B drops them; by default they come with data when
                 // nothing narrows the dump (pg_dump.c main).
-                match ctx.selection.large_objects {
+                "large object" => match ctx.selection.large_objects {
                     Some(wanted) => wanted,
                     None => ctx.include_everything() && ctx.selection.data,
+                },
+                // A label goes with its object: one on a relation only when that relation
+                // is dumped (-t may select it alone); others are reported whatever the
+                // selection, rather than risk dropping one silently. --no-security-labels
+                // and a data-only dump ask for none.
+                _ => {
+                    ctx.selection.schema && !ctx.selection.no_security_labels && (rel == 0 || ctx.relation_dumped(rel))
                 }
-            } else if RELATION_KINDS.contains(&kind) {
-                ctx.relation_dumped(nsp)
-            } else if nsp == 0 {
-                ctx.include_everything()
-            } else {
-                ctx.schema_dumped(nsp)
             };
             if objid < FIRST_NORMAL_OID || member || !selected {
                 continue;

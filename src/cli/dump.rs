@@ -932,6 +932,8 @@ pub fn parse(
         load_via_partition_root: r.load_via_partition_root,
         inserts,
         disable_dollar_quoting: r.disable_dollar_quoting,
+        // --include-foreign-data arrives as patterns, resolved after connecting.
+        foreign_data_servers: Vec::new(),
     };
     let session = SessionOptions {
         lock_wait_timeout,

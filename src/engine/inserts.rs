@@ -245,9 +245,15 @@ pub(super) async fn export_one(
         *inserts,
         session.standard_conforming_strings(),
     );
+    // An extension configuration table's stored condition narrows the rows, as in
+    // pg_dump.c `dumpTableData_insert`.
+    let filter = match job.table.filter.as_deref() {
+        Some(f) if !f.is_empty() => format!(" {f}"),
+        _ => String::new(),
+    };
     session
         .execute(&format!(
-            "DECLARE _pg_dump_cursor CURSOR FOR SELECT {list} FROM ONLY {}",
+            "DECLARE _pg_dump_cursor CURSOR FOR SELECT {list} FROM ONLY {}{filter}",
             job.table.qualified_name
         ))
         .await?;

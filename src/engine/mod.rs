@@ -216,15 +216,28 @@ async fn copy_one(
     opts: &ExportOptions,
     failed: &AtomicBool,
 ) -> Result<(u64, u64, u64)> {
-    // The leader holds ACCESS SHARE already; NOWAIT turns a queued exclusive lock into an
-    // immediate failure instead of an undetectable deadlock (pg_dump parallel.c).
-    session.lock_table_nowait(&job.table.qualified_name).await?;
+    if job.table.foreign {
+        // Foreign tables are never locked (pg_dump locks plain and partitioned tables only);
+        // reading one needs the foreign-table access the session otherwise restricts
+        // (pg_dump.c `dumpTableData_copy`, `dumpTableData_insert`).
+        session.restrict_relation_kinds("view").await?;
+    } else {
+        // The leader holds ACCESS SHARE already; NOWAIT turns a queued exclusive lock into an
+        // immediate failure instead of an undetectable deadlock (pg_dump parallel.c).
+        session.lock_table_nowait(&job.table.qualified_name).await?;
+    }
     if let Some((schema, table)) = crate::ddl::quote::split_qualified(&job.table.qualified_name) {
         tracing::info!(target: "pgsnap::narrate", "dumping contents of table \"{schema}.{table}\"");
     }
     let mut sink = sinks.open(job)?;
     if let Some(inserts) = &opts.inserts {
-        return inserts::export_one(session, job, sink, opts, inserts, failed).await;
+        let done = inserts::export_one(session, job, sink, opts, inserts, failed).await?;
+        if job.table.foreign {
+            session
+                .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
+                .await?;
+        }
+        return Ok(done);
     }
     let stream = session.copy_out(&job.table.copy_out_sql()).await?;
     futures_util::pin_mut!(stream);
@@ -242,6 +255,11 @@ async fn copy_one(
             let full = std::mem::replace(&mut block, Vec::with_capacity(opts.block_size));
             sink = push_block(sink, full).await?;
         }
+    }
+    if job.table.foreign {
+        session
+            .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
+            .await?;
     }
     if opts.copy_trailer {
         block.extend_from_slice(COPY_TRAILER);

@@ -2,8 +2,10 @@
 //! dumpable entry that catalog readers produce and the planner orders. No I/O here.
 
 pub mod depend;
+pub mod part;
 
 pub use depend::DependGraph;
+pub use part::{Part, PartKind, Render};
 
 /// A server version as `server_version_num` reports it (e.g. 150019, 180006).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -177,13 +179,35 @@ pub struct TableData {
     pub estimated_pages: i64,
     /// The table's OID (for locking and reporting).
     pub table_oid: u32,
+    /// A foreign table (`--include-foreign-data`): read through `COPY (SELECT ...)`, with
+    /// foreign-table access allowed for that statement and without a lock (pg_dump.c
+    /// `dumpTableData_copy`).
+    pub foreign: bool,
+    /// Which rows: a clause appended to `SELECT cols FROM table` (an extension configuration
+    /// table's stored condition, `WHERE ...`); `None` = every row.
+    pub filter: Option<String>,
 }
 
 impl TableData {
     /// `COPY s.t (a, b) TO stdout;` as pg_dump sends it (pg_dump.c `dumpTableData_copy`).
-    /// A table without columns has no list at all (two spaces), as pg_dump writes it.
+    /// A table without columns has no list at all (two spaces), as pg_dump writes it. A
+    /// foreign table (COPY of one is not allowed) or a row filter reads through a query,
+    /// `COPY (SELECT a, b FROM s.t WHERE ...) TO stdout;` (`SELECT *` when there are no
+    /// columns), as pg_dump reads foreign tables and the configuration tables of extensions.
     pub fn copy_out_sql(&self) -> String {
-        format!("COPY {} {} TO stdout;", self.qualified_name, self.column_list())
+        let filter = self.filter.as_deref().filter(|f| !f.is_empty());
+        if !self.foreign && filter.is_none() {
+            return format!("COPY {} {} TO stdout;", self.qualified_name, self.column_list());
+        }
+        let cols = if self.columns.is_empty() {
+            "*"
+        } else {
+            self.columns.as_str()
+        };
+        match filter {
+            None => format!("COPY (SELECT {cols} FROM {}) TO stdout;", self.qualified_name),
+            Some(f) => format!("COPY (SELECT {cols} FROM {} {f}) TO stdout;", self.qualified_name),
+        }
     }
 
     fn column_list(&self) -> String {
@@ -254,6 +278,13 @@ pub struct Entry {
     /// this entry (and on earlier attached entries it lists in its own deps).
     pub attached: Vec<Entry>,
     pub data: Option<TableData>,
+    /// Sub-objects pg_dump sorts as objects of their own but prints inside this entry unless a
+    /// dependency loop forces them out (inline defaults and CHECKs, a view's ON SELECT rule,
+    /// domain constraints, row types). The planner decides; see `plan`.
+    pub parts: Vec<Part>,
+    /// This entry's definition with some of its parts split out, when that changes it (a
+    /// table without a split default, a view with a dummy body).
+    pub render: Option<Render>,
     /// False for an object pg_dump sorts but does not write: an extension member or a
     /// `pg_catalog` object, dumped at most for its changed privileges (its `attached` ACL).
     /// It still orders what depends on it; the dump drops it after planning.
@@ -285,6 +316,8 @@ impl Entry {
             deps: Vec::new(),
             attached: Vec::new(),
             data: None,
+            parts: Vec::new(),
+            render: None,
             emit: true,
         }
     }
@@ -321,5 +354,37 @@ impl Entry {
     /// Every catalog id this entry answers for (its key and its claims).
     pub fn catalog_ids(&self) -> impl Iterator<Item = CatalogId> + '_ {
         self.key.iter().copied().chain(self.claims.iter().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(columns: &str, filter: Option<&str>) -> TableData {
+        TableData {
+            qualified_name: "s.t".into(),
+            columns: columns.into(),
+            estimated_pages: 0,
+            table_oid: 1,
+            foreign: false,
+            filter: filter.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn copy_out_reads_the_table_or_the_filtered_rows() {
+        assert_eq!(data("a, b", None).copy_out_sql(), "COPY s.t (a, b) TO stdout;");
+        assert_eq!(data("", None).copy_out_sql(), "COPY s.t  TO stdout;");
+        // An empty stored condition means every row, read like any table.
+        assert_eq!(data("a", Some("")).copy_out_sql(), "COPY s.t (a) TO stdout;");
+        assert_eq!(
+            data("a, \"B\"", Some("WHERE NOT shipped")).copy_out_sql(),
+            "COPY (SELECT a, \"B\" FROM s.t WHERE NOT shipped) TO stdout;"
+        );
+        assert_eq!(
+            data("", Some("WHERE true")).copy_out_sql(),
+            "COPY (SELECT * FROM s.t WHERE true) TO stdout;"
+        );
     }
 }
