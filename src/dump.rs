@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::archive::directory::DirectoryWriter;
-use crate::archive::script::ScriptOptions;
+use crate::archive::script::{ScriptOptions, Sections};
 use crate::archive::toc::{ArchiveFormat, ArchiveVersion, CreateTime, Header, HeaderCompression, TocEntry, encode_toc};
 use crate::catalog::{self, Selection};
 use crate::codec::Compression;
 use crate::engine::{self, CompressedFileSink, ExportJob, ExportOptions, SinkFactory, TableReport};
 use crate::error::{Error, ErrorKind, Result, ResultExt};
-use crate::model::Entry;
+use crate::model::{Entry, Section};
 use crate::pg::{SessionOptions, Target};
 use crate::plan;
 
@@ -27,6 +27,18 @@ pub enum OutputFormat {
     Directory,
     /// `-Ft`: a tar file.
     Tar,
+}
+
+impl OutputFormat {
+    /// The long name `-F` takes (`plain`, `custom`, `directory`, `tar`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Plain => "plain",
+            OutputFormat::Custom => "custom",
+            OutputFormat::Directory => "directory",
+            OutputFormat::Tar => "tar",
+        }
+    }
 }
 
 /// What to dump and how.
@@ -109,6 +121,16 @@ pub fn choose_version(c: Compression, requested: Option<ArchiveVersion>) -> Resu
 
 /// Dumps a database into a directory archive (`pg_dump -Fd` equivalent).
 pub async fn dump(opts: DumpOptions) -> Result<Report> {
+    // --quote-all-identifiers and --disable-dollar-quoting shape every name and body the
+    // catalog readers render.
+    let style = crate::ddl::quote::Style {
+        quote_all_identifiers: opts.session.quote_all_identifiers,
+        disable_dollar_quoting: opts.selection.disable_dollar_quoting,
+    };
+    crate::ddl::quote::with_style(style, dump_styled(opts)).await
+}
+
+async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     let started = Instant::now();
     let version = choose_version(opts.compression, opts.archive_version)?;
     let header_compression = HeaderCompression::for_archive(version, opts.compression)?;
@@ -123,7 +145,7 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         (other, _) => {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!("output format {other:?} is not supported yet"),
+                format!("output format \"{}\" is not supported yet", other.name()),
             ));
         }
     };
@@ -132,8 +154,7 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     // Workers must reach the server the leader reached: the snapshot exists only there.
     let (mut leader, target) = opts.target.connect_pinned().await?;
     leader.setup(&opts.session).await?;
-    leader.begin_snapshot_transaction().await?;
-    let snapshot = leader.export_snapshot().await?;
+    let snapshot = leader.begin_leader_transaction(&opts.session).await?;
 
     let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
     // Lock before reading definitions, as pg_dump's getTables does, so nothing we dump can
@@ -155,6 +176,17 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     let cat = ctx.finish();
 
     let (special, db_info) = catalog::database::header_entries(&leader, &opts.selection).await?;
+    catalog::narrate!("saving encoding = {}", leader.encoding());
+    catalog::narrate!(
+        "saving \"standard_conforming_strings = {}\"",
+        if leader.standard_conforming_strings() {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    catalog::narrate!("saving \"search_path = \"");
+    catalog::narrate!("saving database definition");
     let first_id = special.iter().map(|e| 1 + e.attached.len() as i32).sum::<i32>() + 1;
     let mut planned = plan::plan(cat.entries, &cat.depend, &cat.ext_members, first_id);
     // Extension members and pg_catalog objects are sorted like pg_dump sorts them, then left
@@ -164,10 +196,19 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         tracing::warn!("{w}");
     }
     warnings.extend(planned.warnings.iter().map(ToString::to_string));
-    // -s / -a: planned whole, then filtered, so ids and dependencies (on entries left out
-    // too) are what a full dump would have — as pg_dump writes them.
-    planned.entries.retain(|p| wanted(&p.entry, &opts.selection));
-    let mut toc = header_toc(special, version, &opts.selection);
+    // -s / -a / --section: planned whole, then filtered, so ids and dependencies (on entries
+    // left out too) are what a full dump would have — as pg_dump writes them. A section-less
+    // entry (comment, ACL) goes with the section of the entry before it, starting after the
+    // database entries in pre-data (pg_backup_archiver.c `ProcessArchiveRestoreOptions`).
+    let sections = opts.script.sections;
+    let mut current = Section::PreData;
+    planned.entries.retain(|p| {
+        if p.entry.section != Section::None {
+            current = p.entry.section;
+        }
+        wanted(&p.entry, &opts.selection) && section_wanted(sections, current)
+    });
+    let mut toc = header_toc(special, version, &opts.selection, sections);
     let mut jobs = Vec::new();
     for p in &planned.entries {
         let filename = if p.entry.data.is_some() {
@@ -189,9 +230,20 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         dir: writer.temp_dir().to_path_buf(),
         compression: opts.compression,
     });
+    // Partitions loaded through their root say so in their entry (as pg_restore reads it).
+    let insert_into = planned
+        .entries
+        .iter()
+        .filter_map(|p| {
+            let root = p.entry.defn.as_deref()?.strip_prefix("-- load via partition root ")?;
+            Some((p.entry.data.as_ref()?.table_oid, root.to_string()))
+        })
+        .collect();
     let export_opts = ExportOptions {
         jobs: opts.jobs.max(1),
         session: opts.session.clone(),
+        inserts: opts.selection.inserts,
+        insert_into,
         ..ExportOptions::default()
     };
     let tables = engine::export_tables(&target, &snapshot, jobs, factory, &export_opts).await?;
@@ -223,24 +275,39 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     })
 }
 
-/// Whether an entry belongs in a dump with this selection's schema/data switches
+/// Whether an entry belongs in a dump with this selection's schema/data/statistics switches
 /// (pg_dump -s keeps no data entries, not even the matview refresh; -a keeps table data and
-/// sequence values only).
+/// sequence values only; `--sequence-data` keeps sequence values whatever else is left
+/// out; statistics entries only with `--statistics[-only]`).
 fn wanted(e: &Entry, selection: &Selection) -> bool {
-    let data = matches!(e.desc.as_str(), "TABLE DATA" | "SEQUENCE SET");
-    if !selection.schema {
-        return data;
+    match e.desc.as_str() {
+        "TABLE DATA" => selection.data,
+        "SEQUENCE SET" => selection.data || selection.sequence_data,
+        "MATERIALIZED VIEW DATA" => selection.data && selection.schema,
+        "STATISTICS DATA" => selection.statistics,
+        _ => selection.schema,
     }
-    if !selection.data {
-        return !data && e.desc != "MATERIALIZED VIEW DATA";
+}
+
+/// Whether `--section` keeps entries of this section (pg_backup_archiver.c
+/// `_tocEntryRequired`).
+fn section_wanted(sections: Sections, section: Section) -> bool {
+    match section {
+        Section::PreData | Section::None => sections.pre_data,
+        Section::Data => sections.data,
+        Section::PostData => sections.post_data,
     }
-    true
 }
 
 /// The header entries get the first dump ids, each followed by its attached comment and ACL
 /// (left out of data-only dumps, as pg_dump does); those and DATABASE PROPERTIES depend on
 /// the DATABASE entry.
-fn header_toc(special: Vec<Entry>, version: ArchiveVersion, selection: &Selection) -> Vec<TocEntry> {
+fn header_toc(
+    special: Vec<Entry>,
+    version: ArchiveVersion,
+    selection: &Selection,
+    sections: Sections,
+) -> Vec<TocEntry> {
     let mut toc = Vec::new();
     let mut database_id = None;
     for mut e in special {
@@ -255,7 +322,11 @@ fn header_toc(special: Vec<Entry>, version: ArchiveVersion, selection: &Selectio
         if e.desc == "DATABASE" {
             database_id = Some(id);
         }
-        for a in attached.into_iter().filter(|_| selection.schema) {
+        // The database's comment and ACL are section-less entries after a pre-data one.
+        for a in attached
+            .into_iter()
+            .filter(|_| selection.schema && section_wanted(sections, Section::PreData))
+        {
             let aid = toc.len() as i32 + 1;
             toc.push(to_toc(aid, &a, &[id], "", version));
         }
@@ -393,6 +464,43 @@ mod tests {
             assert_eq!(wanted(&e(desc), &data_only), in_data, "{desc} with -a");
             assert!(wanted(&e(desc), &Selection::default()));
         }
+    }
+
+    #[test]
+    fn sequence_data_and_statistics_switches() {
+        let e = |desc: &str| Entry::new(desc, Priority::Table, Section::PreData, "x");
+        let schema_and_sequences = Selection {
+            data: false,
+            sequence_data: true,
+            ..Selection::default()
+        };
+        assert!(wanted(&e("SEQUENCE SET"), &schema_and_sequences));
+        assert!(!wanted(&e("TABLE DATA"), &schema_and_sequences));
+        let statistics_only = Selection {
+            schema: false,
+            data: false,
+            statistics: true,
+            ..Selection::default()
+        };
+        assert!(wanted(&e("STATISTICS DATA"), &statistics_only));
+        for desc in ["TABLE", "TABLE DATA", "SEQUENCE SET", "ACL"] {
+            assert!(!wanted(&e(desc), &statistics_only), "{desc}");
+        }
+        assert!(!wanted(&e("STATISTICS DATA"), &Selection::default()));
+    }
+
+    #[test]
+    fn sections_keep_their_entries_and_section_less_ones_follow() {
+        let only = |pre, data, post| Sections {
+            pre_data: pre,
+            data,
+            post_data: post,
+        };
+        assert!(section_wanted(only(true, false, false), Section::PreData));
+        assert!(section_wanted(only(true, false, false), Section::None));
+        assert!(!section_wanted(only(false, true, true), Section::PreData));
+        assert!(section_wanted(only(false, true, false), Section::Data));
+        assert!(!section_wanted(only(true, true, false), Section::PostData));
     }
 
     #[test]

@@ -61,8 +61,9 @@ impl Fingerprint {
             schema: String::new(),
         };
         for line in out.lines().filter(|l| !l.is_empty()) {
-            let mut parts = line.splitn(3, '|');
-            let (kind, name, value) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+            // Names may contain the separator; the kind and the value never do.
+            let (kind, rest) = line.split_once('|').unwrap();
+            let (name, value) = rest.rsplit_once('|').unwrap();
             if kind == "S" {
                 fp.sequences.insert(name.to_string(), value.to_string());
             } else {

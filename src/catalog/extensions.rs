@@ -19,7 +19,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         .await?;
     for r in rows {
         let oid = r.oid(0)?;
-        if oid < FIRST_NORMAL_OBJECT_ID {
+        if oid < FIRST_NORMAL_OBJECT_ID || !ctx.extension_dumped(oid) {
             continue;
         }
         let name = r.text(1)?;
