@@ -6,11 +6,18 @@
 //! member / lz4 frame / zstd frame, so pieces compressed in parallel can be concatenated into
 //! one data file (archive-format.md §7.3: every pg_restore 14–18 reads such files).
 //! [`decoder_for_suffix`] reads such concatenations back and reports truncation where the
-//! format can detect it.
+//! format can detect it. [`stitch`] builds one zlib stream from pieces deflated in parallel
+//! (the custom format's gzip), and [`parallel`] runs the per-piece compression on the rayon
+//! pool while delivering pieces in order.
 
 mod gzip;
 mod lz4;
+pub mod parallel;
+pub mod stitch;
 mod zstd;
+
+pub use parallel::{ParallelEncoder, Piece, PieceCodec, PieceSink};
+pub use stitch::{ZlibStream, adler32_combine, deflate_piece};
 
 use std::fmt;
 use std::io::{self, Read, Write};
