@@ -1,16 +1,18 @@
-//! The dump use case: one snapshot, catalog → plan → parallel data → a directory archive
-//! that appears under its final name only when complete.
+//! The dump use case: one snapshot, catalog → plan → parallel data → an archive (directory,
+//! custom or tar, through the [`ArchiveWriter`] seam) that appears under its final name only
+//! when complete.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::archive::directory::DirectoryWriter;
+use crate::archive::output::FileLayer;
 use crate::archive::script::ScriptOptions;
-use crate::archive::toc::{ArchiveFormat, ArchiveVersion, CreateTime, Header, HeaderCompression, TocEntry, encode_toc};
+use crate::archive::toc::{ArchiveFormat, ArchiveVersion, CreateTime, Header, HeaderCompression, TocEntry};
+use crate::archive::writer::{self, ArchiveWriter, WriterOptions};
 use crate::catalog::{self, Selection};
 use crate::codec::Compression;
-use crate::engine::{self, CompressedFileSink, ExportJob, ExportOptions, SinkFactory, TableReport};
+use crate::engine::{self, ArchiveSinks, ExportJob, ExportOptions, TableReport};
 use crate::error::{Error, ErrorKind, Result, ResultExt};
 use crate::model::Entry;
 use crate::pg::{SessionOptions, Target};
@@ -41,6 +43,8 @@ pub struct DumpOptions {
     pub script: ScriptOptions,
     /// Make the output durable before reporting success (`--no-sync` turns it off).
     pub sync: bool,
+    /// Byte transforms every archive file passes through (encryption, digests, …).
+    pub layers: Vec<Arc<dyn FileLayer>>,
     /// Worker connections for table data.
     pub jobs: usize,
     pub compression: Compression,
@@ -58,6 +62,7 @@ impl DumpOptions {
             output: Some(output.into()),
             script: ScriptOptions::default(),
             sync: true,
+            layers: Vec::new(),
             jobs: 2,
             compression: Compression::Gzip { level: 6 },
             archive_version: None,
@@ -70,6 +75,7 @@ impl DumpOptions {
 /// What a dump did.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// Where the archive is; `-` for standard output.
     pub archive: PathBuf,
     pub version: ArchiveVersion,
     /// "pg_restore 14-18" and the like.
@@ -107,27 +113,33 @@ pub fn choose_version(c: Compression, requested: Option<ArchiveVersion>) -> Resu
     }
 }
 
-/// Dumps a database into a directory archive (`pg_dump -Fd` equivalent).
+/// Dumps a database into an archive of `opts.format` (`pg_dump -Fd/-Fc/-Ft` equivalent).
 pub async fn dump(opts: DumpOptions) -> Result<Report> {
     let started = Instant::now();
     let version = choose_version(opts.compression, opts.archive_version)?;
     let header_compression = HeaderCompression::for_archive(version, opts.compression)?;
-    // Checked before touching the server: an unusable output path fails fast.
-    let output = match (opts.format, &opts.output) {
-        (OutputFormat::Directory, Some(path)) => path.clone(),
-        (OutputFormat::Directory, None) => {
-            return Err(Error::usage(
-                "an output directory must be given for the directory format",
-            ));
-        }
-        (other, _) => {
+    let format = match opts.format {
+        OutputFormat::Directory => writer::Format::Directory,
+        OutputFormat::Custom => writer::Format::Custom,
+        OutputFormat::Tar => writer::Format::Tar,
+        OutputFormat::Plain => {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!("output format {other:?} is not supported yet"),
+                "output format Plain is not supported yet",
             ));
         }
     };
-    let writer = DirectoryWriter::create(&output, opts.compression)?;
+    // Checked before touching the server: an unusable output fails fast.
+    let mut writer = writer::create(
+        format,
+        opts.output.as_deref(),
+        WriterOptions {
+            compression: opts.compression,
+            sync: opts.sync,
+            layers: opts.layers.clone(),
+        },
+    )?;
+    let created = now_utc();
 
     // Workers must reach the server the leader reached: the snapshot exists only there.
     let (mut leader, target) = opts.target.connect_pinned().await?;
@@ -165,12 +177,7 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     let mut toc = header_toc(special, version, &opts.selection);
     let mut jobs = Vec::new();
     for p in &planned.entries {
-        let filename = if p.entry.data.is_some() {
-            writer.data_file_name(p.dump_id)
-        } else {
-            String::new()
-        };
-        toc.push(to_toc(p.dump_id, &p.entry, &p.deps, &filename, version));
+        toc.push(to_toc(p.dump_id, &p.entry, &p.deps, version));
         if let Some(data) = &p.entry.data {
             jobs.push(ExportJob {
                 id: p.dump_id,
@@ -180,35 +187,34 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     }
     engine::check_unique(&jobs)?;
 
-    let factory = Arc::new(DirSinks {
-        dir: writer.temp_dir().to_path_buf(),
-        compression: opts.compression,
-    });
+    let entries = toc.len();
+    let header = Header {
+        version,
+        // The writer sets the format byte its format needs.
+        format: ArchiveFormat::Tar,
+        compression: header_compression,
+        created,
+        dbname: db_info.name,
+        server_version: db_info.server_version,
+        dump_version: format!("pgsnap {}", env!("CARGO_PKG_VERSION")),
+    };
+    writer.start(header, toc)?;
+    let sinks = Arc::new(ArchiveSinks(writer.sinks()?));
     let export_opts = ExportOptions {
         jobs: opts.jobs.max(1),
         session: opts.session.clone(),
         ..ExportOptions::default()
     };
-    let tables = engine::export_tables(&target, &snapshot, jobs, factory, &export_opts).await?;
+    let tables = engine::export_tables(&target, &snapshot, jobs, sinks, &export_opts).await?;
     leader.execute("COMMIT").await?;
     leader.close().await;
 
-    let header = Header {
-        version,
-        format: ArchiveFormat::Tar,
-        compression: header_compression,
-        created: now_utc(),
-        dbname: db_info.name,
-        server_version: db_info.server_version,
-        dump_version: format!("pgsnap {}", env!("CARGO_PKG_VERSION")),
-    };
-    let toc_bytes = encode_toc(&header, &toc);
-    let archive = writer.finish(&toc_bytes).context("finishing the archive")?;
+    let finished = finish_off_runtime(writer).await.context("finishing the archive")?;
     Ok(Report {
-        archive,
+        archive: finished.path.unwrap_or_else(|| PathBuf::from("-")),
         version,
         readers: version.readers(),
-        entries: toc.len(),
+        entries,
         rows: tables.iter().map(|t| t.rows).sum(),
         bytes_in: tables.iter().map(|t| t.bytes).sum(),
         bytes_out: tables.iter().map(|t| t.written).sum(),
@@ -216,6 +222,13 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         elapsed: started.elapsed(),
         warnings,
     })
+}
+
+/// Finishing copies spooled data, fsyncs and renames: blocking work kept off the runtime.
+async fn finish_off_runtime(writer: Box<dyn ArchiveWriter>) -> Result<writer::Finished> {
+    tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|e| Error::internal(format!("finishing the archive failed: {e}")))?
 }
 
 /// Whether an entry belongs in a dump with this selection's schema/data switches
@@ -246,38 +259,19 @@ fn header_toc(special: Vec<Entry>, version: ArchiveVersion, selection: &Selectio
         } else {
             database_id.into_iter().collect()
         };
-        toc.push(to_toc(id, &e, &deps, "", version));
+        toc.push(to_toc(id, &e, &deps, version));
         if e.desc == "DATABASE" {
             database_id = Some(id);
         }
         for a in attached.into_iter().filter(|_| selection.schema) {
             let aid = toc.len() as i32 + 1;
-            toc.push(to_toc(aid, &a, &[id], "", version));
+            toc.push(to_toc(aid, &a, &[id], version));
         }
     }
     toc
 }
 
-struct DirSinks {
-    dir: PathBuf,
-    compression: Compression,
-}
-
-impl SinkFactory for DirSinks {
-    fn open(&self, job: &ExportJob) -> Result<Box<dyn engine::BlockSink>> {
-        let name = format!(
-            "{}{}",
-            crate::archive::directory::data_file_name(job.id),
-            self.compression.file_suffix()
-        );
-        Ok(Box::new(CompressedFileSink::create(
-            self.dir.join(name),
-            self.compression,
-        )?))
-    }
-}
-
-fn to_toc(dump_id: i32, e: &Entry, deps: &[i32], filename: &str, version: ArchiveVersion) -> TocEntry {
+fn to_toc(dump_id: i32, e: &Entry, deps: &[i32], version: ArchiveVersion) -> TocEntry {
     let (tableoid, oid) = match e.key {
         Some(k) => (k.tableoid.to_string(), k.oid.to_string()),
         None => ("0".to_string(), e.toc_oid.unwrap_or(0).to_string()),
@@ -303,7 +297,8 @@ fn to_toc(dump_id: i32, e: &Entry, deps: &[i32], filename: &str, version: Archiv
         },
         owner: e.owner.clone(),
         deps: deps.to_vec(),
-        filename: filename.to_string(),
+        // The writer names data files (directory, tar) or records offsets (custom).
+        filename: String::new(),
     }
 }
 

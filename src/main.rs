@@ -101,15 +101,7 @@ fn main() -> ExitCode {
             .context("starting the runtime")?;
         match cli.command {
             Command::List(args) => {
-                let reader = pgsnap::archive::directory::DirectoryReader::open(&args.archive)?;
-                let opts = pgsnap::archive::list::ListOptions {
-                    create_db: args.create,
-                    ..Default::default()
-                };
-                print!(
-                    "{}",
-                    pgsnap::archive::list::list_with(reader.header(), reader.entries(), opts)
-                );
+                print!("{}", pgsnap::archive::list_archive(&args.archive, args.create)?);
                 Ok(())
             }
             Command::Dump(args) => {

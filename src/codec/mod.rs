@@ -394,7 +394,7 @@ pub fn compress_member(c: Compression, input: &[u8]) -> io::Result<Vec<u8>> {
 /// frames are read as one stream. A stream cut inside a member or frame, a checksum mismatch
 /// or trailing garbage is an `io::Error`; a cut exactly at a member/frame boundary cannot be
 /// told from a shorter file by any of these formats.
-pub fn decoder_for_suffix(suffix: &str, r: impl Read + Send + 'static) -> Result<Box<dyn Read + Send>> {
+pub fn decoder_for_suffix<'a>(suffix: &str, r: impl Read + Send + 'a) -> Result<Box<dyn Read + Send + 'a>> {
     Ok(match suffix {
         "" => Box::new(io::BufReader::new(r)),
         ".gz" => Box::new(EmptyOr::new(r, |b| Ok(gzip::decoder(b)))),

@@ -236,7 +236,9 @@ mod tests {
         }
     }
 
-    fn record(fail_at: Option<usize>) -> (Record, Arc<Mutex<Vec<Seen>>>, Arc<Mutex<Vec<u8>>>) {
+    type Recorded = (Record, Arc<Mutex<Vec<Seen>>>, Arc<Mutex<Vec<u8>>>);
+
+    fn record(fail_at: Option<usize>) -> Recorded {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let bytes = Arc::new(Mutex::new(Vec::new()));
         (Record(seen.clone(), bytes.clone(), fail_at), seen, bytes)

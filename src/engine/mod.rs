@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::TableData;
 use crate::pg::{CancelHandle, SessionOptions, Target};
 
-pub use sink::{BlockSink, CompressedFileSink, SinkFactory};
+pub use sink::{ArchiveSinks, BlockSink, SinkFactory};
 
 /// COPY text is gathered into blocks of this size before it leaves the worker (a server
 /// message is one row; compressing and writing per row would be slow).
