@@ -12,6 +12,7 @@ pub mod script;
 pub mod tar;
 pub mod toc;
 pub mod writer;
+pub mod zone;
 
 pub use directory::{DirectoryReader, DirectoryWriter, data_file_name};
 pub use list::{ListOptions, list, list_with};

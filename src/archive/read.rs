@@ -13,6 +13,7 @@ use super::directory::DirectoryReader;
 use super::list::{ListOptions, list_with};
 use super::tar::{BLOCK, TarReader, looks_like_tar, read_toc_stream};
 use super::toc::{Header, MAGIC, TocEntry};
+use super::zone::local_zone;
 use crate::error::{Error, Result};
 
 /// The kind of archive found.
@@ -139,6 +140,7 @@ pub fn list_archive(path: &Path, create: bool) -> Result<String> {
         ListOptions {
             create_db: create,
             format_label: Some(toc.kind.label()),
+            created: Some(local_zone().stamp(&toc.header.created)),
         },
     ))
 }
