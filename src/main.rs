@@ -48,7 +48,9 @@ async fn run_dump(req: DumpRequest) -> anyhow::Result<()> {
             })
             .collect();
         let target = pgsnap::pg::Target::from_candidates(candidates);
-        let mut opts = DumpOptions::new(target, &req.output);
+        let mut opts = DumpOptions::new(target, req.output.clone().unwrap_or_default());
+        opts.format = req.format;
+        opts.output = req.output.clone();
         opts.jobs = req.jobs;
         opts.compression = req.compression;
         opts.archive_version = req.archive_version;

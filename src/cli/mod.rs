@@ -10,6 +10,7 @@ use crate::archive::toc::ArchiveVersion;
 use crate::catalog::Selection;
 use crate::codec::Compression;
 use crate::conn::{ConnOptions, PasswordPrompt};
+use crate::dump::OutputFormat;
 use crate::error::{Error, Result};
 use crate::pg::SessionOptions;
 
@@ -125,7 +126,9 @@ pub struct DumpArgs {
 #[derive(Debug, Clone)]
 pub struct DumpRequest {
     pub conn: ConnOptions,
-    pub output: PathBuf,
+    pub format: OutputFormat,
+    /// `None` = standard output (custom and tar formats).
+    pub output: Option<PathBuf>,
     pub jobs: usize,
     pub compression: Compression,
     pub archive_version: Option<ArchiveVersion>,
@@ -167,19 +170,24 @@ impl DumpArgs {
                  use -Fd (directory)",
             ));
         };
-        match format {
-            "d" | "directory" => {}
-            "c" | "custom" | "t" | "tar" | "p" | "plain" => {
+        let format = match format {
+            "d" | "directory" => OutputFormat::Directory,
+            "c" | "custom" => OutputFormat::Custom,
+            "t" | "tar" => OutputFormat::Tar,
+            "p" | "plain" => {
                 return Err(Error::usage(format!(
-                    "archive format \"{format}\" is not supported yet; use -Fd (directory)"
+                    "archive format \"{format}\" is not supported yet; use -Fd, -Fc or -Ft"
                 )));
             }
             other => return Err(Error::usage(format!("invalid output format \"{other}\" specified"))),
+        };
+        // -Fc/-Ft without -f write to standard output, as pg_dump does.
+        let output = self.file.clone();
+        if format == OutputFormat::Directory && output.is_none() {
+            return Err(Error::usage(
+                "an output directory must be given with -f/--file for the directory format",
+            ));
         }
-        let output = self
-            .file
-            .clone()
-            .ok_or_else(|| Error::usage("an output directory must be given with -f/--file for the directory format"))?;
         if self.jobs == 0 || self.jobs > 1024 {
             return Err(Error::usage(format!(
                 "-j/--jobs must be in range 1..1024 (got {})",
@@ -203,6 +211,8 @@ impl DumpArgs {
         }
         let compression = match &self.compress {
             Some(spec) => Compression::parse(spec)?,
+            // pg_dump compresses custom and directory archives by default, never tar.
+            None if format == OutputFormat::Tar => Compression::None,
             None => Compression::Gzip { level: 6 },
         };
         let archive_version = match self.archive_version.as_deref() {
@@ -265,6 +275,7 @@ impl DumpArgs {
         };
         Ok(DumpRequest {
             conn,
+            format,
             output,
             jobs: self.jobs as usize,
             compression,
@@ -318,7 +329,7 @@ mod tests {
             &["-Fd", "-j", "0", "-f", "x"],
             &["-Fx", "-f", "x"],
             &["-f", "x", "db"],
-            &["-Fc", "-f", "x"],
+            &["-Fp", "-f", "x"],
             &["-Fd", "-Z", "brotli", "-f", "x"],
             &["-Fd", "-f", "x", "--lock-wait-timeout", "soon"],
             &["-Fd", "-f", "x", "--archive-version", "1.13"],
