@@ -40,13 +40,24 @@ pub enum Format {
 }
 
 /// How a writer writes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct WriterOptions {
     pub compression: Compression,
     /// fsync files and directories before reporting success (pg_dump's default; `--no-sync`).
     pub sync: bool,
     /// Byte transforms every archive file passes through (see [`FileLayer`]).
     pub layers: Vec<Arc<dyn FileLayer>>,
+}
+
+impl Default for WriterOptions {
+    /// gzip, synced, no layers: pg_dump's defaults.
+    fn default() -> Self {
+        WriterOptions {
+            compression: Compression::default(),
+            sync: true,
+            layers: Vec::new(),
+        }
+    }
 }
 
 /// One archive being written; see the module documentation.
