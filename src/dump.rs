@@ -167,6 +167,9 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     let (special, db_info) = catalog::database::header_entries(&leader, &opts.selection).await?;
     let first_id = special.iter().map(|e| 1 + e.attached.len() as i32).sum::<i32>() + 1;
     let mut planned = plan::plan(cat.entries, &cat.depend, &cat.ext_members, first_id);
+    // Extension members and pg_catalog objects are sorted like pg_dump sorts them, then left
+    // out of the TOC (only their ACL entries are written).
+    catalog::dumpable::drop_unwritten(&mut planned);
     for w in &planned.warnings {
         tracing::warn!("{w}");
     }

@@ -14,12 +14,12 @@
 //! use pgsnap::conn::{ConnOptions, ConnSettings};
 //! use pgsnap::{DumpOptions, dump};
 //!
-//! // libpq rules: PGHOST/PGPORT/PGUSER/PGPASSWORD, ~/.pgpass, URIs and key=value strings.
+//! // libpq rules: PG* variables, ~/.pgpass, service files, URIs and key=value strings, TLS.
 //! let settings = ConnSettings::from_process_env(&ConnOptions {
-//!     dbname: Some("postgresql://backup@db.internal/shop".into()),
+//!     dbname: Some("postgresql://backup@db.internal/shop?sslmode=verify-full".into()),
 //!     ..ConnOptions::default()
 //! })?;
-//! let target = pgsnap::pg::Target::new(settings.to_config()?, settings.describe());
+//! let target = pgsnap::pg::Target::from_settings(&settings)?;
 //! let mut opts = DumpOptions::new(target, "/backups/shop.dir");
 //! opts.jobs = 4;
 //! opts.compression = pgsnap::codec::Compression::parse("zstd:3")?; // archive 1.15, pg_restore 16+

@@ -195,6 +195,18 @@ fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// Extra configuration for a private cluster: `conf` is appended to postgresql.conf, `hba`
+/// lines go before the harness's own (the first matching line wins), and `files` (name
+/// relative to the data directory, contents) are written with mode 0600 before the server
+/// starts, owned by the server's OS user like the rest of the data directory — for
+/// certificates and keys, say.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    pub conf: String,
+    pub hba: String,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
 /// A running throwaway PostgreSQL server.
 pub struct Cluster {
     pub major: u32,
@@ -222,11 +234,16 @@ impl Cluster {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "tests".into());
         let dir = test_root().join(run_id()).join(format!("{label}-pg{major}"));
-        Self::acquire(major, dir, true)
+        Self::acquire(major, dir, true, &ClusterOptions::default())
     }
 
     /// A cluster of its own, stopped and deleted when dropped (also on panic).
     pub fn private(major: u32) -> Cluster {
+        Self::private_with(major, ClusterOptions::default())
+    }
+
+    /// A cluster of its own with extra configuration (see [`ClusterOptions`]).
+    pub fn private_with(major: u32, opts: ClusterOptions) -> Cluster {
         join_run();
         reap_stale();
         static N: AtomicU32 = AtomicU32::new(0);
@@ -234,10 +251,10 @@ impl Cluster {
         let dir = test_root()
             .join(run_id())
             .join(format!("private-{}-{n}-pg{major}", std::process::id()));
-        Self::acquire(major, dir, false)
+        Self::acquire(major, dir, false, &opts)
     }
 
-    fn acquire(major: u32, dir: PathBuf, shared: bool) -> Cluster {
+    fn acquire(major: u32, dir: PathBuf, shared: bool, opts: &ClusterOptions) -> Cluster {
         for tool in ["initdb", "pg_ctl", "postgres", "psql", "pg_dump", "pg_restore"] {
             pg_bin(major, tool);
         }
@@ -251,7 +268,7 @@ impl Cluster {
         } else {
             users.lock().expect("lock users.lock");
         }
-        let port = ensure_running(major, &dir);
+        let port = ensure_running(major, &dir, opts);
         setup.unlock().expect("unlock setup.lock");
         let kind = if shared {
             Kind::Shared { users }
@@ -367,7 +384,7 @@ fn truncate(s: &str, n: usize) -> &str {
 
 /// Creates (initdb) and starts the cluster in `dir` unless it already runs; returns its port.
 /// Called with the setup lock held.
-fn ensure_running(major: u32, dir: &Path) -> u16 {
+fn ensure_running(major: u32, dir: &Path, opts: &ClusterOptions) -> u16 {
     let data = dir.join("data");
     let sock = dir.join("sock");
     if !data.join("PG_VERSION").exists() {
@@ -387,7 +404,8 @@ fn ensure_running(major: u32, dir: &Path) -> u16 {
         c.env("TZ", "UTC");
         run_ok(c, &format!("initdb (PostgreSQL {major}) in {}", data.display()));
         let hba = format!(
-            "local all all trust\nhost all +{PASSWORD_GROUP} 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\n"
+            "{}local all all trust\nhost all +{PASSWORD_GROUP} 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\n",
+            opts.hba
         );
         fs::write(data.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
         let conf = format!(
@@ -402,6 +420,12 @@ fn ensure_running(major: u32, dir: &Path) -> u16 {
             .open(data.join("postgresql.conf"))
             .expect("open postgresql.conf");
         f.write_all(conf.as_bytes()).expect("append postgresql.conf");
+        f.write_all(opts.conf.as_bytes()).expect("append postgresql.conf");
+        for (name, contents) in &opts.files {
+            let path = data.join(name);
+            fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod 0600");
+        }
         give_to_server_user(dir);
     }
     let port_file = dir.join("port");

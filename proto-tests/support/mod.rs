@@ -13,9 +13,10 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod compare;
 pub mod fingerprint;
 
 #[allow(unused_imports)]
-pub use cluster::{Cluster, PASSWORD_GROUP, TestDb, pg_bin, project_root};
+pub use cluster::{Cluster, ClusterOptions, PASSWORD_GROUP, TestDb, pg_bin, project_root};
 #[allow(unused_imports)]
 pub use fingerprint::Fingerprint;

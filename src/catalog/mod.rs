@@ -195,16 +195,27 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     schemas::read(ctx).await?;
     extensions::read(ctx).await?;
     collations::read(ctx).await?;
-    types::read(ctx).await?;
     functions::read(ctx).await?;
+    types::read(ctx).await?;
+    languages::read(ctx).await?;
+    aggregates::read(ctx).await?;
+    operators::read(ctx).await?;
+    access_methods::read(ctx).await?;
+    opclasses::read(ctx).await?;
+    text_search::read(ctx).await?;
+    conversions::read(ctx).await?;
+    casts::read(ctx).await?;
+    transforms::read(ctx).await?;
     tables::read(ctx).await?;
     sequences::read(ctx).await?;
     views::read(ctx).await?;
     constraints::read(ctx).await?;
     indexes::read(ctx).await?;
+    statistics::read(ctx).await?;
     triggers::read(ctx).await?;
     policies::read(ctx).await?;
     default_acls::read(ctx).await?;
+    event_triggers::read(ctx).await?;
     Ok(())
 }
 
@@ -368,17 +379,29 @@ mod tests {
         assert_eq!(parse_acl_array("{\"a b\"=r/postgres}"), vec!["a b=r/postgres"]);
     }
 }
+pub mod access_methods;
+pub mod aggregates;
+pub mod casts;
 pub mod collations;
 pub mod constraints;
+pub mod conversions;
 pub mod database;
 pub mod default_acls;
+pub mod dumpable;
+pub mod event_triggers;
 pub mod extensions;
 pub mod functions;
 pub mod indexes;
+pub mod languages;
+pub mod opclasses;
+pub mod operators;
 pub mod policies;
 pub mod schemas;
 pub mod sequences;
+pub mod statistics;
 pub mod tables;
+pub mod text_search;
+pub mod transforms;
 pub mod triggers;
 pub mod types;
 pub mod unsupported;

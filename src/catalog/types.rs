@@ -1,16 +1,24 @@
-//! Enum, composite and range types and domains (pg_dump.c `getTypes`, `dumpEnumType`,
-//! `dumpCompositeType`, `dumpRangeType`, `dumpDomain`, `dumpDomainConstraint`). Base and
-//! shell types are not covered. Array types, table row types and multiranges are never
-//! dumped on their own: the type that owns them claims them.
+//! Types and domains (pg_dump.c `getTypes`, `dumpBaseType`, `dumpShellType`,
+//! `dumpUndefinedType`, `dumpEnumType`, `dumpCompositeType`, `dumpRangeType`, `dumpDomain`,
+//! `dumpDomainConstraint`). Array types, table row types and multiranges are never dumped on
+//! their own: the type that owns them claims them. Types in `pg_catalog` and extension
+//! members are dumped for their changed privileges only.
+//!
+//! A base type and its I/O functions depend on each other (so does a range type and its
+//! canonical function). pg_dump's sort breaks that loop (pg_dump_sort.c
+//! `repairTypeFuncLoop`) by making each such function depend on a `SHELL TYPE` entry
+//! (`CREATE TYPE s.t;`) instead of on the type; the outcome never varies, so the reader builds
+//! it directly.
 
 use std::collections::HashMap;
 
 use crate::catalog::Ctx;
+use crate::catalog::dumpable::{self, Dump};
 use crate::ddl::acl::{AclKind, acl_entry};
-use crate::ddl::types::{self, Attribute, Domain, DomainConstraint, Range};
+use crate::ddl::types::{self, Attribute, BaseType, Domain, DomainConstraint, Range, TypeDefault};
 use crate::ddl::{comment, quote};
 use crate::error::Result;
-use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
+use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 
 struct TypeRow {
     oid: u32,
@@ -22,6 +30,7 @@ struct TypeRow {
     array: u32,
     acl: Option<String>,
     acldefault: String,
+    dump: Dump,
 }
 
 struct ConRow {
@@ -38,35 +47,55 @@ fn qualified_collation(nsp: Option<String>, name: Option<String>) -> Option<Stri
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     let mut list = Vec::new();
+    // Auto-generated array types are not types of their own (pg_dump's `isArray` test);
+    // `pg_catalog` types matter only for a changed ACL.
     for r in ctx
         .db
         .query(
             "SELECT t.oid, t.typname, t.typnamespace, t.typowner, t.typtype, t.typrelid, t.typarray, \
              t.typacl::text, pg_catalog.acldefault('T', t.typowner)::text \
              FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid \
-             WHERE t.typtype IN ('e', 'r', 'd') OR (t.typtype = 'c' AND c.relkind = 'c') \
+             WHERE (t.typtype IN ('e', 'r', 'd') OR (t.typtype = 'c' AND c.relkind = 'c') \
+                OR (t.typtype = 'p' AND NOT t.typisdefined) \
+                OR (t.typtype = 'b' AND NOT (t.typelem <> 0 AND t.typname ~ '^_' AND \
+                    (SELECT e.typarray FROM pg_catalog.pg_type e WHERE e.oid = t.typelem) = t.oid))) \
+             AND (t.typnamespace <> 'pg_catalog'::pg_catalog.regnamespace OR t.typacl IS NOT NULL) \
              ORDER BY t.oid",
         )
         .await?
     {
-        let t = TypeRow {
-            oid: r.oid(0)?,
+        let (oid, nsp) = (r.oid(0)?, r.oid(2)?);
+        let dump = dumpable::in_schema(ctx, nsp, CatalogId::new(catalog_oid::PG_TYPE, oid));
+        if dump == Dump::Nothing {
+            continue;
+        }
+        list.push(TypeRow {
+            oid,
             name: r.text(1)?,
-            nsp: r.oid(2)?,
+            nsp,
             owner: ctx.role(r.oid(3)?),
             typtype: r.char(4)?,
             relid: r.oid(5)?,
             array: r.oid(6)?,
             acl: r.opt_text(7)?,
             acldefault: r.text(8)?,
-        };
-        if ctx.schema_dumped(t.nsp) && !ctx.is_extension_member(CatalogId::new(catalog_oid::PG_TYPE, t.oid)) {
-            list.push(t);
-        }
+            dump,
+        });
     }
     if list.is_empty() {
         return Ok(());
     }
+
+    let mut bases = base_types(ctx).await?;
+    let io_functions = io_function_loops(ctx).await?;
+    // Entries of the functions already read, to point them at shell types.
+    let function_entries: HashMap<CatalogId, usize> = ctx
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.emit && (e.desc == "FUNCTION" || e.desc == "PROCEDURE"))
+        .filter_map(|(i, e)| e.key.map(|k| (k, i)))
+        .collect();
 
     let mut labels: HashMap<u32, Vec<String>> = HashMap::new();
     for r in ctx
@@ -111,8 +140,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         .db
         .query(&format!(
             "SELECT r.rngtypid, pg_catalog.format_type(r.rngsubtype, NULL), {multirange}, \
-             CASE WHEN NOT opc.opcdefault THEN pg_catalog.quote_ident(opn.nspname) || '.' || \
-                  pg_catalog.quote_ident(opc.opcname) END, \
+             opn.nspname, opc.opcname, opc.opcdefault, \
              CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN cn.nspname END, \
              CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN co.collname END, \
              CASE WHEN r.rngcanonical <> 0 THEN r.rngcanonical::pg_catalog.regproc::text END, \
@@ -126,13 +154,19 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         ))
         .await?
     {
+        // subtype_opclass only when it is not the subtype's default class.
+        let opclass = if r.bool(6)? {
+            None
+        } else {
+            Some(quote::qualified(&r.text(4)?, &r.text(5)?))
+        };
         let range = Range {
             subtype: r.text(1)?,
             multirange: r.opt_text(3)?,
-            opclass: r.opt_text(4)?,
-            collation: qualified_collation(r.opt_text(5)?, r.opt_text(6)?),
-            canonical: r.opt_text(7)?,
-            subtype_diff: r.opt_text(8)?,
+            opclass,
+            collation: qualified_collation(r.opt_text(7)?, r.opt_text(8)?),
+            canonical: r.opt_text(9)?,
+            subtype_diff: r.opt_text(10)?,
         };
         ranges.insert(r.oid(0)?, (range, r.oid(2)?));
     }
@@ -254,6 +288,14 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 }
                 ("TYPE", types::range_sql(&qualified, &range))
             }
+            // Built-in base types come only for their ACL: no definition needed.
+            b'b' if t.dump == Dump::AclOnly => ("TYPE", String::new()),
+            b'b' => {
+                let Some(mut b) = bases.remove(&t.oid) else { continue };
+                b.qualified = qualified.clone();
+                ("TYPE", types::base_sql(&b))
+            }
+            b'p' => ("TYPE", types::shell_sql(&qualified)),
             _ => {
                 let Some(mut d) = domains.remove(&t.oid) else { continue };
                 d.qualified = qualified.clone();
@@ -281,7 +323,12 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             .with_schema(schema.clone())
             .with_owner(t.owner.clone())
             .with_defn(defn)
-            .with_drop(format!("DROP {desc} {qualified};\n"));
+            .with_drop(if t.typtype == b'b' {
+                // The type and its I/O functions can only go together.
+                format!("DROP TYPE {qualified} CASCADE;\n")
+            } else {
+                format!("DROP {desc} {qualified};\n")
+            });
         e.claims = claims;
         if let Some(text) = ctx.comment(catalog_oid::PG_TYPE, t.oid, 0) {
             let c = comment::comment_entry(&e, desc, &qualified, &qname, text);
@@ -356,10 +403,115 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 separate.push(ce);
             }
         }
-        ctx.push(e);
-        for ce in separate {
-            ctx.push(ce);
+        let full = t.dump == Dump::Full;
+        dumpable::push(ctx, e, t.dump);
+        if full {
+            for ce in separate {
+                ctx.push(ce);
+            }
+        }
+        if matches!(t.typtype, b'b' | b'r') {
+            let type_id = CatalogId::new(catalog_oid::PG_TYPE, t.oid);
+            let mut shell = None;
+            for f in io_functions.get(&t.oid).into_iter().flatten() {
+                let fid = CatalogId::new(catalog_oid::PG_PROC, *f);
+                // The loop is broken whether or not the type is written (pg_dump sorts
+                // extension members too); a shell type is written only for a dumped type
+                // whose function is dumped.
+                ctx.depend.remove(fid, type_id);
+                let Some(&fi) = function_entries.get(&fid).filter(|_| full) else {
+                    continue;
+                };
+                let si = *shell.get_or_insert_with(|| {
+                    let mut s = Entry::new("SHELL TYPE", Priority::Type, Section::PreData, t.name.clone())
+                        .with_schema(schema.clone())
+                        .with_owner(t.owner.clone())
+                        .with_defn(types::shell_sql(&qualified));
+                    // pg_dump_sort.c orders a shell type after a type of the same name.
+                    s.sort_extra = vec!["1".into()];
+                    ctx.push(s)
+                });
+                ctx.entries[fi].deps.push(Dep::Entry(si));
+            }
         }
     }
     Ok(())
+}
+
+/// `pg_type` details of every user base type (pg_dump's `dumpBaseType` query); the
+/// qualified name is filled in by the caller.
+async fn base_types(ctx: &Ctx<'_>) -> Result<HashMap<u32, BaseType>> {
+    let subscript = if ctx.version.at_least(14) {
+        "CASE WHEN t.typsubscript <> 0 THEN t.typsubscript::pg_catalog.regproc::text END"
+    } else {
+        "NULL::text"
+    };
+    let proc = |col: &str| format!("CASE WHEN t.{col} <> 0 THEN t.{col}::pg_catalog.regproc::text END");
+    let sql = format!(
+        "SELECT t.oid, t.typlen, t.typinput::text, t.typoutput::text, {}, {}, {}, {}, {}, {subscript}, \
+         t.typcollation <> 0, pg_catalog.pg_get_expr(t.typdefaultbin, 0), t.typdefault, \
+         CASE WHEN t.typelem <> 0 THEN pg_catalog.format_type(t.typelem, NULL) END, \
+         t.typcategory, t.typispreferred, t.typdelim, t.typbyval, t.typalign, t.typstorage \
+         FROM pg_catalog.pg_type t \
+         WHERE t.typtype = 'b' AND t.typnamespace <> 'pg_catalog'::pg_catalog.regnamespace",
+        proc("typreceive"),
+        proc("typsend"),
+        proc("typmodin"),
+        proc("typmodout"),
+        proc("typanalyze"),
+    );
+    let mut out = HashMap::new();
+    for r in ctx.db.query(&sql).await? {
+        let default = match (r.opt_text(11)?, r.opt_text(12)?) {
+            (Some(e), _) => Some(TypeDefault::Expr(e)),
+            (None, Some(l)) => Some(TypeDefault::Literal(l)),
+            (None, None) => None,
+        };
+        let b = BaseType {
+            qualified: String::new(),
+            length: r.int(1)?,
+            input: r.text(2)?,
+            output: r.text(3)?,
+            receive: r.opt_text(4)?,
+            send: r.opt_text(5)?,
+            typmod_in: r.opt_text(6)?,
+            typmod_out: r.opt_text(7)?,
+            analyze: r.opt_text(8)?,
+            subscript: r.opt_text(9)?,
+            collatable: r.bool(10)?,
+            default,
+            element: r.opt_text(13)?,
+            category: r.text(14)?,
+            preferred: r.bool(15)?,
+            delimiter: r.text(16)?,
+            by_value: r.bool(17)?,
+            align: r.char(18)? as char,
+            storage: r.char(19)? as char,
+        };
+        out.insert(r.oid(0)?, b);
+    }
+    Ok(out)
+}
+
+/// Type → functions that the type depends on and that depend on the type in turn (a base
+/// type's input, output, receive and send functions; a range type's canonical function): the
+/// two-object loops pg_dump repairs with a shell type.
+async fn io_function_loops(ctx: &Ctx<'_>) -> Result<HashMap<u32, Vec<u32>>> {
+    let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+    for r in ctx
+        .db
+        .query(
+            "SELECT DISTINCT d.objid, d.refobjid FROM pg_catalog.pg_depend d \
+             JOIN pg_catalog.pg_depend b ON b.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass \
+               AND b.objid = d.refobjid AND b.refclassid = 'pg_catalog.pg_type'::pg_catalog.regclass \
+               AND b.refobjid = d.objid AND b.deptype NOT IN ('p', 'e') \
+             WHERE d.classid = 'pg_catalog.pg_type'::pg_catalog.regclass \
+               AND d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.deptype NOT IN ('p', 'e') \
+             ORDER BY 1, 2",
+        )
+        .await?
+    {
+        out.entry(r.oid(0)?).or_default().push(r.oid(1)?);
+    }
+    Ok(out)
 }

@@ -7,43 +7,15 @@ use crate::error::Result;
 use crate::model::{CatalogId, ServerVersion};
 
 /// One query per kind: (kind, classid, objid, namespace or 0, readable name).
-fn queries(version: ServerVersion) -> Vec<(&'static str, String)> {
-    // 14+ creates range→multirange casts with each range type; they are not objects of
-    // their own (pg_dump's getCasts skips them too).
-    let auto_casts = if version.at_least(14) {
-        " WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_range r \
-          WHERE c.castsource = r.rngtypid AND c.casttarget = r.rngmultitypid)"
-    } else {
-        ""
-    };
+fn queries(_version: ServerVersion) -> Vec<(&'static str, String)> {
     let mut q = vec![
-        ("aggregate", "SELECT 'pg_proc'::regclass::oid, p.oid, p.pronamespace, p.oid::regprocedure::text FROM pg_catalog.pg_proc p WHERE p.prokind = 'a'".to_string()),
-        ("operator", "SELECT 'pg_operator'::regclass::oid, o.oid, o.oprnamespace, o.oid::regoperator::text FROM pg_catalog.pg_operator o".to_string()),
-        ("operator class", "SELECT 'pg_opclass'::regclass::oid, c.oid, c.opcnamespace, c.opcname || ' USING ' || a.amname FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod".to_string()),
-        ("operator family", "SELECT 'pg_opfamily'::regclass::oid, f.oid, f.opfnamespace, f.opfname || ' USING ' || a.amname FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod".to_string()),
-        ("cast", format!("SELECT 'pg_cast'::regclass::oid, c.oid, 0::oid, format('(%s AS %s)', c.castsource::regtype, c.casttarget::regtype) FROM pg_catalog.pg_cast c{auto_casts}")),
-        ("conversion", "SELECT 'pg_conversion'::regclass::oid, c.oid, c.connamespace, c.conname::text FROM pg_catalog.pg_conversion c".to_string()),
-        ("text search parser", "SELECT 'pg_ts_parser'::regclass::oid, p.oid, p.prsnamespace, p.prsname::text FROM pg_catalog.pg_ts_parser p".to_string()),
-        ("text search template", "SELECT 'pg_ts_template'::regclass::oid, t.oid, t.tmplnamespace, t.tmplname::text FROM pg_catalog.pg_ts_template t".to_string()),
-        ("text search dictionary", "SELECT 'pg_ts_dict'::regclass::oid, d.oid, d.dictnamespace, d.dictname::text FROM pg_catalog.pg_ts_dict d".to_string()),
-        ("text search configuration", "SELECT 'pg_ts_config'::regclass::oid, c.oid, c.cfgnamespace, c.cfgname::text FROM pg_catalog.pg_ts_config c".to_string()),
         ("foreign-data wrapper", "SELECT 'pg_foreign_data_wrapper'::regclass::oid, w.oid, 0::oid, w.fdwname::text FROM pg_catalog.pg_foreign_data_wrapper w".to_string()),
         ("foreign server", "SELECT 'pg_foreign_server'::regclass::oid, s.oid, 0::oid, s.srvname::text FROM pg_catalog.pg_foreign_server s".to_string()),
         ("foreign table", "SELECT 'pg_class'::regclass::oid, c.oid, c.relnamespace, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.relkind = 'f'".to_string()),
         ("typed table (dumped without its OF type)", "SELECT 'pg_class'::regclass::oid, c.oid, c.relnamespace, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.reloftype <> 0 AND c.relkind IN ('r', 'p')".to_string()),
-        ("event trigger", "SELECT 'pg_event_trigger'::regclass::oid, e.oid, 0::oid, e.evtname::text FROM pg_catalog.pg_event_trigger e".to_string()),
         ("publication", "SELECT 'pg_publication'::regclass::oid, p.oid, 0::oid, p.pubname::text FROM pg_catalog.pg_publication p".to_string()),
         ("rule", "SELECT 'pg_rewrite'::regclass::oid, r.oid, c.relnamespace, r.rulename || ' ON ' || c.oid::regclass::text FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE r.rulename <> '_RETURN'".to_string()),
-        ("extended statistics", "SELECT 'pg_statistic_ext'::regclass::oid, s.oid, s.stxnamespace, s.stxname::text FROM pg_catalog.pg_statistic_ext s".to_string()),
         ("large object", "SELECT 'pg_largeobject'::regclass::oid, m.oid, 0::oid, m.oid::text FROM pg_catalog.pg_largeobject_metadata m".to_string()),
-        ("procedural language", "SELECT 'pg_language'::regclass::oid, l.oid, 0::oid, l.lanname::text FROM pg_catalog.pg_language l WHERE l.lanispl".to_string()),
-        ("access method", "SELECT 'pg_am'::regclass::oid, a.oid, 0::oid, a.amname::text FROM pg_catalog.pg_am a".to_string()),
-        ("transform", "SELECT 'pg_transform'::regclass::oid, t.oid, 0::oid, format('FOR %s LANGUAGE %s', t.trftype::regtype, l.lanname) FROM pg_catalog.pg_transform t JOIN pg_catalog.pg_language l ON l.oid = t.trflang".to_string()),
-        // Base and shell types; array types and the row types of relations are not objects of
-        // their own.
-        ("base or shell type", "SELECT 'pg_type'::regclass::oid, t.oid, t.typnamespace, t.oid::regtype::text FROM pg_catalog.pg_type t \
-          WHERE (t.typtype = 'b' OR (t.typtype = 'p' AND NOT t.typisdefined)) \
-          AND NOT EXISTS (SELECT FROM pg_catalog.pg_type e WHERE e.typarray = t.oid)".to_string()),
         ("security label", "SELECT 'pg_seclabel'::regclass::oid, s.objoid, 0::oid, s.provider || ' on ' || pg_catalog.pg_describe_object(s.classoid, s.objoid, s.objsubid) FROM pg_catalog.pg_seclabel s".to_string()),
     ];
     // Rows of extension configuration tables (pg_extension_config_dump): pg_dump dumps

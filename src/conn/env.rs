@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 /// Environment variables libpq reads as defaults for keywords (libpq "Environment
-/// Variables"). Each applies only when no connection string or flag set the keyword.
+/// Variables"). Each applies only when no connection string, flag or service file set the
+/// keyword. `PGSERVICEFILE`, `PGSYSCONFDIR` (where service files are) and the deprecated
+/// `PGREQUIRESSL` are read where they apply, not through this table.
 pub const ENV_VARS: &[(&str, &str)] = &[
     ("PGHOST", "host"),
     ("PGHOSTADDR", "hostaddr"),
@@ -35,12 +37,12 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PGSSLMAXPROTOCOLVERSION", "ssl_max_protocol_version"),
     ("PGKRBSRVNAME", "krbsrvname"),
     ("PGGSSLIB", "gsslib"),
+    ("PGSERVICE", "service"),
+    ("PGSSLCERTMODE", "sslcertmode"),
     // Set in the environment they would change the connection, so they are refused rather
     // than silently dropped (see `conninfo::Support::Unsupported`).
-    ("PGSERVICE", "service"),
     ("PGREQUIREAUTH", "require_auth"),
     ("PGREQUIREPEER", "requirepeer"),
-    ("PGSSLCERTMODE", "sslcertmode"),
     ("PGGSSDELEGATION", "gssdelegation"),
     ("PGMINPROTOCOLVERSION", "min_protocol_version"),
     ("PGMAXPROTOCOLVERSION", "max_protocol_version"),
@@ -68,6 +70,11 @@ pub trait Env {
     /// `localhost` in `.pgpass`. libpq compiles this in; see [`ProcessEnv`] for ours.
     fn default_socket_dir(&self) -> PathBuf {
         PathBuf::from("/tmp")
+    }
+
+    /// Where the system-wide `pg_service.conf` is looked for when `PGSYSCONFDIR` is unset.
+    fn default_sysconf_dir(&self) -> PathBuf {
+        PathBuf::from(super::service::DEFAULT_SYSCONF_DIR)
     }
 }
 

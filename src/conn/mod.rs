@@ -1,13 +1,15 @@
 //! libpq-compatible connection settings. tokio-postgres reads no `PG*` variables, no
-//! `.pgpass` and rejects libpq-only keywords, so this module does what libpq does before it
-//! connects:
+//! `.pgpass`, no service file, and rejects libpq-only keywords, so this module does what
+//! libpq does before it connects:
 //!
 //! - [`ConnInfo::parse`] reads `key=value` strings and `postgresql://` URIs;
 //! - [`ConnSettings::resolve`] merges `-h/-p/-U/-d` flags ([`ConnOptions`]), a connection
-//!   string given as `-d`, `PG*` variables (through the injectable [`Env`]) and defaults;
-//! - [`ConnSettings::to_config`] / [`ConnSettings::target_configs`] build
-//!   `tokio_postgres::Config`s, taking the password from the password file ([`PassFile`])
-//!   when none was given;
+//!   string given as `-d`, the service file entry named by `service=`/`PGSERVICE`, `PG*`
+//!   variables (through the injectable [`Env`]) and defaults, with libpq's precedence;
+//! - [`ConnSettings::target_configs`] builds one [`Endpoint`] per host: a
+//!   `tokio_postgres::Config` with that host's password from the password file
+//!   ([`PassFile`]), plus the TLS settings (`sslmode`, certificates, CRLs, keys), read once;
+//!   `pg::Target::from_settings` connects through them with every libpq `sslmode`;
 //! - [`PasswordPrompt`], [`tty_prompt`] and [`needs_password_retry`] give psql/pg_dump's
 //!   `-w`/`-W`/prompt-when-asked behaviour.
 //!
@@ -15,14 +17,16 @@
 //!
 //! ```no_run
 //! # async fn f(opts: pgsnap::conn::ConnOptions) -> pgsnap::Result<()> {
-//! use pgsnap::conn::{ConnSettings, tty_prompt, PASSWORD_PROMPT};
+//! use pgsnap::conn::{ConnSettings, PASSWORD_PROMPT, tty_prompt};
+//! use pgsnap::pg::Target;
 //! let mut settings = ConnSettings::from_process_env(&opts)?;
-//! let result = settings.to_config()?.connect(tokio_postgres::NoTls).await;
+//! let result = Target::from_settings(&settings)?.connect().await;
 //! if let Err(e) = &result
-//!     && opts.password_prompt.prompts_after(e)
+//!     && e.kind() == pgsnap::ErrorKind::PasswordRequired
+//!     && opts.password_prompt == pgsnap::conn::PasswordPrompt::Auto
 //! {
 //!     settings.password = Some(tty_prompt(PASSWORD_PROMPT)?);
-//!     // ... connect again with settings.to_config()?
+//!     // ... connect again with Target::from_settings(&settings)?
 //! }
 //! # Ok(()) }
 //! ```
@@ -31,7 +35,9 @@ mod conninfo;
 mod env;
 mod pgpass;
 mod resolve;
+mod service;
 mod settings;
+pub(crate) mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -41,8 +47,8 @@ pub use env::{ENV_VARS, Env, ProcessEnv};
 pub use pgpass::{PassFile, Skipped};
 pub use resolve::ConnOptions;
 pub use settings::{
-    ChannelBinding, ConnSettings, DEFAULT_APPLICATION_NAME, DEFAULT_PORT, Host, Keepalives, LoadBalanceHosts, SslMode,
-    Target, TargetSessionAttrs,
+    ChannelBinding, ConnSettings, DEFAULT_APPLICATION_NAME, DEFAULT_PORT, Endpoint, Host, Keepalives, LoadBalanceHosts,
+    SslCertMode, SslMode, SslNegotiation, Target, TargetSessionAttrs, TlsVersion,
 };
 
 use crate::error::{Error, Result};

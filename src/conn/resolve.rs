@@ -4,12 +4,15 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::conninfo::{self, ConnInfo, Support};
 use super::env::{ENV_VARS, Env, ProcessEnv};
+use super::service;
 use super::settings::{
-    ChannelBinding, ConnSettings, DEFAULT_PORT, Host, Keepalives, LoadBalanceHosts, SslMode, TargetSessionAttrs,
+    ChannelBinding, ConnSettings, DEFAULT_PORT, Host, Keepalives, LoadBalanceHosts, SslCertMode, SslMode,
+    SslNegotiation, TargetSessionAttrs, TlsVersion,
 };
 use super::{PASSWORD_PROMPT, PasswordPrompt, tty_prompt};
 use crate::error::{Error, ErrorKind, Result};
@@ -31,19 +34,22 @@ pub struct ConnOptions {
 }
 
 /// Where a value came from, for error messages.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Origin {
     Flag(&'static str),
     ConnString,
     Env(&'static str),
+    /// A service file line: service name, file, line number.
+    Service(Arc<(String, PathBuf, usize)>),
 }
 
 impl Origin {
-    fn suffix(self) -> String {
+    fn suffix(&self) -> String {
         match self {
             Origin::Flag(f) => format!(" (from {f})"),
             Origin::ConnString => String::new(),
             Origin::Env(v) => format!(" (from {v})"),
+            Origin::Service(at) => format!(" (from service \"{}\" in \"{}\", line {})", at.0, at.1.display(), at.2),
         }
     }
 }
@@ -62,12 +68,12 @@ impl Layers {
         Ok(())
     }
 
-    fn get(&self, keyword: &str) -> Option<(&str, Origin)> {
-        self.values.get(keyword).map(|(v, o)| (v.as_str(), *o))
+    fn get(&self, keyword: &str) -> Option<(&str, &Origin)> {
+        self.values.get(keyword).map(|(v, o)| (v.as_str(), o))
     }
 
     /// A value that is set and not empty: libpq treats an empty value as "use the default".
-    fn non_empty(&self, keyword: &str) -> Option<(&str, Origin)> {
+    fn non_empty(&self, keyword: &str) -> Option<(&str, &Origin)> {
         self.get(keyword).filter(|(v, _)| !v.is_empty())
     }
 
@@ -113,11 +119,12 @@ impl Layers {
 }
 
 impl ConnSettings {
-    /// Resolves settings with pgsnap's precedence: `opts` flags, then the connection string
-    /// given as `opts.dbname` (if it is one), then `PG*` variables from `env`, then defaults
-    /// (the default socket directory, port 5432, the OS user, database = user). As in libpq,
-    /// an empty flag is ignored, while a keyword set to `''` in the connection string hides
-    /// the environment variable and takes the default.
+    /// Resolves settings with libpq's precedence: `opts` flags and the connection string
+    /// given as `opts.dbname` (if it is one), then the service file entry named by
+    /// `service=` or `PGSERVICE` (see [`service`](super::service)), then `PG*` variables from
+    /// `env`, then defaults (the default socket directory, port 5432, the OS user, database =
+    /// user). As in libpq, an empty flag is ignored, while a keyword set to `''` in the
+    /// connection string hides the service and environment values and takes the default.
     ///
     /// `prompt` is called once, with "Password: ", only for [`PasswordPrompt::Force`] (`-W`).
     ///
@@ -128,12 +135,9 @@ impl ConnSettings {
         env: &dyn Env,
         prompt: &mut dyn FnMut(&str) -> Result<String>,
     ) -> Result<ConnSettings> {
-        let mut layers = Layers::default();
-        for (var, keyword) in ENV_VARS {
-            if let Some(value) = env.var(var) {
-                layers.put(keyword, value, Origin::Env(var))?;
-            }
-        }
+        // Explicit settings first, in their own layer: they decide the service to read and
+        // then go on top of it.
+        let mut explicit = Layers::default();
         // A connection string in -d is expanded after the other flags, so its values win,
         // as in pg_dump (libpq's expand_dbname gives the dbname keyword's string the last
         // word). Only the first dbname is expanded: one inside the string is a plain name.
@@ -152,14 +156,38 @@ impl ConnSettings {
         ];
         for (keyword, value, flag) in flags {
             if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
-                layers.put(keyword, v.clone(), Origin::Flag(flag))?;
+                explicit.put(keyword, v.clone(), Origin::Flag(flag))?;
             }
         }
         if let Some(d) = conn_string {
             let info = ConnInfo::parse(d)?;
             for (k, v) in info.iter() {
-                layers.put(k, v.to_string(), Origin::ConnString)?;
+                explicit.put(k, v.to_string(), Origin::ConnString)?;
             }
+        }
+
+        let mut layers = Layers::default();
+        for (var, keyword) in ENV_VARS {
+            if let Some(value) = env.var(var) {
+                layers.put(keyword, value, Origin::Env(var))?;
+            }
+        }
+        // libpq (parseServiceInfo): service= from the string, else PGSERVICE. Its values
+        // rank above the environment and below everything given explicitly.
+        let service_name = match explicit.get("service") {
+            Some((name, _)) => Some(name.to_string()),
+            None => env.var("PGSERVICE"),
+        }
+        .filter(|name| !name.is_empty());
+        if let Some(name) = service_name {
+            let found = service::lookup(&name, env)?;
+            for v in found.values {
+                let at = Arc::new((found.name.clone(), found.file.clone(), v.line));
+                layers.put(v.keyword, v.value, Origin::Service(at))?;
+            }
+        }
+        for (keyword, (value, origin)) in explicit.values {
+            layers.put(keyword, value, origin)?;
         }
         if opts.password_prompt == PasswordPrompt::Force {
             let password = prompt(PASSWORD_PROMPT)?;
@@ -180,9 +208,8 @@ fn check_support(layers: &Layers) -> Result<()> {
             continue;
         }
         let refused = match *keyword {
-            // What we do anyway: never GSSAPI encryption, always the classic SSLRequest.
+            // What we do anyway: never GSSAPI encryption.
             "gssencmode" => !matches!(value.as_str(), "disable" | "prefer"),
-            "sslnegotiation" => value != "postgres",
             k => conninfo::support(k) == Support::Unsupported,
         };
         if refused {
@@ -205,6 +232,7 @@ fn check_support(layers: &Layers) -> Result<()> {
 fn interpret(layers: &Layers, env: &dyn Env) -> Result<ConnSettings> {
     check_support(layers)?;
     let default_socket_dir = env.default_socket_dir();
+    let tls = interpret_tls(layers, env)?;
 
     let hostaddrs = parse_hostaddrs(layers)?;
     let hosts: Vec<Host> = match layers.non_empty("host") {
@@ -261,6 +289,7 @@ fn interpret(layers: &Layers, env: &dyn Env) -> Result<ConnSettings> {
     };
 
     Ok(ConnSettings {
+        host_names_given: layers.non_empty("host").is_some() || hostaddrs.is_empty(),
         hosts,
         hostaddrs,
         ports,
@@ -274,10 +303,21 @@ fn interpret(layers: &Layers, env: &dyn Env) -> Result<ConnSettings> {
             .or_else(|| layers.string("fallback_application_name")),
         connect_timeout,
         options: layers.string("options"),
-        sslmode: layers.enumerated("sslmode", SslMode::parse)?.unwrap_or_default(),
+        sslmode: tls.sslmode,
         sslrootcert: layers.path("sslrootcert"),
         sslcert: layers.path("sslcert"),
         sslkey: layers.path("sslkey"),
+        sslpassword: layers.string("sslpassword"),
+        sslcrl: layers.path("sslcrl"),
+        sslcrldir: layers.path("sslcrldir"),
+        sslcertmode: tls.sslcertmode,
+        sslnegotiation: tls.sslnegotiation,
+        // libpq sends SNI when the value starts with '1' (the default).
+        sslsni: layers.non_empty("sslsni").is_none_or(|(v, _)| v.starts_with('1')),
+        ssl_min_protocol_version: tls.min_version,
+        ssl_max_protocol_version: tls.max_version,
+        sslkeylogfile: layers.path("sslkeylogfile"),
+        ssl_dir: env.home_dir().map(|h| h.join(".postgresql")),
         target_session_attrs: layers
             .enumerated("target_session_attrs", TargetSessionAttrs::parse)?
             .unwrap_or_default(),
@@ -290,6 +330,91 @@ fn interpret(layers: &Layers, env: &dyn Env) -> Result<ConnSettings> {
         keepalives,
         // libpq counts this one in milliseconds.
         tcp_user_timeout: layers.duration("tcp_user_timeout", Duration::from_millis)?,
+    })
+}
+
+/// The TLS keywords whose values depend on each other, checked as libpq's
+/// `connectOptions2` does before any connection attempt.
+struct TlsChoice {
+    sslmode: SslMode,
+    sslnegotiation: SslNegotiation,
+    sslcertmode: SslCertMode,
+    min_version: Option<TlsVersion>,
+    max_version: Option<TlsVersion>,
+}
+
+fn interpret_tls(layers: &Layers, env: &dyn Env) -> Result<TlsChoice> {
+    let mut sslmode = layers.enumerated("sslmode", SslMode::parse)?;
+    // The deprecated PGREQUIRESSL=1 means sslmode=require when nothing (not even PGSSLMODE)
+    // set sslmode (libpq conninfo_add_defaults).
+    if layers.get("sslmode").is_none() && env.var("PGREQUIRESSL").is_some_and(|v| v.starts_with('1')) {
+        sslmode = Some(SslMode::Require);
+    }
+    // sslrootcert=system: the system's roots are only safe with the host name checked, so
+    // it makes verify-full the default and refuses anything weaker (libpq 16+).
+    if layers.non_empty("sslrootcert").is_some_and(|(v, _)| v == "system") {
+        match sslmode {
+            None => sslmode = Some(SslMode::VerifyFull),
+            Some(SslMode::VerifyFull) => {}
+            Some(weak) => {
+                return Err(Error::config(format!(
+                    "weak sslmode \"{}\" may not be used with sslrootcert=system (use \"verify-full\")",
+                    weak.as_str()
+                )));
+            }
+        }
+    }
+    let sslmode = sslmode.unwrap_or_default();
+    let sslnegotiation = layers
+        .enumerated("sslnegotiation", SslNegotiation::parse)?
+        .unwrap_or_default();
+    // No plaintext fallback from a direct handshake (libpq 17).
+    if sslnegotiation == SslNegotiation::Direct
+        && !matches!(sslmode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull)
+    {
+        return Err(Error::config(format!(
+            "weak sslmode \"{}\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")",
+            sslmode.as_str()
+        )));
+    }
+    let min_version = layers.enumerated("ssl_min_protocol_version", TlsVersion::parse)?;
+    let max_version = layers.enumerated("ssl_max_protocol_version", TlsVersion::parse)?;
+    if let (Some(min), Some(max)) = (min_version, max_version)
+        && min > max
+    {
+        return Err(Error::config("invalid SSL protocol version range"));
+    }
+    if let Some(max) = max_version.filter(|m| *m < TlsVersion::Tls1_2) {
+        let origin = layers
+            .get("ssl_max_protocol_version")
+            .map(|(_, o)| o.suffix())
+            .unwrap_or_default();
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "ssl_max_protocol_version={}{origin} is not supported: pgsnap's TLS implementation (rustls) \
+                 speaks TLSv1.2 and TLSv1.3 only",
+                max.as_str()
+            ),
+        ));
+    }
+    let sslcertmode = layers
+        .enumerated("sslcertmode", SslCertMode::parse)?
+        .unwrap_or_default();
+    let channel_binding = layers.enumerated("channel_binding", ChannelBinding::parse)?;
+    if channel_binding == Some(ChannelBinding::Require) && sslmode == SslMode::Disable {
+        // Channel binding needs TLS; libpq would fail at authentication with "channel binding
+        // required, but SSL not in use". Say so before connecting.
+        return Err(Error::config(
+            "channel_binding=require needs an SSL connection, but sslmode is \"disable\"",
+        ));
+    }
+    Ok(TlsChoice {
+        sslmode,
+        sslnegotiation,
+        sslcertmode,
+        min_version,
+        max_version,
     })
 }
 

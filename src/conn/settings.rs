@@ -4,12 +4,14 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_postgres::config as pg;
 
 use super::conninfo::quote_value;
 use super::pgpass::PassFile;
+use super::tls::TlsConfig;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The port libpq uses when none is given.
@@ -176,6 +178,94 @@ impl LoadBalanceHosts {
     }
 }
 
+/// libpq's `sslnegotiation` (PostgreSQL 17+). Default `Postgres`: ask with an SSLRequest
+/// first; `Direct` starts the TLS handshake at once (servers 17 and later only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslNegotiation {
+    #[default]
+    Postgres,
+    Direct,
+}
+
+impl SslNegotiation {
+    pub fn parse(s: &str) -> Option<SslNegotiation> {
+        Some(match s {
+            "postgres" => SslNegotiation::Postgres,
+            "direct" => SslNegotiation::Direct,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslNegotiation::Postgres => "postgres",
+            SslNegotiation::Direct => "direct",
+        }
+    }
+}
+
+/// libpq's `sslcertmode` (PostgreSQL 16+). Default `Allow`: send the client certificate if
+/// one is configured and the server asks; `Disable` never sends one; `Require` fails when
+/// the server did not ask for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslCertMode {
+    Disable,
+    #[default]
+    Allow,
+    Require,
+}
+
+impl SslCertMode {
+    pub fn parse(s: &str) -> Option<SslCertMode> {
+        Some(match s {
+            "disable" => SslCertMode::Disable,
+            "allow" => SslCertMode::Allow,
+            "require" => SslCertMode::Require,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslCertMode::Disable => "disable",
+            SslCertMode::Allow => "allow",
+            SslCertMode::Require => "require",
+        }
+    }
+}
+
+/// A TLS protocol version as `ssl_min_protocol_version`/`ssl_max_protocol_version` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    Tls1_0,
+    Tls1_1,
+    Tls1_2,
+    Tls1_3,
+}
+
+impl TlsVersion {
+    /// `TLSv1`, `TLSv1.1`, `TLSv1.2`, `TLSv1.3`, case-insensitively (libpq
+    /// `sslVerifyProtocolVersion`).
+    pub fn parse(s: &str) -> Option<TlsVersion> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "tlsv1" => TlsVersion::Tls1_0,
+            "tlsv1.1" => TlsVersion::Tls1_1,
+            "tlsv1.2" => TlsVersion::Tls1_2,
+            "tlsv1.3" => TlsVersion::Tls1_3,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls1_0 => "TLSv1",
+            TlsVersion::Tls1_1 => "TLSv1.1",
+            TlsVersion::Tls1_2 => "TLSv1.2",
+            TlsVersion::Tls1_3 => "TLSv1.3",
+        }
+    }
+}
+
 /// TCP keepalive settings (ignored for sockets). libpq default: on, kernel timings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Keepalives {
@@ -207,6 +297,9 @@ pub struct ConnSettings {
     pub hosts: Vec<Host>,
     /// Empty, or one numeric address per host (used instead of resolving the host name).
     pub hostaddrs: Vec<IpAddr>,
+    /// False when only `hostaddr` was given: `hosts` then repeats the addresses, but libpq
+    /// has no host name to check a certificate against (`sslmode=verify-full` fails).
+    pub host_names_given: bool,
     /// One port for every host, or one per host.
     pub ports: Vec<u16>,
     pub user: String,
@@ -223,9 +316,32 @@ pub struct ConnSettings {
     pub connect_timeout: Option<Duration>,
     pub options: Option<String>,
     pub sslmode: SslMode,
+    /// A file of trusted root certificates, or `system` for the system's trusted roots. When
+    /// unset, `root.crt` in [`ConnSettings::ssl_dir`] is used if it exists.
     pub sslrootcert: Option<PathBuf>,
+    /// Client certificate (chain); unset: `postgresql.crt` in `ssl_dir` if it exists.
     pub sslcert: Option<PathBuf>,
+    /// Client key; unset: `postgresql.key` in `ssl_dir`.
     pub sslkey: Option<PathBuf>,
+    /// Passphrase of an encrypted `sslkey`.
+    pub sslpassword: Option<String>,
+    /// Certificate revocation list file; when neither it nor `sslcrldir` is set,
+    /// `root.crl` in `ssl_dir` is used if it exists.
+    pub sslcrl: Option<PathBuf>,
+    /// A directory of certificate revocation lists (every file in it is read).
+    pub sslcrldir: Option<PathBuf>,
+    pub sslcertmode: SslCertMode,
+    pub sslnegotiation: SslNegotiation,
+    /// Send the host name in the TLS handshake (SNI); libpq `sslsni`, default on.
+    pub sslsni: bool,
+    /// Lowest TLS version; `None` is libpq's default, TLSv1.2.
+    pub ssl_min_protocol_version: Option<TlsVersion>,
+    /// Highest TLS version; `None`: no limit.
+    pub ssl_max_protocol_version: Option<TlsVersion>,
+    /// Append TLS session secrets to this file (NSS key log format) for debugging.
+    pub sslkeylogfile: Option<PathBuf>,
+    /// `~/.postgresql`, where the default certificate files live; `None` without a home.
+    pub ssl_dir: Option<PathBuf>,
     pub target_session_attrs: TargetSessionAttrs,
     pub channel_binding: ChannelBinding,
     pub load_balance_hosts: LoadBalanceHosts,
@@ -252,6 +368,160 @@ impl Target {
             (Host::Tcp(h), None) => format!("host \"{h}\" port {}", self.port),
             (Host::Tcp(h), Some(a)) => format!("host \"{h}\" (address {a}) port {}", self.port),
         }
+    }
+}
+
+/// Everything needed to reach one host: its `tokio_postgres::Config` (exactly one host, with
+/// that host's password), the `sslmode` that decides between plaintext and TLS attempts, and
+/// the TLS settings, loaded once and shared by every endpoint of a [`ConnSettings`].
+/// `pg::Target` connects through a list of these.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub(crate) config: tokio_postgres::Config,
+    pub(crate) sslmode: SslMode,
+    pub(crate) tls: Arc<TlsConfig>,
+    pub(crate) load_balance: LoadBalanceHosts,
+    /// A Unix-domain socket: libpq never negotiates TLS over these, whatever `sslmode` says.
+    pub(crate) socket: bool,
+}
+
+impl Endpoint {
+    /// The tokio-postgres side of the endpoint (host, port, user, password, timeouts).
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    pub fn sslmode(&self) -> SslMode {
+        self.sslmode
+    }
+
+    pub fn load_balance_hosts(&self) -> LoadBalanceHosts {
+        self.load_balance
+    }
+
+    pub fn channel_binding(&self) -> ChannelBinding {
+        match self.config.get_channel_binding() {
+            pg::ChannelBinding::Disable => ChannelBinding::Disable,
+            pg::ChannelBinding::Require => ChannelBinding::Require,
+            _ => ChannelBinding::Prefer,
+        }
+    }
+
+    pub(crate) fn is_socket(&self) -> bool {
+        self.socket
+    }
+
+    pub(crate) fn tls_config(&self) -> Arc<TlsConfig> {
+        self.tls.clone()
+    }
+
+    /// The same endpoint with another config (e.g. the address that answered) and the
+    /// `sslmode` a connection actually ended up with.
+    pub(crate) fn pinned(&self, config: tokio_postgres::Config, sslmode: SslMode) -> Endpoint {
+        Endpoint {
+            config,
+            sslmode,
+            tls: self.tls.clone(),
+            load_balance: LoadBalanceHosts::Disable,
+            socket: self.socket,
+        }
+    }
+
+    /// Endpoints for a plain `tokio_postgres::Config`, one per host in its order. Its
+    /// `sslmode` keeps tokio-postgres's meaning (`disable`, `prefer`, `require`), with TLS
+    /// done without certificate verification, as libpq does without a root certificate file;
+    /// for libpq's certificate settings, build from [`ConnSettings`] instead.
+    pub fn from_config(config: &tokio_postgres::Config) -> Vec<Endpoint> {
+        let sslmode = match config.get_ssl_mode() {
+            pg::SslMode::Disable => SslMode::Disable,
+            pg::SslMode::Require => SslMode::Require,
+            _ => SslMode::Prefer,
+        };
+        let direct = config.get_ssl_negotiation() == pg::SslNegotiation::Direct;
+        let tls = Arc::new(TlsConfig::unverified(direct));
+        let load_balance = match config.get_load_balance_hosts() {
+            pg::LoadBalanceHosts::Random => LoadBalanceHosts::Random,
+            _ => LoadBalanceHosts::Disable,
+        };
+        let mut base = tokio_postgres::Config::new();
+        if let Some(u) = config.get_user() {
+            base.user(u);
+        }
+        if let Some(p) = config.get_password() {
+            base.password(p);
+        }
+        if let Some(d) = config.get_dbname() {
+            base.dbname(d);
+        }
+        if let Some(o) = config.get_options() {
+            base.options(o);
+        }
+        if let Some(a) = config.get_application_name() {
+            base.application_name(a);
+        }
+        if let Some(t) = config.get_connect_timeout() {
+            base.connect_timeout(*t);
+        }
+        if let Some(t) = config.get_tcp_user_timeout() {
+            base.tcp_user_timeout(*t);
+        }
+        base.keepalives(config.get_keepalives())
+            .keepalives_idle(config.get_keepalives_idle());
+        if let Some(d) = config.get_keepalives_interval() {
+            base.keepalives_interval(d);
+        }
+        if let Some(n) = config.get_keepalives_retries() {
+            base.keepalives_retries(n);
+        }
+        base.target_session_attrs(config.get_target_session_attrs())
+            .channel_binding(config.get_channel_binding());
+        let hosts = config.get_hosts();
+        let addrs = config.get_hostaddrs();
+        let ports = config.get_ports();
+        (0..hosts.len().max(addrs.len()))
+            .map(|i| {
+                let mut c = base.clone();
+                let socket = match (hosts.get(i), addrs.get(i)) {
+                    (Some(pg::Host::Tcp(h)), _) => {
+                        c.host(h);
+                        false
+                    }
+                    (Some(pg::Host::Unix(p)), _) => {
+                        c.host_path(p);
+                        true
+                    }
+                    (None, Some(a)) => {
+                        c.host(a.to_string());
+                        false
+                    }
+                    (None, None) => false,
+                };
+                if let Some(a) = addrs.get(i) {
+                    c.hostaddr(*a);
+                }
+                c.port(ports.get(i).or(ports.first()).copied().unwrap_or(DEFAULT_PORT));
+                Endpoint {
+                    config: c,
+                    sslmode,
+                    tls: tls.clone(),
+                    load_balance,
+                    socket,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Never shows the password.
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("hosts", &self.config.get_hosts())
+            .field("hostaddrs", &self.config.get_hostaddrs())
+            .field("ports", &self.config.get_ports())
+            .field("sslmode", &self.sslmode)
+            .field("load_balance", &self.load_balance)
+            .finish_non_exhaustive()
     }
 }
 
@@ -326,7 +596,7 @@ impl ConnSettings {
         Ok(())
     }
 
-    /// Everything but hosts, ports and password; refuses what we cannot honour yet.
+    /// Everything but hosts, ports, password and TLS; refuses what we cannot honour yet.
     fn base_config(&self) -> Result<tokio_postgres::Config> {
         let mut c = tokio_postgres::Config::new();
         c.user(&self.user).dbname(&self.dbname);
@@ -350,19 +620,6 @@ impl ConnSettings {
         if let Some(n) = self.keepalives.count {
             c.keepalives_retries(n);
         }
-        c.ssl_mode(match self.sslmode {
-            SslMode::Disable => pg::SslMode::Disable,
-            // Without a TLS connector tokio-postgres skips TLS under Prefer; libpq's `allow`
-            // (plain first, TLS if refused) then behaves the same.
-            SslMode::Allow | SslMode::Prefer => pg::SslMode::Prefer,
-            mode @ (SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) => {
-                return Err(unsupported(format!(
-                    "sslmode={} is not supported yet: pgsnap cannot make TLS connections; \
-                     use sslmode=disable or prefer",
-                    mode.as_str()
-                )));
-            }
-        });
         c.target_session_attrs(match self.target_session_attrs {
             TargetSessionAttrs::Any => pg::TargetSessionAttrs::Any,
             TargetSessionAttrs::ReadWrite => pg::TargetSessionAttrs::ReadWrite,
@@ -379,10 +636,8 @@ impl ConnSettings {
             ChannelBinding::Prefer => pg::ChannelBinding::Prefer,
             ChannelBinding::Require => pg::ChannelBinding::Require,
         });
-        c.load_balance_hosts(match self.load_balance_hosts {
-            LoadBalanceHosts::Disable => pg::LoadBalanceHosts::Disable,
-            LoadBalanceHosts::Random => pg::LoadBalanceHosts::Random,
-        });
+        // Hosts are shuffled and tried by `pg::Target`, one `Config` per host.
+        c.load_balance_hosts(pg::LoadBalanceHosts::Disable);
         Ok(c)
     }
 
@@ -396,7 +651,11 @@ impl ConnSettings {
         }
     }
 
-    /// One `Config` trying every host in turn, as libpq does.
+    /// One `tokio_postgres::Config` trying every host in turn, for callers that bring their
+    /// own TLS connector. It carries what a `Config` can: `sslmode` `disable` and `prefer`
+    /// map to themselves; every other mode, and certificate settings, need the TLS layer of
+    /// [`ConnSettings::target_configs`] / `pg::Target::from_settings` and are refused here
+    /// rather than silently weakened.
     ///
     /// The password is the explicit one, else the password file's when it gives the same
     /// answer for every host. libpq looks the file up per host; one `Config` holds only one
@@ -405,6 +664,21 @@ impl ConnSettings {
     pub fn to_config(&self) -> Result<tokio_postgres::Config> {
         self.check_shape()?;
         let mut c = self.base_config()?;
+        c.ssl_mode(match self.sslmode {
+            SslMode::Disable => pg::SslMode::Disable,
+            SslMode::Prefer => pg::SslMode::Prefer,
+            mode => {
+                return Err(unsupported(format!(
+                    "sslmode={} cannot be expressed in a tokio_postgres::Config; connect through \
+                     pgsnap::pg::Target::from_settings, which implements every sslmode",
+                    mode.as_str()
+                )));
+            }
+        });
+        c.load_balance_hosts(match self.load_balance_hosts {
+            LoadBalanceHosts::Disable => pg::LoadBalanceHosts::Disable,
+            LoadBalanceHosts::Random => pg::LoadBalanceHosts::Random,
+        });
         let targets = self.targets();
         for t in &targets {
             Self::add_target(&mut c, t);
@@ -432,12 +706,18 @@ impl ConnSettings {
         Ok(c)
     }
 
-    /// One `Config` per target, each with its own password-file lookup, in the order libpq
-    /// tries them. Workers that must reach the same server as a leader (snapshot import)
-    /// should reuse the config of the target the leader reached.
-    pub fn target_configs(&self) -> Result<Vec<(Target, tokio_postgres::Config)>> {
+    /// One [`Endpoint`] per target, each with its own password-file lookup, in the order
+    /// libpq tries them (before `load_balance_hosts=random` shuffles them at connect time).
+    /// Workers that must reach the same server as a leader (snapshot import) should reuse
+    /// the endpoint the leader reached (`pg::Target::connect_pinned`).
+    ///
+    /// TLS material (root certificates, CRLs, client certificate and key) is read here, once,
+    /// so a missing or unreadable file is reported before any connection attempt and every
+    /// connection of a dump uses the same settings.
+    pub fn target_configs(&self) -> Result<Vec<(Target, Endpoint)>> {
         self.check_shape()?;
         let base = self.base_config()?;
+        let tls = Arc::new(TlsConfig::load(self)?);
         let file = match &self.password {
             Some(_) => None,
             None => self.passfile.as_deref().and_then(PassFile::load_or_warn),
@@ -457,7 +737,14 @@ impl ConnSettings {
                 if let Some(p) = password {
                     c.password(p.as_bytes());
                 }
-                (t, c)
+                let endpoint = Endpoint {
+                    config: c,
+                    sslmode: self.sslmode,
+                    tls: tls.clone(),
+                    load_balance: self.load_balance_hosts,
+                    socket: matches!(t.host, Host::Socket(_)),
+                };
+                (t, endpoint)
             })
             .collect())
     }
@@ -476,12 +763,15 @@ impl ConnSettings {
     }
 
     /// A libpq `key=value` string with the same meaning, for stock tools (`psql`,
-    /// `pg_restore -d`). It includes the password when one is set: keep it out of logs and
-    /// command lines others can see.
+    /// `pg_restore -d`). It includes the password (and `sslpassword`) when set: keep it out
+    /// of logs and command lines others can see. Default certificate files are not written
+    /// out; libpq finds them the same way.
     pub fn to_conninfo_string(&self) -> String {
         let mut parts: Vec<(&str, String)> = Vec::new();
-        let hosts: Vec<String> = self.hosts.iter().map(Host::as_conninfo_value).collect();
-        parts.push(("host", hosts.join(",")));
+        if self.host_names_given || self.hostaddrs.is_empty() {
+            let hosts: Vec<String> = self.hosts.iter().map(Host::as_conninfo_value).collect();
+            parts.push(("host", hosts.join(",")));
+        }
         if !self.hostaddrs.is_empty() {
             let addrs: Vec<String> = self.hostaddrs.iter().map(IpAddr::to_string).collect();
             parts.push(("hostaddr", addrs.join(",")));
@@ -509,9 +799,32 @@ impl ConnSettings {
             ("sslrootcert", &self.sslrootcert),
             ("sslcert", &self.sslcert),
             ("sslkey", &self.sslkey),
+            ("sslcrl", &self.sslcrl),
+            ("sslcrldir", &self.sslcrldir),
+            ("sslkeylogfile", &self.sslkeylogfile),
         ] {
             if let Some(p) = path {
                 parts.push((key, p.to_string_lossy().into_owned()));
+            }
+        }
+        if let Some(p) = &self.sslpassword {
+            parts.push(("sslpassword", p.clone()));
+        }
+        if self.sslcertmode != SslCertMode::Allow {
+            parts.push(("sslcertmode", self.sslcertmode.as_str().to_string()));
+        }
+        if self.sslnegotiation != SslNegotiation::Postgres {
+            parts.push(("sslnegotiation", self.sslnegotiation.as_str().to_string()));
+        }
+        if !self.sslsni {
+            parts.push(("sslsni", "0".to_string()));
+        }
+        for (key, v) in [
+            ("ssl_min_protocol_version", self.ssl_min_protocol_version),
+            ("ssl_max_protocol_version", self.ssl_max_protocol_version),
+        ] {
+            if let Some(v) = v {
+                parts.push((key, v.as_str().to_string()));
             }
         }
         if self.target_session_attrs != TargetSessionAttrs::Any {
@@ -563,6 +876,7 @@ impl fmt::Debug for ConnSettings {
         f.debug_struct("ConnSettings")
             .field("hosts", &self.hosts)
             .field("hostaddrs", &self.hostaddrs)
+            .field("host_names_given", &self.host_names_given)
             .field("ports", &self.ports)
             .field("user", &self.user)
             .field("dbname", &self.dbname)
@@ -576,6 +890,16 @@ impl fmt::Debug for ConnSettings {
             .field("sslrootcert", &self.sslrootcert)
             .field("sslcert", &self.sslcert)
             .field("sslkey", &self.sslkey)
+            .field("sslpassword", &Redacted(self.sslpassword.is_some()))
+            .field("sslcrl", &self.sslcrl)
+            .field("sslcrldir", &self.sslcrldir)
+            .field("sslcertmode", &self.sslcertmode)
+            .field("sslnegotiation", &self.sslnegotiation)
+            .field("sslsni", &self.sslsni)
+            .field("ssl_min_protocol_version", &self.ssl_min_protocol_version)
+            .field("ssl_max_protocol_version", &self.ssl_max_protocol_version)
+            .field("sslkeylogfile", &self.sslkeylogfile)
+            .field("ssl_dir", &self.ssl_dir)
             .field("target_session_attrs", &self.target_session_attrs)
             .field("channel_binding", &self.channel_binding)
             .field("load_balance_hosts", &self.load_balance_hosts)

@@ -365,6 +365,53 @@ fn bad_values() {
             &[("PGSSLMODE", "on")],
             "invalid sslmode value \"on\" (from PGSSLMODE)",
         ),
+        ("sslnegotiation=fast", &[], "invalid sslnegotiation value \"fast\""),
+        ("sslcertmode=always", &[], "invalid sslcertmode value \"always\""),
+        (
+            "ssl_min_protocol_version=TLSv9",
+            &[],
+            "invalid ssl_min_protocol_version value \"TLSv9\"",
+        ),
+        (
+            "dbname=x",
+            &[("PGSSLMAXPROTOCOLVERSION", "SSLv3")],
+            "invalid ssl_max_protocol_version value \"SSLv3\" (from PGSSLMAXPROTOCOLVERSION)",
+        ),
+        (
+            "ssl_min_protocol_version=TLSv1.3 ssl_max_protocol_version=TLSv1.2",
+            &[],
+            "invalid SSL protocol version range",
+        ),
+        (
+            "sslmode=prefer sslnegotiation=direct",
+            &[],
+            "weak sslmode \"prefer\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")",
+        ),
+        (
+            "sslnegotiation=direct",
+            &[],
+            "weak sslmode \"prefer\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")",
+        ),
+        (
+            "sslmode=require sslrootcert=system",
+            &[],
+            "weak sslmode \"require\" may not be used with sslrootcert=system (use \"verify-full\")",
+        ),
+        (
+            "dbname=x",
+            &[("PGSSLMODE", "verify-ca"), ("PGSSLROOTCERT", "system")],
+            "weak sslmode \"verify-ca\" may not be used with sslrootcert=system (use \"verify-full\")",
+        ),
+        (
+            "sslmode=disable channel_binding=require",
+            &[],
+            "channel_binding=require needs an SSL connection, but sslmode is \"disable\"",
+        ),
+        (
+            "channel_binding=require",
+            &[("PGSSLMODE", "disable")],
+            "channel_binding=require needs an SSL connection, but sslmode is \"disable\"",
+        ),
     ];
     for (s, vars, want) in cases {
         let e = resolve_err(&dsn(s), vars);
@@ -390,20 +437,21 @@ fn bad_values() {
 #[test]
 fn unsupported_keywords_are_refused_not_dropped() {
     for (s, vars, want) in [
-        (
-            "service=prod",
-            &[][..],
-            "connection option service=prod is not supported yet",
-        ),
+        ("require_auth=scram-sha-256", &[][..], "require_auth=scram-sha-256"),
         (
             "dbname=x",
-            &[("PGSERVICE", "prod")][..],
-            "connection option service=prod (from PGSERVICE) is not supported yet",
+            &[("PGREQUIREAUTH", "md5")][..],
+            "require_auth=md5 (from PGREQUIREAUTH)",
         ),
-        ("require_auth=scram-sha-256", &[][..], "require_auth=scram-sha-256"),
+        ("requirepeer=postgres", &[][..], "requirepeer=postgres"),
         ("gssencmode=require", &[][..], "gssencmode=require"),
-        ("sslnegotiation=direct", &[][..], "sslnegotiation=direct"),
         ("replication=database", &[][..], "replication=database"),
+        (
+            "ssl_max_protocol_version=TLSv1.1",
+            &[][..],
+            "ssl_max_protocol_version=TLSv1.1 is not supported: pgsnap's TLS implementation (rustls) speaks \
+             TLSv1.2 and TLSv1.3 only",
+        ),
     ] {
         let e = resolve_err(&dsn(s), vars);
         assert_eq!(e.kind(), ErrorKind::Unsupported, "{s}");
@@ -414,9 +462,12 @@ fn unsupported_keywords_are_refused_not_dropped() {
         "gssencmode=prefer",
         "gssencmode=disable",
         "sslnegotiation=postgres",
+        "sslnegotiation=direct sslmode=require",
         "client_encoding=UTF8",
         "service=''",
         "sslsni=1",
+        "sslcompression=1",
+        "krbsrvname=postgres",
     ] {
         assert!(resolve_with(&dsn(s), &env(&[])).is_ok(), "{s}");
     }
@@ -469,6 +520,273 @@ fn ssl_settings_and_other_enums() {
     }
     let s = resolve(&ConnOptions::default(), &[("PGSSLROOTCERT", "/env/root.crt")]);
     assert_eq!(s.sslrootcert, Some(PathBuf::from("/env/root.crt")));
+}
+
+#[test]
+fn tls_keywords_and_their_environment_variables() {
+    let s = resolve(&ConnOptions::default(), &[]);
+    assert_eq!(
+        (s.sslcertmode, s.sslnegotiation, s.sslsni),
+        (SslCertMode::Allow, SslNegotiation::Postgres, true)
+    );
+    assert_eq!((s.ssl_min_protocol_version, s.ssl_max_protocol_version), (None, None));
+    assert_eq!(s.ssl_dir, Some(PathBuf::from("/home/bob/.postgresql")));
+    assert_eq!(
+        (s.sslpassword.clone(), s.sslcrl.clone(), s.sslcrldir.clone()),
+        (None, None, None)
+    );
+
+    let s = resolve(
+        &dsn(
+            "sslmode=verify-ca sslpassword='p w' sslcrl=/c.crl sslcrldir=/crls sslcertmode=require \
+             sslnegotiation=direct sslsni=0 ssl_min_protocol_version=tlsv1.2 ssl_max_protocol_version=TLSv1.3 \
+             sslkeylogfile=/tmp/keys sslcompression=1",
+        ),
+        &[],
+    );
+    assert_eq!(s.sslmode, SslMode::VerifyCa);
+    assert_eq!(s.sslpassword.as_deref(), Some("p w"));
+    assert_eq!(s.sslcrl, Some(PathBuf::from("/c.crl")));
+    assert_eq!(s.sslcrldir, Some(PathBuf::from("/crls")));
+    assert_eq!(s.sslcertmode, SslCertMode::Require);
+    assert_eq!(s.sslnegotiation, SslNegotiation::Direct);
+    assert!(!s.sslsni);
+    assert_eq!(s.ssl_min_protocol_version, Some(TlsVersion::Tls1_2));
+    assert_eq!(s.ssl_max_protocol_version, Some(TlsVersion::Tls1_3));
+    assert_eq!(s.sslkeylogfile, Some(PathBuf::from("/tmp/keys")));
+
+    // Every TLS environment variable of libpq is read.
+    let s = resolve(
+        &ConnOptions::default(),
+        &[
+            ("PGSSLMODE", "require"),
+            ("PGSSLCERT", "/e/c.crt"),
+            ("PGSSLKEY", "/e/c.key"),
+            ("PGSSLCRL", "/e/c.crl"),
+            ("PGSSLCRLDIR", "/e/crls"),
+            ("PGSSLNEGOTIATION", "direct"),
+            ("PGCHANNELBINDING", "require"),
+            ("PGSSLMINPROTOCOLVERSION", "TLSv1.3"),
+            ("PGSSLMAXPROTOCOLVERSION", "TLSv1.3"),
+            ("PGSSLCERTMODE", "disable"),
+            ("PGSSLSNI", "0"),
+        ],
+    );
+    assert_eq!(
+        (s.sslmode, s.sslnegotiation, s.channel_binding, s.sslcertmode, s.sslsni),
+        (
+            SslMode::Require,
+            SslNegotiation::Direct,
+            ChannelBinding::Require,
+            SslCertMode::Disable,
+            false
+        )
+    );
+    assert_eq!(
+        (
+            s.sslcert.clone(),
+            s.sslkey.clone(),
+            s.sslcrl.clone(),
+            s.sslcrldir.clone()
+        ),
+        (
+            Some(PathBuf::from("/e/c.crt")),
+            Some(PathBuf::from("/e/c.key")),
+            Some(PathBuf::from("/e/c.crl")),
+            Some(PathBuf::from("/e/crls"))
+        )
+    );
+    assert_eq!(s.ssl_min_protocol_version, Some(TlsVersion::Tls1_3));
+    // libpq sends SNI only for values starting with '1'.
+    assert!(!resolve(&dsn("sslsni=yes"), &[]).sslsni);
+    assert!(resolve(&dsn("sslsni=1"), &[]).sslsni);
+    // TLSv1 as a minimum is accepted (rustls then starts at 1.2).
+    assert_eq!(
+        resolve(&dsn("ssl_min_protocol_version=TLSv1"), &[]).ssl_min_protocol_version,
+        Some(TlsVersion::Tls1_0)
+    );
+}
+
+#[test]
+fn system_roots_make_verify_full_the_default() {
+    assert_eq!(resolve(&dsn("sslrootcert=system"), &[]).sslmode, SslMode::VerifyFull);
+    assert_eq!(
+        resolve(&dsn("dbname=x"), &[("PGSSLROOTCERT", "system")]).sslmode,
+        SslMode::VerifyFull
+    );
+    assert_eq!(
+        resolve(&dsn("sslrootcert=system sslmode=verify-full"), &[]).sslmode,
+        SslMode::VerifyFull
+    );
+    // An explicitly empty sslmode is "not set", as in the rest of resolution.
+    assert_eq!(
+        resolve(&dsn("sslrootcert=system sslmode=''"), &[]).sslmode,
+        SslMode::VerifyFull
+    );
+}
+
+#[test]
+fn pgrequiressl_is_the_last_resort() {
+    assert_eq!(
+        resolve(&dsn("dbname=x"), &[("PGREQUIRESSL", "1")]).sslmode,
+        SslMode::Require
+    );
+    assert_eq!(
+        resolve(&dsn("dbname=x"), &[("PGREQUIRESSL", "0")]).sslmode,
+        SslMode::Prefer
+    );
+    // PGSSLMODE and explicit settings win over it.
+    assert_eq!(
+        resolve(&dsn("dbname=x"), &[("PGREQUIRESSL", "1"), ("PGSSLMODE", "allow")]).sslmode,
+        SslMode::Allow
+    );
+    assert_eq!(
+        resolve(&dsn("sslmode=disable"), &[("PGREQUIRESSL", "1")]).sslmode,
+        SslMode::Disable
+    );
+}
+
+#[test]
+fn hostaddr_alone_gives_no_host_name() {
+    let s = resolve(&dsn("hostaddr=10.0.0.5"), &[]);
+    assert!(!s.host_names_given);
+    assert_eq!(s.hosts, vec![tcp("10.0.0.5")]);
+    assert!(resolve(&dsn("host=db hostaddr=10.0.0.5"), &[]).host_names_given);
+    // The conninfo string keeps the distinction.
+    let text = s.to_conninfo_string();
+    assert!(text.starts_with("hostaddr=10.0.0.5 port=5432"), "{text}");
+    assert_eq!(resolve(&dsn(&text), &[]), s);
+}
+
+// ---------------------------------------------------------------- service files
+
+/// An environment whose PGSERVICEFILE is a file with `text`; HOME and PGSYSCONFDIR point
+/// into the same temporary directory (empty).
+fn with_service_file(text: &str, vars: &[(&str, &str)]) -> (tempfile::TempDir, TestEnv) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("services.conf");
+    std::fs::write(&file, text).unwrap();
+    let mut e = env(vars);
+    for (k, v) in [
+        ("PGSERVICEFILE", file.display().to_string()),
+        ("HOME", dir.path().display().to_string()),
+        ("PGSYSCONFDIR", dir.path().display().to_string()),
+    ] {
+        e.vars.entry(k.to_string()).or_insert(v);
+    }
+    (dir, e)
+}
+
+const SERVICES: &str = "[prod]\nhost=svchost\nport=6543\ndbname=svcdb\nsslmode=verify-full\napplication_name=svcapp\n\
+                        [bad]\nport=ninety\n";
+
+#[test]
+fn service_values_rank_between_explicit_settings_and_the_environment() {
+    let (_d, e) = with_service_file(
+        SERVICES,
+        &[
+            ("PGHOST", "envhost"),
+            ("PGPORT", "5001"),
+            ("PGUSER", "envuser"),
+            ("PGAPPNAME", "envapp"),
+        ],
+    );
+    let s = resolve_with(&dsn("service=prod"), &e).unwrap();
+    assert_eq!(s.hosts, vec![tcp("svchost")], "service over PGHOST");
+    assert_eq!(s.ports, vec![6543], "service over PGPORT");
+    assert_eq!(s.user, "envuser", "environment fills what the service leaves out");
+    assert_eq!(s.dbname, "svcdb");
+    assert_eq!(s.sslmode, SslMode::VerifyFull);
+    assert_eq!(s.application_name.as_deref(), Some("svcapp"));
+    // Explicit settings (string and flags) over the service.
+    let opts = ConnOptions {
+        port: Some("7001".into()),
+        dbname: Some("service=prod host=cshost sslmode=disable application_name=''".into()),
+        ..ConnOptions::default()
+    };
+    let s = resolve_with(&opts, &e).unwrap();
+    assert_eq!(s.hosts, vec![tcp("cshost")]);
+    assert_eq!(s.ports, vec![7001], "-p over the service");
+    assert_eq!(s.sslmode, SslMode::Disable);
+    assert_eq!(
+        s.application_name, None,
+        "an explicit '' hides the service and PGAPPNAME"
+    );
+    // PGSERVICE names the service when the string does not.
+    let (_d, e) = with_service_file(SERVICES, &[("PGSERVICE", "prod")]);
+    assert_eq!(resolve_with(&ConnOptions::default(), &e).unwrap().dbname, "svcdb");
+    // ... and service= in the string wins over PGSERVICE, service='' turns it off.
+    let (_d, e) = with_service_file(SERVICES, &[("PGSERVICE", "bad")]);
+    assert_eq!(resolve_with(&dsn("service=prod"), &e).unwrap().dbname, "svcdb");
+    assert_eq!(resolve_with(&dsn("service='' dbname=x"), &e).unwrap().ports, vec![5432]);
+    // A URI can name the service too.
+    let (_d, e) = with_service_file(SERVICES, &[]);
+    assert_eq!(
+        resolve_with(&dsn("postgresql:///?service=prod"), &e).unwrap().dbname,
+        "svcdb"
+    );
+}
+
+#[test]
+fn service_errors_name_the_service_file_and_line() {
+    let (dir, e) = with_service_file(SERVICES, &[]);
+    let file = dir.path().join("services.conf");
+    let err = resolve_with(&dsn("service=bad"), &e).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "invalid port number \"ninety\" (from service \"bad\" in \"{}\", line 8)",
+            file.display()
+        )
+    );
+    let err = resolve_with(&dsn("service=missing"), &e).unwrap_err();
+    assert_eq!(err.to_string(), "definition of service \"missing\" not found");
+    let (dir, e) = with_service_file("[s]\nhost=a\nnot a setting\n", &[("PGSERVICE", "s")]);
+    assert_eq!(
+        resolve_with(&ConnOptions::default(), &e).unwrap_err().to_string(),
+        format!(
+            "syntax error in service file \"{}\", line 3",
+            dir.path().join("services.conf").display()
+        )
+    );
+    // A service file may not name another service.
+    let (_d, e) = with_service_file("[s]\nservice=t\n", &[]);
+    assert!(
+        resolve_with(&dsn("service=s"), &e)
+            .unwrap_err()
+            .to_string()
+            .starts_with("nested service specifications not supported")
+    );
+}
+
+#[test]
+fn user_service_file_wins_over_the_system_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let sys = dir.path().join("sys");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&sys).unwrap();
+    std::fs::write(home.join(".pg_service.conf"), "[s]\nhost=user-host\n").unwrap();
+    std::fs::write(
+        sys.join("pg_service.conf"),
+        "[s]\nhost=system-host\nport=1\n[only-system]\nhost=sys2\n",
+    )
+    .unwrap();
+    let e = env(&[
+        ("HOME", &home.display().to_string()),
+        ("PGSYSCONFDIR", &sys.display().to_string()),
+    ]);
+    let s = resolve_with(&dsn("service=s"), &e).unwrap();
+    assert_eq!(
+        (s.hosts.clone(), s.ports.clone()),
+        (vec![tcp("user-host")], vec![5432]),
+        "no merging of files"
+    );
+    assert_eq!(
+        resolve_with(&dsn("service=only-system"), &e).unwrap().hosts,
+        vec![tcp("sys2")]
+    );
 }
 
 #[test]
@@ -585,26 +903,34 @@ fn config_keepalives_and_session_attrs() {
 
 #[test]
 fn config_sslmodes() {
-    for (mode, want) in [
-        ("disable", pg::SslMode::Disable),
-        ("allow", pg::SslMode::Prefer),
-        ("prefer", pg::SslMode::Prefer),
-    ] {
+    for (mode, want) in [("disable", pg::SslMode::Disable), ("prefer", pg::SslMode::Prefer)] {
         assert_eq!(
             settings(&format!("sslmode={mode}")).to_config().unwrap().get_ssl_mode(),
             want,
             "{mode}"
         );
     }
-    for mode in ["require", "verify-ca", "verify-full"] {
+    // A bare tokio_postgres::Config cannot carry the other modes faithfully.
+    for mode in ["allow", "require", "verify-ca", "verify-full"] {
         let e = settings(&format!("sslmode={mode}")).to_config().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert!(e.to_string().contains("pgsnap::pg::Target::from_settings"), "{e}");
+    }
+    // Endpoints carry every mode; the verifying ones need a root certificate file.
+    for mode in ["disable", "allow", "prefer", "require"] {
+        let tc = settings(&format!("host=h sslmode={mode}")).target_configs().unwrap();
+        assert_eq!(tc[0].1.sslmode().as_str(), mode);
+    }
+    for mode in ["verify-ca", "verify-full"] {
+        let e = settings(&format!("host=h sslmode={mode}"))
+            .target_configs()
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
         assert!(
             e.to_string()
-                .starts_with(&format!("sslmode={mode} is not supported yet")),
+                .contains("/nonexistent-home/.postgresql/root.crt\" does not exist"),
             "{e}"
         );
-        assert!(settings(&format!("sslmode={mode}")).target_configs().is_err());
     }
 }
 
@@ -770,7 +1096,8 @@ fn passfile_per_host_lookup() {
         .target_configs()
         .unwrap()
         .into_iter()
-        .map(|(t, c)| {
+        .map(|(t, e)| {
+            let c = e.config();
             assert_eq!(c.get_hosts().len(), 1);
             assert_eq!(c.get_ports(), &[5432]);
             (t.describe(), c.get_password().map(<[u8]>::to_vec))
@@ -792,10 +1119,20 @@ fn target_configs_keep_per_host_ports_and_addrs() {
     let s = settings("host=/s,h port=1,2 hostaddr=127.0.0.1,127.0.0.2 password=pw");
     let tc = s.target_configs().unwrap();
     assert_eq!(tc.len(), 2);
-    assert_eq!(tc[0].1.get_hosts(), &[pg::Host::Unix("/s".into())]);
-    assert_eq!(tc[1].1.get_ports(), &[2]);
-    assert_eq!(tc[1].1.get_hostaddrs(), &["127.0.0.2".parse::<IpAddr>().unwrap()]);
-    assert!(tc.iter().all(|(_, c)| c.get_password() == Some(&b"pw"[..])));
+    assert_eq!(tc[0].1.config().get_hosts(), &[pg::Host::Unix("/s".into())]);
+    assert_eq!(tc[1].1.config().get_ports(), &[2]);
+    assert_eq!(
+        tc[1].1.config().get_hostaddrs(),
+        &["127.0.0.2".parse::<IpAddr>().unwrap()]
+    );
+    assert!(tc.iter().all(|(_, e)| e.config().get_password() == Some(&b"pw"[..])));
+    // Load balancing is done by pg::Target across endpoints, not inside one Config.
+    let tc = settings("host=a,b load_balance_hosts=random").target_configs().unwrap();
+    assert!(
+        tc.iter()
+            .all(|(_, e)| e.load_balance_hosts() == LoadBalanceHosts::Random
+                && e.config().get_load_balance_hosts() == pg::LoadBalanceHosts::Disable)
+    );
 }
 
 // ---------------------------------------------------------------- describe, Debug, conninfo out
@@ -822,9 +1159,13 @@ fn describe_never_shows_the_password() {
 
 #[test]
 fn debug_redacts_password() {
-    let s = settings("password=hunter2");
+    let s = settings("password=hunter2 sslpassword=keypass");
     let shown = format!("{s:?} {s:#?}");
     assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("keypass"), "{shown}");
+    assert!(shown.contains("sslpassword: <redacted>"), "{shown}");
+    let endpoints = format!("{:?}", s.target_configs().unwrap());
+    assert!(!endpoints.contains("hunter2"), "{endpoints}");
     assert!(shown.contains("password: <redacted>"), "{shown}");
     assert!(format!("{:?}", settings("")).contains("password: None"));
 }
@@ -834,8 +1175,10 @@ fn conninfo_string_round_trips() {
     let s = settings(concat!(
         r"host=/tmp/my\ sock,db.example hostaddr=127.0.0.1,::1 port=5433,5434 user='o\'neil' ",
         r"dbname='my db' password='p\'w\\x y' application_name=app options='-c search_path=a,b' ",
-        r"connect_timeout=7 sslmode=disable sslrootcert=/r sslcert=/c sslkey=/k ",
+        r"connect_timeout=7 sslmode=require sslnegotiation=direct sslrootcert=/r sslcert=/c sslkey=/k ",
         r"target_session_attrs=read-only channel_binding=require load_balance_hosts=random ",
+        r"sslcrl=/l sslcrldir=/ld sslpassword='k p' sslcertmode=require sslsni=0 sslkeylogfile=/kl ",
+        r"ssl_min_protocol_version=TLSv1.2 ssl_max_protocol_version=TLSv1.3 ",
         r"keepalives=0 keepalives_idle=1 keepalives_interval=2 keepalives_count=3 tcp_user_timeout=250",
     ));
     assert_eq!(s.user, "o'neil");

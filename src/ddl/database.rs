@@ -42,7 +42,17 @@ fn split_list(value: &str) -> Vec<String> {
 /// `ROLE bob IN DATABASE shop`.
 pub fn alter_config_sql(target: &str, setting: &str) -> Option<String> {
     let (name, value) = setting.split_once('=')?;
-    let value_sql = if LIST_SETTINGS.contains(&name.to_ascii_lowercase().as_str()) {
+    Some(format!(
+        "ALTER {target} SET {} TO {};\n",
+        ident(name),
+        setting_value_sql(name, value)
+    ))
+}
+
+/// A stored setting's value as SQL after `SET name TO`: list settings element by element,
+/// others as one literal (also used for functions' `SET` clauses).
+pub fn setting_value_sql(name: &str, value: &str) -> String {
+    if LIST_SETTINGS.contains(&name.to_ascii_lowercase().as_str()) {
         split_list(value)
             .iter()
             .map(|v| literal(v))
@@ -50,8 +60,7 @@ pub fn alter_config_sql(target: &str, setting: &str) -> Option<String> {
             .join(", ")
     } else {
         literal(value)
-    };
-    Some(format!("ALTER {target} SET {} TO {value_sql};\n", ident(name)))
+    }
 }
 
 /// The body of the DATABASE PROPERTIES entry: connection limit, template flag, then the

@@ -27,6 +27,20 @@ impl DependGraph {
         DependGraph { forward }
     }
 
+    /// Adds a row (pg_dump adds some of its own, e.g. operator-family members' dependencies
+    /// re-attributed to the family).
+    pub fn add(&mut self, row: DependRow) {
+        self.forward.entry(row.from).or_default().push((row.to, row.deptype));
+    }
+
+    /// Drops every row from `from` to `to` (a reader that breaks a dependency loop the way
+    /// pg_dump's repair does, e.g. an I/O function that waits for a shell type instead).
+    pub fn remove(&mut self, from: CatalogId, to: CatalogId) {
+        if let Some(v) = self.forward.get_mut(&from) {
+            v.retain(|(t, _)| *t != to);
+        }
+    }
+
     /// What `id` depends on, with deptypes.
     pub fn depends_on(&self, id: CatalogId) -> &[(CatalogId, u8)] {
         self.forward.get(&id).map(Vec::as_slice).unwrap_or(&[])
@@ -82,5 +96,23 @@ mod tests {
         assert!(g.reaches(id(1), &HashSet::from([id(3)])));
         assert!(!g.reaches(id(1), &HashSet::from([id(9)])));
         assert_eq!(g.depends_on(id(2)), &[(id(3), b'a')]);
+    }
+
+    #[test]
+    fn rows_can_be_added_and_removed() {
+        let mut g = DependGraph::default();
+        g.add(DependRow {
+            from: id(1),
+            to: id(2),
+            deptype: b'n',
+        });
+        g.add(DependRow {
+            from: id(1),
+            to: id(3),
+            deptype: b'n',
+        });
+        g.remove(id(1), id(2));
+        assert_eq!(g.depends_on(id(1)), &[(id(3), b'n')]);
+        g.remove(id(9), id(1));
     }
 }

@@ -53,6 +53,11 @@ pub mod catalog_oid {
     pub const PG_FOREIGN_SERVER: u32 = 1417;
     pub const PG_FOREIGN_DATA_WRAPPER: u32 = 2328;
     pub const PG_PUBLICATION: u32 = 6104;
+    pub const PG_AMOP: u32 = 2602;
+    pub const PG_AMPROC: u32 = 2603;
+    pub const PG_TRANSFORM: u32 = 3576;
+    pub const PG_TS_PARSER: u32 = 3601;
+    pub const PG_TS_TEMPLATE: u32 = 3764;
 }
 
 /// A row in some system catalog: `(tableoid, oid)`, which is `(classid, objid)` in `pg_depend`.
@@ -227,6 +232,10 @@ pub struct Entry {
     /// this entry (and on earlier attached entries it lists in its own deps).
     pub attached: Vec<Entry>,
     pub data: Option<TableData>,
+    /// False for an object pg_dump sorts but does not write: an extension member or a
+    /// `pg_catalog` object, dumped at most for its changed privileges (its `attached` ACL).
+    /// It still orders what depends on it; the dump drops it after planning.
+    pub emit: bool,
 }
 
 impl Entry {
@@ -254,6 +263,7 @@ impl Entry {
             deps: Vec::new(),
             attached: Vec::new(),
             data: None,
+            emit: true,
         }
     }
 

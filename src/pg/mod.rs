@@ -2,15 +2,19 @@
 //! export/import, locks, catalog queries with typed row access, COPY streams, cancellation.
 
 mod row;
+mod tls;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio_postgres::error::SqlState;
 
+use crate::conn::{ChannelBinding, ConnSettings, Endpoint, LoadBalanceHosts, SslMode};
 use crate::error::{Error, ErrorKind, Result, Retry};
 use crate::model::ServerVersion;
+use tls::{Failure, Outcome, PgTls, Want};
 
 pub use row::Row;
 
@@ -45,27 +49,57 @@ impl Default for SessionOptions {
 /// hosts, each with a password-free description for messages.
 #[derive(Clone)]
 pub struct Target {
-    candidates: Vec<(String, tokio_postgres::Config)>,
+    candidates: Vec<(String, Endpoint)>,
 }
 
 impl Target {
+    /// A target from a plain `tokio_postgres::Config` (every host of it, in order). TLS
+    /// follows the config's `sslmode` (`disable`, `prefer`, `require`) without certificate
+    /// verification; use [`Target::from_settings`] for libpq's certificate settings.
     pub fn new(config: tokio_postgres::Config, describe: impl Into<String>) -> Target {
+        let describe = describe.into();
         Target {
-            candidates: vec![(describe.into(), config)],
+            candidates: Endpoint::from_config(&config)
+                .into_iter()
+                .map(|e| (describe.clone(), e))
+                .collect(),
         }
     }
 
     /// Several servers (`-h a,b`): the first that accepts the connection is used.
-    pub fn from_candidates(candidates: Vec<(String, tokio_postgres::Config)>) -> Target {
+    pub fn from_candidates(candidates: Vec<(String, Endpoint)>) -> Target {
         Target { candidates }
     }
 
+    /// Every host of libpq-style settings, with TLS as `sslmode` and the certificate
+    /// settings ask (files are read now: a missing one fails here, before connecting).
+    pub fn from_settings(settings: &ConnSettings) -> Result<Target> {
+        let candidates = settings
+            .target_configs()?
+            .into_iter()
+            .map(|(t, e)| {
+                (
+                    format!(
+                        "{} user \"{}\" database \"{}\"",
+                        t.describe(),
+                        settings.user,
+                        settings.dbname
+                    ),
+                    e,
+                )
+            })
+            .collect();
+        Ok(Target { candidates })
+    }
+
     pub fn describe(&self) -> String {
-        self.candidates
-            .iter()
-            .map(|(d, _)| d.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut seen: Vec<&str> = Vec::new();
+        for (d, _) in &self.candidates {
+            if !seen.contains(&d.as_str()) {
+                seen.push(d);
+            }
+        }
+        seen.join(", ")
     }
 
     pub async fn connect(&self) -> Result<Session> {
@@ -74,33 +108,168 @@ impl Target {
 
     /// Connects to the first candidate that answers and returns a target pinned to it, so
     /// that later connections (workers importing this session's snapshot) reach the same
-    /// server.
+    /// server: the same address, and TLS exactly as this session got it (a `prefer` leader
+    /// on TLS makes workers require TLS, with the same certificate checks).
+    ///
+    /// As libpq: each host's addresses are tried in turn; `load_balance_hosts=random`
+    /// shuffles the hosts, then the addresses of each host.
     pub async fn connect_pinned(&self) -> Result<(Session, Target)> {
-        let mut last = None;
-        for (describe, config) in &self.candidates {
-            match Session::connect(config, describe).await {
-                Ok(s) => {
-                    let pinned = Target {
-                        candidates: vec![(describe.clone(), config.clone())],
-                    };
-                    return Ok((s, pinned));
+        let mut order: Vec<&(String, Endpoint)> = self.candidates.iter().collect();
+        let random = order
+            .iter()
+            .any(|(_, e)| e.load_balance_hosts() == LoadBalanceHosts::Random);
+        if random {
+            shuffle(&mut order);
+        }
+        // (description, endpoint, address, whether the address is worth naming)
+        let mut attempts: Vec<(&str, &Endpoint, Option<IpAddr>, bool)> = Vec::new();
+        let mut failures: Vec<Error> = Vec::new();
+        for (describe, endpoint) in order {
+            match addresses(endpoint, random).await {
+                Ok(addrs) => {
+                    let several = addrs.len() > 1;
+                    attempts.extend(addrs.into_iter().map(|a| (describe.as_str(), endpoint, a, several)));
                 }
-                // Only connection-level failures move on to the next host, as in libpq.
-                Err(e) if matches!(e.kind(), ErrorKind::Connect) && self.candidates.len() > 1 => {
-                    tracing::info!("{e}; trying the next host");
-                    last = Some(e);
-                }
-                Err(e) => return Err(e),
+                Err(e) => failures.push(e.context(format!("connection to {describe} failed"))),
             }
         }
-        Err(last.unwrap_or_else(|| Error::config("no host to connect to")))
+        let count = attempts.len();
+        for (i, (describe, endpoint, addr, name_addr)) in attempts.into_iter().enumerate() {
+            let what = match addr {
+                Some(a) if name_addr => format!("connection to {describe} at address {a} failed"),
+                _ => format!("connection to {describe} failed"),
+            };
+            match Session::connect_endpoint(endpoint, addr, describe, &what).await {
+                Ok((session, pinned)) => {
+                    for f in &failures {
+                        tracing::info!("{f}");
+                    }
+                    let pinned = Target {
+                        candidates: vec![(describe.to_string(), pinned)],
+                    };
+                    return Ok((session, pinned));
+                }
+                // Connection-level failures move on to the next address; a server that
+                // rejected the login ends the search, as libpq documents ("If a connection is
+                // established successfully, but authentication fails, the remaining hosts in
+                // the list are not tried").
+                Err(e)
+                    if e.kind() == ErrorKind::Connect
+                        && !e.sqlstate().is_some_and(|c| c.starts_with("28"))
+                        && i + 1 < count =>
+                {
+                    tracing::info!("{e}; trying the next address");
+                    failures.push(e);
+                }
+                Err(e) => {
+                    failures.push(e);
+                    return Err(combine(failures));
+                }
+            }
+        }
+        Err(combine(failures))
     }
+}
+
+/// One error for every failed attempt, as libpq reports them (one line each, in the order
+/// tried), so a TLS or authentication failure on one address is not hidden behind "connection
+/// refused" on another. A missing password wins: the caller may prompt and retry.
+fn combine(mut failures: Vec<Error>) -> Error {
+    if let Some(i) = failures.iter().position(|e| e.kind() == ErrorKind::PasswordRequired) {
+        return failures.swap_remove(i);
+    }
+    if failures.len() > 1 {
+        let text = failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+        if let Some(last) = failures.pop() {
+            return Error::new(last.kind(), text).with_retry(last.retry());
+        }
+    }
+    failures.pop().unwrap_or_else(|| Error::config("no host to connect to"))
 }
 
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Target").field("describe", &self.describe()).finish()
     }
+}
+
+/// Fisher-Yates with the system's random generator (libpq uses its own PRNG seeded from
+/// the clock and pid; any fair shuffle serves). Leaves the order alone if no randomness is
+/// available.
+fn shuffle<T>(items: &mut [T]) {
+    let rng = ring::rand::SystemRandom::new();
+    for i in (1..items.len()).rev() {
+        let mut bytes = [0u8; 8];
+        if ring::rand::SecureRandom::fill(&rng, &mut bytes).is_err() {
+            return;
+        }
+        let j = (u64::from_le_bytes(bytes) % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// The addresses to try for one endpoint: none to look up for a socket or a `hostaddr`;
+/// otherwise the host name resolved (then shuffled when load balancing).
+async fn addresses(endpoint: &Endpoint, random: bool) -> Result<Vec<Option<IpAddr>>> {
+    let config = endpoint.config();
+    if endpoint.is_socket() || !config.get_hostaddrs().is_empty() {
+        return Ok(vec![None]);
+    }
+    let Some(tokio_postgres::config::Host::Tcp(host)) = config.get_hosts().first() else {
+        return Ok(vec![None]);
+    };
+    let port = config.get_ports().first().copied().unwrap_or(crate::conn::DEFAULT_PORT);
+    let mut addrs: Vec<Option<IpAddr>> = Vec::new();
+    let resolved = tokio::net::lookup_host((host.as_str(), port)).await.map_err(|e| {
+        Error::new(
+            ErrorKind::Connect,
+            format!("could not translate host name \"{host}\" to address: {e}"),
+        )
+        .with_retry(Retry::Maybe)
+    })?;
+    for a in resolved {
+        if !addrs.contains(&Some(a.ip())) {
+            addrs.push(Some(a.ip()));
+        }
+    }
+    if addrs.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Connect,
+            format!("could not translate host name \"{host}\" to address: no addresses"),
+        ));
+    }
+    if random {
+        shuffle(&mut addrs);
+    }
+    Ok(addrs)
+}
+
+/// One session of the connection plan of an endpoint (libpq's `sslmode` sequence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    Plain,
+    Tls(Want),
+}
+
+fn attempts(endpoint: &Endpoint) -> &'static [Attempt] {
+    if endpoint.is_socket() {
+        // libpq never negotiates TLS (or GSSAPI) over Unix-domain sockets.
+        return &[Attempt::Plain];
+    }
+    match endpoint.sslmode() {
+        SslMode::Disable => &[Attempt::Plain],
+        // Plaintext first; TLS only if the server rejects that.
+        SslMode::Allow => &[Attempt::Plain, Attempt::Tls(Want::Tls)],
+        // TLS if the server has it; plaintext if the handshake or the TLS login fails.
+        SslMode::Prefer => &[Attempt::Tls(Want::TlsIfAvailable), Attempt::Plain],
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => &[Attempt::Tls(Want::Tls)],
+    }
+}
+
+/// A server refusal during authentication (SQLSTATE class 28: pg_hba.conf rejection, bad
+/// password): the point at which libpq retries `allow` with TLS and `prefer` without.
+fn rejected_at_login(err: &tokio_postgres::Error) -> bool {
+    err.code().is_some_and(|c| c.code().starts_with("28"))
 }
 
 /// One connection to the server.
@@ -111,17 +280,31 @@ pub struct Session {
     describe: String,
     encoding: String,
     std_strings: bool,
+    /// The connector of this session, reused for cancel requests (same TLS settings).
+    tls: PgTls,
+    tls_in_use: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("describe", &self.describe)
+            .field("version", &self.version)
+            .field("tls_in_use", &self.tls_in_use)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A handle that asks the server to cancel whatever a session is running.
 #[derive(Clone)]
 pub struct CancelHandle {
     token: tokio_postgres::CancelToken,
+    tls: PgTls,
 }
 
 impl CancelHandle {
     pub async fn cancel(&self) {
-        let _ = self.token.cancel_query(tokio_postgres::NoTls).await;
+        let _ = self.token.cancel_query(self.tls.clone()).await;
     }
 }
 
@@ -180,18 +363,127 @@ pub fn convert(err: tokio_postgres::Error, what: &str) -> Error {
         .context(what.to_string())
 }
 
+/// A failed connection attempt in words: our TLS layer's own failure when it has one (a
+/// typed reason, better than tokio-postgres's "error performing TLS handshake"), and
+/// libpq's channel binding messages.
+fn connect_error(err: tokio_postgres::Error, outcome: Outcome, endpoint: &Endpoint, what: &str) -> Error {
+    if let Some(failure) = outcome.failure {
+        let retry = match failure {
+            Failure::NotSupported => Retry::Never,
+            Failure::Handshake(_) => Retry::Maybe,
+        };
+        return Error::new(ErrorKind::Connect, failure.to_string())
+            .with_retry(retry)
+            .context(what.to_string());
+    }
+    // tokio-postgres reports a refused channel binding only as an authentication error
+    // whose text says so; there is no typed variant to match.
+    if endpoint.channel_binding() == ChannelBinding::Require
+        && err.as_db_error().is_none()
+        && std::error::Error::source(&err).is_some_and(|s| s.to_string().contains("channel binding"))
+    {
+        let message = if outcome.tls {
+            "channel binding is required, but server did not offer an authentication method that supports channel binding"
+        } else {
+            "channel binding required, but SSL not in use"
+        };
+        return Error::new(ErrorKind::Connect, message).context(what.to_string());
+    }
+    convert(err, what)
+}
+
 impl Session {
-    /// Connects; `describe` names the target in messages (never contains a password).
+    /// Connects to one `tokio_postgres::Config` (see [`Target::new`] for its TLS);
+    /// `describe` names the target in messages (never contains a password).
     pub async fn connect(config: &tokio_postgres::Config, describe: &str) -> Result<Session> {
-        let (client, connection) = config
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| convert(e, &format!("connection to {describe} failed")))?;
-        let conn_task = tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("connection ended: {e}");
+        Target::new(config.clone(), describe).connect().await
+    }
+
+    /// Runs `endpoint`'s connection plan against one address (`None`: the endpoint's own
+    /// host, socket or `hostaddr`). Returns the session and the endpoint pinned to what
+    /// worked.
+    async fn connect_endpoint(
+        endpoint: &Endpoint,
+        addr: Option<IpAddr>,
+        describe: &str,
+        what: &str,
+    ) -> Result<(Session, Endpoint)> {
+        let plan = attempts(endpoint);
+        for (i, attempt) in plan.iter().enumerate() {
+            let mut config = endpoint.config().clone();
+            if let Some(a) = addr {
+                config.hostaddr(a);
             }
-        });
+            let want = match attempt {
+                Attempt::Plain => {
+                    config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+                    Want::Tls
+                }
+                Attempt::Tls(want) => {
+                    // The connector does the SSLRequest itself (see pg::tls).
+                    config
+                        .ssl_mode(tokio_postgres::config::SslMode::Require)
+                        .ssl_negotiation(tokio_postgres::config::SslNegotiation::Direct);
+                    *want
+                }
+            };
+            let tls = PgTls::new(endpoint.tls_config(), want);
+            let result = config.connect(tls.clone()).await;
+            let outcome = tls.take_outcome();
+            match result {
+                Ok((client, connection)) => {
+                    let conn_task = tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            tracing::debug!("connection ended: {e}");
+                        }
+                    });
+                    let session = Session::start(client, conn_task, describe, tls, outcome.tls).await?;
+                    let mut pinned_config = endpoint.config().clone();
+                    if let Some(a) = addr {
+                        pinned_config.hostaddr(a);
+                    }
+                    let pinned_mode = if outcome.tls {
+                        SslMode::Require
+                    } else {
+                        SslMode::Disable
+                    };
+                    return Ok((session, endpoint.pinned(pinned_config, pinned_mode)));
+                }
+                Err(e) => {
+                    let retry = match (endpoint.sslmode(), attempt) {
+                        (SslMode::Prefer, Attempt::Tls(_)) => {
+                            outcome.failure.is_some() || (outcome.tls && rejected_at_login(&e))
+                        }
+                        (SslMode::Allow, Attempt::Plain) => rejected_at_login(&e),
+                        _ => false,
+                    };
+                    let err = connect_error(e, outcome, endpoint, what);
+                    if retry && i + 1 < plan.len() {
+                        tracing::info!(
+                            "{err}; trying again {}",
+                            if *attempt == Attempt::Plain {
+                                "with SSL"
+                            } else {
+                                "without SSL"
+                            }
+                        );
+                        continue;
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        Err(Error::internal("empty connection plan"))
+    }
+
+    /// Finishes a new connection: server version and encoding, refusing servers below 13.
+    async fn start(
+        client: tokio_postgres::Client,
+        conn_task: tokio::task::JoinHandle<()>,
+        describe: &str,
+        tls: PgTls,
+        tls_in_use: bool,
+    ) -> Result<Session> {
         let mut s = Session {
             client,
             conn_task,
@@ -199,6 +491,8 @@ impl Session {
             describe: describe.to_string(),
             encoding: String::new(),
             std_strings: true,
+            tls,
+            tls_in_use,
         };
         let row = s
             .query_one("SELECT current_setting('server_version_num')::int4, current_setting('server_encoding')")
@@ -215,6 +509,11 @@ impl Session {
             ));
         }
         Ok(s)
+    }
+
+    /// Whether this connection is encrypted with TLS.
+    pub fn tls_in_use(&self) -> bool {
+        self.tls_in_use
     }
 
     pub fn version(&self) -> ServerVersion {
@@ -237,6 +536,7 @@ impl Session {
     pub fn cancel_handle(&self) -> CancelHandle {
         CancelHandle {
             token: self.client.cancel_token(),
+            tls: self.tls.clone(),
         }
     }
 

@@ -1,0 +1,53 @@
+// Generated with the OpenSSL command line; see the comment in key.rs.
+const EC_SEC1: &str = "\
+-----BEGIN EC PRIVATE KEY-----\n\
+MHcCAQEEIKS53oFuIW2uVFucwttQD/OViBNr1hHm1Fico+wD7UX7oAoGCCqGSM49\n\
+AwEHoUQDQgAEkplRBxijw/szl8RqoVVrIUwcygq26J8O8wm53zaEJRaSz7pHwe1C\n\
+E/lxLpcGo+x1dmWFZBKtmY7vUYv0LOmJpA==\n\
+-----END EC PRIVATE KEY-----\n\
+";
+const EC_LEGACY_AES256: &str = "\
+-----BEGIN EC PRIVATE KEY-----\n\
+Proc-Type: 4,ENCRYPTED\n\
+DEK-Info: AES-256-CBC,2D221EF9FB77CC13CBC1D10AD43327AD\n\
+\n\
+2dWXV9MQIz7avluYRljWbEoFEfxTp4IkxZBhisA//AH3rjgvNdLFbNGDbFuCZgJR\n\
++Ioa3wskXNzWsXQwe/8jCb0Dbom12EmbXaQwO0mKjHnNCAxEhSwSecXlxcFPI1YM\n\
+mVShMqFxb2DxlMdgsQ/BofaSjO4R7p4Vnn0njUHGa/A=\n\
+-----END EC PRIVATE KEY-----\n\
+";
+const EC_LEGACY_DES3: &str = "\
+-----BEGIN EC PRIVATE KEY-----\n\
+Proc-Type: 4,ENCRYPTED\n\
+DEK-Info: DES-EDE3-CBC,4E79EC1B7B3AA5FF\n\
+\n\
+vbYRyAV+4gffFGZzEHYSn4BHtUFXhA9bIa9e5gG0Zn9LXpkCuPpqaWX0NYrg7OkD\n\
+t4Y2plmqzBaomH/lKZWgpHl6v/4ScQSpE+DsbIRMzgOeNUbsFCAh0a7B5lhFEZ8x\n\
++lDo9pT0qizf4gyi4vklqAgoDEyepgJsYKtvrkniB0s=\n\
+-----END EC PRIVATE KEY-----\n\
+";
+const EC_PKCS8_AES256: &str = "\
+-----BEGIN ENCRYPTED PRIVATE KEY-----\n\
+MIHsMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAjy8irYHM7q6gICCAAw\n\
+DAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEJt86w39pN9QdqgbPXGymUcEgZDC\n\
+0KMyvCjUtkCTclw70UtTSbzpUFWyNk4Z3O1VRIgcMQk+qnYQt3+Pli1BM0ugmPBA\n\
+NyGsFcd/zp5n+hLWx1OtKAXJAjz6FYOaI+nwiMRgkuokzcY07TsAw8f22dOLKIvj\n\
+M2nyCeqdPiiuRyyrH58pa62PZuZeeS6YnWOv34jv2omag9HZjBNsWuI1hYkVBZU=\n\
+-----END ENCRYPTED PRIVATE KEY-----\n\
+";
+const EC_PKCS8_DES3: &str = "\
+-----BEGIN ENCRYPTED PRIVATE KEY-----\n\
+MIHjME4GCSqGSIb3DQEFDTBBMCkGCSqGSIb3DQEFDDAcBAgzI8suooegDAICCAAw\n\
+DAYIKoZIhvcNAgkFADAUBggqhkiG9w0DBwQI0KJCqedldLIEgZBZ7bYVyOxGURDN\n\
+uRv2ooMuOkk9sCiJMNo3raD6w1coFvsEz8JLUvZxQavJljhaNKo1xQhyRY8HqyIm\n\
+wuaTqDIl/6y5xyLz3jKHFh/TNOjKItlCarG9BEgf67NJMdG7ExPqqNxeiO5vHzEz\n\
+/yv2relN9iQwsWVFyjmOOa1s8a1zksacxVFszTMGZltqvC/kFzs=\n\
+-----END ENCRYPTED PRIVATE KEY-----\n\
+";
+const EC_PKCS8: &str = "\
+-----BEGIN PRIVATE KEY-----\n\
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgpLnegW4hba5UW5zC\n\
+21AP85WIE2vWEebUWJyj7APtRfuhRANCAASSmVEHGKPD+zOXxGqhVWshTBzKCrbo\n\
+nw7zCbnfNoQlFpLPukfB7UIT+XEulwaj7HV2ZYVkEq2Zju9Ri/Qs6Ymk\n\
+-----END PRIVATE KEY-----\n\
+";
