@@ -39,14 +39,18 @@ pub struct DumpOptions {
     /// Where to write: the directory archive (must not exist, or be an empty directory), or
     /// the file of the single-file formats; `None` = standard output (not for `-Fd`).
     pub output: Option<PathBuf>,
-    /// How the plain format prints its script (pg_dump's restore-time switches).
+    /// How the plain format prints its script (pg_dump's restore-time switches: `-O`, `-c`,
+    /// `--if-exists`, `-C`, the `\restrict` key — `None` prints none, pg_dump draws a random
+    /// one). Its dialect is the source server's major, as that server's pg_dump prints.
     pub script: ScriptOptions,
     /// Make the output durable before reporting success (`--no-sync` turns it off).
     pub sync: bool,
     /// Byte transforms every archive file passes through (encryption, digests, …).
     pub layers: Vec<Arc<dyn FileLayer>>,
-    /// Worker connections for table data.
+    /// Worker connections for table data (1 for the plain format).
     pub jobs: usize,
+    /// Data compression of the archive formats; the plain format compresses the whole script
+    /// (pg_dump's plain default is none).
     pub compression: Compression,
     /// Archive version to write; `None` = the lowest the chosen features need.
     pub archive_version: Option<ArchiveVersion>,
@@ -113,21 +117,25 @@ pub fn choose_version(c: Compression, requested: Option<ArchiveVersion>) -> Resu
     }
 }
 
-/// Dumps a database into an archive of `opts.format` (`pg_dump -Fd/-Fc/-Ft` equivalent).
+/// Dumps a database into an archive of `opts.format` (`pg_dump -Fd/-Fc/-Ft` equivalent) or
+/// an SQL script (`-Fp`).
 pub async fn dump(opts: DumpOptions) -> Result<Report> {
     let started = Instant::now();
-    let version = choose_version(opts.compression, opts.archive_version)?;
-    let header_compression = HeaderCompression::for_archive(version, opts.compression)?;
+    let plain = opts.format == OutputFormat::Plain;
+    if plain && opts.jobs > 1 {
+        // pg_dump's wording; a script has one place for each table's rows, in order.
+        return Err(Error::usage("parallel backup only supported by the directory format"));
+    }
+    // A script has no archive header: its compression wraps the whole file and needs no
+    // archive version.
+    let archive_compression = if plain { Compression::None } else { opts.compression };
+    let version = choose_version(archive_compression, opts.archive_version)?;
+    let header_compression = HeaderCompression::for_archive(version, archive_compression)?;
     let format = match opts.format {
         OutputFormat::Directory => writer::Format::Directory,
         OutputFormat::Custom => writer::Format::Custom,
         OutputFormat::Tar => writer::Format::Tar,
-        OutputFormat::Plain => {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "output format Plain is not supported yet",
-            ));
-        }
+        OutputFormat::Plain => writer::Format::Plain,
     };
     // Checked before touching the server: an unusable output fails fast.
     let mut writer = writer::create(
@@ -137,6 +145,7 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
             compression: opts.compression,
             sync: opts.sync,
             layers: opts.layers.clone(),
+            script: opts.script.clone(),
         },
     )?;
     let created = now_utc();
@@ -202,10 +211,18 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         dump_version: format!("pgsnap {}", env!("CARGO_PKG_VERSION")),
     };
     writer.start(header, toc)?;
+    let in_order = match writer.data_order() {
+        Some(order) => {
+            jobs = in_data_order(jobs, &order)?;
+            true
+        }
+        None => false,
+    };
     let sinks = Arc::new(ArchiveSinks(writer.sinks()?));
     let export_opts = ExportOptions {
         jobs: opts.jobs.max(1),
         session: opts.session.clone(),
+        in_order,
         ..ExportOptions::default()
     };
     let tables = engine::export_tables(&target, &snapshot, jobs, sinks, &export_opts).await?;
@@ -216,7 +233,7 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     Ok(Report {
         archive: finished.path.unwrap_or_else(|| PathBuf::from("-")),
         version,
-        readers: version.readers(),
+        readers: if plain { "psql".to_string() } else { version.readers() },
         entries,
         rows: tables.iter().map(|t| t.rows).sum(),
         bytes_in: tables.iter().map(|t| t.bytes).sum(),
@@ -225,6 +242,20 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         elapsed: started.elapsed(),
         warnings,
     })
+}
+
+/// The jobs in the order the writer takes their data; jobs it does not take are not run (a
+/// script printed without its data section), and an entry it wants without a job is an error.
+fn in_data_order(jobs: Vec<ExportJob>, order: &[i32]) -> Result<Vec<ExportJob>> {
+    let mut by_id: std::collections::HashMap<i32, ExportJob> = jobs.into_iter().map(|j| (j.id, j)).collect();
+    order
+        .iter()
+        .map(|id| {
+            by_id
+                .remove(id)
+                .ok_or_else(|| Error::internal(format!("the output wants the data of entry {id}, which has no job")))
+        })
+        .collect()
 }
 
 /// Finishing copies spooled data, fsyncs and renames: blocking work kept off the runtime.

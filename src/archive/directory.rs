@@ -939,6 +939,7 @@ mod tests {
                     compression: Compression::None,
                     sync: false,
                     layers: vec![Arc::new(Upper)],
+                    script: Default::default(),
                 },
             )
             .unwrap(),

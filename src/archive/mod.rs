@@ -1,12 +1,14 @@
 //! pg_dump-compatible archives: TOC encoding (`toc`), the writer seam (`writer`) and its
-//! format back-ends (`directory`, `custom`, `tar`), the byte outputs under them (`output`,
-//! `ordered`), readers of every format (`read`) and `pg_restore -l`-style listings (`list`).
+//! format back-ends (`directory`, `custom`, `tar`, and `plain` through the script printer
+//! `script`), the byte outputs under them (`output`, `ordered`), readers of every format
+//! (`read`) and `pg_restore -l`-style listings (`list`).
 
 pub mod custom;
 pub mod directory;
 pub mod list;
 pub mod ordered;
 pub mod output;
+pub mod plain;
 pub mod read;
 pub mod script;
 pub mod tar;

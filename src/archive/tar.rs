@@ -937,6 +937,7 @@ mod tests {
                 compression: Compression::Gzip { level: 6 },
                 sync: false,
                 layers: Vec::new(),
+                script: Default::default(),
             },
         )
         .err()

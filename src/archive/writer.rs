@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::output::FileLayer;
+use super::script::ScriptOptions;
 use super::toc::{Header, TocEntry};
 use crate::codec::{Compression, ParallelEncoder};
 use crate::error::{Error, ErrorKind, Result};
@@ -37,6 +38,8 @@ pub enum Format {
     Custom,
     /// `-Ft`: a POSIX tar of the directory layout, uncompressed.
     Tar,
+    /// `-Fp`: an SQL script, compressed as a whole when asked.
+    Plain,
 }
 
 /// How a writer writes.
@@ -47,6 +50,9 @@ pub struct WriterOptions {
     pub sync: bool,
     /// Byte transforms every archive file passes through (see [`FileLayer`]).
     pub layers: Vec<Arc<dyn FileLayer>>,
+    /// How the plain format prints its script (ignored by the archive formats, whose
+    /// restore-time switches belong to pg_restore).
+    pub script: ScriptOptions,
 }
 
 impl Default for WriterOptions {
@@ -56,6 +62,7 @@ impl Default for WriterOptions {
             compression: Compression::default(),
             sync: true,
             layers: Vec::new(),
+            script: ScriptOptions::default(),
         }
     }
 }
@@ -66,6 +73,12 @@ pub trait ArchiveWriter: Send {
     fn start(&mut self, header: Header, entries: Vec<TocEntry>) -> Result<()>;
     /// Opens data sinks; shared by the data workers. Valid after `start`.
     fn sinks(&self) -> Result<Arc<dyn DataSinks>>;
+    /// The order in which the data entries must be written, one at a time, when the format
+    /// needs one (plain: the script's order); `None` = any order, in parallel. Entries left
+    /// out are not written at all. Valid after `start`.
+    fn data_order(&self) -> Option<Vec<i32>> {
+        None
+    }
     /// Completes the archive once every data sink finished.
     fn finish(self: Box<Self>) -> Result<Finished>;
 }
@@ -98,7 +111,7 @@ pub struct Finished {
 
 /// Prepares a writer of `format` at `output` (`None` = standard output, single-file formats
 /// only). Refuses what pg_dump refuses: a directory archive to standard output, compression
-/// in a tar archive.
+/// in a tar archive, invalid script options for the plain format.
 pub fn create(format: Format, output: Option<&Path>, opts: WriterOptions) -> Result<Box<dyn ArchiveWriter>> {
     match format {
         Format::Directory => match output {
@@ -114,6 +127,7 @@ pub fn create(format: Format, output: Option<&Path>, opts: WriterOptions) -> Res
             }
             Ok(Box::new(super::tar::TarWriter::create(output, opts)?))
         }
+        Format::Plain => Ok(Box::new(super::plain::PlainWriter::create(output, opts)?)),
     }
 }
 

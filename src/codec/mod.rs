@@ -309,6 +309,16 @@ impl<W: Write> Encoder<W> {
         }
     }
 
+    /// The underlying writer, mutably (writing to it directly would corrupt the stream).
+    pub fn get_mut(&mut self) -> &mut W {
+        match &mut self.inner {
+            EncoderInner::None(w) => w,
+            EncoderInner::Gzip(e) => e.get_mut(),
+            EncoderInner::Lz4(e) => e.get_mut(),
+            EncoderInner::Zstd(e) => e.get_mut(),
+        }
+    }
+
     /// Ends the stream (gzip trailer, lz4 end mark and checksum, zstd epilogue), flushes, and
     /// returns the writer.
     pub fn finish(self) -> io::Result<W> {

@@ -43,6 +43,9 @@ pub struct ExportOptions {
     pub session: SessionOptions,
     /// Append pg_dump's `\.` trailer to each table's stream (archives need it).
     pub copy_trailer: bool,
+    /// Export the jobs one at a time in the order given (a plain script prints each table's
+    /// rows in its place) instead of largest first over `jobs` workers.
+    pub in_order: bool,
 }
 
 impl Default for ExportOptions {
@@ -52,6 +55,7 @@ impl Default for ExportOptions {
             block_size: DEFAULT_BLOCK_SIZE,
             session: SessionOptions::default(),
             copy_trailer: true,
+            in_order: false,
         }
     }
 }
@@ -83,13 +87,19 @@ pub async fn export_tables(
     }
     // Largest first, so the tail of the dump is not one big table (pg_dump's parallel
     // scheduling by relpages); ties by id for a stable order.
-    jobs.sort_by(|a, b| {
-        b.table
-            .estimated_pages
-            .cmp(&a.table.estimated_pages)
-            .then(a.id.cmp(&b.id))
-    });
-    let workers = opts.jobs.clamp(1, jobs.len());
+    if !opts.in_order {
+        jobs.sort_by(|a, b| {
+            b.table
+                .estimated_pages
+                .cmp(&a.table.estimated_pages)
+                .then(a.id.cmp(&b.id))
+        });
+    }
+    let workers = if opts.in_order {
+        1
+    } else {
+        opts.jobs.clamp(1, jobs.len())
+    };
     let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
     let failed = Arc::new(AtomicBool::new(false));
     let cancels: Arc<Mutex<Vec<CancelHandle>>> = Arc::new(Mutex::new(Vec::new()));
