@@ -50,6 +50,7 @@ async fn run_dump(req: DumpRequest) -> anyhow::Result<()> {
         let target = pgsnap::pg::Target::from_candidates(candidates);
         let mut opts = DumpOptions::new(target, req.output.clone().unwrap_or_default());
         opts.format = req.format;
+        opts.script = req.script.clone();
         opts.output = req.output.clone();
         opts.jobs = req.jobs;
         opts.compression = req.compression;

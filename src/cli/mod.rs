@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::archive::script::ScriptOptions;
 use crate::archive::toc::ArchiveVersion;
 use crate::catalog::Selection;
 use crate::codec::Compression;
@@ -56,13 +57,18 @@ pub struct DumpArgs {
     /// Database name or connection string (as pg_dump's DBNAME).
     #[arg(value_name = "DBNAME")]
     pub dbname_pos: Option<String>,
-    /// Output directory (directory format).
-    #[arg(short = 'f', long = "file", value_name = "DIR")]
+    /// Output file or directory name (standard output when absent, except -Fd).
+    #[arg(short = 'f', long = "file", value_name = "FILENAME")]
     pub file: Option<PathBuf>,
-    /// Output format: d/directory (c, t and p arrive later). Required: pg_dump's default is
-    /// plain SQL, which pgsnap does not write yet.
+    /// Output file format: p/plain (the default), c/custom, d/directory, t/tar.
     #[arg(short = 'F', long = "format", value_name = "FORMAT")]
     pub format: Option<String>,
+    /// Skip restoration of object ownership in the plain format.
+    #[arg(short = 'O', long = "no-owner")]
+    pub no_owner: bool,
+    /// The key of the plain script's \restrict line (letters and digits; random by default).
+    #[arg(long = "restrict-key", value_name = "RESTRICT_KEY")]
+    pub restrict_key: Option<String>,
     /// Worker connections for table data.
     #[arg(short = 'j', long = "jobs", value_name = "NUM", default_value_t = 1)]
     pub jobs: u32,
@@ -127,6 +133,8 @@ pub struct DumpArgs {
 pub struct DumpRequest {
     pub conn: ConnOptions,
     pub format: OutputFormat,
+    /// How the plain format prints its script.
+    pub script: ScriptOptions,
     /// `None` = standard output (custom and tar formats).
     pub output: Option<PathBuf>,
     pub jobs: usize,
@@ -161,24 +169,32 @@ pub fn parse_timeout(text: &str) -> Result<Duration> {
     Ok(Duration::from_millis(ms))
 }
 
+/// A random `\restrict` key of 64 letters and digits from a strong random source (pg_dump 18
+/// draws one for each plain script, `generate_restrict_key` in dumputils.c).
+fn random_restrict_key() -> Result<String> {
+    use ring::rand::{SecureRandom, SystemRandom};
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 64];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| Error::internal("could not generate restrict key"))?;
+    // 256 = 4 * 62 + 8: drawing by modulo would favour 8 symbols a little; the key only has
+    // to be unguessable inside one script, as pg_dump's is.
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
+}
+
 impl DumpArgs {
     /// Checks the flags the way pg_dump does and builds the request.
     pub fn validate(&self) -> Result<DumpRequest> {
-        let Some(format) = self.format.as_deref() else {
-            return Err(Error::usage(
-                "no output format given: pg_dump's default is plain SQL, which pgsnap does not write yet; \
-                 use -Fd (directory)",
-            ));
-        };
-        let format = match format {
+        // pg_dump's default format is plain SQL.
+        let format = match self.format.as_deref().unwrap_or("p") {
             "d" | "directory" => OutputFormat::Directory,
             "c" | "custom" => OutputFormat::Custom,
             "t" | "tar" => OutputFormat::Tar,
-            "p" | "plain" => {
-                return Err(Error::usage(format!(
-                    "archive format \"{format}\" is not supported yet; use -Fd, -Fc or -Ft"
-                )));
-            }
+            "p" | "plain" => OutputFormat::Plain,
             other => return Err(Error::usage(format!("invalid output format \"{other}\" specified"))),
         };
         // -Fc/-Ft without -f write to standard output, as pg_dump does.
@@ -193,6 +209,14 @@ impl DumpArgs {
                 "-j/--jobs must be in range 1..1024 (got {})",
                 self.jobs
             )));
+        }
+        if format == OutputFormat::Plain && self.jobs > 1 {
+            return Err(Error::usage("parallel backup only supported by the directory format"));
+        }
+        if self.restrict_key.is_some() && format != OutputFormat::Plain {
+            return Err(Error::usage(
+                "option --restrict-key can only be used with --format=plain",
+            ));
         }
         if self.schema_only && self.data_only {
             return Err(Error::usage(
@@ -211,8 +235,8 @@ impl DumpArgs {
         }
         let compression = match &self.compress {
             Some(spec) => Compression::parse(spec)?,
-            // pg_dump compresses custom and directory archives by default, never tar.
-            None if format == OutputFormat::Tar => Compression::None,
+            // pg_dump compresses custom and directory archives by default, never tar or plain.
+            None if matches!(format, OutputFormat::Tar | OutputFormat::Plain) => Compression::None,
             None => Compression::Gzip { level: 6 },
         };
         let archive_version = match self.archive_version.as_deref() {
@@ -273,9 +297,21 @@ impl DumpArgs {
             },
             application_name: None,
         };
+        let script = ScriptOptions {
+            no_owner: self.no_owner,
+            // pg_dump draws a fresh key for every plain script.
+            restrict_key: match (&self.restrict_key, format) {
+                (Some(k), _) => Some(k.clone()),
+                (None, OutputFormat::Plain) => Some(random_restrict_key()?),
+                (None, _) => None,
+            },
+            ..ScriptOptions::default()
+        };
+        script.validate()?;
         Ok(DumpRequest {
             conn,
             format,
+            script,
             output,
             jobs: self.jobs as usize,
             compression,
@@ -328,8 +364,9 @@ mod tests {
             &["-Fd", "-s", "-a", "-f", "x"][..],
             &["-Fd", "-j", "0", "-f", "x"],
             &["-Fx", "-f", "x"],
-            &["-f", "x", "db"],
-            &["-Fp", "-f", "x"],
+            &["-f", "x", "-j", "2", "db"],
+            &["-Fp", "--restrict-key", "a-b", "db"],
+            &["-Fc", "--restrict-key", "ab", "db"],
             &["-Fd", "-Z", "brotli", "-f", "x"],
             &["-Fd", "-f", "x", "--lock-wait-timeout", "soon"],
             &["-Fd", "-f", "x", "--archive-version", "1.13"],
@@ -340,11 +377,34 @@ mod tests {
         ] {
             let err = parse(args).unwrap().validate().unwrap_err();
             assert_eq!(err.kind(), crate::error::ErrorKind::Usage, "{args:?}: {err}");
-            // Each case fails for its own rule, not for something else missing.
-            let missing_format = err.to_string().contains("no output format");
-            assert_eq!(missing_format, args == ["-f", "x", "db"], "{args:?}: {err}");
         }
         assert!(parse(&["--no-such-flag"]).is_err());
+    }
+
+    #[test]
+    fn plain_is_the_default_format_and_writes_to_standard_output() {
+        let r = parse(&["-O", "db"]).unwrap().validate().unwrap();
+        assert_eq!(r.format, OutputFormat::Plain);
+        assert_eq!(r.output, None);
+        assert_eq!(r.compression, Compression::None);
+        assert!(r.script.no_owner);
+        // A fresh random key each time, unless one is given.
+        let key = r.script.restrict_key.clone().unwrap();
+        assert_eq!(key.len(), 64);
+        assert!(crate::archive::script::is_valid_restrict_key(&key));
+        let again = parse(&["db"]).unwrap().validate().unwrap();
+        assert_ne!(again.script.restrict_key, Some(key));
+        let r = parse(&["-Fp", "--restrict-key", "K3y", "-Zgzip", "-f", "x.sql.gz", "db"])
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(r.script.restrict_key.as_deref(), Some("K3y"));
+        assert_eq!(r.compression, Compression::Gzip { level: 6 });
+        let err = parse(&["-j", "2", "db"]).unwrap().validate().unwrap_err();
+        assert_eq!(err.message(), "parallel backup only supported by the directory format");
+        // Archives carry no script key: pg_restore decides when printing.
+        let r = parse(&["-Fc", "db"]).unwrap().validate().unwrap();
+        assert_eq!(r.script.restrict_key, None);
     }
 
     #[test]
