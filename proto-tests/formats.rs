@@ -2,7 +2,9 @@
 //! the stock pg_restore versions its archive version allows, schema and data equal to the
 //! source; entries equal stock pg_dump's; `-Fc -j 2` of a big table restores with
 //! `pg_restore -j 2`; both formats stream to a pipe; a failed dump leaves nothing; `pgsnap
-//! list` prints what `pg_restore -l` prints for pgsnap's and stock archives.
+//! list` prints what `pg_restore -l` prints for pgsnap's and stock archives. The plain format
+//! (`-Fp`) prints what stock pg_dump of the same major prints and replays through psql,
+//! to a file or to standard output, compressed or not.
 
 mod support;
 
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::fingerprint::line_diff;
 use support::{Cluster, Fingerprint, TestDb};
 
 fn fixture(name: &str) -> String {
@@ -370,7 +373,12 @@ fn custom_and_tar_to_a_pipe_restore() {
 /// Starts a dump (2 workers) and terminates the worker copying `big` once it is copying;
 /// returns the dump's process id and output.
 fn dump_with_terminated_worker(db: &TestDb, cmd: &mut Command) -> (u32, Output) {
-    let mut child = cmd.args(["-j", "2"]).stderr(Stdio::piped()).spawn().unwrap();
+    run_until_worker_terminated(db, cmd.args(["-j", "2"]))
+}
+
+/// Starts `cmd` and terminates the connection copying `big` once it is copying.
+fn run_until_worker_terminated(db: &TestDb, cmd: &mut Command) -> (u32, Output) {
+    let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
     let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(60);
     let sql = "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity \
@@ -459,4 +467,191 @@ fn failed_dumps_leave_nothing_and_never_look_complete() {
         "spool directories left in {}: {spools:?}",
         tmp.display()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plain format
+
+/// A script without the lines that must differ between two dumps of one database: the
+/// `-- Dumped by pg_dump version` line (pgsnap names itself) and, when keys were drawn at
+/// random, the `\restrict`/`\unrestrict` lines.
+fn comparable(script: &[u8], random_key: bool) -> String {
+    String::from_utf8_lossy(script)
+        .lines()
+        .filter(|l| {
+            !(l.starts_with("-- Dumped by pg_dump version ")
+                || random_key && (l.starts_with("\\restrict ") || l.starts_with("\\unrestrict ")))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Stock pg_dump of the cluster's major, plain, to standard output.
+fn stock_plain(c: &Cluster, db: &str, extra: &[&str]) -> Vec<u8> {
+    let out = c.tool("pg_dump").arg("-Fp").args(extra).arg(db).output().unwrap();
+    check_ok("stock pg_dump -Fp", &out);
+    out.stdout
+}
+
+/// pg_dump 15 writes `ALTER DEFAULT PRIVILEGES ... ON TABLES  TO` with two spaces; pgsnap
+/// writes what pg_dump 16 and later write, with one.
+fn without_pg15_default_acl_spaces(script: String) -> String {
+    script
+        .lines()
+        .map(|l| {
+            if l.starts_with("ALTER DEFAULT PRIVILEGES ") {
+                l.replace("  TO ", " TO ").replace("  FROM ", " FROM ")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `pgsnap dump -Fp` equals stock pg_dump -Fp of the same major byte for byte (but for its
+/// version line, and pg_dump 15's double spaces), and the script replays through psql into
+/// a database equal to the source.
+#[test]
+fn plain_equals_stock_pg_dump_and_replays() {
+    for major in [18, 15] {
+        let db = TestDb::new(major, "fmt_p", &source_sql());
+        let c = &db.cluster;
+        let ours = dump_file(c, &db.name, "p", &["--restrict-key", "K3y"]);
+        let ours = std::fs::read(&ours).unwrap();
+        let stock = stock_plain(c, &db.name, &["--restrict-key", "K3y"]);
+        let (mut a, mut b) = (comparable(&ours, false), comparable(&stock, false));
+        if major == 15 {
+            (a, b) = (without_pg15_default_acl_spaces(a), without_pg15_default_acl_spaces(b));
+        }
+        assert!(
+            a == b,
+            "PostgreSQL {major}: pgsnap -Fp vs stock pg_dump -Fp:\n{}",
+            line_diff(&a, &b)
+        );
+
+        let source = Fingerprint::of(c, &db.name);
+        assert!(source.total_rows() > 0);
+        let target = c.create_database("fmt_p_replay", "");
+        c.psql(&target, &String::from_utf8(ours).unwrap());
+        let diff = source.diff(&Fingerprint::of(c, &target));
+        assert!(diff.is_empty(), "PostgreSQL {major}: replayed script differs:\n{diff}");
+        c.drop_database(&target);
+    }
+}
+
+/// `-s -O --no-privileges -f schema.sql`: equal to stock pg_dump's (no matview refresh, no
+/// owners, no grants) and replays into the source's schema.
+#[test]
+fn plain_schema_only_without_owners_replays() {
+    let db = TestDb::new(18, "fmt_ps", &source_sql());
+    let c = &db.cluster;
+    let flags = ["--schema-only", "-O", "--no-privileges"];
+    let mut args = flags.to_vec();
+    args.extend(["--restrict-key", "K3y"]);
+    let path = dump_file(c, &db.name, "p", &args);
+    let ours = std::fs::read(&path).unwrap();
+    let stock = stock_plain(c, &db.name, &args);
+    let (a, b) = (comparable(&ours, false), comparable(&stock, false));
+    assert!(a == b, "pgsnap {flags:?} vs stock pg_dump:\n{}", line_diff(&a, &b));
+    let text = String::from_utf8(ours).unwrap();
+    for absent in ["REFRESH MATERIALIZED VIEW", "OWNER TO", "GRANT ", "COPY "] {
+        assert!(!text.contains(absent), "{absent} in a -s -O -x script");
+    }
+    let target = c.create_database("fmt_ps_replay", "");
+    c.psql(&target, &text);
+    // Owners and grants are left out on purpose: compared as stock pg_dump -s -O -x sees
+    // the two databases.
+    let (s, t) = (
+        comparable(&stock_plain(c, &db.name, &args), false),
+        comparable(&stock_plain(c, &target, &args), false),
+    );
+    assert!(s == t, "replayed schema differs:\n{}", line_diff(&s, &t));
+    assert_eq!(Fingerprint::data_of(c, &target).total_rows(), 0);
+    c.drop_database(&target);
+}
+
+/// Without -f the script goes to standard output (a fresh `\restrict` key each time, as
+/// pg_dump draws one), compressed when asked; -j is refused as pg_dump refuses it.
+#[test]
+fn plain_to_standard_output_compressed_or_not() {
+    let db = TestDb::new(18, "fmt_po", &fixture("app.sql"));
+    let c = &db.cluster;
+    let to_stdout = |extra: &[&str]| {
+        let out = dump_cmd(c, &db.name, "p", extra).output().unwrap();
+        check_ok(&format!("pgsnap dump -Fp {extra:?} to standard output"), &out);
+        out.stdout
+    };
+    let plain = to_stdout(&[]);
+    let stock = stock_plain(c, &db.name, &[]);
+    let (a, b) = (comparable(&plain, true), comparable(&stock, true));
+    assert!(a == b, "pgsnap -Fp to standard output:\n{}", line_diff(&a, &b));
+    let key = |s: &[u8]| {
+        String::from_utf8_lossy(s)
+            .lines()
+            .find_map(|l| l.strip_prefix("\\restrict ").map(str::to_string))
+            .expect("a \\restrict line")
+    };
+    let first = key(&plain);
+    assert!(
+        first.len() >= 32 && first.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "{first}"
+    );
+    assert!(String::from_utf8_lossy(&plain).contains(&format!("\n\\unrestrict {first}\n")));
+
+    for (spec, suffix) in [("gzip:5", ".gz"), ("lz4", ".lz4"), ("zstd", ".zst")] {
+        let packed = to_stdout(&["-Z", spec]);
+        let mut text = Vec::new();
+        pgsnap::codec::decoder_for_suffix(suffix, &packed[..])
+            .unwrap()
+            .read_to_end(&mut text)
+            .unwrap();
+        assert_ne!(key(&text), first, "each script draws its own key");
+        assert_eq!(comparable(&text, true), a, "-Z {spec}");
+        // And the compressed script replays.
+        if suffix == ".gz" {
+            let target = c.create_database("fmt_po_replay", "");
+            c.psql(&target, &String::from_utf8(text).unwrap());
+            let source = Fingerprint::of(c, &db.name);
+            let diff = source.diff(&Fingerprint::of(c, &target));
+            assert!(diff.is_empty(), "gzip script replay differs:\n{diff}");
+            c.drop_database(&target);
+        }
+    }
+
+    let out = dump_cmd(c, &db.name, "p", &["-j", "2"]).output().unwrap();
+    // Refused before connecting, as every bad flag combination is (usage errors exit 2).
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("pgsnap: error: parallel backup only supported by the directory format"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// A plain dump that fails midway (its worker terminated) leaves no script at -f, and to
+/// standard output never prints the script's last lines.
+#[test]
+fn failed_plain_dumps_never_look_complete() {
+    let db = TestDb::new(
+        15,
+        "fmt_pf",
+        "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 1500000) g;
+         CREATE TABLE small AS SELECT 1 AS x; ANALYZE;",
+    );
+    let dir = out_dir();
+    let path = dir.join("dump.sql");
+    let mut cmd = dump_cmd(&db.cluster, &db.name, "p", &[]);
+    cmd.arg("-f").arg(&path);
+    let (_, res) = run_until_worker_terminated(&db, &mut cmd);
+    assert_failed(&res, "-Fp -f");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing left at -f");
+
+    let mut cmd = dump_cmd(&db.cluster, &db.name, "p", &[]);
+    let (_, res) = run_until_worker_terminated(&db, cmd.stdout(Stdio::piped()));
+    assert_failed(&res, "-Fp to standard output");
+    let text = String::from_utf8_lossy(&res.stdout);
+    assert!(!text.contains("dump complete") && !text.contains("\\unrestrict"));
 }
