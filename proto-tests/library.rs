@@ -101,6 +101,7 @@ async fn export_tables_reads_every_row_of_the_snapshot_and_nothing_later() {
             columns: columns.to_string(),
             estimated_pages: id as i64,
             table_oid: id as u32,
+            foreign: false,
         },
     };
     let jobs = vec![job(1, "a", "id"), job(2, "b", "id, v"), job(3, "c", "id")];

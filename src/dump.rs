@@ -168,6 +168,7 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         .into_iter()
         .map(|o| format!("not dumped (not supported yet): {o}"))
         .collect();
+    warnings.append(&mut ctx.warnings);
     for w in &warnings {
         tracing::warn!("{w}");
     }
@@ -182,7 +183,7 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     for w in &planned.warnings {
         tracing::warn!("{w}");
     }
-    warnings.extend(planned.warnings.iter().cloned());
+    warnings.extend(planned.warnings.iter().map(ToString::to_string));
     // -s / -a: planned whole, then filtered, so ids and dependencies (on entries left out
     // too) are what a full dump would have — as pg_dump writes them.
     planned.entries.retain(|p| wanted(&p.entry, &opts.selection));

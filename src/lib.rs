@@ -67,6 +67,7 @@
 //!         columns: "id, total".into(),
 //!         estimated_pages: 0,
 //!         table_oid: 0,
+//!         foreign: false,
 //!     },
 //! }];
 //! let opts = ExportOptions { jobs: 4, copy_trailer: false, ..ExportOptions::default() };

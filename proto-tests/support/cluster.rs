@@ -362,6 +362,25 @@ impl Cluster {
     }
 
     pub fn drop_database(&self, name: &str) {
+        // A database with subscriptions cannot be dropped: detach them from their slots
+        // (test subscriptions never have real ones) and drop them first.
+        let subs = self.psql(
+            "postgres",
+            &format!(
+                "SELECT quote_ident(s.subname) FROM pg_subscription s JOIN pg_database d ON d.oid = s.subdbid \
+                 WHERE d.datname = '{}'",
+                name.replace('\'', "''")
+            ),
+        );
+        for sub in subs.lines().filter(|l| !l.is_empty()) {
+            self.psql(
+                name,
+                &format!(
+                    "ALTER SUBSCRIPTION {sub} DISABLE;\nALTER SUBSCRIPTION {sub} SET (slot_name = NONE);\n\
+                     DROP SUBSCRIPTION {sub};"
+                ),
+            );
+        }
         let force = if self.major >= 13 { " WITH (FORCE)" } else { "" };
         self.psql("postgres", &format!("DROP DATABASE IF EXISTS \"{name}\"{force}"));
     }

@@ -106,24 +106,24 @@ pub fn multiset_diff(a: &BTreeMap<String, usize>, b: &BTreeMap<String, usize>) -
 /// The full round trip of one fixture on one server version; the entry listing is compared
 /// with stock pg_dump of the same major.
 pub fn roundtrip(major: u32, fixtures: &[&str]) {
-    roundtrip_against(major, major, fixtures)
+    roundtrip_against(major, major, fixtures);
 }
 
 /// As `roundtrip`, with the listing compared against stock pg_dump `oracle` (pgsnap follows
-/// the newest pg_dump where older ones differed).
-pub fn roundtrip_against(major: u32, oracle: u32, fixtures: &[&str]) {
+/// the newest pg_dump where older ones differed). Returns what pgsnap printed on stderr.
+pub fn roundtrip_against(major: u32, oracle: u32, fixtures: &[&str]) -> String {
     let sql: String = fixtures.iter().map(|f| fixture(f)).collect::<Vec<_>>().join("\n");
     let db = TestDb::new(major, "rt", &sql);
     let c = &db.cluster;
     let source = Fingerprint::of(c, &db.name);
     let (archive, res) = try_dump(c, &db.name, &["-j", "2"]);
-    let stderr = String::from_utf8_lossy(&res.stderr);
-    assert!(res.status.success(), "pgsnap dump failed:\n{stderr}");
+    let dump_stderr = String::from_utf8_lossy(&res.stderr).into_owned();
+    assert!(res.status.success(), "pgsnap dump failed:\n{dump_stderr}");
     // Every object is dumped and every dependency loop resolved as pg_dump resolves it.
     for unwanted in ["not supported yet", "could not resolve dependency loop"] {
         assert!(
-            !stderr.contains(unwanted),
-            "PostgreSQL {major}: pgsnap dump warned ({unwanted}):\n{stderr}"
+            !dump_stderr.contains(unwanted),
+            "PostgreSQL {major}: pgsnap dump warned ({unwanted}):\n{dump_stderr}"
         );
     }
 
@@ -181,4 +181,5 @@ pub fn roundtrip_against(major: u32, oracle: u32, fixtures: &[&str]) {
         c.drop_database(&d);
     }
     let _ = std::fs::remove_dir_all(archive.parent().unwrap());
+    dump_stderr
 }

@@ -5,7 +5,7 @@
 //! entries into the context. Each kind lives in its own file; the SQL it renders comes from
 //! `ddl/`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -39,6 +39,9 @@ pub struct Selection {
     /// Large objects: `None` = pg_dump's default (dumped with data when nothing narrows the
     /// dump), `Some(true)` = `-b`, `Some(false)` = `-B`.
     pub large_objects: Option<bool>,
+    /// `--include-foreign-data`: OIDs of the foreign servers (the CLI resolves the patterns)
+    /// whose foreign tables' rows are dumped. Empty: no foreign data, as pg_dump by default.
+    pub foreign_data_servers: Vec<u32>,
 }
 
 impl Default for Selection {
@@ -58,6 +61,7 @@ impl Default for Selection {
             no_policies: false,
             statistics: false,
             large_objects: None,
+            foreign_data_servers: Vec::new(),
         }
     }
 }
@@ -104,6 +108,9 @@ pub struct Ctx<'a> {
     /// member: pg_dump's `selectDumpableTable`), read once and shared by the readers.
     pub relations: Arc<HashMap<u32, Rel>>,
     pub entries: Vec<Entry>,
+    /// What pg_dump would warn about while collecting (e.g. subscriptions a non-superuser
+    /// cannot dump), in its wording.
+    pub warnings: Vec<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -174,6 +181,7 @@ impl Ctx<'_> {
             entries: self.entries,
             depend: self.depend,
             ext_members: self.ext_members,
+            warnings: self.warnings,
         }
     }
 }
@@ -209,11 +217,15 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     tables::read(ctx).await?;
     sequences::read(ctx).await?;
     views::read(ctx).await?;
+    foreign_data::read(ctx).await?;
     constraints::read(ctx).await?;
     indexes::read(ctx).await?;
     statistics::read(ctx).await?;
     triggers::read(ctx).await?;
+    rules::read(ctx).await?;
     policies::read(ctx).await?;
+    publications::read(ctx).await?;
+    subscriptions::read(ctx).await?;
     default_acls::read(ctx).await?;
     event_triggers::read(ctx).await?;
     Ok(())
@@ -225,6 +237,7 @@ pub struct Catalog {
     pub entries: Vec<Entry>,
     pub depend: DependGraph,
     pub ext_members: HashMap<CatalogId, u32>,
+    pub warnings: Vec<String>,
 }
 
 /// Loads roles, namespaces, extension membership, dependencies, comments and initial
@@ -331,6 +344,7 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         init_privs,
         relations: Arc::new(relations),
         entries: Vec::new(),
+        warnings: Vec::new(),
     })
 }
 
@@ -359,12 +373,6 @@ pub fn parse_acl_array(text: &str) -> Vec<String> {
     items
 }
 
-/// Catalog ids that count as "the same object" for loop detection (e.g. a table and its
-/// row type).
-pub fn id_set(ids: impl IntoIterator<Item = CatalogId>) -> HashSet<CatalogId> {
-    ids.into_iter().collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,15 +398,19 @@ pub mod default_acls;
 pub mod dumpable;
 pub mod event_triggers;
 pub mod extensions;
+pub mod foreign_data;
 pub mod functions;
 pub mod indexes;
 pub mod languages;
 pub mod opclasses;
 pub mod operators;
 pub mod policies;
+pub mod publications;
+pub mod rules;
 pub mod schemas;
 pub mod sequences;
 pub mod statistics;
+pub mod subscriptions;
 pub mod tables;
 pub mod text_search;
 pub mod transforms;

@@ -23,6 +23,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             .with_defn(enable_rls_sql(&t.qualified))
             .with_dep(Dep::Catalog(CatalogId::class(oid)));
         e.toc_oid = Some(oid);
+        e.sort_extra = vec![t.name.clone()];
         ctx.push(e);
     }
     let rows = ctx
@@ -59,6 +60,8 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             .with_owner(t.owner.clone())
             .with_defn(create_policy_sql(&def))
             .with_drop(drop_policy_sql(&name, &t.qualified));
+        // pg_dump breaks name ties by table name (`DOTypeNameCompare`).
+        e.sort_extra = vec![t.name.clone()];
         if let Some(text) = ctx.comment(catalog_oid::PG_POLICY, oid, 0) {
             let c = comment_entry(
                 &e,

@@ -41,6 +41,8 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             .with_owner(ctx.role(r.oid(5)?))
             .with_defn(defn)
             .with_drop(drop);
+        // pg_dump breaks name ties by table name (`DOTypeNameCompare`).
+        e.sort_extra = vec![table.to_string()];
         if let Some(text) = ctx.comment(catalog_oid::PG_TRIGGER, oid, 0) {
             let qn = quote::ident(&name);
             let c = comment::comment_entry(

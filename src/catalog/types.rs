@@ -18,7 +18,7 @@ use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::types::{self, Attribute, BaseType, Domain, DomainConstraint, Range, TypeDefault};
 use crate::ddl::{comment, quote};
 use crate::error::Result;
-use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
+use crate::model::{CatalogId, Dep, Entry, Part, PartKind, Priority, Render, Section, catalog_oid};
 
 struct TypeRow {
     oid: u32,
@@ -250,6 +250,9 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         }
         let mut later = Vec::new();
         let mut column_comments = Vec::new();
+        // A domain's validated CHECKs are parts: inline unless a loop splits them out.
+        let mut parts: Vec<Part> = Vec::new();
+        let mut render = None;
         let (desc, defn) = match t.typtype {
             b'e' => (
                 "TYPE",
@@ -304,6 +307,12 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                     if c.contype == b'n' && c.name == default_nn {
                         d.not_null = true;
                         claims.push(CatalogId::new(catalog_oid::PG_CONSTRAINT, c.oid));
+                    } else if c.validated && c.contype == b'c' {
+                        d.constraints.push(DomainConstraint {
+                            name: c.name.clone(),
+                            def: c.def.clone(),
+                        });
+                        later.push((c, true));
                     } else if c.validated {
                         claims.push(CatalogId::new(catalog_oid::PG_CONSTRAINT, c.oid));
                         d.constraints.push(DomainConstraint {
@@ -315,7 +324,19 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                         later.push((c, false));
                     }
                 }
-                ("DOMAIN", types::domain_sql(&d))
+                let split_names: Vec<(CatalogId, String)> = later
+                    .iter()
+                    .filter(|(c, inline)| *inline && c.contype == b'c')
+                    .map(|(c, _)| (CatalogId::new(catalog_oid::PG_CONSTRAINT, c.oid), c.name.clone()))
+                    .collect();
+                let sql = types::domain_sql(&d);
+                render = Some(Render::new(move |split| {
+                    let mut d = d.clone();
+                    d.constraints
+                        .retain(|dc| !split_names.iter().any(|(id, n)| *n == dc.name && split.contains(id)));
+                    types::domain_sql(&d)
+                }));
+                ("DOMAIN", sql)
             }
         };
         let mut e = Entry::new(desc, Priority::Type, Section::PreData, t.name.clone())
@@ -330,6 +351,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 format!("DROP {desc} {qualified};\n")
             });
         e.claims = claims;
+        e.render = render;
         if let Some(text) = ctx.comment(catalog_oid::PG_TYPE, t.oid, 0) {
             let c = comment::comment_entry(&e, desc, &qualified, &qname, text);
             e.attached.push(c);
@@ -380,23 +402,26 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 if let Some(x) = on(&e) {
                     e.attached.push(x);
                 }
+                if c.contype == b'c' {
+                    // What it becomes when a loop splits it out (dumpConstraint).
+                    let mut ce = domain_check_entry(&qualified, &schema, &t, &c);
+                    if let Some(x) = on(&ce) {
+                        ce.attached.push(x);
+                    }
+                    parts.push(
+                        Part::new(
+                            PartKind::DomainConstraint,
+                            CatalogId::new(catalog_oid::PG_CONSTRAINT, c.oid),
+                            Priority::Constraint,
+                            c.name.clone(),
+                        )
+                        .with_sort_extra(domain_constraint_key(&t.name))
+                        .with_separate(ce),
+                    );
+                }
             } else {
                 // NOT VALID checks are added after the data (`dumpDomainConstraint`).
-                let mut ce = Entry::new(
-                    "CHECK CONSTRAINT",
-                    Priority::Constraint,
-                    Section::PostData,
-                    c.name.clone(),
-                )
-                .with_key(CatalogId::new(catalog_oid::PG_CONSTRAINT, c.oid))
-                .with_schema(schema.clone())
-                .with_tag(format!("{} {}", t.name, c.name))
-                .with_owner(t.owner.clone())
-                .with_defn(format!(
-                    "ALTER DOMAIN {qualified}\n    ADD CONSTRAINT {qc} {};\n",
-                    c.def
-                ))
-                .with_drop(format!("ALTER DOMAIN {qualified} DROP CONSTRAINT {qc};\n"));
+                let mut ce = domain_check_entry(&qualified, &schema, &t, &c);
                 if let Some(x) = on(&ce) {
                     ce.attached.push(x);
                 }
@@ -404,6 +429,10 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             }
         }
         let full = t.dump == Dump::Full;
+        // Parts only matter where the definition is written.
+        if full {
+            e.parts = parts;
+        }
         dumpable::push(ctx, e, t.dump);
         if full {
             for ce in separate {
@@ -436,6 +465,35 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// pg_dump sorts domain constraints before table constraints, then by domain name
+/// (`DOTypeNameCompare`).
+fn domain_constraint_key(domain: &str) -> Vec<String> {
+    vec!["0".into(), domain.to_string()]
+}
+
+/// A domain constraint as its own post-data entry (`dumpConstraint`): NOT VALID ones always,
+/// validated ones when a dependency loop splits them out.
+fn domain_check_entry(qualified: &str, schema: &str, t: &TypeRow, c: &ConRow) -> Entry {
+    let qc = quote::ident(&c.name);
+    let mut ce = Entry::new(
+        "CHECK CONSTRAINT",
+        Priority::Constraint,
+        Section::PostData,
+        c.name.clone(),
+    )
+    .with_key(CatalogId::new(catalog_oid::PG_CONSTRAINT, c.oid))
+    .with_schema(schema.to_string())
+    .with_tag(format!("{} {}", t.name, c.name))
+    .with_owner(t.owner.clone())
+    .with_defn(format!(
+        "ALTER DOMAIN {qualified}\n    ADD CONSTRAINT {qc} {};\n",
+        c.def
+    ))
+    .with_drop(format!("ALTER DOMAIN {qualified} DROP CONSTRAINT {qc};\n"));
+    ce.sort_extra = domain_constraint_key(&t.name);
+    ce
 }
 
 /// `pg_type` details of every user base type (pg_dump's `dumpBaseType` query); the

@@ -9,12 +9,6 @@ use crate::model::{CatalogId, ServerVersion};
 /// One query per kind: (kind, classid, objid, namespace or 0, readable name).
 fn queries(_version: ServerVersion) -> Vec<(&'static str, String)> {
     let mut q = vec![
-        ("foreign-data wrapper", "SELECT 'pg_foreign_data_wrapper'::regclass::oid, w.oid, 0::oid, w.fdwname::text FROM pg_catalog.pg_foreign_data_wrapper w".to_string()),
-        ("foreign server", "SELECT 'pg_foreign_server'::regclass::oid, s.oid, 0::oid, s.srvname::text FROM pg_catalog.pg_foreign_server s".to_string()),
-        ("foreign table", "SELECT 'pg_class'::regclass::oid, c.oid, c.relnamespace, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.relkind = 'f'".to_string()),
-        ("typed table (dumped without its OF type)", "SELECT 'pg_class'::regclass::oid, c.oid, c.relnamespace, c.oid::regclass::text FROM pg_catalog.pg_class c WHERE c.reloftype <> 0 AND c.relkind IN ('r', 'p')".to_string()),
-        ("publication", "SELECT 'pg_publication'::regclass::oid, p.oid, 0::oid, p.pubname::text FROM pg_catalog.pg_publication p".to_string()),
-        ("rule", "SELECT 'pg_rewrite'::regclass::oid, r.oid, c.relnamespace, r.rulename || ' ON ' || c.oid::regclass::text FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class WHERE r.rulename <> '_RETURN'".to_string()),
         ("large object", "SELECT 'pg_largeobject'::regclass::oid, m.oid, 0::oid, m.oid::text FROM pg_catalog.pg_largeobject_metadata m".to_string()),
         ("security label", "SELECT 'pg_seclabel'::regclass::oid, s.objoid, 0::oid, s.provider || ' on ' || pg_catalog.pg_describe_object(s.classoid, s.objoid, s.objsubid) FROM pg_catalog.pg_seclabel s".to_string()),
     ];
@@ -25,13 +19,6 @@ fn queries(_version: ServerVersion) -> Vec<(&'static str, String)> {
         "SELECT 0::oid, c.oid, c.relnamespace, c.oid::regclass::text \
          FROM pg_catalog.pg_extension e CROSS JOIN LATERAL unnest(e.extconfig) AS cfg(oid) \
          JOIN pg_catalog.pg_class c ON c.oid = cfg.oid WHERE c.relkind IN ('r', 'p', 'S')"
-            .to_string(),
-    ));
-    // Subscriptions of this database (the catalog is shared).
-    q.push((
-        "subscription",
-        "SELECT 'pg_subscription'::regclass::oid, s.oid, 0::oid, s.subname::text FROM pg_catalog.pg_subscription s \
-         WHERE s.subdbid = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())"
             .to_string(),
     ));
     q

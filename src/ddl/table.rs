@@ -21,12 +21,26 @@ pub struct ColumnDef {
     pub collation: Option<String>,
 }
 
+/// What a foreign table adds to `CREATE FOREIGN TABLE`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ForeignTable {
+    /// The server's name (quoted here).
+    pub server: String,
+    /// `name 'value'` items, already quoted, in option-name order.
+    pub options: Vec<String>,
+}
+
 /// Everything `CREATE TABLE` prints, plus the trailing per-table ALTERs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TableDef {
     /// `schema.table`, quoted.
     pub qualified: String,
     pub unlogged: bool,
+    /// A typed table's type (`CREATE TABLE t OF type`), as `format_type` prints it: columns
+    /// are then listed only for a default or NOT NULL, without their type.
+    pub of_type: Option<String>,
+    /// `CREATE FOREIGN TABLE ... SERVER s OPTIONS (...)`.
+    pub foreign: Option<ForeignTable>,
     pub columns: Vec<ColumnDef>,
     /// Table-level NOT NULL lines for inherited columns with a local constraint (server 18):
     /// (constraint name when not the default, column name).
@@ -60,8 +74,17 @@ pub fn reloptions_sql(items: &[String], prefix: &str) -> Vec<String> {
         .collect()
 }
 
-fn column_sql(c: &ColumnDef) -> String {
-    let mut s = format!("    {} {}", ident(&c.name), c.type_sql);
+/// `name 'value'` items as pg_dump prints an OPTIONS list, one per line.
+pub fn options_sql(items: &[String]) -> String {
+    format!("OPTIONS (\n    {}\n)", items.join(",\n    "))
+}
+
+fn column_sql(c: &ColumnDef, typed: bool) -> String {
+    let mut s = if typed {
+        format!("    {}", ident(&c.name))
+    } else {
+        format!("    {} {}", ident(&c.name), c.type_sql)
+    };
     match (c.generated, &c.default) {
         (Some(b's'), Some(expr)) => s.push_str(&format!(" GENERATED ALWAYS AS ({expr}) STORED")),
         (Some(b'v'), Some(expr)) => s.push_str(&format!(" GENERATED ALWAYS AS ({expr})")),
@@ -82,9 +105,17 @@ fn column_sql(c: &ColumnDef) -> String {
     s
 }
 
-/// The TABLE entry's defn (`dumpTableSchema`).
+/// The TABLE (or FOREIGN TABLE) entry's defn (`dumpTableSchema`).
 pub fn create_table_sql(t: &TableDef) -> String {
-    let mut lines: Vec<String> = t.columns.iter().map(column_sql).collect();
+    let typed = t.of_type.is_some();
+    // A typed table's column carries nothing the type does not, unless it has a default
+    // or a NOT NULL.
+    let mut lines: Vec<String> = t
+        .columns
+        .iter()
+        .filter(|c| !typed || c.default.is_some() || c.not_null.is_some())
+        .map(|c| column_sql(c, typed))
+        .collect();
     for (name, col) in &t.table_not_nulls {
         match name {
             Some(n) => lines.push(format!("    CONSTRAINT {} NOT NULL {}", ident(n), ident(col))),
@@ -99,22 +130,32 @@ pub fn create_table_sql(t: &TableDef) -> String {
     } else {
         ""
     };
-    let mut s = format!("CREATE {unlogged}TABLE {} (\n", t.qualified);
-    if !lines.is_empty() {
-        s.push_str(&lines.join(",\n"));
-        s.push('\n');
+    let kind = if t.foreign.is_some() { "FOREIGN TABLE" } else { "TABLE" };
+    let mut s = format!("CREATE {unlogged}{kind} {}", t.qualified);
+    if let Some(of) = &t.of_type {
+        s.push_str(&format!(" OF {of}"));
     }
-    s.push(')');
+    if !lines.is_empty() {
+        s.push_str(&format!(" (\n{}\n)", lines.join(",\n")));
+    } else if !typed {
+        s.push_str(" (\n)");
+    }
     if !t.inherits.is_empty() {
         s.push_str(&format!("\nINHERITS ({})", t.inherits.join(", ")));
     }
     if let Some(key) = &t.partition_by {
         s.push_str(&format!("\nPARTITION BY {key}"));
     }
+    if let Some(f) = &t.foreign {
+        s.push_str(&format!("\nSERVER {}", ident(&f.server)));
+    }
     let mut opts = reloptions_sql(&t.reloptions, "");
     opts.extend(reloptions_sql(&t.toast_options, "toast."));
     if !opts.is_empty() {
         s.push_str(&format!("\nWITH ({})", opts.join(", ")));
+    }
+    if let Some(f) = t.foreign.as_ref().filter(|f| !f.options.is_empty()) {
+        s.push_str(&format!("\n{}", options_sql(&f.options)));
     }
     s.push_str(";\n");
     for a in &t.column_alters {
@@ -140,6 +181,8 @@ pub fn create_table_sql(t: &TableDef) -> String {
 /// Per-column ALTERs emitted after the CREATE (`dumpTableSchema`).
 pub struct ColumnAlter<'a> {
     pub table: &'a str,
+    /// A foreign table: `ALTER FOREIGN TABLE`.
+    pub foreign: bool,
     pub column: &'a str,
     /// `attstattarget` when set.
     pub statistics: Option<i64>,
@@ -149,10 +192,13 @@ pub struct ColumnAlter<'a> {
     pub compression: Option<&'a str>,
     /// `array_to_string(attoptions, ', ')` when set.
     pub options: Option<&'a str>,
+    /// A foreign table column's generic options (`name 'value'` items).
+    pub fdw_options: &'a [String],
 }
 
 pub fn column_alters_sql(a: &ColumnAlter<'_>) -> String {
-    let prefix = format!("ALTER TABLE ONLY {} ALTER COLUMN {}", a.table, ident(a.column));
+    let foreign = if a.foreign { "FOREIGN " } else { "" };
+    let prefix = format!("ALTER {foreign}TABLE ONLY {} ALTER COLUMN {}", a.table, ident(a.column));
     let mut s = String::new();
     if let Some(n) = a.statistics {
         s.push_str(&format!("{prefix} SET STATISTICS {n};\n"));
@@ -175,15 +221,23 @@ pub fn column_alters_sql(a: &ColumnAlter<'_>) -> String {
     if let Some(o) = a.options {
         s.push_str(&format!("{prefix} SET ({o});\n"));
     }
+    if !a.fdw_options.is_empty() {
+        s.push_str(&format!("{prefix} {};\n", options_sql(a.fdw_options)));
+    }
     s
 }
 
 /// A separate `DEFAULT` entry's defn and drop statement (`dumpAttrDef`).
 pub fn default_sql(table: &str, column: &str, expr: &str) -> (String, String) {
+    relation_default_sql("TABLE", table, column, expr)
+}
+
+/// As `default_sql`, for a relation kind's ALTER keyword (`FOREIGN TABLE`, `TABLE`).
+pub fn relation_default_sql(keyword: &str, table: &str, column: &str, expr: &str) -> (String, String) {
     let col = ident(column);
     (
-        format!("ALTER TABLE ONLY {table} ALTER COLUMN {col} SET DEFAULT {expr};\n"),
-        format!("ALTER TABLE ONLY {table} ALTER COLUMN {col} DROP DEFAULT;\n"),
+        format!("ALTER {keyword} ONLY {table} ALTER COLUMN {col} SET DEFAULT {expr};\n"),
+        format!("ALTER {keyword} ONLY {table} ALTER COLUMN {col} DROP DEFAULT;\n"),
     )
 }
 
@@ -239,11 +293,13 @@ mod tests {
             reloptions: vec!["fillfactor=90".into()],
             column_alters: vec![column_alters_sql(&ColumnAlter {
                 table: "shop.customer",
+                foreign: false,
                 column: "note",
                 statistics: None,
                 storage: Some(b'e'),
                 compression: None,
                 options: Some("n_distinct=-0.5"),
+                fdw_options: &[],
             })],
             replica_identity: b'd',
             ..Default::default()
@@ -293,6 +349,88 @@ mod tests {
         assert_eq!(
             create_table_sql(&p),
             "CREATE TABLE s.m (\n)\nPARTITION BY RANGE (logdate);\n\nALTER TABLE ONLY s.m REPLICA IDENTITY FULL;\n"
+        );
+    }
+
+    #[test]
+    fn typed_tables_list_only_defaults_and_not_nulls() {
+        let col = |name: &str, default: Option<&str>, not_null: bool| ColumnDef {
+            name: name.into(),
+            type_sql: "integer".into(),
+            default: default.map(Into::into),
+            not_null: not_null.then_some(None),
+            ..Default::default()
+        };
+        let mut t = TableDef {
+            qualified: "k.people".into(),
+            of_type: Some("k.person".into()),
+            columns: vec![
+                col("name", None, true),
+                col("age", Some("18"), false),
+                col("note", None, false),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            create_table_sql(&t),
+            "CREATE TABLE k.people OF k.person (\n    name NOT NULL,\n    age DEFAULT 18\n);\n"
+        );
+        t.columns = vec![col("note", None, false)];
+        assert_eq!(create_table_sql(&t), "CREATE TABLE k.people OF k.person;\n");
+        t.checks = vec![("age_ok".into(), "CHECK ((age > 0))".into())];
+        assert_eq!(
+            create_table_sql(&t),
+            "CREATE TABLE k.people OF k.person (\n    CONSTRAINT age_ok CHECK ((age > 0))\n);\n"
+        );
+    }
+
+    #[test]
+    fn foreign_tables_like_pg_dump() {
+        let t = TableDef {
+            qualified: "k.ft".into(),
+            foreign: Some(ForeignTable {
+                server: "s1".into(),
+                options: vec!["delimiter ','".into(), "table_name 't'".into()],
+            }),
+            columns: vec![ColumnDef {
+                name: "c1".into(),
+                type_sql: "integer".into(),
+                not_null: Some(None),
+                ..Default::default()
+            }],
+            column_alters: vec![column_alters_sql(&ColumnAlter {
+                table: "k.ft",
+                foreign: true,
+                column: "c1",
+                statistics: Some(50),
+                storage: None,
+                compression: None,
+                options: None,
+                fdw_options: &["column_name 'col1'".into()],
+            })],
+            ..Default::default()
+        };
+        assert_eq!(
+            create_table_sql(&t),
+            "CREATE FOREIGN TABLE k.ft (\n    c1 integer NOT NULL\n)\nSERVER s1\nOPTIONS (\n    delimiter ',',\n    \
+             table_name 't'\n);\nALTER FOREIGN TABLE ONLY k.ft ALTER COLUMN c1 SET STATISTICS 50;\n\
+             ALTER FOREIGN TABLE ONLY k.ft ALTER COLUMN c1 OPTIONS (\n    column_name 'col1'\n);\n"
+        );
+        let bare = TableDef {
+            qualified: "k.ft2".into(),
+            foreign: Some(ForeignTable {
+                server: "My Server".into(),
+                options: Vec::new(),
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            create_table_sql(&bare),
+            "CREATE FOREIGN TABLE k.ft2 (\n)\nSERVER \"My Server\";\n"
+        );
+        assert_eq!(
+            relation_default_sql("FOREIGN TABLE", "k.ft", "c2", "'x'::text").0,
+            "ALTER FOREIGN TABLE ONLY k.ft ALTER COLUMN c2 SET DEFAULT 'x'::text;\n"
         );
     }
 

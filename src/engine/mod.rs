@@ -215,9 +215,16 @@ async fn copy_one(
     opts: &ExportOptions,
     failed: &AtomicBool,
 ) -> Result<(u64, u64, u64)> {
-    // The leader holds ACCESS SHARE already; NOWAIT turns a queued exclusive lock into an
-    // immediate failure instead of an undetectable deadlock (pg_dump parallel.c).
-    session.lock_table_nowait(&job.table.qualified_name).await?;
+    if job.table.foreign {
+        // Foreign tables are never locked (pg_dump locks plain and partitioned tables only);
+        // reading one needs the foreign-table access the session otherwise restricts
+        // (pg_dump.c `dumpTableData_copy`).
+        session.restrict_relation_kinds("view").await?;
+    } else {
+        // The leader holds ACCESS SHARE already; NOWAIT turns a queued exclusive lock into an
+        // immediate failure instead of an undetectable deadlock (pg_dump parallel.c).
+        session.lock_table_nowait(&job.table.qualified_name).await?;
+    }
     let mut sink = sinks.open(job)?;
     let stream = session.copy_out(&job.table.copy_out_sql()).await?;
     futures_util::pin_mut!(stream);
@@ -235,6 +242,11 @@ async fn copy_one(
             let full = std::mem::replace(&mut block, Vec::with_capacity(opts.block_size));
             sink = push_block(sink, full).await?;
         }
+    }
+    if job.table.foreign {
+        session
+            .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
+            .await?;
     }
     if opts.copy_trailer {
         block.extend_from_slice(COPY_TRAILER);

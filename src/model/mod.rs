@@ -2,8 +2,10 @@
 //! dumpable entry that catalog readers produce and the planner orders. No I/O here.
 
 pub mod depend;
+pub mod part;
 
 pub use depend::DependGraph;
+pub use part::{Part, PartKind, Render};
 
 /// A server version as `server_version_num` reports it (e.g. 150019, 180006).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -177,12 +179,21 @@ pub struct TableData {
     pub estimated_pages: i64,
     /// The table's OID (for locking and reporting).
     pub table_oid: u32,
+    /// A foreign table (`--include-foreign-data`): read through `COPY (SELECT ...)`, with
+    /// foreign-table access allowed for that statement and without a lock (pg_dump.c
+    /// `dumpTableData_copy`).
+    pub foreign: bool,
 }
 
 impl TableData {
     /// `COPY s.t (a, b) TO stdout;` as pg_dump sends it (pg_dump.c `dumpTableData_copy`).
-    /// A table without columns has no list at all (two spaces), as pg_dump writes it.
+    /// A table without columns has no list at all (two spaces), as pg_dump writes it. A
+    /// foreign table is read through a query (COPY of a foreign table is not allowed).
     pub fn copy_out_sql(&self) -> String {
+        if self.foreign {
+            let cols = if self.columns.is_empty() { "*" } else { &self.columns };
+            return format!("COPY (SELECT {cols} FROM {}) TO stdout;", self.qualified_name);
+        }
         format!("COPY {} {} TO stdout;", self.qualified_name, self.column_list())
     }
 
@@ -232,6 +243,13 @@ pub struct Entry {
     /// this entry (and on earlier attached entries it lists in its own deps).
     pub attached: Vec<Entry>,
     pub data: Option<TableData>,
+    /// Sub-objects pg_dump sorts as objects of their own but prints inside this entry unless a
+    /// dependency loop forces them out (inline defaults and CHECKs, a view's ON SELECT rule,
+    /// domain constraints, row types). The planner decides; see `plan`.
+    pub parts: Vec<Part>,
+    /// This entry's definition with some of its parts split out, when that changes it (a
+    /// table without a split default, a view with a dummy body).
+    pub render: Option<Render>,
     /// False for an object pg_dump sorts but does not write: an extension member or a
     /// `pg_catalog` object, dumped at most for its changed privileges (its `attached` ACL).
     /// It still orders what depends on it; the dump drops it after planning.
@@ -263,6 +281,8 @@ impl Entry {
             deps: Vec::new(),
             attached: Vec::new(),
             data: None,
+            parts: Vec::new(),
+            render: None,
             emit: true,
         }
     }

@@ -18,6 +18,10 @@ use tls::{Failure, Outcome, PgTls, Want};
 
 pub use row::Row;
 
+/// The relation kinds a dump session may not expand or contact (pg_dump since the August
+/// 2024 security releases).
+pub const RESTRICTED_RELATION_KINDS: &str = "view, foreign-table";
+
 /// Settings pg_dump applies to every connection (pg_dump.c `setup_connection`).
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
@@ -583,11 +587,7 @@ impl Session {
         self.execute(&sets.join("; ")).await?;
         // Stops user views and foreign tables from being expanded while we run (Aug 2024
         // security releases); only where the setting exists.
-        self.execute(
-            "SELECT set_config(name, 'view, foreign-table', false) FROM pg_settings \
-             WHERE name = 'restrict_nonsystem_relation_kind'",
-        )
-        .await?;
+        self.restrict_relation_kinds(RESTRICTED_RELATION_KINDS).await?;
         let row = self
             .query_one("SELECT pg_catalog.pg_encoding_to_char(pg_catalog.pg_char_to_encoding(current_setting('client_encoding'))), current_setting('standard_conforming_strings')")
             .await?;
@@ -646,6 +646,17 @@ impl Session {
             self.execute("SET statement_timeout = 0").await?;
         }
         result
+    }
+
+    /// Sets `restrict_nonsystem_relation_kind` where the server has it: normally
+    /// [`RESTRICTED_RELATION_KINDS`], `view` while a foreign table's rows are read (pg_dump.c
+    /// `set_restrict_relation_kind`).
+    pub async fn restrict_relation_kinds(&self, kinds: &str) -> Result<()> {
+        self.execute(&format!(
+            "SELECT set_config(name, {}, false) FROM pg_settings WHERE name = 'restrict_nonsystem_relation_kind'",
+            crate::ddl::quote::literal(kinds)
+        ))
+        .await
     }
 
     /// The worker-side re-lock (pg_dump's parallel.c `lockTableForWorker`): NOWAIT, so a

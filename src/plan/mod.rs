@@ -1,12 +1,25 @@
-//! Pure planning: turns catalog entries into the ordered TOC — dependency edges from
-//! `pg_depend` plus the entries' own, pg_dump's type/name presort, its topological sort
-//! (pg_dump_sort.c `sortDumpableObjectsByTypeName` then `TopoSort`), dump ids, and each
-//! entry's dependency list for `pg_restore -j`.
+//! Pure planning: turns catalog entries into the ordered TOC, as pg_dump_sort.c does it.
+//!
+//! Every entry, every sub-object of an entry ([`Part`]: inline defaults and CHECKs, a view's
+//! ON SELECT rule, domain constraints, row and array types) and the two section boundaries
+//! are nodes of one graph. Edges come from the entries' own dependencies, from `pg_depend`
+//! (through rows no node answers for, as pg_dump skips objects it does not collect), from
+//! owners to their inline parts, and from the boundaries (`addBoundaryDependencies`: pre-data
+//! before the pre-data boundary, data between the boundaries, post-data after the post-data
+//! boundary). The nodes are presorted by type and name (`sortDumpableObjectsByTypeName`)
+//! and sorted topologically (`TopoSort`); when that fails, loops are found
+//! (`findDependencyLoops`) and repaired as pg_dump repairs them (`repairDependencyLoop`):
+//! splitting a part out of its owner, giving a view a dummy body, postponing a function or
+//! materialized view to post-data, or — for loops pg_dump cannot resolve either — dropping
+//! an edge with pg_dump's warning. Then dump ids and each entry's dependency list.
+
+pub mod loops;
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::fmt;
 
-use crate::model::{CatalogId, Dep, DependGraph, Entry, Section, catalog_oid};
+use crate::model::{CatalogId, Dep, DependGraph, Entry, PartKind, Priority, Section, catalog_oid};
 
 /// An entry with its dump id and the dump ids it depends on, in TOC order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,192 +29,640 @@ pub struct Planned {
     pub deps: Vec<i32>,
 }
 
-/// The planner's result, plus what it had to give up on (dependency loops it broke).
+/// The planner's result, plus the dependency loops it could only break by force.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub entries: Vec<Planned>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<PlanWarning>,
+}
+
+/// What pg_dump would warn about while sorting (pg_dump_sort.c `repairDependencyLoop`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanWarning {
+    /// A loop made only of table data: circular foreign keys in a data-only dump. Holds the
+    /// tables' names.
+    CircularForeignKeys(Vec<String>),
+    /// A loop no rule resolves; one of its edges was dropped. Holds the objects' descriptions.
+    UnresolvedLoop(Vec<String>),
+}
+
+impl fmt::Display for PlanWarning {
+    /// pg_dump's wording: the message, then `detail:` and `hint:` lines.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanWarning::CircularForeignKeys(tables) => {
+                if tables.len() == 1 {
+                    f.write_str("there are circular foreign-key constraints on this table:")?;
+                } else {
+                    f.write_str("there are circular foreign-key constraints among these tables:")?;
+                }
+                for t in tables {
+                    write!(f, "\ndetail: {t}")?;
+                }
+                f.write_str(
+                    "\nhint: You might not be able to restore the dump without using --disable-triggers or \
+                     temporarily dropping the constraints.\nhint: Consider using a full dump instead of a \
+                     --data-only dump to avoid this problem.",
+                )
+            }
+            PlanWarning::UnresolvedLoop(items) => {
+                f.write_str("could not resolve dependency loop among these items:")?;
+                for i in items {
+                    write!(f, "\ndetail: {i}")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// OIDs below this belong to initdb-created objects; dependencies on them never order
 /// anything we dump (pg_dump's `FirstNormalObjectId`).
 const FIRST_NORMAL_OID: u32 = 16384;
 
+/// A node of the sort: an entry, a part of one, or a section boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Obj {
+    Entry(usize),
+    Part(usize, usize),
+    PreBoundary,
+    PostBoundary,
+}
+
+/// The dependency graph being sorted, with what loop repair decided so far.
+pub(crate) struct Graph<'a> {
+    pub(crate) entries: &'a [Entry],
+    pub(crate) depend: &'a DependGraph,
+    ext_members: &'a HashMap<CatalogId, u32>,
+    /// Which node answers for a catalog row: keys first, then parts, then claims.
+    owner_of: HashMap<CatalogId, usize>,
+    pub(crate) objs: Vec<Obj>,
+    /// deps[n] = nodes n must follow, in the order they were added.
+    pub(crate) deps: Vec<Vec<usize>>,
+    /// A part printed as an entry of its own.
+    pub(crate) split: Vec<bool>,
+    /// An entry moved to post-data (a function or materialized view, or matview statistics).
+    pub(crate) postponed: Vec<bool>,
+    pub(crate) pre: usize,
+    pub(crate) post: usize,
+    pub(crate) warnings: Vec<PlanWarning>,
+    /// entry index → node; (entry, part) → node.
+    entry_node: Vec<usize>,
+    part_node: HashMap<(usize, usize), usize>,
+}
+
 /// Orders `entries` (top-level; their `attached` entries follow each one) and assigns dump
 /// ids starting at `first_id`. `ext_members` maps extension members to their extension's
 /// OID, so a dependency on a member becomes one on the extension.
 pub fn plan(entries: Vec<Entry>, depend: &DependGraph, ext_members: &HashMap<CatalogId, u32>, first_id: i32) -> Plan {
-    let mut warnings = Vec::new();
-    let n = entries.len();
+    let mut g = Graph::build(&entries, depend, ext_members);
+    let order = g.sort();
+    let warnings = std::mem::take(&mut g.warnings);
+    let mut out = g.emit(order, first_id);
+    out.warnings = warnings;
+    out
+}
 
-    // Which entry answers for a catalog row: keys first, then claims.
-    let mut owner_of: HashMap<CatalogId, usize> = HashMap::new();
-    for (i, e) in entries.iter().enumerate() {
-        if let Some(k) = e.key {
-            owner_of.entry(k).or_insert(i);
+impl<'a> Graph<'a> {
+    fn build(entries: &'a [Entry], depend: &'a DependGraph, ext_members: &'a HashMap<CatalogId, u32>) -> Graph<'a> {
+        // Nodes: entries in reader order (close to pg_dump's dump-id order), then parts, then
+        // the boundaries (created last by pg_dump too).
+        let mut objs: Vec<Obj> = (0..entries.len()).map(Obj::Entry).collect();
+        let entry_node: Vec<usize> = (0..entries.len()).collect();
+        let mut part_node = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            for p in 0..e.parts.len() {
+                part_node.insert((i, p), objs.len());
+                objs.push(Obj::Part(i, p));
+            }
+        }
+        let pre = objs.len();
+        objs.push(Obj::PreBoundary);
+        let post = objs.len();
+        objs.push(Obj::PostBoundary);
+
+        // Which node answers for a catalog row: keys first, then parts, then claims.
+        let mut owner_of: HashMap<CatalogId, usize> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(k) = e.key {
+                owner_of.entry(k).or_insert(entry_node[i]);
+            }
+        }
+        for (i, e) in entries.iter().enumerate() {
+            for (p, part) in e.parts.iter().enumerate() {
+                owner_of.entry(part.id).or_insert(part_node[&(i, p)]);
+            }
+        }
+        for (i, e) in entries.iter().enumerate() {
+            for c in &e.claims {
+                owner_of.entry(*c).or_insert(entry_node[i]);
+            }
+        }
+        let resolve = |id: CatalogId| -> Option<usize> {
+            if let Some(n) = owner_of.get(&id) {
+                return Some(*n);
+            }
+            ext_members
+                .get(&id)
+                .and_then(|ext| owner_of.get(&CatalogId::new(catalog_oid::PG_EXTENSION, *ext)).copied())
+        };
+        // What a set of catalog rows depends on, through rows no node answers for.
+        let through_depend = |node: usize, start: &[CatalogId], out: &mut Vec<usize>| {
+            let mut seen: HashSet<CatalogId> = start.iter().copied().collect();
+            let mut queue: VecDeque<CatalogId> = start.iter().copied().collect();
+            while let Some(id) = queue.pop_front() {
+                for (to, _) in depend.depends_on(id) {
+                    if !seen.insert(*to) || to.oid < FIRST_NORMAL_OID {
+                        continue;
+                    }
+                    match resolve(*to) {
+                        // Edges back to the node itself come from merged rows (a column's
+                        // dependency on its table, a type's on its relation).
+                        Some(n) if n == node => {}
+                        Some(n) => push_unique(out, n),
+                        None => queue.push_back(*to),
+                    }
+                }
+            }
+        };
+
+        let mut deps: Vec<Vec<usize>> = vec![Vec::new(); objs.len()];
+        for (i, e) in entries.iter().enumerate() {
+            let n = entry_node[i];
+            let mut d = Vec::new();
+            // An owner depends on its inline parts, so what they need comes first
+            // (getTableAttrs, getRules, getDomainConstraints).
+            for (p, part) in e.parts.iter().enumerate() {
+                if inline_dependency(part.kind) {
+                    push_unique(&mut d, part_node[&(i, p)]);
+                }
+            }
+            for dep in &e.deps {
+                match dep {
+                    Dep::Entry(j) if *j < entries.len() => push_unique(&mut d, entry_node[*j]),
+                    Dep::Entry(_) => {}
+                    Dep::Catalog(id) => {
+                        if let Some(m) = resolve(*id).filter(|m| *m != n) {
+                            push_unique(&mut d, m);
+                        }
+                    }
+                }
+            }
+            let ids: Vec<CatalogId> = e.catalog_ids().collect();
+            through_depend(n, &ids, &mut d);
+            deps[n] = d;
+            for (p, part) in e.parts.iter().enumerate() {
+                let pn = part_node[&(i, p)];
+                let mut d = Vec::new();
+                through_depend(pn, &[part.id], &mut d);
+                for dep in part.separate.iter().flat_map(|s| s.deps.iter()) {
+                    if let Dep::Catalog(id) = dep
+                        && let Some(m) = resolve(*id).filter(|m| *m != pn)
+                    {
+                        push_unique(&mut d, m);
+                    }
+                }
+                deps[pn] = d;
+            }
+        }
+
+        let mut g = Graph {
+            entries,
+            depend,
+            ext_members,
+            owner_of,
+            objs,
+            deps,
+            split: vec![false; pre + 2],
+            postponed: vec![false; pre + 2],
+            pre,
+            post,
+            warnings: Vec::new(),
+            entry_node,
+            part_node,
+        };
+        g.add_boundaries();
+        g
+    }
+
+    /// pg_dump.c `addBoundaryDependencies`: by section for entries; inline defaults and dummy
+    /// types are pre-data; inline CHECKs, domain constraints and ON SELECT rules are bound to
+    /// no section until split out.
+    fn add_boundaries(&mut self) {
+        for n in 0..self.objs.len() {
+            match self.objs[n] {
+                Obj::Entry(i) => match self.entries[i].section {
+                    Section::PreData => self.add_dep(self.pre, n),
+                    Section::Data => {
+                        self.add_dep(n, self.pre);
+                        self.add_dep(self.post, n);
+                    }
+                    Section::PostData => self.add_dep(n, self.post),
+                    Section::None => {}
+                },
+                Obj::Part(i, p) => match self.entries[i].parts[p].kind {
+                    PartKind::Default | PartKind::DummyType => self.add_dep(self.pre, n),
+                    PartKind::ConstraintIndex => self.add_dep(n, self.post),
+                    PartKind::Check | PartKind::DomainConstraint | PartKind::SelectRule => {}
+                },
+                Obj::PreBoundary => {}
+                Obj::PostBoundary => self.add_dep(n, self.pre),
+            }
         }
     }
-    for (i, e) in entries.iter().enumerate() {
-        for c in &e.claims {
-            owner_of.entry(*c).or_insert(i);
-        }
-    }
-    let resolve = |id: CatalogId| -> Option<usize> {
-        if let Some(i) = owner_of.get(&id) {
-            return Some(*i);
-        }
-        ext_members
-            .get(&id)
-            .and_then(|ext| owner_of.get(&CatalogId::new(catalog_oid::PG_EXTENSION, *ext)).copied())
-    };
 
-    // deps[i] = entries i depends on.
-    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, e) in entries.iter().enumerate() {
-        let mut set: Vec<usize> = Vec::new();
-        for d in &e.deps {
-            match d {
-                Dep::Entry(j) if *j < n => set.push(*j),
-                Dep::Entry(_) => {}
-                Dep::Catalog(id) => {
-                    if let Some(j) = resolve(*id) {
-                        set.push(j);
+    pub(crate) fn add_dep(&mut self, from: usize, to: usize) {
+        push_unique(&mut self.deps[from], to);
+    }
+
+    pub(crate) fn remove_dep(&mut self, from: usize, to: usize) {
+        self.deps[from].retain(|d| *d != to);
+    }
+
+    /// Sorts until every loop is repaired (`sortDumpableObjects`).
+    fn sort(&mut self) -> Vec<usize> {
+        let n = self.objs.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| self.presort_cmp(a, b).then(a.cmp(&b)));
+        let mut rank = vec![0usize; n];
+        for (pos, &i) in order.iter().enumerate() {
+            rank[i] = pos;
+        }
+        loop {
+            match topo_sort(&self.deps, &rank) {
+                Ok(sorted) => return sorted,
+                Err(stuck) => {
+                    if !self.find_dependency_loops(&stuck) {
+                        // Cannot happen (a failed sort always leaves a loop), but never spin:
+                        // cut the first stuck node loose, saying so.
+                        let first = stuck[0];
+                        self.warnings
+                            .push(PlanWarning::UnresolvedLoop(vec![self.describe(first)]));
+                        self.deps[first].clear();
                     }
                 }
             }
         }
-        // Catalog dependencies: through rows no entry answers for (e.g. a column default
-        // that is part of a table, a rule), follow on to what they depend on, as pg_dump
-        // does for objects it does not dump.
-        let mut seen: HashSet<CatalogId> = e.catalog_ids().collect();
-        let mut queue: VecDeque<CatalogId> = e.catalog_ids().collect();
-        while let Some(id) = queue.pop_front() {
-            for (to, _) in depend.depends_on(id) {
-                if !seen.insert(*to) || to.oid < FIRST_NORMAL_OID {
-                    continue;
+    }
+
+    /// pg_dump_sort.c `DOTypeNameCompare`: priority, then schema (objects with a schema
+    /// first), then name, then object type, then the kind-specific natural key, then OID.
+    fn presort_cmp(&self, a: usize, b: usize) -> Ordering {
+        let ka = self.sort_key(a);
+        let kb = self.sort_key(b);
+        ka.priority
+            .cmp(&kb.priority)
+            .then_with(|| match (ka.schema, kb.schema) {
+                (Some(x), Some(y)) => x.as_bytes().cmp(y.as_bytes()),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            })
+            .then_with(|| ka.name.as_bytes().cmp(kb.name.as_bytes()))
+            .then_with(|| ka.obj_type.cmp(&kb.obj_type))
+            .then_with(|| ka.extra.cmp(kb.extra))
+            .then_with(|| ka.desc.cmp(kb.desc))
+            .then_with(|| ka.oid.cmp(&kb.oid))
+    }
+
+    fn sort_key(&self, n: usize) -> SortKey<'_> {
+        match self.objs[n] {
+            Obj::Entry(i) => {
+                let e = &self.entries[i];
+                SortKey {
+                    priority: e.priority,
+                    schema: e.schema.as_deref(),
+                    name: &e.name,
+                    obj_type: obj_type_rank(&e.desc),
+                    extra: &e.sort_extra,
+                    desc: &e.desc,
+                    oid: e.key.map(|k| k.oid),
                 }
-                match resolve(*to) {
-                    Some(j) => set.push(j),
-                    None => queue.push_back(*to),
+            }
+            Obj::Part(i, p) => {
+                let part = &self.entries[i].parts[p];
+                SortKey {
+                    priority: part.priority,
+                    schema: self.entries[i].schema.as_deref(),
+                    name: &part.name,
+                    obj_type: part_type_rank(part.kind),
+                    extra: &part.sort_extra,
+                    desc: "",
+                    oid: Some(part.id.oid),
                 }
+            }
+            Obj::PreBoundary => SortKey::boundary(Priority::PreDataBoundary),
+            Obj::PostBoundary => SortKey::boundary(Priority::PostDataBoundary),
+        }
+    }
+
+    /// Emits the sorted entries with dump ids: entries with their decided form, split-out
+    /// parts as entries of their own; boundaries and inline parts print nothing.
+    fn emit(&self, order: Vec<usize>, first_id: i32) -> Plan {
+        let n = self.objs.len();
+        let mut emitted: Vec<Option<Entry>> = vec![None; n];
+        for (node, slot) in emitted.iter_mut().enumerate() {
+            *slot = match self.objs[node] {
+                Obj::Entry(i) => Some(self.final_entry(i)),
+                Obj::Part(i, p) if self.split[node] || self.entries[i].parts[p].kind == PartKind::ConstraintIndex => {
+                    self.entries[i].parts[p].separate.clone()
+                }
+                _ => None,
+            };
+        }
+        let mut id_of = vec![0i32; n];
+        let mut next = first_id;
+        for &node in &order {
+            if let Some(e) = &emitted[node] {
+                id_of[node] = next;
+                next += 1 + e.attached.len() as i32;
             }
         }
-        set.retain(|j| *j != i);
-        set.sort_unstable();
-        set.dedup();
-        // An entry cannot wait for one of a later section (pg_dump would postpone the
-        // object; we keep its section and drop the edge, saying so).
-        set.retain(|j| {
-            let ok = section_rank(entries[*j].section) <= section_rank(e.section) || e.section == Section::None;
-            if !ok {
-                warnings.push(format!(
-                    "ignoring dependency of {} {} on later {} {}",
-                    e.desc, e.tag, entries[*j].desc, entries[*j].tag
-                ));
-            }
-            ok
-        });
-        deps[i] = set;
-    }
-
-    // Presort by type priority and name; `rank[i]` = position of entry i in that order.
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| presort_cmp(&entries[a], &entries[b]).then(a.cmp(&b)));
-    let mut rank = vec![0usize; n];
-    for (pos, &i) in order.iter().enumerate() {
-        rank[i] = pos;
-    }
-
-    let sorted = topo_sort(&deps, &rank, &entries, &mut warnings);
-
-    // Dump ids in final order; attached entries directly follow their parent.
-    let mut id_of = vec![0i32; n];
-    let mut next = first_id;
-    for &i in &sorted {
-        id_of[i] = next;
-        next += 1 + entries[i].attached.len() as i32;
-    }
-    let mut out = Vec::with_capacity(n);
-    let mut entries: Vec<Option<Entry>> = entries.into_iter().map(Some).collect();
-    for &i in &sorted {
-        let Some(mut e) = entries[i].take() else { continue };
-        let attached = std::mem::take(&mut e.attached);
-        let mut d: Vec<i32> = deps[i].iter().map(|j| id_of[*j]).collect();
-        // pg_restore maps TABLE DATA to its table through the first dependency.
-        if e.desc == "TABLE DATA" {
-            if let Some(Dep::Catalog(t)) = e.deps.first()
-                && let Some(j) = resolve(*t)
+        let mut out = Vec::new();
+        let mut seen = vec![0usize; n];
+        for &node in &order {
+            let Some(mut e) = emitted[node].take() else { continue };
+            let attached = std::mem::take(&mut e.attached);
+            let mut d = match self.objs[node] {
+                // A constraint index's comment depends on the constraint (pg_dump.c
+                // `dumpIndex`).
+                Obj::Part(i, p) if self.entries[i].parts[p].kind == PartKind::ConstraintIndex => {
+                    vec![id_of[self.entry_node[i]]]
+                }
+                _ => self.toc_deps(node, &id_of, &mut seen),
+            };
+            // pg_restore maps TABLE DATA to its table through the first dependency.
+            if e.desc == "TABLE DATA"
+                && let Some(Dep::Catalog(t)) = e.deps.first()
+                && let Some(table) = self.node_of(*t).map(|m| id_of[m]).filter(|id| *id > 0)
             {
-                let table = id_of[j];
                 d.retain(|x| *x != table);
                 d.insert(0, table);
             }
-        } else {
-            d.sort_unstable();
-        }
-        let parent_id = id_of[i];
-        out.push(Planned {
-            dump_id: parent_id,
-            entry: e,
-            deps: d,
-        });
-        for (k, a) in attached.into_iter().enumerate() {
-            let mut ad = vec![parent_id];
-            for dep in &a.deps {
-                match dep {
-                    // Entry indices inside `attached` name earlier siblings (column ACLs
-                    // depend on the table's ACL entry).
-                    Dep::Entry(s) if *s < k => ad.push(parent_id + 1 + *s as i32),
-                    Dep::Catalog(id) => {
-                        if let Some(j) = resolve(*id) {
-                            ad.push(id_of[j]);
+            let parent_id = id_of[node];
+            out.push(Planned {
+                dump_id: parent_id,
+                entry: e,
+                deps: d,
+            });
+            for (k, a) in attached.into_iter().enumerate() {
+                let mut ad = vec![parent_id];
+                for dep in &a.deps {
+                    match dep {
+                        // Entry indices inside `attached` name earlier siblings (column ACLs
+                        // depend on the table's ACL entry).
+                        Dep::Entry(s) if *s < k => ad.push(parent_id + 1 + *s as i32),
+                        Dep::Catalog(id) => {
+                            if let Some(m) = self.node_of(*id).filter(|m| id_of[*m] > 0) {
+                                ad.push(id_of[m]);
+                            }
                         }
+                        _ => {}
                     }
-                    _ => {}
+                }
+                ad.sort_unstable();
+                ad.dedup();
+                out.push(Planned {
+                    dump_id: parent_id + 1 + k as i32,
+                    entry: a,
+                    deps: ad,
+                });
+            }
+        }
+        Plan {
+            entries: out,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// An entry as decided: postponed to post-data, its definition without split parts.
+    fn final_entry(&self, i: usize) -> Entry {
+        let mut e = self.entries[i].clone();
+        if self.postponed[self.entry_node[i]] {
+            e.section = Section::PostData;
+        }
+        let split: Vec<CatalogId> = e
+            .parts
+            .iter()
+            .enumerate()
+            .filter(|(p, part)| part.kind != PartKind::ConstraintIndex && self.split[self.part_node[&(i, *p)]])
+            .map(|(_, part)| part.id)
+            .collect();
+        if !split.is_empty()
+            && let Some(r) = &e.render
+        {
+            e.defn = Some(r.render(&split));
+        }
+        // A split part's comment goes with it: the owner keeps none of the entries the
+        // part's own entry carries (the same COMMENT ... ON CONSTRAINT).
+        let moved: Vec<(&str, &str, Option<&str>)> = e
+            .parts
+            .iter()
+            .filter(|part| split.contains(&part.id))
+            .flat_map(|part| part.separate.iter().flat_map(|s| s.attached.iter()))
+            .map(|a| (a.desc.as_str(), a.tag.as_str(), a.defn.as_deref()))
+            .collect();
+        if !moved.is_empty() {
+            let keep: Vec<Entry> = e
+                .attached
+                .iter()
+                .filter(|a| !moved.contains(&(a.desc.as_str(), a.tag.as_str(), a.defn.as_deref())))
+                .cloned()
+                .collect();
+            e.attached = keep;
+        }
+        e.parts.clear();
+        e.render = None;
+        e
+    }
+
+    /// The node answering for a catalog row (an extension member: its extension's).
+    fn node_of(&self, id: CatalogId) -> Option<usize> {
+        self.owner_of.get(&id).copied().or_else(|| {
+            self.ext_members.get(&id).and_then(|ext| {
+                self.owner_of
+                    .get(&CatalogId::new(catalog_oid::PG_EXTENSION, *ext))
+                    .copied()
+            })
+        })
+    }
+
+    /// The dump ids an emitted node depends on, looking through nodes that print nothing
+    /// and ignoring the boundaries (pg_dump.c `findDumpableDependencies`).
+    /// `seen` is scratch space shared between calls (one slot per node, holding the node
+    /// whose dependencies were last collected), so a large catalog costs no quadratic
+    /// clearing.
+    fn toc_deps(&self, node: usize, id_of: &[i32], seen: &mut [usize]) -> Vec<i32> {
+        let mut out = Vec::new();
+        let mark = node + 1;
+        let mut stack: Vec<usize> = self.deps[node].iter().rev().copied().collect();
+        seen[node] = mark;
+        while let Some(m) = stack.pop() {
+            if std::mem::replace(&mut seen[m], mark) == mark {
+                continue;
+            }
+            if matches!(self.objs[m], Obj::PreBoundary | Obj::PostBoundary) {
+                continue;
+            }
+            if id_of[m] > 0 {
+                out.push(id_of[m]);
+            } else {
+                stack.extend(self.deps[m].iter().rev().copied());
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// How pg_dump names an object in loop warnings (`describeDumpableObject`, without its
+    /// dump id, which differs from ours).
+    pub(crate) fn describe(&self, n: usize) -> String {
+        match self.objs[n] {
+            Obj::Entry(i) => {
+                let e = &self.entries[i];
+                let kind = match e.desc.as_str() {
+                    "VIEW" | "MATERIALIZED VIEW" | "SEQUENCE" | "FOREIGN TABLE" => "TABLE",
+                    "PROCEDURE" => "FUNCTION",
+                    "DOMAIN" => "TYPE",
+                    "CHECK CONSTRAINT" => "CONSTRAINT",
+                    "DEFAULT" => "ATTRDEF",
+                    "MATERIALIZED VIEW DATA" => "REFRESH MATERIALIZED VIEW",
+                    other => other,
+                };
+                let name = if e.desc == "DEFAULT" { &e.tag } else { &e.name };
+                match e.key.map(|k| k.oid).or(e.toc_oid) {
+                    Some(oid) => format!("{kind} {name}  (OID {oid})"),
+                    None => format!("{kind} {name}"),
                 }
             }
-            ad.sort_unstable();
-            ad.dedup();
-            out.push(Planned {
-                dump_id: parent_id + 1 + k as i32,
-                entry: a,
-                deps: ad,
-            });
+            Obj::Part(i, p) => {
+                let part = &self.entries[i].parts[p];
+                let kind = match part.kind {
+                    PartKind::Default => "ATTRDEF",
+                    PartKind::Check | PartKind::DomainConstraint => "CONSTRAINT",
+                    PartKind::SelectRule => "RULE",
+                    PartKind::DummyType => "DUMMY TYPE",
+                    PartKind::ConstraintIndex => "INDEX",
+                };
+                let name = match part.kind {
+                    PartKind::Default => format!("{}.{}", self.entries[i].name, part.name),
+                    _ => part.name.clone(),
+                };
+                format!("{kind} {name}  (OID {})", part.id.oid)
+            }
+            Obj::PreBoundary => "PRE-DATA BOUNDARY".into(),
+            Obj::PostBoundary => "POST-DATA BOUNDARY".into(),
         }
     }
-    Plan { entries: out, warnings }
 }
 
-fn section_rank(s: Section) -> u8 {
-    match s {
-        Section::None | Section::PreData => 0,
-        Section::Data => 1,
-        Section::PostData => 2,
+/// Parts the owner waits for while they are inline (its definition prints them).
+fn inline_dependency(kind: PartKind) -> bool {
+    matches!(
+        kind,
+        PartKind::Default | PartKind::Check | PartKind::DomainConstraint | PartKind::SelectRule
+    )
+}
+
+fn push_unique(v: &mut Vec<usize>, x: usize) {
+    if !v.contains(&x) {
+        v.push(x);
     }
 }
 
-/// pg_dump_sort.c `DOTypeNameCompare`: priority, then schema (objects with a schema first),
-/// then name, then the kind-specific natural key, then desc, then OID.
-fn presort_cmp(a: &Entry, b: &Entry) -> Ordering {
-    a.priority
-        .cmp(&b.priority)
-        .then_with(|| match (&a.schema, &b.schema) {
-            (Some(x), Some(y)) => x.as_bytes().cmp(y.as_bytes()),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        })
-        .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
-        .then_with(|| a.sort_extra.cmp(&b.sort_extra))
-        .then_with(|| a.desc.cmp(&b.desc))
-        .then_with(|| a.key.map(|k| k.oid).cmp(&b.key.map(|k| k.oid)))
+struct SortKey<'k> {
+    priority: Priority,
+    schema: Option<&'k str>,
+    name: &'k str,
+    obj_type: u8,
+    extra: &'k [String],
+    desc: &'k str,
+    oid: Option<u32>,
 }
 
-/// pg_dump_sort.c `TopoSort`: fill the output from the end, always taking the entry latest
-/// in presort order among those nothing unplaced still depends on. This keeps the result as
-/// close to the presort as the dependencies allow. Loops are broken by forcing the latest
-/// remaining entry, with a warning.
-fn topo_sort(deps: &[Vec<usize>], rank: &[usize], entries: &[Entry], warnings: &mut Vec<String>) -> Vec<usize> {
+impl SortKey<'static> {
+    fn boundary(priority: Priority) -> SortKey<'static> {
+        SortKey {
+            priority,
+            schema: None,
+            name: "",
+            obj_type: 0,
+            extra: &[],
+            desc: "",
+            oid: None,
+        }
+    }
+}
+
+/// The position of an entry's object type in pg_dump's `DumpableObjectType` enum, compared
+/// after the name (it separates, e.g., a type from its shell).
+fn obj_type_rank(desc: &str) -> u8 {
+    match desc {
+        "SCHEMA" => 0,
+        "EXTENSION" => 1,
+        "TYPE" | "DOMAIN" => 2,
+        "SHELL TYPE" => 3,
+        "FUNCTION" | "PROCEDURE" => 4,
+        "AGGREGATE" => 5,
+        "OPERATOR" => 6,
+        "ACCESS METHOD" => 7,
+        "OPERATOR CLASS" => 8,
+        "OPERATOR FAMILY" => 9,
+        "COLLATION" => 10,
+        "CONVERSION" => 11,
+        "TABLE" | "VIEW" | "MATERIALIZED VIEW" | "SEQUENCE" | "FOREIGN TABLE" | "SEQUENCE OWNED BY" => 12,
+        "TABLE ATTACH" => 13,
+        "DEFAULT" => 14,
+        "INDEX" => 15,
+        "INDEX ATTACH" => 16,
+        "STATISTICS" => 17,
+        "RULE" => 18,
+        "TRIGGER" => 19,
+        "CONSTRAINT" | "CHECK CONSTRAINT" => 20,
+        "FK CONSTRAINT" => 21,
+        "PROCEDURAL LANGUAGE" => 22,
+        "CAST" => 23,
+        "TABLE DATA" => 24,
+        "SEQUENCE SET" => 25,
+        "TEXT SEARCH PARSER" => 27,
+        "TEXT SEARCH DICTIONARY" => 28,
+        "TEXT SEARCH TEMPLATE" => 29,
+        "TEXT SEARCH CONFIGURATION" => 30,
+        "FOREIGN DATA WRAPPER" => 31,
+        "SERVER" => 32,
+        "DEFAULT ACL" => 33,
+        "TRANSFORM" => 34,
+        "BLOB" | "BLOB METADATA" => 35,
+        "BLOBS" => 36,
+        "EVENT TRIGGER" => 39,
+        "MATERIALIZED VIEW DATA" => 40,
+        "POLICY" | "ROW SECURITY" => 41,
+        "PUBLICATION" => 42,
+        "PUBLICATION TABLE" => 43,
+        "PUBLICATION TABLES IN SCHEMA" => 44,
+        "STATISTICS DATA" => 45,
+        "SUBSCRIPTION" => 46,
+        "SUBSCRIPTION TABLE" => 47,
+        _ => u8::MAX,
+    }
+}
+
+fn part_type_rank(kind: PartKind) -> u8 {
+    match kind {
+        PartKind::Default => 14,
+        PartKind::Check | PartKind::DomainConstraint => 20,
+        PartKind::SelectRule => 18,
+        PartKind::DummyType => 26,
+        PartKind::ConstraintIndex => 15,
+    }
+}
+
+/// pg_dump_sort.c `TopoSort`: fill the output from the end, always taking the node latest in
+/// presort order among those nothing unplaced still depends on, which keeps the result as
+/// close to the presort as the dependencies allow. On failure, the nodes left over (in node
+/// order, like pg_dump's dump-id order).
+fn topo_sort(deps: &[Vec<usize>], rank: &[usize]) -> Result<Vec<usize>, Vec<usize>> {
     let n = deps.len();
     let mut dependents = vec![0usize; n];
     for ds in deps {
@@ -210,153 +671,22 @@ fn topo_sort(deps: &[Vec<usize>], rank: &[usize], entries: &[Entry], warnings: &
         }
     }
     let mut heap: BinaryHeap<(usize, usize)> = (0..n).filter(|&i| dependents[i] == 0).map(|i| (rank[i], i)).collect();
-    let mut placed = vec![false; n];
     let mut out_rev = Vec::with_capacity(n);
-    while out_rev.len() < n {
-        let i = match heap.pop() {
-            Some((_, i)) if !placed[i] => i,
-            Some(_) => continue,
-            None => {
-                // A loop: force the latest remaining entry out.
-                let Some(i) = (0..n).filter(|&i| !placed[i]).max_by_key(|&i| rank[i]) else {
-                    break;
-                };
-                warnings.push(format!(
-                    "could not resolve dependency loop involving {} {}",
-                    entries[i].desc, entries[i].tag
-                ));
-                i
-            }
-        };
-        placed[i] = true;
+    while let Some((_, i)) = heap.pop() {
         out_rev.push(i);
         for &j in &deps[i] {
-            dependents[j] = dependents[j].saturating_sub(1);
-            if dependents[j] == 0 && !placed[j] {
+            dependents[j] -= 1;
+            if dependents[j] == 0 {
                 heap.push((rank[j], j));
             }
         }
     }
+    if out_rev.len() < n {
+        return Err((0..n).filter(|&i| dependents[i] > 0).collect());
+    }
     out_rev.reverse();
-    out_rev
+    Ok(out_rev)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Priority, depend::DependRow};
-
-    fn table(name: &str, oid: u32) -> Entry {
-        Entry::new("TABLE", Priority::Table, Section::PreData, name)
-            .with_schema("public")
-            .with_key(CatalogId::class(oid))
-    }
-
-    fn tags(p: &Plan) -> Vec<String> {
-        p.entries
-            .iter()
-            .map(|e| format!("{} {}", e.entry.desc, e.entry.tag))
-            .collect()
-    }
-
-    #[test]
-    fn presort_orders_by_priority_then_name() {
-        let idx = Entry::new("INDEX", Priority::Index, Section::PostData, "a_idx").with_schema("public");
-        let schema = Entry::new("SCHEMA", Priority::Schema, Section::PreData, "s");
-        let p = plan(
-            vec![table("b", 20000), idx, table("a", 20001), schema],
-            &DependGraph::default(),
-            &HashMap::new(),
-            1,
-        );
-        assert_eq!(tags(&p), ["SCHEMA s", "TABLE a", "TABLE b", "INDEX a_idx"]);
-        assert_eq!(p.entries.iter().map(|e| e.dump_id).collect::<Vec<_>>(), [1, 2, 3, 4]);
-    }
-
-    #[test]
-    fn dependencies_move_entries_as_little_as_needed() {
-        // b depends on c (pg_depend), so c must move before b; a stays first.
-        let g = DependGraph::new([DependRow {
-            from: CatalogId::class(20001),
-            to: CatalogId::class(20002),
-            deptype: b'n',
-        }]);
-        let p = plan(
-            vec![table("a", 20000), table("b", 20001), table("c", 20002)],
-            &g,
-            &HashMap::new(),
-            10,
-        );
-        assert_eq!(tags(&p), ["TABLE a", "TABLE c", "TABLE b"]);
-        assert_eq!(p.entries[2].deps, vec![11]);
-    }
-
-    #[test]
-    fn dependencies_follow_through_rows_no_entry_claims() {
-        // table 20001 → attrdef 30000 (unclaimed) → table 20002
-        let g = DependGraph::new([
-            DependRow {
-                from: CatalogId::class(20001),
-                to: CatalogId::new(catalog_oid::PG_ATTRDEF, 30000),
-                deptype: b'a',
-            },
-            DependRow {
-                from: CatalogId::new(catalog_oid::PG_ATTRDEF, 30000),
-                to: CatalogId::class(20002),
-                deptype: b'n',
-            },
-        ]);
-        let p = plan(vec![table("a", 20001), table("b", 20002)], &g, &HashMap::new(), 1);
-        assert_eq!(tags(&p), ["TABLE b", "TABLE a"]);
-    }
-
-    #[test]
-    fn attached_entries_follow_parent_and_data_lists_table_first() {
-        let mut t = table("t", 20000);
-        t.attached
-            .push(Entry::new("COMMENT", Priority::Table, Section::None, "t").with_tag("TABLE t"));
-        let data = Entry::new("TABLE DATA", Priority::TableData, Section::Data, "t")
-            .with_schema("public")
-            .with_dep(Dep::Catalog(CatalogId::class(20000)));
-        let p = plan(vec![data, t], &DependGraph::default(), &HashMap::new(), 1);
-        assert_eq!(tags(&p), ["TABLE t", "COMMENT TABLE t", "TABLE DATA t"]);
-        assert_eq!(p.entries[1].deps, vec![1]);
-        assert_eq!(p.entries[2].deps, vec![1]);
-        assert_eq!(p.entries[2].dump_id, 3);
-    }
-
-    #[test]
-    fn loops_are_broken_with_a_warning() {
-        let g = DependGraph::new([
-            DependRow {
-                from: CatalogId::class(20000),
-                to: CatalogId::class(20001),
-                deptype: b'n',
-            },
-            DependRow {
-                from: CatalogId::class(20001),
-                to: CatalogId::class(20000),
-                deptype: b'n',
-            },
-        ]);
-        let p = plan(vec![table("a", 20000), table("b", 20001)], &g, &HashMap::new(), 1);
-        assert_eq!(p.entries.len(), 2);
-        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
-    }
-
-    #[test]
-    fn extension_members_stand_for_their_extension() {
-        let ext = Entry::new("EXTENSION", Priority::Extension, Section::PreData, "citext")
-            .with_key(CatalogId::new(catalog_oid::PG_EXTENSION, 20500));
-        let member_type = CatalogId::new(catalog_oid::PG_TYPE, 20600);
-        let g = DependGraph::new([DependRow {
-            from: CatalogId::class(20000),
-            to: member_type,
-            deptype: b'n',
-        }]);
-        let members = HashMap::from([(member_type, 20500)]);
-        let p = plan(vec![table("t", 20000), ext], &g, &members, 1);
-        assert_eq!(tags(&p), ["EXTENSION citext", "TABLE t"]);
-        assert_eq!(p.entries[1].deps, vec![1]);
-    }
-}
+mod tests;
