@@ -35,9 +35,10 @@ fn usage_errors_exit_two_with_a_message() {
         &["dump", "-Fd", "-f", "x", "-s", "-a", "db"],
         &["dump", "-Fd", "-f", "x", "-Z", "brotli", "db"],
         &["dump", "-Fd", "-f", "x", "-j", "0", "db"],
-        &["dump", "-Fc", "-f", "x", "db"],
+        &["dump", "-Fx", "-f", "x", "db"],
         &["dump", "-Fd", "db"],
-        &["dump", "-f", "x", "db"],
+        &["dump", "-f", "x", "-j", "2", "db"],
+        &["dump", "-Fc", "-f", "x", "--restrict-key", "k", "db"],
         &["frobnicate"],
     ] {
         let out = pgsnap(args);
