@@ -217,18 +217,8 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
     match cli.command {
         Command::Dump(args) => dump_command(ui, &args.args),
         Command::List(args) => {
-            let listing = (|| -> pgsnap::Result<String> {
-                let reader = pgsnap::archive::directory::DirectoryReader::open(&args.archive)?;
-                let opts = pgsnap::archive::list::ListOptions {
-                    create_db: args.create,
-                    ..Default::default()
-                };
-                Ok(pgsnap::archive::list::list_with(
-                    reader.header(),
-                    reader.entries(),
-                    opts,
-                ))
-            })();
+            // Any format pgsnap writes (and pg_dump's): directory, custom, tar, or "-".
+            let listing = pgsnap::archive::list_archive(&args.archive, args.create);
             match listing {
                 Ok(text) => finish_output(ui, print_stdout(&text)),
                 Err(e) => ui.fail(&anyhow::Error::new(e)),

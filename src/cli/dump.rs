@@ -731,6 +731,29 @@ fn read_args(
     Ok(r)
 }
 
+/// A `\\restrict` key: 64 letters and digits from the system's secure random source, as
+/// pg_dump 18 makes one per plain script (dumputils.c `generate_restrict_key`). Bytes that
+/// would favour some symbols (256 is not a multiple of 62) are drawn again.
+fn random_restrict_key() -> Result<String, UsageError> {
+    use ring::rand::{SecureRandom, SystemRandom};
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let rng = SystemRandom::new();
+    let mut key = String::with_capacity(64);
+    let mut bytes = [0u8; 64];
+    while key.len() < 64 {
+        rng.fill(&mut bytes)
+            .map_err(|_| UsageError::fatal("could not generate restrict key"))?;
+        key.extend(
+            bytes
+                .iter()
+                .filter(|b| (**b as usize) < 4 * ALPHABET.len())
+                .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char),
+        );
+    }
+    key.truncate(64);
+    Ok(key)
+}
+
 fn conflict(a: &str, b: &str) -> UsageError {
     UsageError::fatal(format!("options {a} and {b} cannot be used together"))
 }
@@ -958,7 +981,11 @@ pub fn parse(
         superuser: r.superuser.clone(),
         enable_row_security: r.enable_row_security,
         sections: r.sections.unwrap_or_default(),
-        restrict_key: r.restrict_key.clone(),
+        // pg_dump 18 draws a fresh key for every plain script it prints.
+        restrict_key: match (&r.restrict_key, format) {
+            (None, OutputFormat::Plain) => Some(random_restrict_key()?),
+            (key, _) => key.clone(),
+        },
         // pg_dump hands its own switches to the script printer (pg_dump.c main, the
         // `ropt->...` block); --role and -1 are pg_restore's only and stay off.
         no_schema: !dump_schema,

@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::{InsertOptions, TableData};
 use crate::pg::{CancelHandle, SessionOptions, Target};
 
-pub use sink::{BlockSink, CompressedFileSink, SinkFactory};
+pub use sink::{ArchiveSinks, BlockSink, SinkFactory};
 
 /// COPY text is gathered into blocks of this size before it leaves the worker (a server
 /// message is one row; compressing and writing per row would be slow).
@@ -49,6 +49,9 @@ pub struct ExportOptions {
     /// Table OID → the table INSERTs name instead of the source (its partition root, with
     /// `--load-via-partition-root`).
     pub insert_into: HashMap<u32, String>,
+    /// Export the jobs one at a time in the order given (a plain script prints each table's
+    /// rows in its place) instead of largest first over `jobs` workers.
+    pub in_order: bool,
 }
 
 impl Default for ExportOptions {
@@ -60,6 +63,7 @@ impl Default for ExportOptions {
             copy_trailer: true,
             inserts: None,
             insert_into: HashMap::new(),
+            in_order: false,
         }
     }
 }
@@ -91,13 +95,19 @@ pub async fn export_tables(
     }
     // Largest first, so the tail of the dump is not one big table (pg_dump's parallel
     // scheduling by relpages); ties by id for a stable order.
-    jobs.sort_by(|a, b| {
-        b.table
-            .estimated_pages
-            .cmp(&a.table.estimated_pages)
-            .then(a.id.cmp(&b.id))
-    });
-    let workers = opts.jobs.clamp(1, jobs.len());
+    if !opts.in_order {
+        jobs.sort_by(|a, b| {
+            b.table
+                .estimated_pages
+                .cmp(&a.table.estimated_pages)
+                .then(a.id.cmp(&b.id))
+        });
+    }
+    let workers = if opts.in_order {
+        1
+    } else {
+        opts.jobs.clamp(1, jobs.len())
+    };
     let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
     let failed = Arc::new(AtomicBool::new(false));
     let cancels: Arc<Mutex<Vec<CancelHandle>>> = Arc::new(Mutex::new(Vec::new()));
