@@ -3,8 +3,9 @@
 //! realistic sample database, dumps it with both tools, restores pgsnap's archive with stock
 //! pg_restore into a fresh database, compares fingerprints, and prints a short report.
 //!
-//! `cargo bench --bench side_by_side -- [--scale F] [--jobs N] [--major M]`
-//! scale 1.0 ≈ 500 MB of table data.
+//! `cargo bench --bench side_by_side -- [--scale F] [--jobs N] [--major M] [--format d|c|t]`
+//! scale 1.0 ≈ 500 MB of table data. With `--format c` stock pg_dump writes `-Fc`, which it
+//! cannot parallelise (it refuses -j), against `pgsnap dump -Fc -j N`; `--format t` likewise.
 
 #[path = "../proto-tests/support/mod.rs"]
 mod support;
@@ -19,6 +20,8 @@ struct Args {
     scale: f64,
     jobs: u32,
     major: u32,
+    /// pg_dump's -F letter: d, c or t.
+    format: String,
 }
 
 fn parse_args() -> Args {
@@ -26,6 +29,7 @@ fn parse_args() -> Args {
         scale: 1.0,
         jobs: 2,
         major: 18,
+        format: "d".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -33,8 +37,14 @@ fn parse_args() -> Args {
             "--scale" => args.scale = it.next().and_then(|v| v.parse().ok()).expect("--scale takes a number"),
             "--jobs" | "-j" => args.jobs = it.next().and_then(|v| v.parse().ok()).expect("--jobs takes a number"),
             "--major" => args.major = it.next().and_then(|v| v.parse().ok()).expect("--major takes 14..18"),
+            "--format" | "-F" => {
+                args.format = it
+                    .next()
+                    .filter(|f| ["d", "c", "t"].contains(&f.as_str()))
+                    .expect("--format takes d, c or t")
+            }
             "--bench" => {}
-            other => panic!("unknown argument {other}; use --scale F --jobs N --major M"),
+            other => panic!("unknown argument {other}; use --scale F --jobs N --major M --format d|c|t"),
         }
     }
     args
@@ -81,7 +91,11 @@ ANALYZE;
     sql
 }
 
+/// Size of an archive: a file, or the files of a directory.
 fn dir_size(path: &Path) -> u64 {
+    if path.is_file() {
+        return std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    }
     std::fs::read_dir(path)
         .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
         .unwrap_or(0)
@@ -165,15 +179,25 @@ fn main() {
     std::fs::create_dir_all(&work).expect("create output dir");
     let jobs = args.jobs.to_string();
 
-    let stock_dir = work.join("pg_dump.dir");
+    let f = args.format.as_str();
+    // Stock pg_dump parallelises only the directory format.
+    let stock_jobs: &[&str] = if f == "d" { &["-j", &jobs] } else { &[] };
+    let stock_label = if f == "d" {
+        format!("stock pg_dump -Fd -j {jobs}")
+    } else {
+        format!("stock pg_dump -F{f}")
+    };
+    let stock_dir = work.join(format!("pg_dump.{f}"));
     let mut c = cluster.tool("pg_dump");
-    c.args(["-Fd", "-j", &jobs, "--no-sync", "-d", &db, "-f"])
+    c.arg(format!("-F{f}"))
+        .args(stock_jobs)
+        .args(["--no-sync", "-d", &db, "-f"])
         .arg(&stock_dir);
     let (stock_time, stock_rss) = timed("pg_dump", c);
 
-    let snap_dir = work.join("pgsnap.dir");
+    let snap_dir = work.join(format!("pgsnap.{f}"));
     let mut c = Command::new(pgsnap_binary());
-    c.args(["dump", "-Fd", "-j", &jobs, "-h"])
+    c.args(["dump", &format!("-F{f}"), "-j", &jobs, "-h"])
         .arg(cluster.socket_dir())
         .args(["-p", &cluster.port.to_string(), "-U", "postgres", "-d", &db, "-f"])
         .arg(&snap_dir);
@@ -181,7 +205,11 @@ fn main() {
 
     let restored = cluster.create_database("restored", "");
     let mut c = cluster.tool("pg_restore");
-    c.args(["-j", &jobs, "--exit-on-error", "-d", &restored]).arg(&snap_dir);
+    // pg_restore cannot restore a tar archive in parallel.
+    let restore_jobs: &[&str] = if f == "t" { &[] } else { &["-j", &jobs] };
+    c.args(restore_jobs)
+        .args(["--exit-on-error", "-d", &restored])
+        .arg(&snap_dir);
     let (restore_time, _) = timed("pg_restore of pgsnap's archive", c);
     let target = Fingerprint::of(&cluster, &restored);
     let diff = source.diff(&target);
@@ -196,13 +224,8 @@ fn main() {
     );
     println!("  {:<28} {:>10} {:>12} {:>14}", "", "time", "archive", "peak RSS");
     for (name, time, dir, rss) in [
-        (
-            format!("stock pg_dump -Fd -j {jobs}"),
-            stock_time,
-            &stock_dir,
-            stock_rss,
-        ),
-        (format!("pgsnap dump -Fd -j {jobs}"), snap_time, &snap_dir, snap_rss),
+        (stock_label.clone(), stock_time, &stock_dir, stock_rss),
+        (format!("pgsnap dump -F{f} -j {jobs}"), snap_time, &snap_dir, snap_rss),
     ] {
         println!(
             "  {name:<28} {:>9.2}s {:>12} {:>11.1} MB",
@@ -214,7 +237,8 @@ fn main() {
     println!("  (pg_dump's peak RSS is its leader process; its -j workers are separate processes)");
     println!("  speed-up: {:.2}x", stock_time.as_secs_f64() / snap_time.as_secs_f64());
     println!(
-        "  stock pg_restore -j {jobs} of pgsnap's archive: {:.2}s",
+        "  stock pg_restore {} of pgsnap's archive: {:.2}s",
+        restore_jobs.join(" "),
         restore_time.as_secs_f64()
     );
     if diff.is_empty() {

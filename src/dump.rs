@@ -1,18 +1,20 @@
-//! The dump use case: one snapshot, catalog → plan → parallel data → a directory archive
-//! that appears under its final name only when complete.
+//! The dump use case: one snapshot, catalog → plan → parallel data → an archive (directory,
+//! custom or tar, through the [`ArchiveWriter`] seam) that appears under its final name only
+//! when complete.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::archive::directory::DirectoryWriter;
-use crate::archive::script::ScriptOptions;
-use crate::archive::toc::{ArchiveFormat, ArchiveVersion, CreateTime, Header, HeaderCompression, TocEntry, encode_toc};
+use crate::archive::output::FileLayer;
+use crate::archive::script::{ScriptOptions, Sections};
+use crate::archive::toc::{ArchiveFormat, ArchiveVersion, CreateTime, Header, HeaderCompression, TocEntry};
+use crate::archive::writer::{self, ArchiveWriter, WriterOptions};
 use crate::catalog::{self, Selection};
 use crate::codec::Compression;
-use crate::engine::{self, CompressedFileSink, ExportJob, ExportOptions, SinkFactory, TableReport};
+use crate::engine::{self, ArchiveSinks, ExportJob, ExportOptions, TableReport};
 use crate::error::{Error, ErrorKind, Result, ResultExt};
-use crate::model::Entry;
+use crate::model::{Entry, Section};
 use crate::pg::{SessionOptions, Target};
 use crate::plan;
 
@@ -29,6 +31,18 @@ pub enum OutputFormat {
     Tar,
 }
 
+impl OutputFormat {
+    /// The long name `-F` takes (`plain`, `custom`, `directory`, `tar`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Plain => "plain",
+            OutputFormat::Custom => "custom",
+            OutputFormat::Directory => "directory",
+            OutputFormat::Tar => "tar",
+        }
+    }
+}
+
 /// What to dump and how.
 #[derive(Debug, Clone)]
 pub struct DumpOptions {
@@ -37,12 +51,18 @@ pub struct DumpOptions {
     /// Where to write: the directory archive (must not exist, or be an empty directory), or
     /// the file of the single-file formats; `None` = standard output (not for `-Fd`).
     pub output: Option<PathBuf>,
-    /// How the plain format prints its script (pg_dump's restore-time switches).
+    /// How the plain format prints its script (pg_dump's restore-time switches: `-O`, `-c`,
+    /// `--if-exists`, `-C`, the `\restrict` key — `None` prints none, pg_dump draws a random
+    /// one). Its dialect is the source server's major, as that server's pg_dump prints.
     pub script: ScriptOptions,
     /// Make the output durable before reporting success (`--no-sync` turns it off).
     pub sync: bool,
-    /// Worker connections for table data.
+    /// Byte transforms every archive file passes through (encryption, digests, …).
+    pub layers: Vec<Arc<dyn FileLayer>>,
+    /// Worker connections for table data (1 for the plain format).
     pub jobs: usize,
+    /// Data compression of the archive formats; the plain format compresses the whole script
+    /// (pg_dump's plain default is none).
     pub compression: Compression,
     /// Archive version to write; `None` = the lowest the chosen features need.
     pub archive_version: Option<ArchiveVersion>,
@@ -58,6 +78,7 @@ impl DumpOptions {
             output: Some(output.into()),
             script: ScriptOptions::default(),
             sync: true,
+            layers: Vec::new(),
             jobs: 2,
             compression: Compression::Gzip { level: 6 },
             archive_version: None,
@@ -70,6 +91,7 @@ impl DumpOptions {
 /// What a dump did.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// Where the archive is; `-` for standard output.
     pub archive: PathBuf,
     pub version: ArchiveVersion,
     /// "pg_restore 14-18" and the like.
@@ -107,33 +129,53 @@ pub fn choose_version(c: Compression, requested: Option<ArchiveVersion>) -> Resu
     }
 }
 
-/// Dumps a database into a directory archive (`pg_dump -Fd` equivalent).
+/// Dumps a database into an archive of `opts.format` (`pg_dump -Fd/-Fc/-Ft` equivalent) or
+/// an SQL script (`-Fp`).
 pub async fn dump(opts: DumpOptions) -> Result<Report> {
-    let started = Instant::now();
-    let version = choose_version(opts.compression, opts.archive_version)?;
-    let header_compression = HeaderCompression::for_archive(version, opts.compression)?;
-    // Checked before touching the server: an unusable output path fails fast.
-    let output = match (opts.format, &opts.output) {
-        (OutputFormat::Directory, Some(path)) => path.clone(),
-        (OutputFormat::Directory, None) => {
-            return Err(Error::usage(
-                "an output directory must be given for the directory format",
-            ));
-        }
-        (other, _) => {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                format!("output format {other:?} is not supported yet"),
-            ));
-        }
+    // --quote-all-identifiers and --disable-dollar-quoting shape every name and body the
+    // catalog readers render.
+    let style = crate::ddl::quote::Style {
+        quote_all_identifiers: opts.session.quote_all_identifiers,
+        disable_dollar_quoting: opts.selection.disable_dollar_quoting,
     };
-    let writer = DirectoryWriter::create(&output, opts.compression)?;
+    crate::ddl::quote::with_style(style, dump_styled(opts)).await
+}
+
+async fn dump_styled(opts: DumpOptions) -> Result<Report> {
+    let started = Instant::now();
+    let plain = opts.format == OutputFormat::Plain;
+    if plain && opts.jobs > 1 {
+        // pg_dump's wording; a script has one place for each table's rows, in order.
+        return Err(Error::usage("parallel backup only supported by the directory format"));
+    }
+    // A script has no archive header: its compression wraps the whole file and needs no
+    // archive version.
+    let archive_compression = if plain { Compression::None } else { opts.compression };
+    let version = choose_version(archive_compression, opts.archive_version)?;
+    let header_compression = HeaderCompression::for_archive(version, archive_compression)?;
+    let format = match opts.format {
+        OutputFormat::Directory => writer::Format::Directory,
+        OutputFormat::Custom => writer::Format::Custom,
+        OutputFormat::Tar => writer::Format::Tar,
+        OutputFormat::Plain => writer::Format::Plain,
+    };
+    // Checked before touching the server: an unusable output fails fast.
+    let mut writer = writer::create(
+        format,
+        opts.output.as_deref(),
+        WriterOptions {
+            compression: opts.compression,
+            sync: opts.sync,
+            layers: opts.layers.clone(),
+            script: opts.script.clone(),
+        },
+    )?;
+    let created = now_utc();
 
     // Workers must reach the server the leader reached: the snapshot exists only there.
     let (mut leader, target) = opts.target.connect_pinned().await?;
     leader.setup(&opts.session).await?;
-    leader.begin_snapshot_transaction().await?;
-    let snapshot = leader.export_snapshot().await?;
+    let snapshot = leader.begin_leader_transaction(&opts.session).await?;
 
     let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
     // Lock before reading definitions, as pg_dump's getTables does, so nothing we dump can
@@ -155,6 +197,17 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     let cat = ctx.finish();
 
     let (special, db_info) = catalog::database::header_entries(&leader, &opts.selection).await?;
+    catalog::narrate!("saving encoding = {}", leader.encoding());
+    catalog::narrate!(
+        "saving \"standard_conforming_strings = {}\"",
+        if leader.standard_conforming_strings() {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    catalog::narrate!("saving \"search_path = \"");
+    catalog::narrate!("saving database definition");
     let first_id = special.iter().map(|e| 1 + e.attached.len() as i32).sum::<i32>() + 1;
     let mut planned = plan::plan(cat.entries, &cat.depend, &cat.ext_members, first_id);
     // Extension members and pg_catalog objects are sorted like pg_dump sorts them, then left
@@ -164,18 +217,22 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
         tracing::warn!("{w}");
     }
     warnings.extend(planned.warnings.iter().map(ToString::to_string));
-    // -s / -a: planned whole, then filtered, so ids and dependencies (on entries left out
-    // too) are what a full dump would have — as pg_dump writes them.
-    planned.entries.retain(|p| wanted(&p.entry, &opts.selection));
-    let mut toc = header_toc(special, version, &opts.selection);
+    // -s / -a / --section: planned whole, then filtered, so ids and dependencies (on entries
+    // left out too) are what a full dump would have — as pg_dump writes them. A section-less
+    // entry (comment, ACL) goes with the section of the entry before it, starting after the
+    // database entries in pre-data (pg_backup_archiver.c `ProcessArchiveRestoreOptions`).
+    let sections = opts.script.sections;
+    let mut current = Section::PreData;
+    planned.entries.retain(|p| {
+        if p.entry.section != Section::None {
+            current = p.entry.section;
+        }
+        wanted(&p.entry, &opts.selection) && section_wanted(sections, current)
+    });
+    let mut toc = header_toc(special, version, &opts.selection, sections);
     let mut jobs = Vec::new();
     for p in &planned.entries {
-        let filename = if p.entry.data.is_some() {
-            writer.data_file_name(p.dump_id)
-        } else {
-            String::new()
-        };
-        toc.push(to_toc(p.dump_id, &p.entry, &p.deps, &filename, version));
+        toc.push(to_toc(p.dump_id, &p.entry, &p.deps, version));
         if let Some(data) = &p.entry.data {
             jobs.push(ExportJob {
                 id: p.dump_id,
@@ -185,35 +242,53 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     }
     engine::check_unique(&jobs)?;
 
-    let factory = Arc::new(DirSinks {
-        dir: writer.temp_dir().to_path_buf(),
-        compression: opts.compression,
-    });
-    let export_opts = ExportOptions {
-        jobs: opts.jobs.max(1),
-        session: opts.session.clone(),
-        ..ExportOptions::default()
-    };
-    let tables = engine::export_tables(&target, &snapshot, jobs, factory, &export_opts).await?;
-    leader.execute("COMMIT").await?;
-    leader.close().await;
-
+    let entries = toc.len();
+    // Partitions loaded through their root say so in their entry (as pg_restore reads it).
+    let insert_into = planned
+        .entries
+        .iter()
+        .filter_map(|p| {
+            let root = p.entry.defn.as_deref()?.strip_prefix("-- load via partition root ")?;
+            Some((p.entry.data.as_ref()?.table_oid, root.to_string()))
+        })
+        .collect();
     let header = Header {
         version,
+        // The writer sets the format byte its format needs.
         format: ArchiveFormat::Tar,
         compression: header_compression,
-        created: now_utc(),
+        created,
         dbname: db_info.name,
         server_version: db_info.server_version,
         dump_version: format!("pgsnap {}", env!("CARGO_PKG_VERSION")),
     };
-    let toc_bytes = encode_toc(&header, &toc);
-    let archive = writer.finish(&toc_bytes).context("finishing the archive")?;
+    writer.start(header, toc)?;
+    let in_order = match writer.data_order() {
+        Some(order) => {
+            jobs = in_data_order(jobs, &order)?;
+            true
+        }
+        None => false,
+    };
+    let sinks = Arc::new(ArchiveSinks(writer.sinks()?));
+    let export_opts = ExportOptions {
+        jobs: opts.jobs.max(1),
+        session: opts.session.clone(),
+        in_order,
+        inserts: opts.selection.inserts,
+        insert_into,
+        ..ExportOptions::default()
+    };
+    let tables = engine::export_tables(&target, &snapshot, jobs, sinks, &export_opts).await?;
+    leader.execute("COMMIT").await?;
+    leader.close().await;
+
+    let finished = finish_off_runtime(writer).await.context("finishing the archive")?;
     Ok(Report {
-        archive,
+        archive: finished.path.unwrap_or_else(|| PathBuf::from("-")),
         version,
-        readers: version.readers(),
-        entries: toc.len(),
+        readers: if plain { "psql".to_string() } else { version.readers() },
+        entries,
         rows: tables.iter().map(|t| t.rows).sum(),
         bytes_in: tables.iter().map(|t| t.bytes).sum(),
         bytes_out: tables.iter().map(|t| t.written).sum(),
@@ -223,24 +298,60 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
     })
 }
 
-/// Whether an entry belongs in a dump with this selection's schema/data switches
+/// The jobs in the order the writer takes their data; jobs it does not take are not run (a
+/// script printed without its data section), and an entry it wants without a job is an error.
+fn in_data_order(jobs: Vec<ExportJob>, order: &[i32]) -> Result<Vec<ExportJob>> {
+    let mut by_id: std::collections::HashMap<i32, ExportJob> = jobs.into_iter().map(|j| (j.id, j)).collect();
+    order
+        .iter()
+        .map(|id| {
+            by_id
+                .remove(id)
+                .ok_or_else(|| Error::internal(format!("the output wants the data of entry {id}, which has no job")))
+        })
+        .collect()
+}
+
+/// Finishing copies spooled data, fsyncs and renames: blocking work kept off the runtime.
+async fn finish_off_runtime(writer: Box<dyn ArchiveWriter>) -> Result<writer::Finished> {
+    tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|e| Error::internal(format!("finishing the archive failed: {e}")))?
+}
+
+/// Whether an entry belongs in a dump with this selection's schema/data/statistics switches
 /// (pg_dump -s keeps no data entries, not even the matview refresh; -a keeps table data and
-/// sequence values only).
+/// sequence values only; `--sequence-data` keeps sequence values whatever else is left
+/// out; statistics entries only with `--statistics[-only]`).
 fn wanted(e: &Entry, selection: &Selection) -> bool {
-    let data = matches!(e.desc.as_str(), "TABLE DATA" | "SEQUENCE SET");
-    if !selection.schema {
-        return data;
+    match e.desc.as_str() {
+        "TABLE DATA" => selection.data,
+        "SEQUENCE SET" => selection.data || selection.sequence_data,
+        "MATERIALIZED VIEW DATA" => selection.data && selection.schema,
+        "STATISTICS DATA" => selection.statistics,
+        _ => selection.schema,
     }
-    if !selection.data {
-        return !data && e.desc != "MATERIALIZED VIEW DATA";
+}
+
+/// Whether `--section` keeps entries of this section (pg_backup_archiver.c
+/// `_tocEntryRequired`).
+fn section_wanted(sections: Sections, section: Section) -> bool {
+    match section {
+        Section::PreData | Section::None => sections.pre_data,
+        Section::Data => sections.data,
+        Section::PostData => sections.post_data,
     }
-    true
 }
 
 /// The header entries get the first dump ids, each followed by its attached comment and ACL
 /// (left out of data-only dumps, as pg_dump does); those and DATABASE PROPERTIES depend on
 /// the DATABASE entry.
-fn header_toc(special: Vec<Entry>, version: ArchiveVersion, selection: &Selection) -> Vec<TocEntry> {
+fn header_toc(
+    special: Vec<Entry>,
+    version: ArchiveVersion,
+    selection: &Selection,
+    sections: Sections,
+) -> Vec<TocEntry> {
     let mut toc = Vec::new();
     let mut database_id = None;
     for mut e in special {
@@ -251,38 +362,23 @@ fn header_toc(special: Vec<Entry>, version: ArchiveVersion, selection: &Selectio
         } else {
             database_id.into_iter().collect()
         };
-        toc.push(to_toc(id, &e, &deps, "", version));
+        toc.push(to_toc(id, &e, &deps, version));
         if e.desc == "DATABASE" {
             database_id = Some(id);
         }
-        for a in attached.into_iter().filter(|_| selection.schema) {
+        // The database's comment and ACL are section-less entries after a pre-data one.
+        for a in attached
+            .into_iter()
+            .filter(|_| selection.schema && section_wanted(sections, Section::PreData))
+        {
             let aid = toc.len() as i32 + 1;
-            toc.push(to_toc(aid, &a, &[id], "", version));
+            toc.push(to_toc(aid, &a, &[id], version));
         }
     }
     toc
 }
 
-struct DirSinks {
-    dir: PathBuf,
-    compression: Compression,
-}
-
-impl SinkFactory for DirSinks {
-    fn open(&self, job: &ExportJob) -> Result<Box<dyn engine::BlockSink>> {
-        let name = format!(
-            "{}{}",
-            crate::archive::directory::data_file_name(job.id),
-            self.compression.file_suffix()
-        );
-        Ok(Box::new(CompressedFileSink::create(
-            self.dir.join(name),
-            self.compression,
-        )?))
-    }
-}
-
-fn to_toc(dump_id: i32, e: &Entry, deps: &[i32], filename: &str, version: ArchiveVersion) -> TocEntry {
+fn to_toc(dump_id: i32, e: &Entry, deps: &[i32], version: ArchiveVersion) -> TocEntry {
     let (tableoid, oid) = match e.key {
         Some(k) => (k.tableoid.to_string(), k.oid.to_string()),
         None => ("0".to_string(), e.toc_oid.unwrap_or(0).to_string()),
@@ -308,7 +404,8 @@ fn to_toc(dump_id: i32, e: &Entry, deps: &[i32], filename: &str, version: Archiv
         },
         owner: e.owner.clone(),
         deps: deps.to_vec(),
-        filename: filename.to_string(),
+        // The writer names data files (directory, tar) or records offsets (custom).
+        filename: String::new(),
     }
 }
 
@@ -393,6 +490,43 @@ mod tests {
             assert_eq!(wanted(&e(desc), &data_only), in_data, "{desc} with -a");
             assert!(wanted(&e(desc), &Selection::default()));
         }
+    }
+
+    #[test]
+    fn sequence_data_and_statistics_switches() {
+        let e = |desc: &str| Entry::new(desc, Priority::Table, Section::PreData, "x");
+        let schema_and_sequences = Selection {
+            data: false,
+            sequence_data: true,
+            ..Selection::default()
+        };
+        assert!(wanted(&e("SEQUENCE SET"), &schema_and_sequences));
+        assert!(!wanted(&e("TABLE DATA"), &schema_and_sequences));
+        let statistics_only = Selection {
+            schema: false,
+            data: false,
+            statistics: true,
+            ..Selection::default()
+        };
+        assert!(wanted(&e("STATISTICS DATA"), &statistics_only));
+        for desc in ["TABLE", "TABLE DATA", "SEQUENCE SET", "ACL"] {
+            assert!(!wanted(&e(desc), &statistics_only), "{desc}");
+        }
+        assert!(!wanted(&e("STATISTICS DATA"), &Selection::default()));
+    }
+
+    #[test]
+    fn sections_keep_their_entries_and_section_less_ones_follow() {
+        let only = |pre, data, post| Sections {
+            pre_data: pre,
+            data,
+            post_data: post,
+        };
+        assert!(section_wanted(only(true, false, false), Section::PreData));
+        assert!(section_wanted(only(true, false, false), Section::None));
+        assert!(!section_wanted(only(false, true, true), Section::PreData));
+        assert!(section_wanted(only(false, true, false), Section::Data));
+        assert!(!section_wanted(only(true, true, false), Section::PostData));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::fmt;
 /// What went wrong, broadly; drives exit codes and retry decisions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Bad flags, patterns or settings given by the user (exit code 2).
+    /// Bad flags, patterns or settings given by the user (exit code 1, as every error).
     Usage,
     /// Connection string or connection settings could not be understood.
     Config,
@@ -46,6 +46,8 @@ pub struct Error {
     message: String,
     context: Vec<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// For I/O errors: what the OS said, as a kind (the text is in `message`).
+    io_kind: Option<std::io::ErrorKind>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -63,6 +65,7 @@ impl Error {
             message: message.into(),
             context: Vec::new(),
             source: None,
+            io_kind: None,
         }
     }
 
@@ -74,10 +77,12 @@ impl Error {
         Self::new(ErrorKind::Config, message)
     }
 
+    /// A failed file or stream operation: `what` and the OS's reason, said once (the
+    /// `io::Error` is not kept as the source, whose text would repeat the reason).
     pub fn io(what: impl Into<String>, err: std::io::Error) -> Self {
         let what = what.into();
         let mut e = Self::new(ErrorKind::Io, format!("{what}: {}", describe_io(&err)));
-        e.source = Some(Box::new(err));
+        e.io_kind = Some(err.kind());
         e
     }
 
@@ -129,6 +134,11 @@ impl Error {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// For I/O errors, the kind of the underlying failure (e.g. `BrokenPipe`).
+    pub fn io_error_kind(&self) -> Option<std::io::ErrorKind> {
+        self.io_kind
+    }
 }
 
 fn describe_io(err: &std::io::Error) -> String {
@@ -136,7 +146,20 @@ fn describe_io(err: &std::io::Error) -> String {
         // ENOSPC / EDQUOT: say it plainly, it is the usual cause of a failed dump.
         Some(28) => "no space left on device".to_string(),
         Some(122) => "disk quota exceeded".to_string(),
-        _ => err.to_string(),
+        _ => os_error_text(err),
+    }
+}
+
+/// The OS's text for an I/O error, as C's `%m` prints it ("No such file or directory"),
+/// without Rust's " (os error N)" suffix.
+pub fn os_error_text(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match err.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .map(str::to_string)
+            .unwrap_or(text),
+        None => text,
     }
 }
 
@@ -195,6 +218,23 @@ mod tests {
         let e = Error::io("writing /x/1.dat.gz", std::io::Error::from_raw_os_error(28));
         assert_eq!(e.to_string(), "writing /x/1.dat.gz: no space left on device");
         assert_eq!(e.kind(), ErrorKind::Io);
+    }
+
+    /// The reason is said once, whoever prints the error and its sources.
+    #[test]
+    fn io_errors_say_their_cause_once() {
+        let e = Error::io("writing /x", std::io::Error::from_raw_os_error(28));
+        assert_eq!(
+            format!("{:#}", anyhow::Error::new(e)),
+            "writing /x: no space left on device"
+        );
+        let e = Error::io("opening \"/y\"", std::io::Error::from_raw_os_error(2));
+        assert_eq!(e.to_string(), "opening \"/y\": No such file or directory");
+        assert!(std::error::Error::source(&e).is_none());
+        let pipe = Error::io("writing to standard output", std::io::Error::from_raw_os_error(32));
+        assert_eq!(pipe.io_error_kind(), Some(std::io::ErrorKind::BrokenPipe));
+        let custom = std::io::Error::other("odd");
+        assert_eq!(os_error_text(&custom), "odd");
     }
 
     #[test]

@@ -94,3 +94,4 @@ pub mod dump;
 pub mod engine;
 pub mod pg;
 pub mod plan;
+pub mod select;

@@ -1,60 +1,114 @@
-//! The `pgsnap` command: argv → request, logging, runtime, exit codes (0 ok, 1 failure,
-//! 2 usage error). The only place `anyhow` is used.
+//! The `pgsnap` binary: argv → request, messages, runtime, exit codes (0 ok, 1 on any
+//! error, usage errors included, as pg_dump). Installed under the name `pg_dump` (a link),
+//! it is `pgsnap dump` and names itself `pg_dump`. The only place `anyhow` is used.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Parser;
-use pgsnap::cli::{Cli, Command, DumpRequest};
-use pgsnap::conn::{ConnSettings, PasswordPrompt};
-use pgsnap::dump::{DumpOptions, dump};
+use pgsnap::cli::log::{Colors, Level, PgLog, colors_from_env, line, to_stderr};
+use pgsnap::cli::{Cli, Command, DumpCommand, DumpRequest, FilterReadError, Invocation, UsageError};
+use pgsnap::conn::{ConnSettings, PASSWORD_PROMPT, PasswordPrompt, ProcessEnv};
+use pgsnap::dump::dump;
 use pgsnap::{Error, ErrorKind};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+/// How this process talks to the user.
+struct Ui {
+    inv: Invocation,
+    colors: Option<Colors>,
 }
 
-async fn run_dump(req: DumpRequest) -> anyhow::Result<()> {
-    let mut conn = req.conn.clone();
-    let mut prompted = false;
-    loop {
-        let settings = ConnSettings::from_process_env(&conn)?;
-        let candidates = settings
-            .target_configs()?
-            .into_iter()
-            .map(|(t, c)| {
-                (
-                    format!(
-                        "{} user \"{}\" database \"{}\"",
-                        t.describe(),
-                        settings.user,
-                        settings.dbname
-                    ),
-                    c,
-                )
+impl Ui {
+    fn say(&self, level: Level, message: &str) {
+        to_stderr(&line(self.inv.prog(), level, message, self.colors.as_ref()));
+    }
+
+    fn hint(&self, command: &str) {
+        self.say(Level::Hint, &format!("Try \"{command} --help\" for more information."));
+    }
+
+    /// Prints an error, unless it is a closed pipe on our output: the reader went away
+    /// (`pgsnap list | head`), which is no news to anyone.
+    fn fail(&self, e: &anyhow::Error) -> ExitCode {
+        let own = e.downcast_ref::<Error>();
+        if own.and_then(Error::io_error_kind) != Some(std::io::ErrorKind::BrokenPipe) {
+            // Our errors carry their causes in their text; others get their chain.
+            let text = match own {
+                Some(err) => err.to_string(),
+                None => format!("{e:#}"),
+            };
+            self.say(Level::Error, &text);
+        }
+        ExitCode::from(1)
+    }
+
+    /// Messages from the library: pg-style lines, narration with `-v`; `RUST_LOG` wins.
+    fn init_logging(&self, verbose: u8) {
+        let default = match verbose {
+            0 => "warn",
+            1 => "warn,pgsnap::narrate=info",
+            2 => "info",
+            _ => "debug",
+        };
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        let _ = tracing_subscriber::registry()
+            .with(filter)
+            .with(PgLog {
+                prog: self.inv.prog().to_string(),
+                colors: self.colors.clone(),
             })
-            .collect();
-        let target = pgsnap::pg::Target::from_candidates(candidates);
-        let mut opts = DumpOptions::new(target, &req.output);
-        opts.jobs = req.jobs;
-        opts.compression = req.compression;
-        opts.archive_version = req.archive_version;
-        opts.selection = req.selection.clone();
-        opts.session = req.session.clone();
-        match dump(opts).await {
+            .try_init();
+    }
+}
+
+/// Writes to standard output; a closed pipe is reported as such so the caller can end
+/// quietly, anything else (a full disk) as an error.
+fn print_stdout(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("could not write to standard output", e))
+}
+
+/// A `--filter` file, or standard input for `-`.
+fn read_filter_file(name: &str) -> Result<String, FilterReadError> {
+    let mut bytes = Vec::new();
+    if name == "-" {
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(FilterReadError::Read)?;
+    } else {
+        let mut f = std::fs::File::open(name).map_err(FilterReadError::Open)?;
+        f.read_to_end(&mut bytes).map_err(FilterReadError::Read)?;
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Asks for a password as pg_dump's `simple_prompt` does: on the terminal without echo,
+/// or, when there is no terminal, with the prompt on stderr and the answer from stdin.
+fn prompt_password(prompt: &str) -> pgsnap::Result<String> {
+    let tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty");
+    if tty.is_ok() {
+        return pgsnap::conn::tty_prompt(prompt);
+    }
+    to_stderr(prompt);
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Error::io("could not read the password from standard input", e))?;
+    Ok(answer.trim_end_matches(['\n', '\r']).to_string())
+}
+
+async fn run_dump(req: &DumpRequest) -> pgsnap::Result<()> {
+    // -W prompts here, before connecting.
+    let mut settings = ConnSettings::resolve(&req.conn, &ProcessEnv, &mut prompt_password)?;
+    let mut prompted = req.conn.password_prompt == PasswordPrompt::Force;
+    loop {
+        let target = pgsnap::pg::Target::from_settings(&settings)?;
+        match dump(req.options(target)).await {
             Ok(report) => {
                 tracing::info!(
                     "dumped {} tables, {} rows, {} entries into {} (archive {}, readable by {}) in {:.2?}",
@@ -68,74 +122,127 @@ async fn run_dump(req: DumpRequest) -> anyhow::Result<()> {
                 );
                 return Ok(());
             }
-            // Like pg_dump: ask once for a password when the server wants one we lack.
+            // Like pg_dump: ask once when the server wants a password we did not have.
             Err(e)
-                if !prompted
-                    && conn.password_prompt == PasswordPrompt::Auto
-                    && e.kind() == ErrorKind::Connect
-                    && e.message().contains("password missing")
-                    && std::io::stdin().is_terminal() =>
+                if e.kind() == ErrorKind::PasswordRequired
+                    && req.conn.password_prompt == PasswordPrompt::Auto
+                    && !prompted =>
             {
+                settings.password = Some(prompt_password(PASSWORD_PROMPT)?);
                 prompted = true;
-                conn.password_prompt = PasswordPrompt::Force;
             }
-            Err(e) => return Err(anyhow::Error::new(e)),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `pgsnap dump ...` / `pg_dump ...`.
+fn dump_command(ui: &Ui, args: &[String]) -> ExitCode {
+    let command = match pgsnap::cli::dump::parse(args, &mut read_filter_file) {
+        Ok(c) => c,
+        Err(UsageError { message, hint }) => {
+            if let Some(m) = message {
+                ui.say(Level::Error, &m);
+            }
+            if hint {
+                ui.hint(ui.inv.dump_command());
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let req = match command {
+        DumpCommand::Help => {
+            return finish_output(ui, print_stdout(&pgsnap::cli::help::dump_help(ui.inv.dump_command())));
+        }
+        DumpCommand::Version => return finish_output(ui, print_stdout(&format!("{}\n", ui.inv.dump_version_line()))),
+        DumpCommand::Run(req) => req,
+    };
+    ui.init_logging(req.verbose);
+    for w in &req.warnings {
+        ui.say(Level::Warning, w);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return ui.fail(&anyhow::Error::new(e).context("could not start the runtime")),
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            r = run_dump(&req) => r,
+            _ = tokio::signal::ctrl_c() => Err(Error::cancelled("interrupted")),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => ui.fail(&anyhow::Error::new(e)),
+    }
+}
+
+/// Exit status after printing help, a version or a listing: a reader that went away is
+/// fine; a stdout that cannot be written is an error.
+fn finish_output(ui: &Ui, written: Result<(), Error>) -> ExitCode {
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) => ExitCode::SUCCESS,
+        Err(e) => ui.fail(&anyhow::Error::new(e)),
+    }
+}
+
+/// Everything but `dump`: clap, with its errors in pg style.
+fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            if !e.use_stderr() {
+                // --help / --version.
+                return finish_output(ui, print_stdout(&e.render().to_string()));
+            }
+            // clap's message is its first paragraph; the usage after it is in --help.
+            let rendered = e.render().to_string();
+            let message: Vec<&str> = rendered
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let message = message.join(" ");
+            ui.say(Level::Error, message.strip_prefix("error: ").unwrap_or(&message));
+            let command = match argv.get(1).map(String::as_str) {
+                Some("list") => "pgsnap list",
+                _ => "pgsnap",
+            };
+            ui.hint(command);
+            return ExitCode::from(1);
+        }
+    };
+    ui.init_logging(0);
+    match cli.command {
+        Command::Dump(args) => dump_command(ui, &args.args),
+        Command::List(args) => {
+            // Any format pgsnap writes (and pg_dump's): directory, custom, tar, or "-".
+            let listing = pgsnap::archive::list_archive(&args.archive, args.create);
+            match listing {
+                Ok(text) => finish_output(ui, print_stdout(&text)),
+                Err(e) => ui.fail(&anyhow::Error::new(e)),
+            }
         }
     }
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
+    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let inv = Invocation::from_argv0(argv.first().map(String::as_str).unwrap_or("pgsnap"));
+    let ui = Ui {
+        inv,
+        colors: colors_from_env(
+            std::env::var("PG_COLOR").ok().as_deref(),
+            std::env::var("PG_COLORS").ok().as_deref(),
+            std::io::stderr().is_terminal(),
+        ),
     };
-    init_tracing(cli.verbose);
-    let result: anyhow::Result<()> = (|| {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .context("starting the runtime")?;
-        match cli.command {
-            Command::List(args) => {
-                let reader = pgsnap::archive::directory::DirectoryReader::open(&args.archive)?;
-                let opts = pgsnap::archive::list::ListOptions {
-                    create_db: args.create,
-                    ..Default::default()
-                };
-                print!(
-                    "{}",
-                    pgsnap::archive::list::list_with(reader.header(), reader.entries(), opts)
-                );
-                Ok(())
-            }
-            Command::Dump(args) => {
-                // Bad flags are usage errors (exit 2); everything after is a failure (exit 1).
-                let req = match args.validate() {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("pgsnap: error: {e}");
-                        eprintln!("Try \"pgsnap dump --help\" for more information.");
-                        std::process::exit(2);
-                    }
-                };
-                runtime.block_on(async {
-                    tokio::select! {
-                        r = run_dump(req) => r,
-                        _ = tokio::signal::ctrl_c() => Err(anyhow::Error::new(Error::cancelled("interrupted"))),
-                    }
-                })
-            }
+    match inv {
+        Invocation::PgDump => dump_command(&ui, argv.get(1..).unwrap_or_default()),
+        Invocation::Pgsnap if argv.get(1).map(String::as_str) == Some("dump") => {
+            dump_command(&ui, argv.get(2..).unwrap_or_default())
         }
-    })();
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("pgsnap: error: {e:#}");
-            ExitCode::from(1)
-        }
+        Invocation::Pgsnap => pgsnap_command(&ui, &argv),
     }
 }

@@ -2,19 +2,25 @@
 //! data file per data-bearing entry.
 //!
 //! [`DirectoryWriter`] builds the archive in a hidden sibling directory and renames it into
-//! place only in [`DirectoryWriter::finish`], so a failed or interrupted dump never leaves
-//! something at the target that looks like a whole archive. [`DirectoryReader`] opens an
+//! place only when finished, so a failed or interrupted dump never leaves something at the
+//! target that looks like a whole archive. Each data file is written as the engine delivers
+//! it: compressed pieces (gzip members, lz4/zstd frames) concatenated, which every
+//! pg_restore 14–18 reads (archive-format.md §7.3). [`DirectoryReader`] opens an
 //! existing archive the way pg_restore 16+ does (`_PrintFileData`, pg_backup_directory.c).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use crate::codec::{self, Compression};
+use crate::codec::{self, Compression, ParallelEncoder, Piece, PieceCodec, PieceSink};
 use crate::error::{Error, Result};
 
-use super::toc::{Header, TocEntry, decode_toc};
+use super::output::{ArchiveFile, MemberFile, apply_layers};
+use super::toc::{ArchiveFormat, ArchiveVersion, Header, TocEntry, decode_toc, encode_toc};
+use super::writer::{ArchiveWriter, BLOBS, DataSink, DataSinks, EncodedSink, Finished, WriterOptions, check_entries};
 
 /// Name of the TOC file inside a directory archive.
 pub const TOC_FILE: &str = "toc.dat";
@@ -32,22 +38,35 @@ pub fn data_file_name(dump_id: i32) -> String {
 }
 
 /// Writes a directory archive into a temporary sibling of the target, then renames it into
-/// place on [`finish`](Self::finish). Dropped without `finish`, it removes everything it wrote.
+/// place on [`finish`](ArchiveWriter::finish). Dropped without `finish`, it removes everything
+/// it wrote.
 #[derive(Debug)]
 pub struct DirectoryWriter {
     target: PathBuf,
     tmp: PathBuf,
-    compression: Compression,
+    opts: WriterOptions,
     /// Set once the temporary directory is gone (renamed or removed).
     done: bool,
+    started: Option<(Header, Vec<TocEntry>, Arc<DirSinks>)>,
 }
 
 impl DirectoryWriter {
+    /// [`DirectoryWriter::create_with`] with default options (sync on).
+    pub fn create(target: &Path, compression: Compression) -> Result<Self> {
+        Self::create_with(
+            target,
+            WriterOptions {
+                compression,
+                ..WriterOptions::default()
+            },
+        )
+    }
+
     /// Prepares to write an archive at `target`. Refuses a target that is a file, a symbolic
     /// link or a non-empty directory (an existing empty directory is accepted, as pg_dump
     /// does), and a missing or unwritable parent. Creates `<parent>/.<name>.pgsnap-tmp-<pid>-<n>`
     /// with mode 0700.
-    pub fn create(target: &Path, compression: Compression) -> Result<Self> {
+    pub fn create_with(target: &Path, opts: WriterOptions) -> Result<Self> {
         let shown = target.display();
         let name = match target.file_name() {
             Some(n) => n.to_string_lossy().into_owned(),
@@ -108,8 +127,9 @@ impl DirectoryWriter {
                     return Ok(DirectoryWriter {
                         target: target.to_path_buf(),
                         tmp,
-                        compression,
+                        opts,
                         done: false,
+                        started: None,
                     });
                 }
                 // Left over from an earlier process with the same pid: pick another number.
@@ -139,63 +159,12 @@ impl DirectoryWriter {
         &self.tmp
     }
 
-    /// The compression data files are written with.
-    pub fn compression(&self) -> Compression {
-        self.compression
-    }
-
-    /// `<dumpId>.dat`, the name to store in the entry's TOC `filename`.
-    pub fn data_file_name(&self, dump_id: i32) -> String {
-        data_file_name(dump_id)
-    }
-
-    /// Path of the entry's data file in the temporary directory, with the compression suffix.
-    pub fn data_file_path(&self, dump_id: i32) -> PathBuf {
-        self.tmp
-            .join(format!("{}{}", data_file_name(dump_id), self.compression.file_suffix()))
-    }
-
-    /// Creates the entry's data file (mode 0600); fails if it already exists.
-    pub fn create_data_file(&self, dump_id: i32) -> Result<File> {
-        create_new(&self.data_file_path(dump_id))
-    }
-
-    /// Creates another file in the archive by plain name (e.g. `blobs_<id>.toc`, written
-    /// uncompressed as pg_dump does); fails if it exists.
-    pub fn create_file(&self, name: &str) -> Result<File> {
-        if !is_plain_name(name) || name == TOC_FILE {
-            return Err(Error::internal(format!("invalid archive member name \"{name}\"")));
-        }
-        create_new(&self.tmp.join(name))
-    }
-
-    /// Writes `toc.dat` (never compressed), makes every file and the directory durable, and
-    /// renames the temporary directory to the target; returns the target path. On error the
-    /// temporary directory is removed and nothing appears at the target.
-    pub fn finish(mut self, toc: &[u8]) -> Result<PathBuf> {
+    /// Renames the complete temporary directory to the target (after syncing it).
+    fn move_into_place(&mut self) -> Result<()> {
         let shown = self.target.display().to_string();
-        let toc_path = self.tmp.join(TOC_FILE);
-        let mut f = create_new(&toc_path)?;
-        f.write_all(toc)
-            .map_err(|e| Error::io(format!("writing \"{}\"", toc_path.display()), e))?;
-        drop(f);
-
-        // Every member, then the directory itself (as pg_dump's fsync_dir_recurse before exit).
-        let listing =
-            fs::read_dir(&self.tmp).map_err(|e| Error::io(format!("reading \"{}\"", self.tmp.display()), e))?;
-        for item in listing {
-            let item = item.map_err(|e| Error::io(format!("reading \"{}\"", self.tmp.display()), e))?;
-            let path = item.path();
-            if item
-                .file_type()
-                .map_err(|e| Error::io(format!("checking \"{}\"", path.display()), e))?
-                .is_file()
-            {
-                sync_path(&path)?;
-            }
+        if self.opts.sync {
+            sync_path(&self.tmp)?;
         }
-        sync_path(&self.tmp)?;
-
         // rename(2) replaces an empty directory atomically; a target that stopped being empty
         // since `create` makes it fail instead of being overwritten.
         if let Err(first) = fs::rename(&self.tmp, &self.target) {
@@ -214,20 +183,84 @@ impl DirectoryWriter {
             })?;
         }
         self.done = true;
-        sync_path(&parent_dir(&self.target)).map_err(|e| {
-            e.context(format!(
-                "archive \"{shown}\" is complete but its parent could not be synced"
-            ))
-        })?;
+        if self.opts.sync {
+            sync_path(&parent_dir(&self.target)).map_err(|e| {
+                e.context(format!(
+                    "archive \"{shown}\" is complete but its parent could not be synced"
+                ))
+            })?;
+        }
         tracing::debug!(target = %shown, "archive directory renamed into place");
-        Ok(self.target.clone())
+        Ok(())
+    }
+}
+
+impl ArchiveWriter for DirectoryWriter {
+    fn start(&mut self, mut header: Header, mut entries: Vec<TocEntry>) -> Result<()> {
+        check_entries(&entries)?;
+        if self.started.is_some() {
+            return Err(Error::internal("directory archive started twice"));
+        }
+        // A directory toc.dat carries the tar code (pg_restore expects 3, not 5).
+        header.format = ArchiveFormat::Tar;
+        let mut blobs = HashMap::new();
+        for e in &mut entries {
+            e.filename = if !e.had_dumper {
+                String::new()
+            } else if e.desc == BLOBS {
+                let name = blobs_toc_name(header.version, e.dump_id);
+                if blobs.values().any(|n| *n == name) {
+                    return Err(Error::internal(format!(
+                        "archive {} holds one BLOBS entry only (readers before pg_restore 17 read \"{name}\")",
+                        header.version
+                    )));
+                }
+                blobs.insert(e.dump_id, name.clone());
+                name
+            } else {
+                data_file_name(e.dump_id)
+            };
+        }
+        let sinks = Arc::new(DirSinks(Arc::new(DirShared {
+            dir: self.tmp.clone(),
+            opts: self.opts.clone(),
+            data: entries.iter().filter(|e| e.had_dumper).map(|e| e.dump_id).collect(),
+            blobs,
+            state: Mutex::new((HashSet::new(), HashSet::new())),
+        })));
+        self.started = Some((header, entries, sinks));
+        Ok(())
     }
 
-    /// Removes everything written so far; reports a failure to remove it.
-    pub fn abort(mut self) -> Result<()> {
-        self.done = true;
-        fs::remove_dir_all(&self.tmp)
-            .map_err(|e| Error::io(format!("removing temporary directory \"{}\"", self.tmp.display()), e))
+    fn sinks(&self) -> Result<Arc<dyn DataSinks>> {
+        match &self.started {
+            Some((_, _, s)) => Ok(s.clone()),
+            None => Err(Error::internal("directory archive: sinks before start")),
+        }
+    }
+
+    /// Writes `toc.dat` (never compressed), makes the directory durable, and renames it to
+    /// the target. On error the temporary directory is removed and nothing appears there.
+    fn finish(mut self: Box<Self>) -> Result<Finished> {
+        let Some((header, entries, sinks)) = self.started.take() else {
+            return Err(Error::internal("directory archive finished before start"));
+        };
+        let sinks = &sinks.0;
+        {
+            let state = sinks.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(id) = sinks.data.iter().find(|id| !state.1.contains(id)) {
+                return Err(Error::internal(format!(
+                    "the data of dump id {id} was not complete when the archive was finished"
+                )));
+            }
+        }
+        let mut toc = sinks.create(TOC_FILE)?;
+        toc.write_all(&encode_toc(&header, &entries))?;
+        toc.commit()?;
+        self.move_into_place()?;
+        Ok(Finished {
+            path: Some(self.target.clone()),
+        })
     }
 }
 
@@ -239,6 +272,165 @@ impl Drop for DirectoryWriter {
         {
             tracing::warn!(tmp = %self.tmp.display(), error = %e, "could not remove temporary archive directory");
         }
+    }
+}
+
+/// Name of the blobs TOC file of BLOBS entry `dump_id`: `blobs.toc` before archive 1.16
+/// (readers older than 17 open that fixed name), `blobs_<dumpId>.toc` from 1.16 on.
+pub fn blobs_toc_name(version: ArchiveVersion, dump_id: i32) -> String {
+    if version >= ArchiveVersion::V1_16 {
+        format!("blobs_{dump_id}.toc")
+    } else {
+        "blobs.toc".to_string()
+    }
+}
+
+/// Opens data files in the temporary directory.
+#[derive(Debug)]
+struct DirSinks(Arc<DirShared>);
+
+#[derive(Debug)]
+struct DirShared {
+    dir: PathBuf,
+    opts: WriterOptions,
+    data: HashSet<i32>,
+    /// BLOBS entries and their blobs TOC file names.
+    blobs: HashMap<i32, String>,
+    /// Opened and finished dump ids.
+    state: Mutex<(HashSet<i32>, HashSet<i32>)>,
+}
+
+impl DirShared {
+    /// A new file in the archive (mode 0600), through the writer's layers.
+    fn create(&self, name: &str) -> Result<Box<dyn ArchiveFile>> {
+        if !is_plain_name(name) {
+            return Err(Error::internal(format!("invalid archive member name \"{name}\"")));
+        }
+        let f = MemberFile::create(&self.dir.join(name), self.opts.sync)?;
+        apply_layers(&self.opts.layers, name, Box::new(f))
+    }
+
+    fn finished(&self, dump_id: i32) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1.insert(dump_id);
+    }
+}
+
+impl DataSinks for DirSinks {
+    fn open(&self, dump_id: i32) -> Result<Box<dyn DataSink>> {
+        if !self.0.data.contains(&dump_id) {
+            return Err(Error::internal(format!("dump id {dump_id} has no data in the TOC")));
+        }
+        if !self.0.state.lock().unwrap_or_else(|p| p.into_inner()).0.insert(dump_id) {
+            return Err(Error::internal(format!("data of dump id {dump_id} opened twice")));
+        }
+        let c = self.0.opts.compression;
+        let label = format!("data of dump id {dump_id}");
+        let sink: Box<dyn DataSink> = match self.0.blobs.get(&dump_id) {
+            Some(toc_name) => Box::new(EncodedSink(ParallelEncoder::new(
+                PieceCodec::Member(c),
+                label,
+                BlobFiles {
+                    owner: self.0.clone(),
+                    dump_id,
+                    toc_name: toc_name.clone(),
+                    current: None,
+                    lines: Vec::new(),
+                    written: 0,
+                },
+            )?)),
+            None => {
+                let file = self
+                    .0
+                    .create(&format!("{}{}", data_file_name(dump_id), c.file_suffix()))?;
+                Box::new(EncodedSink(ParallelEncoder::new(
+                    PieceCodec::Member(c),
+                    label,
+                    DataFile {
+                        owner: self.0.clone(),
+                        dump_id,
+                        file: Some(file),
+                    },
+                )?))
+            }
+        };
+        Ok(sink)
+    }
+}
+
+/// A table's data file: the compressed members/frames in order.
+struct DataFile {
+    owner: Arc<DirShared>,
+    dump_id: i32,
+    file: Option<Box<dyn ArchiveFile>>,
+}
+
+impl PieceSink for DataFile {
+    fn piece(&mut self, piece: Piece) -> Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.write_all(&piece.data),
+            None => Err(Error::internal("data file already closed")),
+        }
+    }
+
+    fn finish(&mut self) -> Result<u64> {
+        let Some(f) = self.file.take() else {
+            return Err(Error::internal("data file already closed"));
+        };
+        let n = f.position();
+        f.commit()?;
+        self.owner.finished(self.dump_id);
+        Ok(n)
+    }
+}
+
+/// A BLOBS entry's files: `blob_<oid>.dat[.gz|.lz4|.zst]` per large object and the blobs TOC
+/// (uncompressed, lines `<oid> blob_<oid>.dat`, no suffix — pg_restore discovers it).
+struct BlobFiles {
+    owner: Arc<DirShared>,
+    dump_id: i32,
+    toc_name: String,
+    current: Option<Box<dyn ArchiveFile>>,
+    lines: Vec<u8>,
+    written: u64,
+}
+
+impl PieceSink for BlobFiles {
+    fn piece(&mut self, piece: Piece) -> Result<()> {
+        match self.current.as_mut() {
+            Some(f) => f.write_all(&piece.data),
+            None => Err(Error::internal("large object data outside an object")),
+        }
+    }
+
+    fn start_object(&mut self, oid: u32) -> Result<()> {
+        if self.current.is_some() {
+            return Err(Error::internal("large object started inside another"));
+        }
+        let name = format!("blob_{oid}.dat");
+        let suffix = self.owner.opts.compression.file_suffix();
+        self.current = Some(self.owner.create(&format!("{name}{suffix}"))?);
+        self.lines.extend_from_slice(format!("{oid} {name}\n").as_bytes());
+        Ok(())
+    }
+
+    fn end_object(&mut self) -> Result<()> {
+        let Some(f) = self.current.take() else {
+            return Err(Error::internal("end of a large object that was not started"));
+        };
+        self.written += f.position();
+        f.commit()
+    }
+
+    fn finish(&mut self) -> Result<u64> {
+        if self.current.is_some() {
+            return Err(Error::internal("BLOBS data ended inside a large object"));
+        }
+        let mut toc = self.owner.create(&self.toc_name)?;
+        toc.write_all(&self.lines)?;
+        self.written += toc.position();
+        toc.commit()?;
+        self.owner.finished(self.dump_id);
+        Ok(self.written)
     }
 }
 
@@ -269,18 +461,6 @@ fn private_dir_builder() -> fs::DirBuilder {
 #[cfg(not(unix))]
 fn private_dir_builder() -> fs::DirBuilder {
     fs::DirBuilder::new()
-}
-
-fn create_new(path: &Path) -> Result<File> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
-        .map_err(|e| Error::io(format!("could not create file \"{}\"", path.display()), e))
 }
 
 /// fsync a file or directory by path.
@@ -412,9 +592,8 @@ fn discover(dir: &Path, name: &str) -> Result<Option<(Box<dyn Read + Send>, Path
 
 #[cfg(test)]
 mod tests {
-    use super::super::toc::{ArchiveFormat, ArchiveVersion, CreateTime, HeaderCompression, encode_toc};
+    use super::super::toc::{CreateTime, HeaderCompression};
     use super::*;
-    use crate::codec::Encoder;
     use crate::error::ErrorKind;
 
     const ROWS: &[u8] = b"1\talpha\n2\tbeta\n3\t\\N\n\\.\n\n\n";
@@ -477,11 +656,17 @@ mod tests {
 
     /// Writes a complete archive with `ROWS` as the data of entry 2.
     fn write_archive(target: &Path, c: Compression) -> Result<PathBuf> {
-        let w = DirectoryWriter::create(target, c)?;
-        let mut enc = Encoder::new(c, w.create_data_file(2)?)?;
-        enc.write_all(ROWS).unwrap();
-        enc.finish().unwrap().sync_all().unwrap();
-        w.finish(&encode_toc(&header(c), &entries(2)))
+        let mut w: Box<dyn ArchiveWriter> = Box::new(DirectoryWriter::create(target, c)?);
+        w.start(header(c), entries(2))?;
+        let sinks = w.sinks()?;
+        let mut d = sinks.open(2)?;
+        // In several blocks, as the engine delivers them.
+        for block in ROWS.chunks(7) {
+            d.write(block.to_vec())?;
+        }
+        d.finish()?;
+        drop(sinks);
+        Ok(w.finish()?.path.unwrap())
     }
 
     fn names(dir: &Path) -> Vec<String> {
@@ -543,12 +728,9 @@ mod tests {
             "{tmp_name}"
         );
         assert_eq!(w.temp_dir().parent(), Some(base.path()));
-        assert_eq!(w.data_file_path(7), w.temp_dir().join("7.dat"));
-        assert_eq!(w.data_file_name(7), "7.dat");
         let w2 =
             DirectoryWriter::create(&base.path().join("arch"), Compression::Zstd { level: 3, long: false }).unwrap();
         assert_ne!(w.temp_dir(), w2.temp_dir());
-        assert_eq!(w2.data_file_path(7), w2.temp_dir().join("7.dat.zst"));
     }
 
     #[test]
@@ -556,22 +738,33 @@ mod tests {
         let base = tempfile::tempdir().unwrap();
         let target = base.path().join("out");
         {
-            let w = DirectoryWriter::create(&target, Compression::Gzip { level: 1 }).unwrap();
-            let mut f = w.create_data_file(5).unwrap();
-            f.write_all(b"partial").unwrap();
-            assert!(w.temp_dir().exists());
-            // Simulated failure: the writer goes out of scope without finish.
+            let mut w: Box<dyn ArchiveWriter> =
+                Box::new(DirectoryWriter::create(&target, Compression::Gzip { level: 1 }).unwrap());
+            w.start(header(Compression::Gzip { level: 1 }), entries(5)).unwrap();
+            let sinks = w.sinks().unwrap();
+            let mut d = sinks.open(5).unwrap();
+            d.write(b"partial".to_vec()).unwrap();
+            // Simulated failure: sink and writer go out of scope without finish.
         }
         assert!(!target.exists());
         assert!(names(base.path()).is_empty(), "{:?}", names(base.path()));
     }
 
     #[test]
-    fn abort_removes_the_temp_dir() {
+    fn unfinished_data_blocks_finish() {
         let base = tempfile::tempdir().unwrap();
-        let w = DirectoryWriter::create(&base.path().join("out"), Compression::None).unwrap();
-        w.create_file("blobs.toc").unwrap();
-        w.abort().unwrap();
+        let target = base.path().join("out");
+        let mut w: Box<dyn ArchiveWriter> = Box::new(DirectoryWriter::create(&target, Compression::None).unwrap());
+        w.start(header(Compression::None), entries(5)).unwrap();
+        let sinks = w.sinks().unwrap();
+        let mut d = sinks.open(5).unwrap();
+        assert!(sinks.open(5).is_err(), "opened twice");
+        assert!(sinks.open(1).is_err(), "no data");
+        d.write(b"x".to_vec()).unwrap();
+        drop(d);
+        drop(sinks);
+        let e = w.finish().unwrap_err();
+        assert!(e.to_string().contains("dump id 5"), "{e}");
         assert!(names(base.path()).is_empty());
     }
 
@@ -639,24 +832,131 @@ mod tests {
     fn target_filled_meanwhile_is_not_overwritten() {
         let base = tempfile::tempdir().unwrap();
         let target = base.path().join("out");
-        let w = DirectoryWriter::create(&target, Compression::None).unwrap();
+        let mut w: Box<dyn ArchiveWriter> = Box::new(DirectoryWriter::create(&target, Compression::None).unwrap());
+        w.start(header(Compression::None), Vec::new()).unwrap();
         fs::create_dir(&target).unwrap();
         fs::write(target.join("other"), b"x").unwrap();
-        let e = w.finish(&encode_toc(&header(Compression::None), &[])).unwrap_err();
+        let e = w.finish().unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Io);
         assert_eq!(names(&target), vec!["other"]);
         assert_eq!(names(base.path()), vec!["out"]);
     }
 
-    #[test]
-    fn create_file_refuses_paths_and_duplicates() {
-        let base = tempfile::tempdir().unwrap();
-        let w = DirectoryWriter::create(&base.path().join("out"), Compression::None).unwrap();
-        for bad in ["", ".", "..", "../x", "a/b", "toc.dat"] {
-            assert!(w.create_file(bad).is_err(), "{bad:?}");
+    fn blobs_entry(id: i32) -> TocEntry {
+        TocEntry {
+            dump_id: id,
+            had_dumper: true,
+            tableoid: "0".into(),
+            oid: "0".into(),
+            tag: "BLOBS".into(),
+            desc: "BLOBS".into(),
+            section: 3,
+            ..TocEntry::default()
         }
-        w.create_data_file(3).unwrap();
-        assert_eq!(w.create_data_file(3).unwrap_err().kind(), ErrorKind::Io);
+    }
+
+    #[test]
+    fn large_objects_get_files_and_a_blobs_toc() {
+        let objects: Vec<(u32, Vec<u8>)> = vec![
+            (16444, b"hello large object".to_vec()),
+            (16445, Vec::new()),
+            (4_000_000_000, (0..2_500_000u32).map(|i| (i % 253) as u8).collect()),
+        ];
+        for (c, version, toc_name) in [
+            (Compression::Gzip { level: 6 }, ArchiveVersion::V1_14, "blobs.toc"),
+            (
+                Compression::Zstd { level: 3, long: false },
+                ArchiveVersion::V1_15,
+                "blobs.toc",
+            ),
+            (Compression::Lz4 { level: 1 }, ArchiveVersion::V1_16, "blobs_9.toc"),
+            (Compression::None, ArchiveVersion::V1_16, "blobs_9.toc"),
+        ] {
+            let base = tempfile::tempdir().unwrap();
+            let target = base.path().join("out");
+            let mut w: Box<dyn ArchiveWriter> = Box::new(DirectoryWriter::create(&target, c).unwrap());
+            let mut h = header(c);
+            h.version = version;
+            h.compression = HeaderCompression::for_archive(version, c).unwrap();
+            let mut toc = entries(2);
+            toc.push(blobs_entry(9));
+            w.start(h, toc).unwrap();
+            let sinks = w.sinks().unwrap();
+            let mut b = sinks.open(9).unwrap();
+            for (oid, bytes) in &objects {
+                b.start_object(*oid).unwrap();
+                for piece in bytes.chunks(1 << 20) {
+                    b.write(piece.to_vec()).unwrap();
+                }
+                b.end_object().unwrap();
+            }
+            b.finish().unwrap();
+            let mut d = sinks.open(2).unwrap();
+            d.write(ROWS.to_vec()).unwrap();
+            d.finish().unwrap();
+            drop(sinks);
+            w.finish().unwrap();
+
+            let r = DirectoryReader::open(&target).unwrap();
+            assert_eq!(r.entries()[2].filename, toc_name, "{c}");
+            let lines = fs::read_to_string(target.join(toc_name)).unwrap();
+            assert_eq!(
+                lines,
+                "16444 blob_16444.dat\n16445 blob_16445.dat\n4000000000 blob_4000000000.dat\n"
+            );
+            for (oid, bytes) in &objects {
+                let name = format!("blob_{oid}.dat");
+                let f = File::open(target.join(format!("{name}{}", c.file_suffix()))).unwrap();
+                assert_eq!(
+                    &read_all(codec::decoder_for_suffix(c.file_suffix(), f).unwrap()),
+                    bytes,
+                    "{c} {oid}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn one_blobs_entry_before_1_16() {
+        let base = tempfile::tempdir().unwrap();
+        let mut w: Box<dyn ArchiveWriter> =
+            Box::new(DirectoryWriter::create(&base.path().join("o"), Compression::None).unwrap());
+        let mut toc = entries(2);
+        toc.push(blobs_entry(8));
+        toc.push(blobs_entry(9));
+        assert!(w.start(header(Compression::None), toc).is_err());
+    }
+
+    #[test]
+    fn layers_see_every_file() {
+        use super::super::output::tests::Upper;
+        let base = tempfile::tempdir().unwrap();
+        let target = base.path().join("out");
+        let mut w: Box<dyn ArchiveWriter> = Box::new(
+            DirectoryWriter::create_with(
+                &target,
+                WriterOptions {
+                    compression: Compression::None,
+                    sync: false,
+                    layers: vec![Arc::new(Upper)],
+                    script: Default::default(),
+                },
+            )
+            .unwrap(),
+        );
+        w.start(header(Compression::None), entries(2)).unwrap();
+        let sinks = w.sinks().unwrap();
+        let mut d = sinks.open(2).unwrap();
+        d.write(b"abc\n".to_vec()).unwrap();
+        d.finish().unwrap();
+        drop(sinks);
+        w.finish().unwrap();
+        assert_eq!(fs::read(target.join("2.dat")).unwrap(), b"ABC\n");
+        let toc = fs::read(target.join("toc.dat")).unwrap();
+        assert!(
+            toc.windows(14).any(|w| w == b"CREATE TABLE P"),
+            "toc.dat passed the layer too"
+        );
     }
 
     #[test]

@@ -3,10 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::toc::{ArchiveFormat, Header, TocEntry};
+use super::toc::{ArchiveFormat, CreateTime, Header, TocEntry};
 
 /// Choices that change what `pg_restore -l` prints.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListOptions {
     /// As `pg_restore -l -C`: also list the DATABASE entries and the database's own
     /// comment, ACL and security label.
@@ -14,6 +14,9 @@ pub struct ListOptions {
     /// Overrides the "Format:" line. By default format byte 1 reads `CUSTOM` and 3 reads
     /// `DIRECTORY` (a tar toc.dat carries 3 too; pass `Some("TAR")` for one).
     pub format_label: Option<&'static str>,
+    /// The creation time as the reader's local zone shows it, with the zone's abbreviation
+    /// (see `zone::Zone::stamp`); by default the header's fields are printed without a zone.
+    pub created: Option<(CreateTime, String)>,
 }
 
 /// Renders the listing `pg_restore -l` prints for this archive.
@@ -24,15 +27,17 @@ pub fn list(header: &Header, entries: &[TocEntry]) -> String {
 /// [`list`] with options.
 pub fn list_with(header: &Header, entries: &[TocEntry], opts: ListOptions) -> String {
     let mut out = String::with_capacity(512 + entries.len() * 64);
-    let t = &header.created;
+    let (t, zone) = match &opts.created {
+        Some((t, z)) => (t, format!(" {z}")),
+        None => (&header.created, String::new()),
+    };
     let format = opts.format_label.unwrap_or(match header.format {
         ArchiveFormat::Custom => "CUSTOM",
         ArchiveFormat::Tar => "DIRECTORY",
     });
-    // The header stores broken-down time without a zone, so none is printed.
     let _ = write!(
         out,
-        ";\n; Archive created at {:04}-{:02}-{:02} {:02}:{:02}:{:02}\n",
+        ";\n; Archive created at {:04}-{:02}-{:02} {:02}:{:02}:{:02}{zone}\n",
         i64::from(t.year) + 1900,
         i64::from(t.mon) + 1,
         t.mday,
@@ -57,7 +62,7 @@ pub fn list_with(header: &Header, entries: &[TocEntry], opts: ListOptions) -> St
         sanitize(&header.dump_version)
     );
     out.push_str(";\n;\n; Selected TOC Entries:\n;\n");
-    for e in entries.iter().filter(|e| is_listed(e, opts)) {
+    for e in entries.iter().filter(|e| is_listed(e, &opts)) {
         let _ = writeln!(
             out,
             "{}; {} {} {} {} {} {}",
@@ -76,7 +81,7 @@ pub fn list_with(header: &Header, entries: &[TocEntry], opts: ListOptions) -> St
 /// Whether a plain `pg_restore` would process the entry (`_tocEntryRequired`): the three
 /// settings entries are consumed while reading the TOC, and database-level entries belong to
 /// `-C` only.
-fn is_listed(e: &TocEntry, opts: ListOptions) -> bool {
+fn is_listed(e: &TocEntry, opts: &ListOptions) -> bool {
     match e.desc.as_str() {
         "ENCODING" | "STDSTRINGS" | "SEARCHPATH" => false,
         "DATABASE" | "DATABASE PROPERTIES" => opts.create_db,
@@ -189,7 +194,7 @@ mod tests {
             &entries,
             ListOptions {
                 create_db: true,
-                format_label: None,
+                ..ListOptions::default()
             },
         );
         assert!(

@@ -228,20 +228,20 @@ impl TocEntry {
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-fn put_int(out: &mut Vec<u8>, v: i32) {
+pub(crate) fn put_int(out: &mut Vec<u8>, v: i32) {
     // `WriteInt`: sign byte, then the magnitude little-endian in intSize bytes.
     out.push(u8::from(v < 0));
     out.extend_from_slice(&v.unsigned_abs().to_le_bytes());
 }
 
-fn put_len(out: &mut Vec<u8>, len: usize) {
+pub(crate) fn put_len(out: &mut Vec<u8>, len: usize) {
     // TOC strings come from catalog text (at most 1 GB per PostgreSQL value) and entry counts
     // are bounded by i32 dump ids, so every length fits the format's signed 32-bit int.
     let len = i32::try_from(len).expect("TOC length fits i32"); // INVARIANT: see the comment above
     put_int(out, len);
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     put_len(out, s.len());
     out.extend_from_slice(s.as_bytes());
 }
@@ -346,6 +346,10 @@ pub(crate) struct TocReader<'a> {
     buf: &'a [u8],
     pos: usize,
     int_size: usize,
+    /// `offSize` from the header (custom-format offsets).
+    off_size: usize,
+    /// Set when a read ran past the end: the buffer length that read needed.
+    needed: Option<usize>,
 }
 
 impl<'a> TocReader<'a> {
@@ -354,6 +358,8 @@ impl<'a> TocReader<'a> {
             buf,
             pos: 0,
             int_size: usize::from(INT_SIZE),
+            off_size: usize::from(OFF_SIZE),
+            needed: None,
         }
     }
 
@@ -362,9 +368,20 @@ impl<'a> TocReader<'a> {
         self.pos
     }
 
-    fn take(&mut self, n: usize, field: &str, at: Place) -> Result<&'a [u8]> {
+    /// The intSize and offSize the header announced.
+    pub(crate) fn sizes(&self) -> (usize, usize) {
+        (self.int_size, self.off_size)
+    }
+
+    /// After a truncation error: how long the buffer had to be for the failing read.
+    pub(crate) fn needed(&self) -> Option<usize> {
+        self.needed
+    }
+
+    pub(crate) fn take(&mut self, n: usize, field: &str, at: Place) -> Result<&'a [u8]> {
         let remain = self.buf.len() - self.pos;
         if n > remain {
+            self.needed = Some(self.pos.saturating_add(n));
             return Err(Error::archive(format!(
                 "TOC is truncated: field \"{field}\" of {at} needs {n} bytes at offset {:#x}, only {remain} remain",
                 self.pos
@@ -485,6 +502,7 @@ pub(crate) fn decode_header(r: &mut TocReader<'_>, format: ArchiveFormat) -> Res
             "sanity check on offset size ({off_size}) failed"
         )));
     }
+    r.off_size = usize::from(off_size);
     let fmt_byte = r.byte("format", at)?;
     if fmt_byte != format.byte() {
         return Err(Error::archive(format!(

@@ -48,7 +48,11 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         if ctx.is_extension_member(id) {
             continue;
         }
+        // Global entries belong to no schema: dumped only when nothing narrows the dump.
         let schema = if nsp == 0 {
+            if !ctx.include_everything() {
+                continue;
+            }
             None
         } else if ctx.schema_dumped(nsp) {
             ctx.namespace(nsp).map(|n| n.name.clone())

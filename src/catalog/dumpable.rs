@@ -65,8 +65,10 @@ pub fn schemaless(ctx: &Ctx<'_>, id: CatalogId, acl_for_builtin: bool) -> Dump {
     }
 }
 
+/// Members follow their extension (pg_dump's `checkExtensionMembership`): only their changed
+/// privileges, when the extension is dumped (`-e`/`--exclude-extension` decide that).
 fn member_of(ctx: &Ctx<'_>, ext: u32) -> Dump {
-    if ext < FIRST_NORMAL_OID || ctx.include_everything() {
+    if ext < FIRST_NORMAL_OID || ctx.extension_dumped(ext) {
         Dump::AclOnly
     } else {
         Dump::Nothing

@@ -20,11 +20,16 @@ use crate::ddl::sequence::setval_sql;
 use crate::ddl::table::{copy_columns, copy_in_sql};
 use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, TableData};
+use crate::select::Resolved;
 
 /// One registered relation of a dumped extension.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigRel {
     pub oid: u32,
+    /// The extension that registered it.
+    pub extension: u32,
+    /// Its schema's OID (`-n`/`-N` decide on it).
+    pub namespace: u32,
     pub relkind: u8,
     /// `pg_class.relpersistence`.
     pub persistence: u8,
@@ -43,15 +48,15 @@ impl ConfigRel {
     }
 }
 
-/// The registered relations of every extension that is dumped, in extension and
-/// registration order. An extension whose two arrays differ in length is skipped, as
-/// pg_dump skips it (it cannot tell which condition goes with which table).
+/// The registered relations whose data is dumped, in extension and registration order. An
+/// extension whose two arrays differ in length is skipped, as pg_dump skips it (it cannot
+/// tell which condition goes with which table).
 async fn registered(ctx: &Ctx<'_>) -> Result<Vec<ConfigRel>> {
     let rows = ctx
         .db
         .query(
             "SELECT c.oid, c.relkind, c.relpersistence, n.nspname, c.relname, c.relowner, \
-             coalesce(cfg.cond, ''), (c.relpages::int8 + coalesce(tc.relpages, 0)::int8) \
+             coalesce(cfg.cond, ''), (c.relpages::int8 + coalesce(tc.relpages, 0)::int8), e.oid, n.oid \
              FROM pg_catalog.pg_extension e \
              CROSS JOIN LATERAL unnest(e.extconfig, e.extcondition) WITH ORDINALITY AS cfg(relid, cond, n) \
              JOIN pg_catalog.pg_class c ON c.oid = cfg.relid \
@@ -64,8 +69,10 @@ async fn registered(ctx: &Ctx<'_>) -> Result<Vec<ConfigRel>> {
         .await?;
     let mut out = Vec::new();
     for r in rows {
-        out.push(ConfigRel {
+        let rel = ConfigRel {
             oid: r.oid(0)?,
+            extension: r.oid(8)?,
+            namespace: r.oid(9)?,
             relkind: r.char(1)?,
             persistence: r.char(2)?,
             schema: r.text(3)?,
@@ -73,10 +80,41 @@ async fn registered(ctx: &Ctx<'_>) -> Result<Vec<ConfigRel>> {
             owner: ctx.role(r.oid(5)?),
             condition: r.text(6)?,
             pages: r.int(7)?,
-        });
+        };
+        if selected(
+            &ctx.selected,
+            ctx.extension_dumped(rel.extension),
+            ctx.schema_dumped(rel.namespace),
+            &rel,
+        ) {
+            out.push(rel);
+        }
     }
     debug_assert!(out.iter().all(|c| c.oid >= FIRST_NORMAL_OID));
     Ok(out)
+}
+
+/// Whether the selection dumps a registered relation's data (pg_dump.c
+/// `processExtensionTables`): none of an extension `-e` leaves out or `--exclude-extension`
+/// names; all of a dumped extension's; of another extension (when `-t`/`-n` narrow the dump)
+/// those named by `-t` or in a schema `-n` selects. `-T` and `-N` remove it in every case,
+/// `--exclude-table-data` too (`makeTableDataInfo`).
+/// `extension_dumped` and `schema_dumped` are the context's answers for the relation's
+/// extension and schema.
+fn selected(s: &Resolved, extension_dumped: bool, schema_dumped: bool, rel: &ConfigRel) -> bool {
+    if s.extension_include
+        .as_ref()
+        .is_some_and(|set| !set.contains(&rel.extension))
+        || s.extension_exclude.contains(&rel.extension)
+    {
+        return false;
+    }
+    let chosen =
+        extension_dumped || s.table_include.as_ref().is_some_and(|set| set.contains(&rel.oid)) || schema_dumped;
+    chosen
+        && !s.table_exclude.contains(&rel.oid)
+        && !s.schema_exclude.contains(&rel.namespace)
+        && !s.table_data_exclude.contains(&rel.oid)
 }
 
 /// Whether a registered relation's data is dumped (`makeTableDataInfo`): plain tables (not
@@ -142,15 +180,17 @@ pub async fn lockable(ctx: &Ctx<'_>) -> Result<Vec<String>> {
 }
 
 /// Adds the data entries of every dumped extension's configuration relations, and orders
-/// the data of configuration tables along the foreign keys between them.
+/// the data of configuration tables along the foreign keys between them. Without data
+/// (`-s`) only `--sequence-data` keeps the sequences' values, as for any sequence.
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    if !ctx.selection.data {
+    let (data, sequence_data) = (ctx.selection.data, ctx.selection.sequence_data);
+    if !data && !sequence_data {
         return Ok(());
     }
     let rels: Vec<ConfigRel> = registered(ctx)
         .await?
         .into_iter()
-        .filter(|r| wants_data(r, ctx.selection.no_unlogged_table_data))
+        .filter(|r| wants_data(r, ctx.selection.no_unlogged_table_data) && (data || r.relkind == b'S'))
         .collect();
     if rels.is_empty() {
         return Ok(());
@@ -176,7 +216,12 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             ctx.push(sequence_set_entry(rel, last, called));
         } else {
             let cols = columns.remove(&rel.oid).unwrap_or_default();
-            let i = ctx.push(table_data_entry(rel, &cols));
+            let mut e = table_data_entry(rel, &cols);
+            // INSERT mode has no COPY statement: the data file holds the statements.
+            if ctx.selection.inserts.is_some() {
+                e.copy_stmt = None;
+            }
+            let i = ctx.push(e);
             data_entry.insert(rel.oid, i);
         }
     }
@@ -204,11 +249,15 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     fn rel(relkind: u8, persistence: u8, condition: &str) -> ConfigRel {
         ConfigRel {
             oid: 16400,
+            extension: 16390,
+            namespace: 16380,
             relkind,
             persistence,
             schema: "ext schema".into(),
@@ -216,6 +265,59 @@ mod tests {
             owner: "alice".into(),
             condition: condition.into(),
             pages: 7,
+        }
+    }
+
+    fn set(oids: &[u32]) -> Option<HashSet<u32>> {
+        Some(oids.iter().copied().collect())
+    }
+
+    #[test]
+    fn which_configuration_relations_the_selection_dumps() {
+        let r = rel(b'r', b'p', "");
+        let none = Resolved::default();
+        // The extension is dumped: its configuration data is.
+        assert!(selected(&none, true, false, &r));
+        // -e naming another extension, or --exclude-extension naming this one: never.
+        let other_ext = Resolved {
+            extension_include: set(&[1]),
+            ..Resolved::default()
+        };
+        assert!(!selected(&other_ext, false, true, &r));
+        let excluded_ext = Resolved {
+            extension_exclude: [16390].into(),
+            table_include: set(&[16400]),
+            ..Resolved::default()
+        };
+        assert!(!selected(&excluded_ext, false, true, &r));
+        // -t / -n leave the extension out, but name the table or select its schema.
+        let by_table = Resolved {
+            table_include: set(&[16400]),
+            ..Resolved::default()
+        };
+        assert!(selected(&by_table, false, false, &r));
+        let other_table = Resolved {
+            table_include: set(&[1]),
+            ..Resolved::default()
+        };
+        assert!(!selected(&other_table, false, false, &r));
+        assert!(selected(&none, false, true, &r));
+        // -T, -N and --exclude-table-data remove it even from a dumped extension.
+        for excluded in [
+            Resolved {
+                table_exclude: [16400].into(),
+                ..Resolved::default()
+            },
+            Resolved {
+                schema_exclude: [16380].into(),
+                ..Resolved::default()
+            },
+            Resolved {
+                table_data_exclude: [16400].into(),
+                ..Resolved::default()
+            },
+        ] {
+            assert!(!selected(&excluded, true, true, &r), "{excluded:?}");
         }
     }
 

@@ -19,7 +19,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         .await?;
     for r in rows {
         let oid = r.oid(0)?;
-        if oid < FIRST_NORMAL_OBJECT_ID {
+        if oid < FIRST_NORMAL_OBJECT_ID || !ctx.extension_dumped(oid) {
             continue;
         }
         let name = r.text(1)?;
@@ -31,7 +31,10 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             .with_drop(drop);
         if let Some(text) = ctx.comment(catalog_oid::PG_EXTENSION, oid, 0) {
             let q = quote::ident(&name);
-            let c = comment::comment_entry(&e, "EXTENSION", &q, &q, text);
+            let mut c = comment::comment_entry(&e, "EXTENSION", &q, &q, text);
+            // pg_dump's dumpExtension passes an empty owner (not none) for the comment, which
+            // plain scripts show as "Owner: " where the extension itself shows "Owner: -".
+            c.owner = Some(String::new());
             e.attached.push(c);
         }
         ctx.push(e);

@@ -5,15 +5,18 @@
 //! entries into the context. Each kind lives in its own file; the SQL it renders comes from
 //! `ddl/`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::model::{CatalogId, DependGraph, Entry, ServerVersion, catalog_oid, depend::DependRow};
+use crate::model::{CatalogId, DependGraph, Entry, InsertOptions, ServerVersion, catalog_oid, depend::DependRow};
 use crate::pg::Session;
+use crate::select::{Patterns, Resolved};
 
-/// What to dump. Pattern selection (`-n/-t/-N/-T`) arrives with the CLI issue; the shape is
-/// here so readers already ask the right questions.
+/// What to dump. `schema`, `data` and `statistics` are pg_dump's effective switches (after
+/// `-s`, `-a`, `--no-schema`, `--no-data`, `--statistics[-only]`, `--no-statistics`); the
+/// patterns are resolved by [`load_context`] into the OID sets readers ask about through
+/// [`Ctx`].
 #[derive(Debug, Clone)]
 pub struct Selection {
     pub schema: bool,
@@ -39,8 +42,21 @@ pub struct Selection {
     /// Large objects: `None` = pg_dump's default (dumped with data when nothing narrows the
     /// dump), `Some(true)` = `-b`, `Some(false)` = `-B`.
     pub large_objects: Option<bool>,
-    /// `--include-foreign-data`: OIDs of the foreign servers (the CLI resolves the patterns)
-    /// whose foreign tables' rows are dumped. Empty: no foreign data, as pg_dump by default.
+    /// `-n/-N/-t/-T/-e/--exclude-extension/--exclude-table-data[...]/--include-foreign-data`
+    /// and filter files.
+    pub patterns: Patterns,
+    /// `--sequence-data`: sequence values even when no other data is dumped.
+    pub sequence_data: bool,
+    /// `--load-via-partition-root`: partitions' data is loaded through their root table.
+    pub load_via_partition_root: bool,
+    /// `--inserts` and friends: table data as INSERT statements instead of COPY.
+    pub inserts: Option<InsertOptions>,
+    /// `--disable-dollar-quoting`: function bodies as ordinary string literals.
+    pub disable_dollar_quoting: bool,
+    /// OIDs of foreign servers whose foreign tables' rows are dumped, for library callers
+    /// that know them; the CLI's `--include-foreign-data` patterns (in `patterns`) are
+    /// resolved by [`load_context`] and add to these. Empty (and no pattern): no foreign
+    /// data, as pg_dump by default.
     pub foreign_data_servers: Vec<u32>,
 }
 
@@ -61,6 +77,11 @@ impl Default for Selection {
             no_policies: false,
             statistics: false,
             large_objects: None,
+            patterns: Patterns::default(),
+            sequence_data: false,
+            load_via_partition_root: false,
+            inserts: None,
+            disable_dollar_quoting: false,
             foreign_data_servers: Vec::new(),
         }
     }
@@ -71,9 +92,14 @@ pub struct Namespace {
     pub oid: u32,
     pub name: String,
     pub owner: String,
-    /// True for user schemas we dump objects of (not pg_catalog, information_schema,
-    /// pg_toast, temp schemas).
+    /// Objects in this schema are dumped (pg_dump's `dump_contains`): user schemas, narrowed
+    /// by `-n`/`-N`; none at all with `-t`.
     pub dumped: bool,
+    /// The schema's own entry (SCHEMA, its comment and ACL) is dumped (pg_dump's `dump`).
+    pub dump_entry: bool,
+    /// Chosen by the default rule (no `-n`, no `-t`): only then does `public` get pg_dump's
+    /// special treatment (no CREATE, no entry at all when owned by pg_database_owner).
+    pub by_default: bool,
     /// Owned by an extension: the schema itself is not created (its objects still are).
     pub extension_member: bool,
 }
@@ -104,9 +130,16 @@ pub struct Ctx<'a> {
     pub comments: HashMap<(u32, u32, i32), String>,
     /// (classoid, objoid, objsubid) → initial privileges (`pg_init_privs.initprivs::text`).
     pub init_privs: HashMap<(u32, u32, i32), String>,
-    /// Every relation whose definition is dumped (in a user schema, not an extension
-    /// member: pg_dump's `selectDumpableTable`), read once and shared by the readers.
+    /// Every relation whose definition is dumped (pg_dump's `selectDumpableTable`: its
+    /// schema's objects are dumped, or it was selected with `-t`; not excluded with `-T`;
+    /// not an extension member; owned sequences follow their table), read once and shared
+    /// by the readers.
     pub relations: Arc<HashMap<u32, Rel>>,
+    /// Every relation, dumped or not, for naming ones a dumped object refers to (the parent
+    /// of a partition selected alone, say).
+    pub all_relations: Arc<HashMap<u32, Rel>>,
+    /// The selection patterns resolved into OIDs.
+    pub selected: Resolved,
     pub entries: Vec<Entry>,
     /// What pg_dump would warn about while collecting (e.g. subscriptions a non-superuser
     /// cannot dump), in its wording.
@@ -125,6 +158,49 @@ impl<'a> Ctx<'a> {
     /// True when objects of this namespace are dumped.
     pub fn schema_dumped(&self, oid: u32) -> bool {
         self.namespaces.get(&oid).is_some_and(|n| n.dumped)
+    }
+
+    /// True when the namespace's own SCHEMA entry (and its comment and ACL) is dumped.
+    pub fn schema_entry_dumped(&self, oid: u32) -> bool {
+        self.namespaces.get(&oid).is_some_and(|n| n.dump_entry)
+    }
+
+    /// True when the relation's definition is dumped; objects attached to a table
+    /// (indexes, constraints, triggers, rules, policies, statistics) follow it.
+    pub fn relation_dumped(&self, oid: u32) -> bool {
+        self.relations.contains_key(&oid)
+    }
+
+    /// True when a dumped table's (or matview's, or sequence's) data is dumped: data is
+    /// wanted and `--exclude-table-data[-and-children]` did not name it (pg_dump's
+    /// `makeTableDataInfo`).
+    pub fn table_data_dumped(&self, oid: u32) -> bool {
+        self.selection.data && self.relation_dumped(oid) && !self.selected.table_data_exclude.contains(&oid)
+    }
+
+    /// True when a sequence's value is dumped: as table data, or with `--sequence-data`.
+    pub fn sequence_data_dumped(&self, oid: u32) -> bool {
+        (self.selection.data || self.selection.sequence_data)
+            && self.relation_dumped(oid)
+            && !self.selected.table_data_exclude.contains(&oid)
+    }
+
+    /// True when an extension is dumped (pg_dump's `selectDumpableExtension`): with `-e`,
+    /// those named; otherwise all of them when nothing narrows the dump; never one named by
+    /// `--exclude-extension`.
+    pub fn extension_dumped(&self, oid: u32) -> bool {
+        let included = match &self.selected.extension_include {
+            Some(set) => set.contains(&oid),
+            None => self.include_everything(),
+        };
+        included && !self.selected.extension_exclude.contains(&oid)
+    }
+
+    /// True when the data of foreign tables on this server is dumped
+    /// (`--include-foreign-data` patterns, or [`Selection::foreign_data_servers`]); for the
+    /// foreign-table reader.
+    pub fn foreign_server_data_dumped(&self, server_oid: u32) -> bool {
+        self.selected.foreign_servers.contains(&server_oid) || self.selection.foreign_data_servers.contains(&server_oid)
     }
 
     /// True when objects that belong to no schema are dumped (see
@@ -198,38 +274,108 @@ pub fn lockable_tables(ctx: &Ctx<'_>) -> Vec<String> {
     tables.into_iter().map(|r| r.qualified.clone()).collect()
 }
 
+/// Says what the dump is doing, in pg_dump's verbose words (shown with `-v`).
+macro_rules! narrate {
+    ($($arg:tt)*) => {
+        tracing::info!(target: "pgsnap::narrate", $($arg)*)
+    };
+}
+pub(crate) use narrate;
+
 /// Runs every object kind's reader, in pg_dump's collection order.
 pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
+    narrate!("reading schemas");
     schemas::read(ctx).await?;
+    narrate!("reading extensions");
     extensions::read(ctx).await?;
+    narrate!("reading user-defined collations");
     collations::read(ctx).await?;
+    narrate!("reading user-defined functions");
     functions::read(ctx).await?;
+    narrate!("reading user-defined types");
     types::read(ctx).await?;
+    narrate!("reading procedural languages");
     languages::read(ctx).await?;
+    narrate!("reading user-defined aggregate functions");
     aggregates::read(ctx).await?;
+    narrate!("reading user-defined operators");
     operators::read(ctx).await?;
+    narrate!("reading user-defined access methods");
     access_methods::read(ctx).await?;
+    narrate!("reading user-defined operator classes");
     opclasses::read(ctx).await?;
+    narrate!("reading user-defined text search configurations");
     text_search::read(ctx).await?;
+    narrate!("reading user-defined conversions");
     conversions::read(ctx).await?;
+    narrate!("reading type casts");
     casts::read(ctx).await?;
+    narrate!("reading transforms");
     transforms::read(ctx).await?;
+    narrate!("reading column info for interesting tables");
     tables::read(ctx).await?;
     sequences::read(ctx).await?;
     ext_config::read(ctx).await?;
     views::read(ctx).await?;
+    narrate!("reading user-defined foreign-data wrappers");
     foreign_data::read(ctx).await?;
+    narrate!("reading constraints");
     constraints::read(ctx).await?;
+    narrate!("reading indexes");
     indexes::read(ctx).await?;
+    narrate!("reading extended statistics");
     statistics::read(ctx).await?;
+    narrate!("reading triggers");
     triggers::read(ctx).await?;
+    narrate!("reading rewrite rules");
     rules::read(ctx).await?;
+    narrate!("reading row-level security policies");
     policies::read(ctx).await?;
+    narrate!("reading publications");
     publications::read(ctx).await?;
+    narrate!("reading subscriptions");
     subscriptions::read(ctx).await?;
+    narrate!("reading default privileges");
     default_acls::read(ctx).await?;
+    narrate!("reading privileges changed on pg_catalog objects");
     system_acls::read(ctx).await?;
+    narrate!("reading event triggers");
     event_triggers::read(ctx).await?;
+    if ctx.selection.data && !ctx.selection.schema {
+        order_data_by_foreign_keys(ctx).await?;
+    }
+    Ok(())
+}
+
+/// In a data-only dump the constraints are not recreated, so data is loaded referenced
+/// tables first: a table's data depends on the data of every table its foreign keys point
+/// to, when both are dumped (pg_dump.c `getTableDataFKConstraints`).
+async fn order_data_by_foreign_keys(ctx: &mut Ctx<'_>) -> Result<()> {
+    let data_of: HashMap<u32, usize> = ctx
+        .entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.desc == "TABLE DATA")
+        .filter_map(|(i, e)| e.toc_oid.map(|oid| (oid, i)))
+        .collect();
+    if data_of.is_empty() {
+        return Ok(());
+    }
+    for r in ctx
+        .db
+        .query("SELECT conrelid, confrelid FROM pg_catalog.pg_constraint WHERE contype = 'f' ORDER BY oid")
+        .await?
+    {
+        let (from, to) = (r.oid(0)?, r.oid(1)?);
+        if !ctx.relation_dumped(from) {
+            continue;
+        }
+        if let (Some(&i), Some(&j)) = (data_of.get(&from), data_of.get(&to))
+            && i != j
+        {
+            ctx.entries[i].deps.push(crate::model::Dep::Entry(j));
+        }
+    }
     Ok(())
 }
 
@@ -245,9 +391,15 @@ pub struct Catalog {
 /// Loads roles, namespaces, extension membership, dependencies, comments and initial
 /// privileges (pg_dump's `getRoles`, `getNamespaces`, `getExtensionMembership`,
 /// `getDependencies`, `collectComments`, `getAdditionalACLs`).
+///
+/// The selection patterns are resolved here, after the snapshot and before any lock, as
+/// pg_dump does, and applied as its `selectDumpableNamespace` / `selectDumpableTable` /
+/// `getOwnedSeqs` do.
 pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Result<Ctx<'a>> {
     let version = db.version();
+    let selected = crate::select::resolve(db, &selection.patterns).await?;
     let mut roles = HashMap::new();
+    narrate!("identifying extension members");
     for r in db.query("SELECT oid, rolname FROM pg_catalog.pg_roles").await? {
         roles.insert(r.oid(0)?, r.text(1)?);
     }
@@ -271,18 +423,32 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         let system = name.starts_with("pg_") || name == "information_schema";
         let extension_member = ext_members.contains_key(&CatalogId::new(catalog_oid::PG_NAMESPACE, oid));
         let owner = roles.get(&r.oid(2)?).cloned().unwrap_or_default();
+        // selectDumpableNamespace: -t dumps no whole schema, -n only those named, else
+        // every user schema; -N removes in every case.
+        let by_default = selected.table_include.is_none() && selected.schema_include.is_none();
+        let chosen = if selected.table_include.is_some() {
+            false
+        } else if let Some(set) = &selected.schema_include {
+            set.contains(&oid)
+        } else {
+            !system
+        };
+        let dumped = chosen && !selected.schema_exclude.contains(&oid);
         namespaces.insert(
             oid,
             Namespace {
                 oid,
                 name,
                 owner,
-                dumped: !system,
+                dumped,
+                dump_entry: dumped,
+                by_default: by_default && dumped,
                 extension_member,
             },
         );
     }
     let mut rows = Vec::new();
+    narrate!("reading dependency data");
     // Pin ('p') rows say nothing about order; extension membership ('e') is handled above.
     for r in db
         .query(
@@ -311,29 +477,8 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
     {
         init_privs.insert((r.oid(0)?, r.oid(1)?, r.int(2)? as i32), r.text(3)?);
     }
-    let mut relations = HashMap::new();
-    for r in db
-        .query("SELECT c.oid, c.relname, c.relnamespace, c.relowner, c.relkind FROM pg_catalog.pg_class c")
-        .await?
-    {
-        let oid = r.oid(0)?;
-        let Some(ns) = namespaces.get(&r.oid(2)?).filter(|n| n.dumped) else {
-            continue;
-        };
-        if ext_members.contains_key(&CatalogId::class(oid)) {
-            continue;
-        }
-        let name = r.text(1)?;
-        let rel = Rel {
-            oid,
-            qualified: crate::ddl::quote::qualified(&ns.name, &name),
-            name,
-            schema: ns.name.clone(),
-            owner: roles.get(&r.oid(3)?).cloned().unwrap_or_default(),
-            relkind: r.char(4)?,
-        };
-        relations.insert(oid, rel);
-    }
+    narrate!("reading user-defined tables");
+    let (relations, all_relations) = dumped_relations(db, &namespaces, &roles, &ext_members, &selected).await?;
     Ok(Ctx {
         db,
         version,
@@ -345,9 +490,76 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         comments,
         init_privs,
         relations: Arc::new(relations),
+        all_relations: Arc::new(all_relations),
+        selected,
         entries: Vec::new(),
         warnings: Vec::new(),
     })
+}
+
+/// Every relation, and those whose definition is dumped (`selectDumpableTable`, then
+/// `getOwnedSeqs`: an identity sequence is dumped exactly when its table is, another owned
+/// sequence also when its table is).
+async fn dumped_relations(
+    db: &Session,
+    namespaces: &HashMap<u32, Namespace>,
+    roles: &HashMap<u32, String>,
+    ext_members: &HashMap<CatalogId, u32>,
+    selected: &Resolved,
+) -> Result<(HashMap<u32, Rel>, HashMap<u32, Rel>)> {
+    let mut all = HashMap::new();
+    let mut dumped = HashSet::new();
+    // (sequence, owning table, identity?)
+    let mut owned = Vec::new();
+    for r in db
+        .query(
+            "SELECT c.oid, c.relname, c.relnamespace, c.relowner, c.relkind, d.refobjid, d.deptype \
+             FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_depend d ON c.relkind = 'S' \
+               AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.objsubid = 0 \
+               AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i')",
+        )
+        .await?
+    {
+        let oid = r.oid(0)?;
+        let Some(ns) = namespaces.get(&r.oid(2)?) else {
+            continue;
+        };
+        let name = r.text(1)?;
+        let rel = Rel {
+            oid,
+            qualified: crate::ddl::quote::qualified(&ns.name, &name),
+            name,
+            schema: ns.name.clone(),
+            owner: roles.get(&r.oid(3)?).cloned().unwrap_or_default(),
+            relkind: r.char(4)?,
+        };
+        if !ext_members.contains_key(&CatalogId::class(oid)) {
+            let chosen = match &selected.table_include {
+                Some(set) => set.contains(&oid),
+                None => ns.dumped,
+            };
+            if chosen && !selected.table_exclude.contains(&oid) {
+                dumped.insert(oid);
+            }
+            if let Some(table) = r.opt_int(5)? {
+                owned.push((oid, table as u32, r.opt_text(6)?.as_deref() == Some("i")));
+            }
+        }
+        all.insert(oid, rel);
+    }
+    for (seq, table, identity) in owned {
+        let table_dumped = dumped.contains(&table);
+        if table_dumped {
+            dumped.insert(seq);
+        } else if identity {
+            dumped.remove(&seq);
+        }
+    }
+    let relations = dumped
+        .iter()
+        .filter_map(|oid| all.get(oid).map(|r| (*oid, r.clone())))
+        .collect();
+    Ok((relations, all))
 }
 
 /// Splits a Postgres array literal of aclitems (`{a=r/b,"c d"=w/b}`) into item strings.

@@ -9,6 +9,10 @@ use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    // --no-policies: neither the policies nor the ENABLE ROW LEVEL SECURITY entries.
+    if ctx.selection.no_policies {
+        return Ok(());
+    }
     let rels = ctx.relations.clone();
     for r in ctx
         .db

@@ -207,6 +207,8 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         ctx.push(e);
     }
     let find = |oid: u32| pubs.iter().find(|p| p.oid == oid);
+    // Memberships go with the publication: stock pg_dump 18 keeps a table's even when -T or
+    // -N leaves the table out (flags test new_object_kinds_follow_selection_like_stock).
     for s in fetch_schemas(ctx).await? {
         if let Some(p) = find(s.publication) {
             let e = publication_schema_entry(p, &s);

@@ -21,20 +21,32 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     for r in rows {
         let oid = r.oid(0)?;
         let name = r.text(1)?;
-        if !ctx.schema_dumped(oid) || ctx.is_extension_member(CatalogId::new(catalog_oid::PG_NAMESPACE, oid)) {
+        if !ctx.schema_entry_dumped(oid) || ctx.is_extension_member(CatalogId::new(catalog_oid::PG_NAMESPACE, oid)) {
             continue;
         }
         let owner = ctx.role(r.oid(2)?);
         let acl = r.opt_text(3)?;
-        let is_public = name == "public";
-        let (defn, drop) = schema::schema_sql(&name);
+        // Named with -n, public is an ordinary schema to pg_dump (CREATE SCHEMA included).
+        let is_public = name == "public" && ctx.namespace(oid).is_some_and(|n| n.by_default);
+        // Named with -n, public is created like any schema (the restore then reports that it
+        // exists, as with pg_dump).
+        let (defn, drop) = if name == "public" && !is_public {
+            (
+                format!("CREATE SCHEMA {};\n", quote::ident(&name)),
+                format!("DROP SCHEMA {};\n", quote::ident(&name)),
+            )
+        } else {
+            schema::schema_sql(&name)
+        };
         let mut e = Entry::new("SCHEMA", Priority::Schema, Section::PreData, name.clone())
             .with_key(CatalogId::new(catalog_oid::PG_NAMESPACE, oid))
             .with_owner(owner.clone())
             .with_defn(defn)
             .with_drop(drop);
         let q = quote::ident(&name);
-        let text = if is_public {
+        // pg_dump recognises public's comment by its quoted name, so with
+        // --quote-all-identifiers ("public") the comment is dumped like any other.
+        let text = if is_public && !quote::style().quote_all_identifiers {
             schema::public_comment(ctx.comment(catalog_oid::PG_NAMESPACE, oid, 0))
         } else {
             ctx.comment(catalog_oid::PG_NAMESPACE, oid, 0).map(str::to_string)

@@ -14,7 +14,7 @@ use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     let rels = ctx.relations.clone();
     let v18 = ctx.version.at_least(18);
-    let want_data = ctx.selection.data;
+    let want_data = ctx.selection.data || ctx.selection.sequence_data;
     let data_cols = if v18 && want_data {
         "(pg_catalog.pg_get_sequence_data(c.oid)).last_value, (pg_catalog.pg_get_sequence_data(c.oid)).is_called"
     } else {
@@ -108,7 +108,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             ctx.push(o);
         }
 
-        if want_data {
+        if ctx.sequence_data_dumped(oid) {
             let (last, called) = if v18 {
                 sequence_state(&rel.name, r.opt_int(16)?, r.opt_bool(17)?)?
             } else {

@@ -188,6 +188,7 @@ pub(crate) fn options_list_sql(column: &str) -> String {
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     let rels = ctx.relations.clone();
+    let via_root = load_via_root(ctx).await?;
     let v14 = ctx.version.at_least(14);
     let v18 = ctx.version.at_least(18);
     let tables = ctx
@@ -203,15 +204,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
              (SELECT array_agg(i.inhparent ORDER BY i.inhseqno) FROM pg_catalog.pg_inherits i \
               WHERE i.inhrelid = c.oid), \
              CASE WHEN c.reloftype <> 0 THEN pg_catalog.format_type(c.reloftype, NULL) END, \
-             t.typname, at.typname, ft.ftserver, fs.srvname, {}, \
-             CASE WHEN c.relispartition AND EXISTS (SELECT 1 FROM pg_catalog.pg_partition_ancestors(c.oid) an \
-               JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = an.relid \
-               WHERE (SELECT oc.oid FROM pg_catalog.pg_opclass oc JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod \
-                 WHERE oc.opcname = 'enum_ops' AND am.amname = 'hash' \
-                   AND oc.opcnamespace = 'pg_catalog'::pg_catalog.regnamespace) = ANY (pt.partclass)) \
-             THEN (SELECT ARRAY[rn.nspname::text, rc.relname::text] FROM pg_catalog.pg_class rc \
-               JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace \
-               WHERE rc.oid = pg_catalog.pg_partition_root(c.oid)) END \
+             t.typname, at.typname, ft.ftserver, fs.srvname, {} \
              FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_type t ON t.oid = c.reltype \
              LEFT JOIN pg_catalog.pg_type at ON at.oid = t.typarray \
              LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid \
@@ -365,11 +358,11 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 (Some(o), Some(name)) => Some((o as u32, name, r.text_array(22)?)),
                 _ => None,
             },
-            load_via_root: r.text_array(23)?,
         };
         let cols = columns.remove(&oid).unwrap_or_default();
         let table_checks = checks.remove(&oid).unwrap_or_default();
-        build_table(ctx, rel, &t, &cols, &table_checks, &not_nulls, v18);
+        let root = via_root.get(&oid).copied();
+        build_table(ctx, rel, &t, &cols, &table_checks, &not_nulls, v18, root);
     }
     Ok(())
 }
@@ -398,12 +391,11 @@ struct TableRow {
     array_name: Option<String>,
     /// A foreign table's server: OID, name, table options.
     server: Option<(u32, String, Vec<String>)>,
-    /// (schema, name) of the partition root when rows load through it (hash partitioning
-    /// on an enum somewhere above).
-    load_via_root: Vec<String>,
 }
 
-/// The entries of one table (`dumpTableSchema` and friends), pushed into `ctx`.
+/// The entries of one table (`dumpTableSchema` and friends), pushed into `ctx`. `via_root`:
+/// the partition root its data is loaded through (see [`load_via_root`]).
+#[allow(clippy::too_many_arguments)]
 fn build_table(
     ctx: &mut Ctx<'_>,
     rel: &Rel,
@@ -412,9 +404,12 @@ fn build_table(
     table_checks: &[Check],
     not_nulls: &HashMap<(u32, i64), NotNull>,
     v18: bool,
+    via_root: Option<u32>,
 ) {
     let oid = rel.oid;
-    let rels = ctx.relations.clone();
+    // Parents are named even when they are not dumped themselves (a partition or child
+    // selected alone with -t still inherits, as in pg_dump).
+    let all_rels = ctx.all_relations.clone();
     let foreign = t.server.is_some();
     let keyword = if foreign { "FOREIGN TABLE" } else { "TABLE" };
     let is_partition = t.is_partition;
@@ -447,7 +442,7 @@ fn build_table(
     } else {
         t.parents
             .iter()
-            .filter_map(|p| rels.get(p).map(|p| p.qualified.clone()))
+            .filter_map(|p| all_rels.get(p).map(|p| p.qualified.clone()))
             .collect()
     };
     // Part id → column index (defaults) for rendering without split parts.
@@ -614,7 +609,7 @@ fn build_table(
     }
 
     // TABLE ATTACH (dumpTableAttach).
-    if is_partition && let (Some(parent), Some(bound)) = (t.parents.first().and_then(|p| rels.get(p)), &t.bound) {
+    if is_partition && let (Some(parent), Some(bound)) = (t.parents.first().and_then(|p| all_rels.get(p)), &t.bound) {
         let a = Entry::new(
             "TABLE ATTACH",
             Priority::TableAttach,
@@ -629,12 +624,14 @@ fn build_table(
         ctx.push(a);
     }
 
-    // TABLE DATA (makeTableDataInfo / dumpTableData): plain tables, and foreign tables of
-    // the servers `--include-foreign-data` names.
-    let wants_data = ctx.selection.data
+    // TABLE DATA (makeTableDataInfo / dumpTableData): plain tables (not unlogged ones with
+    // --no-unlogged-table-data), and foreign tables of the servers `--include-foreign-data`
+    // names; never partitioned tables, nor tables whose data is not selected (-t/-n/-T,
+    // --exclude-table-data, -s).
+    let wants_data = ctx.table_data_dumped(oid)
         && match (rel.relkind, &t.server) {
             (b'r', _) => !(t.persistence == b'u' && ctx.selection.no_unlogged_table_data),
-            (b'f', Some((server, _, _))) => ctx.selection.foreign_data_servers.contains(server),
+            (b'f', Some((server, _, _))) => ctx.foreign_server_data_dumped(*server),
             _ => false,
         };
     if wants_data {
@@ -649,15 +646,18 @@ fn build_table(
             .with_owner(rel.owner.clone())
             .with_dep(Dep::Catalog(CatalogId::class(oid)));
         d.toc_oid = Some(oid);
-        // Rows of a hash partition on an enum key may belong to another partition after a
-        // restore (enum OIDs change, so do their hashes): pg_dump then loads them through the
-        // partition root (pg_dump.c `getPartitioningInfo`, `forcePartitionRootLoad`).
-        if let [schema, name] = t.load_via_root.as_slice() {
-            let root = qualified(schema, name);
-            d.defn = Some(format!("-- load via partition root {root}"));
-            d.copy_stmt = Some(copy_in_sql(&root, &list));
-        } else {
-            d.copy_stmt = Some(copy_in_sql(&rel.qualified, &list));
+        // Through the root when asked, or when pg_dump forces it; the comment lets
+        // pg_restore recognise the case (dumpTableData).
+        let target = match via_root.and_then(|root| all_rels.get(&root)) {
+            Some(root) => {
+                d.defn = Some(format!("-- load via partition root {}", root.qualified));
+                &root.qualified
+            }
+            None => &rel.qualified,
+        };
+        // INSERT mode has no COPY statement: the data file holds the statements.
+        if ctx.selection.inserts.is_none() {
+            d.copy_stmt = Some(copy_in_sql(target, &list));
         }
         d.data = Some(TableData {
             qualified_name: rel.qualified.clone(),
@@ -725,4 +725,33 @@ fn check_entry(ctx: &Ctx<'_>, rel: &Rel, keyword: &str, ch: &Check) -> Entry {
         e.attached.push(c);
     }
     e
+}
+
+/// Partitions whose data is loaded through their root table → that root: all of them with
+/// `--load-via-partition-root`, and always those below a table hash-partitioned on an enum
+/// column, whose hash codes depend on enum OIDs a restore does not keep (pg_dump.c
+/// `getPartitioningInfo`, `forcePartitionRootLoad`).
+async fn load_via_root(ctx: &Ctx<'_>) -> Result<HashMap<u32, u32>> {
+    let forced = "EXISTS (SELECT FROM pg_catalog.pg_partition_ancestors(c.oid) a \
+                  JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = a.relid \
+                  WHERE (SELECT o.oid FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_am am ON am.oid = o.opcmethod \
+                         WHERE o.opcname = 'enum_ops' AND o.opcnamespace = 'pg_catalog'::pg_catalog.regnamespace \
+                         AND am.amname = 'hash') = ANY (pt.partclass))";
+    let cond = if ctx.selection.load_via_partition_root {
+        "true".to_string()
+    } else {
+        forced.to_string()
+    };
+    let mut out = HashMap::new();
+    for r in ctx
+        .db
+        .query(&format!(
+            "SELECT c.oid, pg_catalog.pg_partition_root(c.oid)::pg_catalog.oid FROM pg_catalog.pg_class c \
+             WHERE c.relispartition AND c.relkind IN ('r', 'f') AND {cond}"
+        ))
+        .await?
+    {
+        out.insert(r.oid(0)?, r.oid(1)?);
+    }
+    Ok(out)
 }

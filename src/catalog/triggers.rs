@@ -25,7 +25,11 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         let relid = r.oid(2)?;
         let nsp = r.oid(4)?;
         let id = CatalogId::new(catalog_oid::PG_TRIGGER, oid);
-        if !ctx.schema_dumped(nsp) || ctx.is_extension_member(CatalogId::class(relid)) || ctx.is_extension_member(id) {
+        // A trigger goes with its table (which -t may select without its schema).
+        if !ctx.relation_dumped(relid)
+            || ctx.is_extension_member(CatalogId::class(relid))
+            || ctx.is_extension_member(id)
+        {
             continue;
         }
         let name = r.text(1)?;

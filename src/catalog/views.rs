@@ -193,13 +193,13 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             }
         }
 
-        if matview {
+        // Only matviews whose data is dumped take part (pg_dump makes no data object for
+        // the others): -t/-n/-T selection, --exclude-table-data, -s.
+        if matview && ctx.table_data_dumped(oid) {
             matviews.push((oid, r.bool(6)?));
         }
     }
-    if ctx.selection.data {
-        refresh_entries(ctx, &matviews).await?;
-    }
+    refresh_entries(ctx, &matviews).await?;
     Ok(())
 }
 
@@ -241,7 +241,8 @@ async fn refresh_entries(ctx: &mut Ctx<'_>, matviews: &[(u32, bool)]) -> Result<
     let mut index_of: HashMap<u32, usize> = HashMap::new();
     for &(oid, is_populated) in matviews {
         let refs = reads.get(&oid).map(Vec::as_slice).unwrap_or(&[]);
-        // A matview pg_dump does not dump counts as populated (it is not its business).
+        // A matview whose data pg_dump does not dump counts as populated (it is not its
+        // business).
         if !is_populated || refs.iter().any(|r| !populated.get(r).copied().unwrap_or(true)) {
             continue;
         }

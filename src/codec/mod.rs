@@ -6,11 +6,18 @@
 //! member / lz4 frame / zstd frame, so pieces compressed in parallel can be concatenated into
 //! one data file (archive-format.md §7.3: every pg_restore 14–18 reads such files).
 //! [`decoder_for_suffix`] reads such concatenations back and reports truncation where the
-//! format can detect it.
+//! format can detect it. [`stitch`] builds one zlib stream from pieces deflated in parallel
+//! (the custom format's gzip), and [`parallel`] runs the per-piece compression on the rayon
+//! pool while delivering pieces in order.
 
 mod gzip;
 mod lz4;
+pub mod parallel;
+pub mod stitch;
 mod zstd;
+
+pub use parallel::{ParallelEncoder, Piece, PieceCodec, PieceSink};
+pub use stitch::{ZlibStream, adler32_combine, deflate_piece};
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -302,6 +309,16 @@ impl<W: Write> Encoder<W> {
         }
     }
 
+    /// The underlying writer, mutably (writing to it directly would corrupt the stream).
+    pub fn get_mut(&mut self) -> &mut W {
+        match &mut self.inner {
+            EncoderInner::None(w) => w,
+            EncoderInner::Gzip(e) => e.get_mut(),
+            EncoderInner::Lz4(e) => e.get_mut(),
+            EncoderInner::Zstd(e) => e.get_mut(),
+        }
+    }
+
     /// Ends the stream (gzip trailer, lz4 end mark and checksum, zstd epilogue), flushes, and
     /// returns the writer.
     pub fn finish(self) -> io::Result<W> {
@@ -387,7 +404,7 @@ pub fn compress_member(c: Compression, input: &[u8]) -> io::Result<Vec<u8>> {
 /// frames are read as one stream. A stream cut inside a member or frame, a checksum mismatch
 /// or trailing garbage is an `io::Error`; a cut exactly at a member/frame boundary cannot be
 /// told from a shorter file by any of these formats.
-pub fn decoder_for_suffix(suffix: &str, r: impl Read + Send + 'static) -> Result<Box<dyn Read + Send>> {
+pub fn decoder_for_suffix<'a>(suffix: &str, r: impl Read + Send + 'a) -> Result<Box<dyn Read + Send + 'a>> {
     Ok(match suffix {
         "" => Box::new(io::BufReader::new(r)),
         ".gz" => Box::new(EmptyOr::new(r, |b| Ok(gzip::decoder(b)))),

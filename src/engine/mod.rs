@@ -3,9 +3,10 @@
 //! table. The first error cancels the other workers (server-side cancel included) and fails
 //! the whole export with that error.
 
+pub mod inserts;
 pub mod sink;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,10 +15,10 @@ use futures_util::StreamExt;
 use tokio::sync::Mutex;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::TableData;
+use crate::model::{InsertOptions, TableData};
 use crate::pg::{CancelHandle, SessionOptions, Target};
 
-pub use sink::{BlockSink, CompressedFileSink, SinkFactory};
+pub use sink::{ArchiveSinks, BlockSink, SinkFactory};
 
 /// COPY text is gathered into blocks of this size before it leaves the worker (a server
 /// message is one row; compressing and writing per row would be slow).
@@ -43,6 +44,14 @@ pub struct ExportOptions {
     pub session: SessionOptions,
     /// Append pg_dump's `\.` trailer to each table's stream (archives need it).
     pub copy_trailer: bool,
+    /// Write INSERT statements instead of COPY text (`--inserts` and friends).
+    pub inserts: Option<InsertOptions>,
+    /// Table OID → the table INSERTs name instead of the source (its partition root, with
+    /// `--load-via-partition-root`).
+    pub insert_into: HashMap<u32, String>,
+    /// Export the jobs one at a time in the order given (a plain script prints each table's
+    /// rows in its place) instead of largest first over `jobs` workers.
+    pub in_order: bool,
 }
 
 impl Default for ExportOptions {
@@ -52,6 +61,9 @@ impl Default for ExportOptions {
             block_size: DEFAULT_BLOCK_SIZE,
             session: SessionOptions::default(),
             copy_trailer: true,
+            inserts: None,
+            insert_into: HashMap::new(),
+            in_order: false,
         }
     }
 }
@@ -83,13 +95,19 @@ pub async fn export_tables(
     }
     // Largest first, so the tail of the dump is not one big table (pg_dump's parallel
     // scheduling by relpages); ties by id for a stable order.
-    jobs.sort_by(|a, b| {
-        b.table
-            .estimated_pages
-            .cmp(&a.table.estimated_pages)
-            .then(a.id.cmp(&b.id))
-    });
-    let workers = opts.jobs.clamp(1, jobs.len());
+    if !opts.in_order {
+        jobs.sort_by(|a, b| {
+            b.table
+                .estimated_pages
+                .cmp(&a.table.estimated_pages)
+                .then(a.id.cmp(&b.id))
+        });
+    }
+    let workers = if opts.in_order {
+        1
+    } else {
+        opts.jobs.clamp(1, jobs.len())
+    };
     let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
     let failed = Arc::new(AtomicBool::new(false));
     let cancels: Arc<Mutex<Vec<CancelHandle>>> = Arc::new(Mutex::new(Vec::new()));
@@ -105,8 +123,11 @@ pub async fn export_tables(
         let first_error = first_error.clone();
         let sinks = sinks.clone();
         let opts = opts.clone();
+        // Workers quote names (INSERT column lists) as the caller's dump does.
+        let style = crate::ddl::quote::style();
         tasks.push(tokio::spawn(async move {
-            let result = worker(w, &target, &snapshot, &queue, &failed, &cancels, sinks.as_ref(), &opts).await;
+            let work = worker(w, &target, &snapshot, &queue, &failed, &cancels, sinks.as_ref(), &opts);
+            let result = crate::ddl::quote::with_style(style, work).await;
             match result {
                 Ok(reports) => reports,
                 Err(e) => {
@@ -208,14 +229,26 @@ async fn copy_one(
     if job.table.foreign {
         // Foreign tables are never locked (pg_dump locks plain and partitioned tables only);
         // reading one needs the foreign-table access the session otherwise restricts
-        // (pg_dump.c `dumpTableData_copy`).
+        // (pg_dump.c `dumpTableData_copy`, `dumpTableData_insert`).
         session.restrict_relation_kinds("view").await?;
     } else {
         // The leader holds ACCESS SHARE already; NOWAIT turns a queued exclusive lock into an
         // immediate failure instead of an undetectable deadlock (pg_dump parallel.c).
         session.lock_table_nowait(&job.table.qualified_name).await?;
     }
+    if let Some((schema, table)) = crate::ddl::quote::split_qualified(&job.table.qualified_name) {
+        tracing::info!(target: "pgsnap::narrate", "dumping contents of table \"{schema}.{table}\"");
+    }
     let mut sink = sinks.open(job)?;
+    if let Some(inserts) = &opts.inserts {
+        let done = inserts::export_one(session, job, sink, opts, inserts, failed).await?;
+        if job.table.foreign {
+            session
+                .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
+                .await?;
+        }
+        return Ok(done);
+    }
     let stream = session.copy_out(&job.table.copy_out_sql()).await?;
     futures_util::pin_mut!(stream);
     let (mut rows, mut bytes) = (0u64, 0u64);

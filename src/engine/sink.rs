@@ -1,16 +1,11 @@
-//! Per-table destinations for exported blocks. `CompressedFileSink` compresses blocks on the
-//! rayon pool as independent members/frames and writes them in order to one file — memory
-//! stays bounded by the number of blocks in flight, whatever the table size.
+//! Per-table destinations for exported blocks: the [`BlockSink`]/[`SinkFactory`] contract the
+//! workers write to, and [`ArchiveSinks`], which routes each table to its archive entry's data
+//! sink (compression, ordering and framing are the archive writer's business).
 
-use std::fs::File;
-use std::io::Write;
-use std::path::PathBuf;
-use std::thread::JoinHandle;
+use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender, bounded};
-
-use crate::codec::{Compression, compress_member};
-use crate::error::{Error, Result};
+use crate::archive::writer::{DataSink, DataSinks};
+use crate::error::Result;
 
 use super::ExportJob;
 
@@ -27,88 +22,23 @@ pub trait SinkFactory: Send + Sync {
     fn open(&self, job: &ExportJob) -> Result<Box<dyn BlockSink>>;
 }
 
-/// Blocks compressed in parallel but written in order.
-const BLOCKS_IN_FLIGHT: usize = 4;
+/// Sends each job's blocks to the data sink of the archive entry with the job's id.
+pub struct ArchiveSinks(pub Arc<dyn DataSinks>);
 
-type Pending = Receiver<std::io::Result<Vec<u8>>>;
-
-pub struct CompressedFileSink {
-    compression: Compression,
-    order: Option<Sender<Pending>>,
-    writer: Option<JoinHandle<Result<u64>>>,
-    path: PathBuf,
-}
-
-impl CompressedFileSink {
-    pub fn create(path: PathBuf, compression: Compression) -> Result<CompressedFileSink> {
-        let mut file = File::create(&path).map_err(|e| Error::io(format!("creating {}", path.display()), e))?;
-        let (tx, rx) = bounded::<Pending>(BLOCKS_IN_FLIGHT);
-        let wpath = path.clone();
-        let writer = std::thread::Builder::new()
-            .name("pgsnap-writer".into())
-            .spawn(move || -> Result<u64> {
-                let mut written = 0u64;
-                for pending in rx {
-                    let data = pending
-                        .recv()
-                        .map_err(|_| Error::internal("compression task vanished"))?
-                        .map_err(|e| Error::io(format!("compressing data for {}", wpath.display()), e))?;
-                    file.write_all(&data)
-                        .map_err(|e| Error::io(format!("writing {}", wpath.display()), e))?;
-                    written += data.len() as u64;
-                }
-                file.sync_all()
-                    .map_err(|e| Error::io(format!("syncing {}", wpath.display()), e))?;
-                Ok(written)
-            })
-            .map_err(|e| Error::io("starting a writer thread", e))?;
-        Ok(CompressedFileSink {
-            compression,
-            order: Some(tx),
-            writer: Some(writer),
-            path,
-        })
-    }
-
-    fn join(&mut self) -> Result<u64> {
-        self.order.take();
-        match self.writer.take() {
-            Some(h) => h
-                .join()
-                .map_err(|_| Error::internal(format!("writer of {} panicked", self.path.display())))?,
-            None => Ok(0),
-        }
+impl SinkFactory for ArchiveSinks {
+    fn open(&self, job: &ExportJob) -> Result<Box<dyn BlockSink>> {
+        Ok(Box::new(EntrySink(self.0.open(job.id)?)))
     }
 }
 
-impl BlockSink for CompressedFileSink {
+struct EntrySink(Box<dyn DataSink>);
+
+impl BlockSink for EntrySink {
     fn push(&mut self, block: Vec<u8>) -> Result<()> {
-        let (tx, rx) = bounded(1);
-        let c = self.compression;
-        rayon::spawn(move || {
-            let _ = tx.send(compress_member(c, &block));
-        });
-        let sent = match &self.order {
-            Some(order) => order.send(rx).is_ok(),
-            None => false,
-        };
-        if !sent {
-            // The writer stopped early: its error says why.
-            return match self.join() {
-                Err(e) => Err(e),
-                Ok(_) => Err(Error::internal(format!("writer of {} stopped", self.path.display()))),
-            };
-        }
-        Ok(())
+        self.0.write(block)
     }
 
-    fn finish(mut self: Box<Self>) -> Result<u64> {
-        self.join()
-    }
-}
-
-impl Drop for CompressedFileSink {
-    fn drop(&mut self) {
-        let _ = self.join();
+    fn finish(self: Box<Self>) -> Result<u64> {
+        self.0.finish()
     }
 }

@@ -219,6 +219,28 @@ impl TableData {
     }
 }
 
+/// `--inserts`, `--column-inserts`, `--rows-per-insert`, `--on-conflict-do-nothing`: table
+/// data as INSERT statements instead of COPY (pg_dump.c `dumpTableData_insert`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InsertOptions {
+    /// Rows per statement (`--rows-per-insert`; 1 for plain `--inserts`).
+    pub rows_per_insert: u32,
+    /// Name the columns (`--column-inserts`); generated columns are then left out.
+    pub column_inserts: bool,
+    /// Append `ON CONFLICT DO NOTHING`.
+    pub on_conflict_do_nothing: bool,
+}
+
+impl Default for InsertOptions {
+    fn default() -> Self {
+        InsertOptions {
+            rows_per_insert: 1,
+            column_inserts: false,
+            on_conflict_do_nothing: false,
+        }
+    }
+}
+
 /// One TOC entry as a catalog reader produces it, before dump ids and order are assigned.
 /// Field names follow pg_backup_archiver.h's `TocEntry` where they are a wire contract.
 #[derive(Debug, Clone, PartialEq, Eq)]

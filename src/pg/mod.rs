@@ -35,6 +35,13 @@ pub struct SessionOptions {
     pub client_encoding: Option<String>,
     /// `--role`: `SET ROLE` after connecting.
     pub role: Option<String>,
+    /// `--quote-all-identifiers`: the server's deparse functions quote every identifier too.
+    pub quote_all_identifiers: bool,
+    /// `--serializable-deferrable`: the leader waits for a snapshot free of serialization
+    /// anomalies (SERIALIZABLE, READ ONLY, DEFERRABLE).
+    pub serializable_deferrable: bool,
+    /// `--snapshot`: dump under this exported snapshot instead of exporting one.
+    pub snapshot: Option<String>,
 }
 
 impl Default for SessionOptions {
@@ -45,6 +52,9 @@ impl Default for SessionOptions {
             row_security: false,
             client_encoding: None,
             role: None,
+            quote_all_identifiers: false,
+            serializable_deferrable: false,
+            snapshot: None,
         }
     }
 }
@@ -578,6 +588,10 @@ impl Session {
         if self.version.at_least(17) {
             sets.push("SET transaction_timeout = 0".into());
         }
+        if opts.quote_all_identifiers {
+            // The server's deparse functions (views, defaults, types) quote like we do.
+            sets.push("SET quote_all_identifiers = true".into());
+        }
         // Off: a table with row security policies makes the dump fail instead of silently
         // dumping only the rows this user may see (--enable-row-security turns it on).
         sets.push(format!(
@@ -601,6 +615,46 @@ impl Session {
         self.execute("BEGIN").await?;
         self.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await
+    }
+
+    /// Opens the leader's dump transaction and returns the snapshot workers import: with
+    /// `--snapshot` the given one (imported here too, nothing exported), else a freshly
+    /// exported one; with `--serializable-deferrable` (and no `--snapshot`) the transaction
+    /// is SERIALIZABLE, READ ONLY, DEFERRABLE, whose snapshot workers can use under REPEATABLE
+    /// READ with the same guarantees (pg_dump.c `setup_connection`).
+    pub async fn begin_leader_transaction(&self, opts: &SessionOptions) -> Result<String> {
+        if opts.serializable_deferrable && opts.snapshot.is_none() {
+            self.execute("BEGIN").await?;
+            self.execute("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY, DEFERRABLE")
+                .await?;
+        } else {
+            self.begin_snapshot_transaction().await?;
+        }
+        match &opts.snapshot {
+            Some(id) => {
+                self.import_snapshot(id).await?;
+                Ok(id.clone())
+            }
+            None => self.export_snapshot().await,
+        }
+    }
+
+    /// Runs a query through the simple protocol and returns its rows as text, exactly as
+    /// the server prints each value (what pg_dump's INSERT mode reads with `PQgetvalue`).
+    pub async fn text_rows(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let what = format!("{} on {}", short_sql(sql), self.describe);
+        let messages = self.client.simple_query(sql).await.map_err(|e| convert(e, &what))?;
+        let mut rows = Vec::new();
+        for m in messages {
+            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                let mut row = Vec::with_capacity(r.len());
+                for i in 0..r.len() {
+                    row.push(r.try_get(i).map_err(|e| convert(e, &what))?.map(str::to_string));
+                }
+                rows.push(row);
+            }
+        }
+        Ok(rows)
     }
 
     /// `pg_export_snapshot()`: the id workers import.

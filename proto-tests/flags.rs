@@ -1,0 +1,704 @@
+//! The flag-equivalence matrix: every pg_dump option that is not specific to a format, and
+//! the pairs that interact, run through stock pg_dump 18 and `pgsnap dump` on one fixture
+//! database (application schema, awkward data, tricky names) with `-Fd`. For each case:
+//! the same `pg_restore -l` entries (as multisets of `desc schema tag owner`), the same
+//! data as `pg_restore -a` prints it (so INSERT modes are compared statement by statement),
+//! and equal fingerprints (schema and data) of the databases `pg_restore` makes of the two
+//! archives, with the same number of restore errors (partial dumps restore partially, the
+//! same way).
+//!
+//! One shared cluster, one fixture database, cases in parallel.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
+
+use support::{Cluster, Fingerprint};
+
+const STOCK: u32 = 18;
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(support::project_root().join("fixtures").join(name)).expect("read fixture")
+}
+
+/// pgsnap with the cluster's connection settings in the environment, as stock tools get them.
+fn pgsnap(c: &Cluster) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgsnap"));
+    cmd.env("PGHOST", c.socket_dir())
+        .env("PGPORT", c.port.to_string())
+        .env("PGUSER", "postgres")
+        .env_remove("PGDATABASE")
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// `desc schema tag owner` of each entry of `pg_restore -l -C`, counted.
+fn entries(c: &Cluster, archive: &Path) -> Result<BTreeMap<String, usize>, String> {
+    let out = c
+        .tool_of(STOCK, "pg_restore")
+        .args(["-l", "-C"])
+        .arg(archive)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(format!("pg_restore -l {}: {}", archive.display(), text(&out)));
+    }
+    let mut m = BTreeMap::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        if l.starts_with(';') || l.trim().is_empty() {
+            continue;
+        }
+        // "id; tableoid oid desc schema tag owner"
+        let rest = l.split_once("; ").map(|(_, r)| r).unwrap_or(l);
+        let mut parts = rest.splitn(3, ' ');
+        let (_, _, entry) = (parts.next(), parts.next(), parts.next().unwrap_or_default());
+        *m.entry(entry.trim_end().to_string()).or_insert(0) += 1;
+    }
+    Ok(m)
+}
+
+fn multiset_diff(ours: &BTreeMap<String, usize>, stock: &BTreeMap<String, usize>) -> String {
+    let mut out = String::new();
+    for k in ours.keys().chain(stock.keys().filter(|k| !ours.contains_key(*k))) {
+        let (a, b) = (ours.get(k).copied().unwrap_or(0), stock.get(k).copied().unwrap_or(0));
+        if a != b {
+            out.push_str(&format!("  ours {a} x, stock {b} x: {k}\n"));
+        }
+    }
+    out
+}
+
+/// The data as `pg_restore -a -f -` prints it, without what differs between any two dumps
+/// (dump ids, versions, the random \restrict key).
+fn data_script(c: &Cluster, archive: &Path) -> Result<String, String> {
+    let out = c
+        .tool_of(STOCK, "pg_restore")
+        .args(["-a", "-f", "-"])
+        .arg(archive)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(format!("pg_restore -a {}: {}", archive.display(), text(&out)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            !(l.starts_with("\\restrict")
+                || l.starts_with("\\unrestrict")
+                || l.starts_with("-- TOC entry")
+                || l.starts_with("-- Dependencies")
+                || l.starts_with("-- Dumped"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// Restores an archive into a fresh database; returns its fingerprint and the number of
+/// errors pg_restore reported (partial dumps restore with errors, both the same way).
+fn restored(c: &Cluster, archive: &Path, prefix: &str) -> (Fingerprint, String) {
+    let db = c.create_database(prefix, "");
+    let out = c
+        .tool_of(STOCK, "pg_restore")
+        .args(["-d", &db])
+        .arg(archive)
+        .output()
+        .unwrap();
+    let errors = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .find(|l| l.contains("errors ignored on restore"))
+        .map(|l| l.rsplit(": ").next().unwrap_or_default().to_string())
+        .unwrap_or_else(|| "0".into());
+    let fp = comparable(Fingerprint::of(c, &db));
+    c.drop_database(&db);
+    (fp, errors)
+}
+
+/// Rows of a table hash-partitioned on an enum land in partitions by the hash of enum OIDs,
+/// which every restore assigns anew: only the total is comparable (the rows themselves are
+/// compared in the data scripts).
+fn comparable(mut fp: Fingerprint) -> Fingerprint {
+    let mut total = None;
+    for p in ["public.moods_0", "public.moods_1"] {
+        if let Some((n, _)) = fp.tables.remove(p) {
+            *total.get_or_insert(0) += n;
+        }
+    }
+    if let Some(n) = total {
+        fp.tables
+            .insert("public.moods (partitions together)".into(), (n, String::new()));
+    }
+    fp
+}
+
+struct Case {
+    name: String,
+    args: Vec<String>,
+    /// The source database's data, for whole-data dumps whose restore must also hold
+    /// exactly the source's rows (not only what stock's restore holds).
+    source: Option<Fingerprint>,
+}
+
+fn case(name: &str, args: &[&str]) -> Case {
+    Case {
+        name: name.to_string(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        source: None,
+    }
+}
+
+/// A case whose restore is also compared with the source's data.
+fn whole_data_case(c: &Cluster, db: &str, name: &str, args: &[&str]) -> Case {
+    Case {
+        source: Some(comparable(Fingerprint::data_of(c, db))),
+        ..case(name, args)
+    }
+}
+
+fn run_case(c: &Cluster, db: &str, case: &Case, dir: &Path) -> Result<(), String> {
+    let stock_dir = dir.join("stock");
+    let ours_dir = dir.join("ours");
+    let out = c
+        .tool_of(STOCK, "pg_dump")
+        .args(["-Fd", "-f"])
+        .arg(&stock_dir)
+        .args(&case.args)
+        .arg(db)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(format!("stock pg_dump failed: {}", text(&out)));
+    }
+    let out = pgsnap(c)
+        .args(["dump", "-Fd", "-f"])
+        .arg(&ours_dir)
+        .args(&case.args)
+        .arg(db)
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return Err(format!("pgsnap dump failed: {}", text(&out)));
+    }
+    let mut problems = String::new();
+    let d = multiset_diff(&entries(c, &ours_dir)?, &entries(c, &stock_dir)?);
+    if !d.is_empty() {
+        problems.push_str(&format!("pg_restore -l differs:\n{d}"));
+    }
+    let (ours, stock) = (data_script(c, &ours_dir)?, data_script(c, &stock_dir)?);
+    if ours != stock {
+        problems.push_str(&format!(
+            "pg_restore -a differs:\n{}",
+            support::fingerprint::line_diff(&stock, &ours)
+        ));
+    }
+    let (fp_ours, err_ours) = restored(c, &ours_dir, "mx_ours");
+    if let Some(source) = &case.source {
+        let data = Fingerprint {
+            schema: String::new(),
+            ..fp_ours.clone()
+        };
+        let d = source.diff(&data);
+        if !d.is_empty() {
+            problems.push_str(&format!("restored data differs from the source:\n{d}"));
+        }
+    }
+    let (fp_stock, err_stock) = restored(c, &stock_dir, "mx_stock");
+    let d = fp_stock.diff(&fp_ours);
+    if !d.is_empty() {
+        problems.push_str(&format!("restored databases differ (stock vs ours):\n{d}"));
+    }
+    if err_ours != err_stock {
+        problems.push_str(&format!(
+            "pg_restore reported {err_ours} errors for ours, {err_stock} for stock\n"
+        ));
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+/// Holds a REPEATABLE READ transaction open with an exported snapshot, for `--snapshot`.
+struct SnapshotHolder {
+    runtime: tokio::runtime::Runtime,
+    client: Option<tokio_postgres::Client>,
+    id: String,
+}
+
+impl SnapshotHolder {
+    fn new(c: &Cluster, db: &str) -> SnapshotHolder {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (client, id) = runtime.block_on(async {
+            let mut config = tokio_postgres::Config::new();
+            config
+                .host_path(c.socket_dir())
+                .port(c.port)
+                .user("postgres")
+                .dbname(db);
+            let (client, conn) = config.connect(tokio_postgres::NoTls).await.expect("connect");
+            tokio::spawn(conn);
+            client
+                .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                .await
+                .expect("begin");
+            let row = client
+                .query_one("SELECT pg_export_snapshot()", &[])
+                .await
+                .expect("export");
+            (client, row.get::<_, String>(0))
+        });
+        SnapshotHolder {
+            runtime,
+            client: Some(client),
+            id,
+        }
+    }
+}
+
+impl Drop for SnapshotHolder {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            self.runtime.block_on(async move {
+                let _ = client.batch_execute("COMMIT").await;
+            });
+        }
+    }
+}
+
+/// The fixture database, created once per test run by whichever test gets here first (the
+/// tests of this file run in separate processes and share the cluster).
+fn fixture_db(c: &Cluster) -> String {
+    named_fixture_db(c, "flag_matrix", &["app.sql", "awkward.sql", "selection.sql"])
+}
+
+/// A fixture database of these fixture files, created once per run like [`fixture_db`].
+fn named_fixture_db(c: &Cluster, name: &str, files: &[&str]) -> String {
+    let name = name.to_string();
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(c.dir.join(format!("{name}.lock")))
+        .expect("open the fixture lock");
+    lock.lock().expect("lock the fixture");
+    let exists = c.psql(
+        "postgres",
+        &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+    );
+    if exists.trim() != "1" {
+        let sql = files.iter().map(|f| fixture(f)).collect::<Vec<_>>().join("\n");
+        c.psql(
+            "postgres",
+            &format!("CREATE DATABASE {name}_tmp TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"),
+        );
+        c.psql(&format!("{name}_tmp"), &sql);
+        // Renamed into place only when complete, so a killed run leaves no half fixture.
+        c.psql("postgres", &format!("ALTER DATABASE {name}_tmp RENAME TO {name}"));
+    }
+    let _ = lock.unlock();
+    name
+}
+
+/// Runs cases three at a time; fails with every difference found.
+fn run_cases(c: &Cluster, db: &str, cases: Vec<Case>) {
+    let work = tempfile::Builder::new().prefix("pgsnap-matrix").tempdir().unwrap();
+    let queue = Mutex::new(cases.into_iter().enumerate().collect::<Vec<_>>());
+    let failures = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                loop {
+                    let Some((i, case)) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
+                    let dir: PathBuf = work.path().join(format!("case{i}"));
+                    std::fs::create_dir_all(&dir).unwrap();
+                    if let Err(e) = run_case(c, db, &case, &dir) {
+                        failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("{} ({}):\n{e}", case.name, case.args.join(" ")));
+                    }
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ from stock pg_dump {STOCK}:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn content_switches_match_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    run_cases(
+        &c,
+        &db,
+        vec![
+            case("default", &[]),
+            case("parallel, no statistics", &["-j", "3", "--no-statistics"]),
+            case("data only", &["-a"]),
+            case("schema only", &["-s"]),
+            case("no data", &["--no-data"]),
+            case("no schema", &["--no-schema"]),
+            case("schema and sequence data", &["-s", "--sequence-data"]),
+            case(
+                "no privileges, comments, labels",
+                &["-x", "--no-comments", "--no-security-labels"],
+            ),
+            case(
+                "no acl, policies, publications, subscriptions",
+                &["--no-acl", "--no-policies", "--no-publications", "--no-subscriptions"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn restore_time_switches_match_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    run_cases(
+        &c,
+        &db,
+        vec![
+            case(
+                "no toast compression, no unlogged data",
+                &["--no-toast-compression", "--no-unlogged-table-data"],
+            ),
+            case(
+                "restore-time switches",
+                &[
+                    "-O",
+                    "-S",
+                    "postgres",
+                    "--no-tablespaces",
+                    "--no-table-access-method",
+                    "--use-set-session-authorization",
+                    "--disable-triggers",
+                    "-c",
+                    "--if-exists",
+                    "-C",
+                    "-b",
+                    "-B",
+                ],
+            ),
+            case("no dollar quoting", &["--disable-dollar-quoting"]),
+            case("row security", &["--enable-row-security"]),
+        ],
+    );
+}
+
+#[test]
+fn quoting_and_transaction_switches_match_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    let snapshot = SnapshotHolder::new(&c, &db);
+    run_cases(
+        &c,
+        &db,
+        vec![
+            case("quote all identifiers", &["--quote-all-identifiers"]),
+            case(
+                "quote all identifiers in column inserts",
+                &[
+                    "--quote-all-identifiers",
+                    "--column-inserts",
+                    "-t",
+                    "\"Mixed\".*",
+                    "-t",
+                    "public.ids",
+                ],
+            ),
+            case("serializable deferrable", &["--serializable-deferrable", "-j", "2"]),
+            case("snapshot", &["--snapshot", &snapshot.id, "-j", "2"]),
+            case(
+                "session switches",
+                &[
+                    "--extra-float-digits=0",
+                    "--lock-wait-timeout=30s",
+                    "--no-sync",
+                    "--sync-method=syncfs",
+                    "-E",
+                    "UTF8",
+                    "--role=postgres",
+                ],
+            ),
+        ],
+    );
+    drop(snapshot);
+}
+
+/// Awkward values (NULLs, quotes, backslashes, NaN and infinities, bit strings, booleans,
+/// generated and identity columns, a table without columns) as INSERT statements, equal to
+/// stock's statement by statement and restoring to equal data.
+#[test]
+fn insert_modes_match_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    run_cases(
+        &c,
+        &db,
+        vec![
+            whole_data_case(&c, &db, "inserts in parallel", &["--inserts", "-j", "3"]),
+            whole_data_case(&c, &db, "column inserts", &["--column-inserts"]),
+            whole_data_case(
+                &c,
+                &db,
+                "rows per insert, on conflict",
+                &["--rows-per-insert=3", "--on-conflict-do-nothing"],
+            ),
+        ],
+    );
+}
+
+/// Partitions loaded through their root (asked for, or forced by a hash partitioning on an
+/// enum column), by COPY and by INSERT.
+#[test]
+fn loading_via_partition_root_matches_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    run_cases(
+        &c,
+        &db,
+        vec![
+            whole_data_case(
+                &c,
+                &db,
+                "attribute inserts in pairs",
+                &["--attribute-inserts", "--rows-per-insert", "2"],
+            ),
+            whole_data_case(&c, &db, "load via partition root", &["--load-via-partition-root"]),
+            whole_data_case(
+                &c,
+                &db,
+                "load via root with inserts",
+                &["--load-via-partition-root", "--inserts"],
+            ),
+        ],
+    );
+}
+
+#[test]
+fn sections_match_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    run_cases(
+        &c,
+        &db,
+        vec![
+            case("pre-data", &["--section=pre-data"]),
+            case("data", &["--section=data"]),
+            case("post-data", &["--section=post-data"]),
+            case("pre- and post-data", &["--section=pre-data", "--section=post-data"]),
+            case("data section of a data-only dump", &["-a", "--section=data"]),
+        ],
+    );
+}
+
+#[test]
+fn schema_and_extension_patterns_match_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    run_cases(
+        &c,
+        &db,
+        vec![
+            case("one schema", &["-n", "shop"]),
+            case("public explicitly", &["-n", "public"]),
+            case("quoted mixed-case schema", &["-n", "\"Mixed\""]),
+            case(
+                "schema with a dot, non-ASCII by wildcard",
+                &["-n", "\"dot.s\"", "-n", "ü*"],
+            ),
+            case("exclude schemas", &["-N", "shop", "-N", "\"sp ace\""]),
+            case("schema minus a table", &["-n", "shop", "-T", "shop.orders"]),
+            case("one extension", &["-e", "citext"]),
+            case("exclude an extension", &["--exclude-extension=pg_trgm"]),
+            case(
+                "all extensions but one",
+                &["-e", "*", "--exclude-extension", "btree_gist"],
+            ),
+        ],
+    );
+}
+
+/// Selection applies to the kinds of object coverage parts 2 and 3 as pg_dump applies it:
+/// rules and publication memberships follow their table, matview refreshes only where the
+/// matview's data is dumped (in dependency order, none reading a never-populated one),
+/// foreign table rows only for a named server and a selected table, extension configuration
+/// rows with their extension or when -t / -n name them (pg_dump.c `processExtensionTables`).
+#[test]
+fn new_object_kinds_follow_selection_like_stock() {
+    let c = Cluster::shared(18);
+    let db = named_fixture_db(&c, "kinds_matrix", &["selection_kinds.sql"]);
+    run_cases(
+        &c,
+        &db,
+        vec![
+            whole_data_case(&c, &db, "everything", &[]),
+            case("the schema", &["-n", "k"]),
+            case("one table with its rule", &["-t", "k.t"]),
+            case("a matview alone", &["-t", "k.mv2"]),
+            case("matviews and their sources", &["-t", "k.mv*", "-t", "k.t"]),
+            case("without the rule's table", &["-T", "k.t"]),
+            case("matview data excluded", &["--exclude-table-data", "k.mv1"]),
+            case("schema excluded", &["-N", "k"]),
+            case("schema only", &["-s"]),
+            case("data only", &["-a"]),
+            case("post-data only", &["--section=post-data"]),
+            case("foreign rows", &["--include-foreign-data=files"]),
+            case(
+                "foreign rows of a selected table",
+                &["--include-foreign-data=files", "-t", "k.ft"],
+            ),
+            case(
+                "foreign rows, table excluded",
+                &["--include-foreign-data=files", "-T", "k.ft"],
+            ),
+            case("a configuration table by name", &["-t", "extcfg_items"]),
+            case("configuration tables by schema", &["-n", "public"]),
+            case("the extension", &["-e", "pgsnap_extcfg"]),
+            case("another extension", &["-e", "file_fdw"]),
+            case("extension excluded", &["--exclude-extension", "pgsnap_extcfg"]),
+            case("configuration table excluded", &["-T", "extcfg_items"]),
+            case("configuration data excluded", &["--exclude-table-data", "extcfg_kinds"]),
+            case("sequence values of a schema-only dump", &["-s", "--sequence-data"]),
+            case("configuration rows as INSERTs", &["--inserts", "-t", "extcfg_items"]),
+        ],
+    );
+}
+
+#[test]
+fn filter_files_match_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    let work = tempfile::Builder::new().prefix("pgsnap-filters").tempdir().unwrap();
+    let filter_in = work.path().join("include.filter");
+    std::fs::write(
+        &filter_in,
+        "# tables by tricky names, children\n\
+         include table \"Mixed\".\"Tab\"\n\
+         include table \"sp ace\".\"t t\"   # quoted, with a space\n\
+         INCLUDE TABLE_AND_CHILDREN public.animal\n\
+         include table public.\"re(g)x|$\"\n\
+         exclude table public.puppy\n\
+         exclude table_data public.dog\n",
+    )
+    .unwrap();
+    let filter_out = work.path().join("exclude.filter");
+    std::fs::write(
+        &filter_out,
+        "exclude schema shop\n\
+         exclude table_data \"ünïcødé\".*\n\
+         exclude extension pg_trgm\n\
+         exclude table_data_and_children public.events\n\
+         \n\
+         # an include extension does not narrow the rest of the dump\n\
+         include extension citext\n",
+    )
+    .unwrap();
+    let f_in = filter_in.to_string_lossy().into_owned();
+    let f_out = filter_out.to_string_lossy().into_owned();
+    run_cases(
+        &c,
+        &db,
+        vec![
+            case("filter file of inclusions", &["--filter", &f_in]),
+            case("filter file of exclusions", &["--filter", &f_out]),
+            case("filter file and switches", &["--filter", &f_out, "-T", "public.rex"]),
+        ],
+    );
+}
+
+#[test]
+fn table_patterns_match_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    let qualified_with_db = format!("{db}.shop.orders");
+    run_cases(
+        &c,
+        &db,
+        vec![
+            case("one table", &["-t", "shop.orders"]),
+            case("tables by wildcard in a quoted schema", &["-t", "\"Mixed\".*"]),
+            case(
+                "dots and quotes in names",
+                &["-t", "\"dot.s\".\"a.b\"", "-t", "public.\"we\"\"ird\""],
+            ),
+            case("regex characters quoted", &["-t", "\"re(g)x|$\""]),
+            case("regex outside quotes", &["-t", "re(x|y)"]),
+            case(
+                "non-ASCII, case, wildcards, brackets, spaces",
+                &[
+                    "-t",
+                    "\"Ünï\"",
+                    "-t",
+                    "ünï",
+                    "-t",
+                    "public.t?*",
+                    "-t",
+                    "t[]",
+                    "-t",
+                    "\"with space\"",
+                ],
+            ),
+            case("view and sequence", &["-t", "\"v.iew\"", "-t", "\"Seq$\""]),
+            case("database-qualified table", &["-t", &qualified_with_db]),
+            case(
+                "strict names that match",
+                &["--strict-names", "-t", "shop.orders", "-n", "shop"],
+            ),
+            case("tables win over schemas", &["-n", "shop", "-t", "public.animal"]),
+        ],
+    );
+}
+
+#[test]
+fn partitions_children_and_exclusions_match_stock() {
+    let c = Cluster::shared(18);
+    let db = fixture_db(&c);
+    run_cases(
+        &c,
+        &db,
+        vec![
+            case("partition parent alone", &["-t", "events"]),
+            case("one partition", &["-t", "events_2024_h1"]),
+            case("table and children (partitions)", &["--table-and-children=events"]),
+            case("table and children (inheritance)", &["--table-and-children", "animal"]),
+            case("inheritance child alone", &["-t", "dog"]),
+            case("exclude table and children", &["--exclude-table-and-children=events"]),
+            case("exclude tables by pattern", &["-T", "dog*", "-T", "\"Mixed\".tab"]),
+            case("exclude table data", &["--exclude-table-data=shop.*"]),
+            case(
+                "exclude table data and children",
+                &["--exclude-table-data-and-children=events"],
+            ),
+            case(
+                "mixed includes and excludes",
+                &["-t", "shop.orders", "-t", "shop.customer", "-T", "shop.customer"],
+            ),
+            case(
+                "table with its data excluded",
+                &["-t", "shop.orders", "--exclude-table-data=shop.orders"],
+            ),
+        ],
+    );
+}

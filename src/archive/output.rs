@@ -1,0 +1,957 @@
+//! Where archive bytes go, below the format writers.
+//!
+//! [`ArchiveFile`] is one output file or stream: the single file of `-Fc`/`-Ft`, or one member
+//! file of a directory archive. Implementations here: [`AtomicFile`] (a hidden temporary
+//! sibling, renamed into place by `commit`), [`StreamFile`] (standard output, a pipe or a
+//! device: written in place), [`MemberFile`] (a file inside a directory archive's temporary
+//! directory) and [`HoldBack`] (withholds the last bytes until `commit`, so an interrupted
+//! stream never looks complete). A [`FileLayer`] wraps a file in a byte transform
+//! (encryption, digests, …) without the format writers knowing; a remote destination is
+//! another `ArchiveFile`. Dropping a file without `commit` abandons it: temporaries are
+//! removed, streams are left as they are.
+//!
+//! [`SpoolDir`] holds temporary spool files for data that is ready before its turn.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Write buffer of single-file outputs and spool files.
+const BUF_SIZE: usize = 256 * 1024;
+
+/// Distinguishes temporary names made by one process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// One output file or stream of an archive. See the module documentation.
+pub trait ArchiveFile: Send {
+    /// Appends `buf`.
+    fn write_all(&mut self, buf: &[u8]) -> Result<()>;
+    /// Bytes written so far.
+    fn position(&self) -> u64;
+    /// Whether [`patch`](Self::patch) can overwrite bytes written earlier (a seekable file,
+    /// not a pipe, and no layer whose output depends on every byte in order).
+    fn can_patch(&self) -> bool {
+        false
+    }
+    /// Overwrites `bytes` at `pos` (< [`position`](Self::position)); the length of the file
+    /// does not change.
+    fn patch(&mut self, pos: u64, bytes: &[u8]) -> Result<()> {
+        let _ = (pos, bytes);
+        Err(Error::new(
+            ErrorKind::Internal,
+            format!("{} cannot be rewritten in place", self.describe()),
+        ))
+    }
+    /// Whether an abandoned file leaves nothing behind (it only appears on `commit`).
+    fn is_atomic(&self) -> bool;
+    /// Completes the file: flushes, makes it durable when asked, moves it into place.
+    fn commit(self: Box<Self>) -> Result<()>;
+    /// Names the file in messages.
+    fn describe(&self) -> String;
+}
+
+/// A byte transform applied to archive files (encryption, digests, …).
+pub trait FileLayer: Send + Sync + fmt::Debug {
+    /// Wraps `inner`, the archive file named `name` (`toc.dat`, `2565.dat.gz`, or the file
+    /// name of a single-file archive).
+    fn wrap(&self, name: &str, inner: Box<dyn ArchiveFile>) -> Result<Box<dyn ArchiveFile>>;
+}
+
+/// Wraps `file` in `layers`; bytes pass through `layers[0]` first, the file last.
+pub fn apply_layers(
+    layers: &[Arc<dyn FileLayer>],
+    name: &str,
+    file: Box<dyn ArchiveFile>,
+) -> Result<Box<dyn ArchiveFile>> {
+    let mut f = file;
+    for layer in layers.iter().rev() {
+        f = layer.wrap(name, f)?;
+    }
+    Ok(f)
+}
+
+/// Opens the single file of a `-Fc`/`-Ft` archive: standard output when `path` is `None`; a
+/// device or FIFO in place (as pg_dump writes `-f /dev/null`); otherwise an [`AtomicFile`]
+/// beside the target (following a symbolic link to the file it names).
+pub fn open_single_file(path: Option<&Path>, sync: bool) -> Result<Box<dyn ArchiveFile>> {
+    let Some(path) = path else {
+        return Ok(Box::new(StreamFile::stdout()?));
+    };
+    let shown = path.display();
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => Err(Error::usage(format!(
+            "could not open output file \"{shown}\": it is a directory"
+        ))),
+        Ok(m) if !m.is_file() => Ok(Box::new(StreamFile::open_existing(path)?)),
+        Ok(_) => {
+            let real = fs::canonicalize(path).map_err(|e| Error::io(format!("resolving \"{shown}\""), e))?;
+            Ok(Box::new(AtomicFile::create(&real, sync)?))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Box::new(AtomicFile::create(path, sync)?)),
+        Err(e) => Err(Error::io(format!("could not open output file \"{shown}\""), e)),
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn private_file(path: &Path) -> io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+fn sync_path(path: &Path) -> Result<()> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::io(format!("could not fsync \"{}\"", path.display()), e))
+}
+
+/// `pwrite` of `bytes` at `pos`.
+fn write_at(file: &File, pos: u64, bytes: &[u8]) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::write_all_at(file, bytes, pos)
+    }
+    #[cfg(not(unix))]
+    {
+        let mut f = file;
+        let back = f.stream_position()?;
+        f.seek(io::SeekFrom::Start(pos))?;
+        f.write_all(bytes)?;
+        f.seek(io::SeekFrom::Start(back))?;
+        Ok(())
+    }
+}
+
+/// Creates `<dir>/.<name>.pgsnap-<what>-<pid>-<n>` with `make`, retrying on leftovers.
+fn unique_sibling<T>(
+    dir: &Path,
+    name: &str,
+    what: &str,
+    make: impl Fn(&Path) -> io::Result<T>,
+) -> Result<(PathBuf, T)> {
+    let pid = std::process::id();
+    let mut last = None;
+    for _ in 0..16 {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let p = dir.join(format!(".{name}.pgsnap-{what}-{pid}-{n}"));
+        match make(&p) {
+            Ok(t) => return Ok((p, t)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(Error::io(format!("could not create \"{}\"", p.display()), e)),
+        }
+    }
+    Err(Error::io(
+        format!("could not create a temporary name in \"{}\"", dir.display()),
+        last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists)),
+    ))
+}
+
+/// A file written under a hidden temporary name beside its target and renamed into place by
+/// [`commit`](ArchiveFile::commit) (after an fsync when `sync`); dropped uncommitted, the
+/// temporary is removed and the target is untouched. Mode 0600: dumps hold table data.
+pub struct AtomicFile {
+    target: PathBuf,
+    tmp: PathBuf,
+    file: Option<BufWriter<File>>,
+    pos: u64,
+    sync: bool,
+}
+
+impl AtomicFile {
+    /// Prepares `target`; its parent must exist. An existing regular file is replaced on commit.
+    pub fn create(target: &Path, sync: bool) -> Result<AtomicFile> {
+        let shown = target.display();
+        let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            return Err(Error::usage(format!(
+                "invalid output file \"{shown}\": it has no final name"
+            )));
+        };
+        let parent = parent_dir(target);
+        match fs::metadata(&parent) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::usage(format!(
+                    "could not open output file \"{shown}\": \"{}\" is not a directory",
+                    parent.display()
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::usage(format!(
+                    "could not open output file \"{shown}\": directory \"{}\" does not exist",
+                    parent.display()
+                )));
+            }
+            Err(e) => return Err(Error::io(format!("checking \"{}\"", parent.display()), e)),
+        }
+        let (tmp, file) = unique_sibling(&parent, &name, "tmp", private_file)
+            .map_err(|e| e.context(format!("preparing output file \"{shown}\"")))?;
+        tracing::debug!(tmp = %tmp.display(), target = %shown, "created temporary archive file");
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            tmp,
+            file: Some(BufWriter::with_capacity(BUF_SIZE, file)),
+            pos: 0,
+            sync,
+        })
+    }
+
+    /// The temporary file being written.
+    pub fn temp_path(&self) -> &Path {
+        &self.tmp
+    }
+
+    fn file(&mut self) -> Result<&mut BufWriter<File>> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| Error::internal(format!("\"{}\" was already committed", self.target.display())))
+    }
+}
+
+impl ArchiveFile for AtomicFile {
+    fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        let tmp = self.tmp.display().to_string();
+        self.file()?
+            .write_all(buf)
+            .map_err(|e| Error::io(format!("could not write to file \"{tmp}\""), e))?;
+        self.pos += buf.len() as u64;
+        Ok(())
+    }
+
+    fn position(&self) -> u64 {
+        self.pos
+    }
+
+    fn can_patch(&self) -> bool {
+        true
+    }
+
+    fn patch(&mut self, pos: u64, bytes: &[u8]) -> Result<()> {
+        if pos + bytes.len() as u64 > self.pos {
+            return Err(Error::internal(format!(
+                "patch of {} bytes at {pos} beyond the end ({})",
+                bytes.len(),
+                self.pos
+            )));
+        }
+        let tmp = self.tmp.display().to_string();
+        let f = self.file()?;
+        f.flush()
+            .map_err(|e| Error::io(format!("could not write to file \"{tmp}\""), e))?;
+        write_at(f.get_ref(), pos, bytes).map_err(|e| Error::io(format!("could not write to file \"{tmp}\""), e))
+    }
+
+    fn is_atomic(&self) -> bool {
+        true
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let shown = self.target.display().to_string();
+        let tmp = self.tmp.display().to_string();
+        let Some(f) = self.file.take() else {
+            return Err(Error::internal(format!("\"{shown}\" was already committed")));
+        };
+        let f = f
+            .into_inner()
+            .map_err(|e| Error::io(format!("could not write to file \"{tmp}\""), e.into_error()))?;
+        if self.sync {
+            f.sync_all()
+                .map_err(|e| Error::io(format!("could not fsync \"{tmp}\""), e))?;
+        }
+        drop(f);
+        if let Err(e) = fs::rename(&self.tmp, &self.target) {
+            let _ = fs::remove_file(&self.tmp);
+            return Err(Error::io(
+                format!("could not move the finished archive into place at \"{shown}\""),
+                e,
+            ));
+        }
+        if self.sync {
+            sync_path(&parent_dir(&self.target)).map_err(|e| {
+                e.context(format!(
+                    "archive \"{shown}\" is complete but its directory could not be synced"
+                ))
+            })?;
+        }
+        tracing::debug!(target = %shown, "archive file renamed into place");
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("\"{}\"", self.target.display())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some()
+            && let Err(e) = fs::remove_file(&self.tmp)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(tmp = %self.tmp.display(), error = %e, "could not remove temporary archive file");
+        }
+    }
+}
+
+/// Standard output, a pipe or a device, written in place: an interruption leaves what was
+/// written. Patchable only when it is a regular file written from its start without
+/// `O_APPEND` (`pgsnap dump -Fc > file`, as pg_dump's `checkSeek` allows).
+pub struct StreamFile {
+    file: BufWriter<File>,
+    pos: u64,
+    patchable: bool,
+    name: String,
+    sync: bool,
+}
+
+impl StreamFile {
+    /// A duplicate of the process's standard output.
+    pub fn stdout() -> Result<StreamFile> {
+        use std::os::fd::AsFd;
+        let fd = io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::io("could not open standard output", e))?;
+        Self::from_file(File::from(fd), "standard output".to_string(), false)
+    }
+
+    /// An existing device or FIFO opened for writing.
+    pub fn open_existing(path: &Path) -> Result<StreamFile> {
+        let f = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(format!("could not open output file \"{}\"", path.display()), e))?;
+        Self::from_file(f, format!("\"{}\"", path.display()), false)
+    }
+
+    fn from_file(mut f: File, name: String, sync: bool) -> Result<StreamFile> {
+        let regular = f.metadata().map(|m| m.is_file()).unwrap_or(false);
+        let at_start = regular && f.stream_position().map(|p| p == 0).unwrap_or(false);
+        let patchable = at_start && !is_append_only(&f);
+        Ok(StreamFile {
+            file: BufWriter::with_capacity(BUF_SIZE, f),
+            pos: 0,
+            patchable,
+            name,
+            sync: sync && regular,
+        })
+    }
+}
+
+/// Whether the descriptor was opened with `O_APPEND` (writes would ignore positions), read
+/// from /proc; unknown counts as append-only.
+fn is_append_only(f: &File) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        const O_APPEND: u32 = 0o2000;
+        let Ok(text) = fs::read_to_string(format!("/proc/self/fdinfo/{}", f.as_raw_fd())) else {
+            return true;
+        };
+        text.lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            .is_none_or(|flags| flags & O_APPEND != 0)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = f;
+        true
+    }
+}
+
+impl ArchiveFile for StreamFile {
+    fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        self.file
+            .write_all(buf)
+            .map_err(|e| Error::io(format!("could not write to {}", self.name), e))?;
+        self.pos += buf.len() as u64;
+        Ok(())
+    }
+
+    fn position(&self) -> u64 {
+        self.pos
+    }
+
+    fn can_patch(&self) -> bool {
+        self.patchable
+    }
+
+    fn patch(&mut self, pos: u64, bytes: &[u8]) -> Result<()> {
+        if !self.patchable || pos + bytes.len() as u64 > self.pos {
+            return Err(Error::internal(format!("{} cannot be rewritten there", self.name)));
+        }
+        self.file
+            .flush()
+            .map_err(|e| Error::io(format!("could not write to {}", self.name), e))?;
+        write_at(self.file.get_ref(), pos, bytes).map_err(|e| Error::io(format!("could not write to {}", self.name), e))
+    }
+
+    fn is_atomic(&self) -> bool {
+        false
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.file
+            .flush()
+            .map_err(|e| Error::io(format!("could not write to {}", self.name), e))?;
+        if self.sync {
+            self.file
+                .get_ref()
+                .sync_all()
+                .map_err(|e| Error::io(format!("could not fsync {}", self.name), e))?;
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+}
+
+/// A file inside a directory archive's temporary directory (which itself appears only when
+/// complete); commit flushes and, when `sync`, fsyncs it.
+pub struct MemberFile {
+    path: PathBuf,
+    file: BufWriter<File>,
+    pos: u64,
+    sync: bool,
+}
+
+impl MemberFile {
+    /// Creates `path` (mode 0600); fails if it exists.
+    pub fn create(path: &Path, sync: bool) -> Result<MemberFile> {
+        let f =
+            private_file(path).map_err(|e| Error::io(format!("could not create file \"{}\"", path.display()), e))?;
+        Ok(MemberFile {
+            path: path.to_path_buf(),
+            file: BufWriter::with_capacity(64 * 1024, f),
+            pos: 0,
+            sync,
+        })
+    }
+}
+
+impl ArchiveFile for MemberFile {
+    fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        self.file
+            .write_all(buf)
+            .map_err(|e| Error::io(format!("could not write to file \"{}\"", self.path.display()), e))?;
+        self.pos += buf.len() as u64;
+        Ok(())
+    }
+
+    fn position(&self) -> u64 {
+        self.pos
+    }
+
+    fn is_atomic(&self) -> bool {
+        true
+    }
+
+    fn commit(self: Box<Self>) -> Result<()> {
+        let shown = self.path.display().to_string();
+        let f = self
+            .file
+            .into_inner()
+            .map_err(|e| Error::io(format!("could not write to file \"{shown}\""), e.into_error()))?;
+        if self.sync {
+            f.sync_all()
+                .map_err(|e| Error::io(format!("could not fsync \"{shown}\""), e))?;
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("\"{}\"", self.path.display())
+    }
+}
+
+/// Withholds the last `n` bytes written until `commit`. On a stream that cannot be removed
+/// after a failure, the archive then always ends short of its last bytes, which every reader
+/// notices (e.g. the custom format's final end-of-data marker), instead of ending at a point
+/// that may look complete.
+pub struct HoldBack {
+    inner: Box<dyn ArchiveFile>,
+    held: Vec<u8>,
+    n: usize,
+}
+
+impl HoldBack {
+    pub fn new(inner: Box<dyn ArchiveFile>, n: usize) -> HoldBack {
+        HoldBack {
+            inner,
+            held: Vec::with_capacity(2 * n),
+            n,
+        }
+    }
+}
+
+impl ArchiveFile for HoldBack {
+    fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        if buf.len() >= self.n {
+            let (pass, keep) = buf.split_at(buf.len() - self.n);
+            if !self.held.is_empty() {
+                self.inner.write_all(&self.held)?;
+                self.held.clear();
+            }
+            self.inner.write_all(pass)?;
+            self.held.extend_from_slice(keep);
+        } else {
+            self.held.extend_from_slice(buf);
+            if self.held.len() > self.n {
+                let excess = self.held.len() - self.n;
+                self.inner.write_all(&self.held[..excess])?;
+                self.held.drain(..excess);
+            }
+        }
+        Ok(())
+    }
+
+    fn position(&self) -> u64 {
+        self.inner.position() + self.held.len() as u64
+    }
+
+    fn can_patch(&self) -> bool {
+        self.inner.can_patch()
+    }
+
+    fn patch(&mut self, pos: u64, bytes: &[u8]) -> Result<()> {
+        let flushed = self.inner.position();
+        let end = pos + bytes.len() as u64;
+        if pos < flushed {
+            let upto = (end.min(flushed) - pos) as usize;
+            self.inner.patch(pos, &bytes[..upto])?;
+        }
+        if end > flushed {
+            let from = flushed.max(pos);
+            let src = (from - pos) as usize;
+            let dst = (from - flushed) as usize;
+            let n = bytes.len() - src;
+            if dst + n > self.held.len() {
+                return Err(Error::internal("patch beyond the end of the held-back bytes"));
+            }
+            self.held[dst..dst + n].copy_from_slice(&bytes[src..]);
+        }
+        Ok(())
+    }
+
+    fn is_atomic(&self) -> bool {
+        self.inner.is_atomic()
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let held = std::mem::take(&mut self.held);
+        self.inner.write_all(&held)?;
+        self.inner.commit()
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+/// A private directory for spool files, removed with everything in it when dropped.
+#[derive(Debug)]
+pub struct SpoolDir {
+    path: PathBuf,
+}
+
+impl SpoolDir {
+    /// Creates `.<name>.pgsnap-spool-<pid>-<n>` (mode 0700) beside `beside`, or in the
+    /// system's temporary directory when there is no output path (standard output).
+    pub fn create(beside: Option<&Path>) -> Result<SpoolDir> {
+        let (dir, name) = match beside {
+            Some(p) => (
+                parent_dir(p),
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "archive".into()),
+            ),
+            None => (std::env::temp_dir(), "stdout".to_string()),
+        };
+        let (path, ()) = unique_sibling(&dir, &name, "spool", |p| {
+            let mut b = fs::DirBuilder::new();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                b.mode(0o700);
+            }
+            b.create(p)
+        })
+        .map_err(|e| e.context("creating a directory for spool files"))?;
+        Ok(SpoolDir { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A new spool file; `label` becomes part of its name.
+    pub fn file(&self, label: &str) -> Result<SpoolFile> {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = self.path.join(format!("{label}-{n}"));
+        let f = private_file(&path)
+            .map_err(|e| Error::io(format!("could not create spool file \"{}\"", path.display()), e))?;
+        Ok(SpoolFile {
+            path,
+            file: BufWriter::with_capacity(64 * 1024, f),
+            len: 0,
+        })
+    }
+}
+
+impl Drop for SpoolDir {
+    fn drop(&mut self) {
+        if let Err(e) = fs::remove_dir_all(&self.path)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::warn!(dir = %self.path.display(), error = %e, "could not remove spool directory");
+        }
+    }
+}
+
+/// A spool file being written.
+pub struct SpoolFile {
+    path: PathBuf,
+    file: BufWriter<File>,
+    len: u64,
+}
+
+impl SpoolFile {
+    pub fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        self.file
+            .write_all(buf)
+            .map_err(|e| Error::io(format!("could not write spool file \"{}\"", self.path.display()), e))?;
+        self.len += buf.len() as u64;
+        Ok(())
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Closes the file (freeing its descriptor); it is read back by [`Spooled::copy_into`].
+    pub fn close(self) -> Result<Spooled> {
+        let shown = self.path.display().to_string();
+        self.file
+            .into_inner()
+            .map_err(|e| Error::io(format!("could not write spool file \"{shown}\""), e.into_error()))?;
+        Ok(Spooled {
+            path: self.path,
+            len: self.len,
+        })
+    }
+
+    /// Copies what was written so far into `out` and keeps writing to the same file.
+    pub fn copy_so_far(&mut self, out: &mut dyn ArchiveFile) -> Result<()> {
+        let shown = self.path.display().to_string();
+        self.file
+            .flush()
+            .map_err(|e| Error::io(format!("could not write spool file \"{shown}\""), e))?;
+        let f = File::open(&self.path).map_err(|e| Error::io(format!("could not open spool file \"{shown}\""), e))?;
+        copy_exact(f, self.len, &shown, &mut |b| out.write_all(b))
+    }
+}
+
+/// A complete spool file.
+#[derive(Debug)]
+pub struct Spooled {
+    path: PathBuf,
+    len: u64,
+}
+
+impl Spooled {
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends the spooled bytes to `out` and removes the spool file.
+    pub fn copy_into(self, out: &mut dyn ArchiveFile) -> Result<()> {
+        self.copy_to(&mut |b| out.write_all(b))
+    }
+
+    /// Feeds the spooled bytes to `visit` and removes the spool file.
+    pub fn copy_to(self, visit: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        let shown = self.path.display().to_string();
+        let f = File::open(&self.path).map_err(|e| Error::io(format!("could not open spool file \"{shown}\""), e))?;
+        copy_exact(f, self.len, &shown, visit)?;
+        let _ = fs::remove_file(&self.path);
+        Ok(())
+    }
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+fn copy_exact(mut f: File, len: u64, shown: &str, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut left = len;
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = f
+            .read(&mut buf[..want])
+            .map_err(|e| Error::io(format!("could not read spool file \"{shown}\""), e))?;
+        if n == 0 {
+            return Err(Error::io(
+                format!("spool file \"{shown}\" is shorter than written ({len} bytes)"),
+                io::Error::from(io::ErrorKind::UnexpectedEof),
+            ));
+        }
+        out(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// An in-memory file for tests: shares its bytes, optionally patchable, records commit.
+    #[derive(Clone, Default)]
+    pub(crate) struct MemFile {
+        pub bytes: Arc<Mutex<Vec<u8>>>,
+        pub committed: Arc<Mutex<bool>>,
+        pub patchable: bool,
+        /// Fail writes once this many bytes were written.
+        pub fail_after: Option<usize>,
+    }
+
+    impl ArchiveFile for MemFile {
+        fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+            let mut b = self.bytes.lock().unwrap();
+            if let Some(limit) = self.fail_after
+                && b.len() + buf.len() > limit
+            {
+                return Err(Error::io("memory file", io::Error::other("no space left (simulated)")));
+            }
+            b.extend_from_slice(buf);
+            Ok(())
+        }
+        fn position(&self) -> u64 {
+            self.bytes.lock().unwrap().len() as u64
+        }
+        fn can_patch(&self) -> bool {
+            self.patchable
+        }
+        fn patch(&mut self, pos: u64, bytes: &[u8]) -> Result<()> {
+            assert!(self.patchable);
+            let mut b = self.bytes.lock().unwrap();
+            b[pos as usize..pos as usize + bytes.len()].copy_from_slice(bytes);
+            Ok(())
+        }
+        fn is_atomic(&self) -> bool {
+            false
+        }
+        fn commit(self: Box<Self>) -> Result<()> {
+            *self.committed.lock().unwrap() = true;
+            Ok(())
+        }
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+    }
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn atomic_file_appears_only_on_commit() {
+        let base = tempfile::tempdir().unwrap();
+        let target = base.path().join("db.dump");
+        let mut f = Box::new(AtomicFile::create(&target, true).unwrap());
+        let tmp_name = f.temp_path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(tmp_name.starts_with(".db.dump.pgsnap-tmp-"), "{tmp_name}");
+        f.write_all(b"hello world").unwrap();
+        f.patch(0, b"HELLO").unwrap();
+        assert_eq!(f.position(), 11);
+        assert!(!target.exists());
+        f.commit().unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"HELLO world");
+        assert_eq!(names(base.path()), vec!["db.dump"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        // Replaces an existing file atomically; abandoning leaves the old one.
+        let mut g = AtomicFile::create(&target, false).unwrap();
+        g.write_all(b"new").unwrap();
+        drop(g);
+        assert_eq!(fs::read(&target).unwrap(), b"HELLO world");
+        assert_eq!(names(base.path()), vec!["db.dump"]);
+        assert!(f_patch_beyond_end_fails(&target));
+    }
+
+    fn f_patch_beyond_end_fails(target: &Path) -> bool {
+        let mut f = AtomicFile::create(target, false).unwrap();
+        f.write_all(b"abc").unwrap();
+        f.patch(2, b"xy").is_err()
+    }
+
+    #[test]
+    fn single_file_targets() {
+        let base = tempfile::tempdir().unwrap();
+        let e = open_single_file(Some(base.path()), false).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Usage);
+        let e = open_single_file(Some(&base.path().join("no/such/file")), false)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        // A device is written in place, never replaced.
+        let f = open_single_file(Some(Path::new("/dev/null")), false).unwrap();
+        assert!(!f.is_atomic() && !f.can_patch());
+        let mut f = f;
+        f.write_all(b"discarded").unwrap();
+        f.commit().unwrap();
+        assert!(Path::new("/dev/null").exists());
+        // A symbolic link: the file it names is replaced, the link stays.
+        #[cfg(unix)]
+        {
+            let real = base.path().join("real.dump");
+            fs::write(&real, b"old").unwrap();
+            let link = base.path().join("link.dump");
+            std::os::unix::fs::symlink(&real, &link).unwrap();
+            let mut f = open_single_file(Some(&link), false).unwrap();
+            assert!(f.is_atomic());
+            f.write_all(b"new").unwrap();
+            f.commit().unwrap();
+            assert_eq!(fs::read(&real).unwrap(), b"new");
+            assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        }
+    }
+
+    #[test]
+    fn hold_back_keeps_the_tail_until_commit() {
+        let mem = MemFile {
+            patchable: true,
+            ..MemFile::default()
+        };
+        let mut h = Box::new(HoldBack::new(Box::new(mem.clone()), 5));
+        h.write_all(b"ab").unwrap();
+        assert_eq!(*mem.bytes.lock().unwrap(), b"");
+        h.write_all(b"cdefg").unwrap();
+        assert_eq!(*mem.bytes.lock().unwrap(), b"ab");
+        h.write_all(b"0123456789").unwrap();
+        assert_eq!(*mem.bytes.lock().unwrap(), b"abcdefg01234");
+        h.write_all(b"X").unwrap();
+        assert_eq!(h.position(), 18);
+        // A patch spanning the written part and the held part.
+        h.patch(10, b"ABCDEF").unwrap();
+        h.commit().unwrap();
+        assert_eq!(*mem.bytes.lock().unwrap(), b"abcdefg012ABCDEF9X");
+        assert!(*mem.committed.lock().unwrap());
+
+        // Abandoned: the tail never appears.
+        let mem = MemFile::default();
+        let mut h = HoldBack::new(Box::new(mem.clone()), 5);
+        h.write_all(b"complete-looking\0\0\0\0\0").unwrap();
+        drop(h);
+        assert_eq!(*mem.bytes.lock().unwrap(), b"complete-looking");
+    }
+
+    #[test]
+    fn spool_files_round_trip_and_vanish() {
+        let base = tempfile::tempdir().unwrap();
+        let target = base.path().join("x.tar");
+        let dir = SpoolDir::create(Some(&target)).unwrap();
+        assert!(dir.path().starts_with(base.path()));
+        let mut a = dir.file("a").unwrap();
+        a.write_all(b"first ").unwrap();
+        let mem = MemFile::default();
+        let mut out: Box<dyn ArchiveFile> = Box::new(mem.clone());
+        a.copy_so_far(out.as_mut()).unwrap();
+        a.write_all(b"second").unwrap();
+        let done = a.close().unwrap();
+        assert_eq!(done.len(), 12);
+        done.copy_into(out.as_mut()).unwrap();
+        assert_eq!(*mem.bytes.lock().unwrap(), b"first first second");
+        let b = dir.file("b").unwrap().close().unwrap();
+        assert!(b.is_empty());
+        drop(b);
+        assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+        let mut c = dir.file("c").unwrap();
+        c.write_all(b"left over").unwrap();
+        let p = dir.path().to_path_buf();
+        drop(dir);
+        drop(c);
+        assert!(!p.exists());
+        assert!(names(base.path()).is_empty());
+    }
+
+    /// A layer that upper-cases ASCII: visible in the bytes, and cannot patch.
+    #[derive(Debug)]
+    pub(crate) struct Upper;
+    struct UpperFile(Box<dyn ArchiveFile>);
+    impl ArchiveFile for UpperFile {
+        fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+            self.0.write_all(&buf.to_ascii_uppercase())
+        }
+        fn position(&self) -> u64 {
+            self.0.position()
+        }
+        fn is_atomic(&self) -> bool {
+            self.0.is_atomic()
+        }
+        fn commit(self: Box<Self>) -> Result<()> {
+            self.0.commit()
+        }
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+    }
+    impl FileLayer for Upper {
+        fn wrap(&self, _name: &str, inner: Box<dyn ArchiveFile>) -> Result<Box<dyn ArchiveFile>> {
+            Ok(Box::new(UpperFile(inner)))
+        }
+    }
+
+    #[test]
+    fn layers_wrap_in_order_and_hide_patching() {
+        let mem = MemFile {
+            patchable: true,
+            ..MemFile::default()
+        };
+        let layers: Vec<Arc<dyn FileLayer>> = vec![Arc::new(Upper)];
+        let mut f = apply_layers(&layers, "toc.dat", Box::new(mem.clone())).unwrap();
+        assert!(!f.can_patch(), "a layer that does not patch hides the file's ability");
+        f.write_all(b"abc").unwrap();
+        f.commit().unwrap();
+        assert_eq!(*mem.bytes.lock().unwrap(), b"ABC");
+    }
+}
