@@ -369,3 +369,172 @@ fn interrupt_stops_the_dump_and_leaves_nothing() {
     assert_failed(&res, &out, "interrupted");
     assert_no_sessions(c, &db.name);
 }
+
+/// A database with table `locked`, and a session holding ACCESS EXCLUSIVE on it until it is
+/// killed: a dump of that database waits at its LOCK TABLE for as long as the test wants,
+/// with its output already started (no sleeps racing the dump).
+fn db_with_held_lock(prefix: &str) -> (TestDb, std::process::Child) {
+    let db = TestDb::new(
+        15,
+        prefix,
+        "CREATE TABLE locked (x int); INSERT INTO locked SELECT generate_series(1, 1000)",
+    );
+    let holder = db
+        .cluster
+        .tool("psql")
+        .args([
+            "-X",
+            "-q",
+            "-d",
+            &db.name,
+            "-c",
+            "BEGIN; LOCK TABLE locked IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        &db.cluster,
+        &db.name,
+        "SELECT count(*) > 0 FROM pg_locks WHERE relation = 'locked'::regclass AND mode = 'AccessExclusiveLock' AND granted",
+    );
+    (db, holder)
+}
+
+/// Ends the lock holder of [`db_with_held_lock`]: its backend (killing psql alone would leave
+/// the backend sleeping with the lock), then the client.
+fn release_lock(db: &TestDb, mut holder: std::process::Child) {
+    db.cluster.psql(
+        &db.name,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()",
+    );
+    let _ = holder.wait();
+}
+
+/// Waits until this test's dump of `db` is blocked on a lock.
+fn wait_for_dump_blocked(db: &TestDb) {
+    wait_for(
+        &db.cluster,
+        &db.name,
+        "SELECT count(*) > 0 FROM pg_stat_activity \
+         WHERE application_name = 'pgsnap_' || current_database() AND wait_event_type = 'Lock'",
+    );
+}
+
+/// pgsnap's temporaries in `dir`.
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".pgsnap-"))
+        .collect()
+}
+
+/// A dump in `format` blocked on a lock gets `signal`: exit 1, one message naming the
+/// signal, no temporary output, no session of the dump left on the server.
+fn signal_stops_the_dump(signal: &str, format: &str) {
+    let (db, holder) = db_with_held_lock(&format!("sig{}", signal.to_lowercase()));
+    let c = &db.cluster;
+    let parent = out_dir();
+    let out = parent.join("a");
+    let mut cmd = dump_cmd(c, &db.name, &out);
+    // The last -F wins, as in pg_dump.
+    cmd.arg(format!("-F{format}"));
+    let child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+    wait_for_dump_blocked(&db);
+    assert!(
+        !temporaries(&parent).is_empty(),
+        "the blocked dump should have started its output in {}",
+        parent.display()
+    );
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let res = child.wait_with_output().unwrap();
+    assert_failed(&res, &out, &format!("interrupted by signal SIG{signal}"));
+    assert!(!out.exists(), "nothing at the target");
+    assert_eq!(temporaries(&parent), Vec::<String>::new(), "temporaries left");
+    // Checked while the lock is still held: a backend left waiting on it would not notice
+    // its client's death until the lock is granted.
+    assert_no_sessions(c, &db.name);
+    release_lock(&db, holder);
+}
+
+#[test]
+fn sigterm_stops_a_directory_dump_and_leaves_nothing() {
+    signal_stops_the_dump("TERM", "d");
+}
+
+#[test]
+fn sighup_stops_a_custom_dump_and_leaves_nothing() {
+    signal_stops_the_dump("HUP", "c");
+}
+
+#[test]
+fn sigquit_stops_a_tar_dump_and_leaves_nothing() {
+    signal_stops_the_dump("QUIT", "t");
+}
+
+#[test]
+fn sigint_stops_a_plain_dump_and_leaves_nothing() {
+    signal_stops_the_dump("INT", "p");
+}
+
+#[test]
+fn timeout_stops_the_dump_and_leaves_nothing() {
+    let (db, holder) = db_with_held_lock("timeout");
+    let c = &db.cluster;
+    let parent = out_dir();
+    let out = parent.join("a");
+    let inner = dump_cmd(c, &db.name, &out);
+    // `timeout` sends SIGTERM; the dump waits on the lock far longer than that.
+    let mut cmd = Command::new("timeout");
+    cmd.arg("3").arg(inner.get_program()).args(inner.get_args());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let res = cmd.stdin(Stdio::null()).output().unwrap();
+    // timeout(1) exits 124 when it had to stop the command.
+    assert_eq!(res.status.code(), Some(124), "{}", String::from_utf8_lossy(&res.stderr));
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(
+        stderr.lines().filter(|l| l.contains("error")).count(),
+        1,
+        "one message:\n{stderr}"
+    );
+    assert!(stderr.contains("interrupted by signal SIGTERM"), "{stderr}");
+    assert_eq!(temporaries(&parent), Vec::<String>::new(), "temporaries left");
+    assert_no_sessions(c, &db.name);
+    release_lock(&db, holder);
+}
+
+#[test]
+fn a_killed_runs_leftovers_are_removed_by_the_next_run() {
+    let (db, holder) = db_with_held_lock("sigkill");
+    let c = &db.cluster;
+    let parent = out_dir();
+    let mut child = dump_cmd(c, &db.name, &parent.join("a")).spawn().unwrap();
+    wait_for_dump_blocked(&db);
+    child.kill().unwrap(); // SIGKILL: no handler runs
+    child.wait().unwrap();
+    let left = temporaries(&parent);
+    assert_eq!(left.len(), 1, "the killed run's temporary directory stays: {left:?}");
+    release_lock(&db, holder);
+    // The killed run's backend goes once its lock wait ends and it finds the client gone.
+    assert_no_sessions(c, &db.name);
+    let res = dump_cmd(c, &db.name, &parent.join("b")).output().unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("removed") && stderr.contains(&left[0]) && stderr.contains("no longer exists"),
+        "the next run says what it removed:\n{stderr}"
+    );
+    assert_eq!(temporaries(&parent), Vec::<String>::new());
+    assert!(parent.join("b").join("toc.dat").exists());
+}

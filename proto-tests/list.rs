@@ -96,3 +96,103 @@ fn damaged_archives_are_refused_clearly() {
     assert_eq!(res.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&res.stderr).contains("missing"));
 }
+
+/// `pgsnap list` of a directory archive whose toc member is `make`'s doing, under
+/// `/usr/bin/time` (for the peak RSS); killed (and failed) if it has not ended in 30 s, which
+/// only an unbounded reader takes. Returns stderr and the peak RSS in KiB.
+fn list_odd_member(make: impl FnOnce(&Path)) -> (String, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("odd");
+    std::fs::create_dir(&archive).unwrap();
+    make(&archive);
+    let rss_file = dir.path().join("rss");
+    let mut child = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss_file)
+        .arg(env!("CARGO_BIN_EXE_pgsnap"))
+        .arg("list")
+        .arg(&archive)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/time is needed (apt-get install time)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("pgsnap list did not end: an unbounded read");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // time(1) appends "Command exited with non-zero status 1" to its own file, not stderr.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty());
+    let rss_text = std::fs::read_to_string(&rss_file).unwrap();
+    let rss: u64 = rss_text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no RSS in {rss_text:?}"));
+    eprintln!("peak RSS {rss} KiB; stderr: {stderr}");
+    (stderr, rss)
+}
+
+/// One `pgsnap: error:` line containing every one of `needles`, and a small peak RSS.
+fn assert_refused(stderr: &str, rss_kib: u64, needles: &[&str]) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one message: {stderr}");
+    assert!(lines[0].starts_with("pgsnap: error: "), "{stderr}");
+    for n in needles {
+        assert!(lines[0].contains(n), "{n:?} missing from: {stderr}");
+    }
+    assert!(rss_kib < 64 * 1024, "peak RSS {rss_kib} KiB");
+}
+
+#[test]
+fn a_fifo_as_toc_dat_is_refused_at_once() {
+    let (stderr, rss) = list_odd_member(|a| {
+        let st = Command::new("mkfifo").arg(a.join("toc.dat")).status().unwrap();
+        assert!(st.success());
+    });
+    assert_refused(&stderr, rss, &["toc.dat", "not a regular file"]);
+}
+
+#[test]
+fn a_link_to_dev_zero_as_toc_dat_is_refused_at_once() {
+    let (stderr, rss) = list_odd_member(|a| std::os::unix::fs::symlink("/dev/zero", a.join("toc.dat")).unwrap());
+    assert_refused(&stderr, rss, &["toc.dat", "not a regular file"]);
+}
+
+/// `members` gzip members: the first of `head`, each other of 1 MiB of zeros (so about 1 KiB
+/// expanding to 1 MiB; pg_restore and pgsnap read concatenated members as one stream).
+fn gzip_bomb(head: &[u8], members: usize) -> Vec<u8> {
+    use std::io::Write;
+    let gz = |bytes: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    };
+    let zeros = gz(&vec![0u8; 1 << 20]);
+    let mut out = gz(head);
+    for _ in 0..members {
+        out.extend_from_slice(&zeros);
+    }
+    out
+}
+
+#[test]
+fn a_decompression_bomb_as_toc_dat_is_refused() {
+    // 3 GiB of zeros in about 3 MiB: refused at the magic check.
+    let bomb = gzip_bomb(b"", 3072);
+    assert!(bomb.len() < 4 << 20, "{}", bomb.len());
+    let (stderr, rss) = list_odd_member(|a| std::fs::write(a.join("toc.dat.gz"), &bomb).unwrap());
+    assert_refused(&stderr, rss, &["toc.dat.gz", "PGDMP"]);
+    // The same behind a valid magic: refused by the expansion bound.
+    let bomb = gzip_bomb(b"PGDMP", 3072);
+    let (stderr, rss) = list_odd_member(|a| std::fs::write(a.join("toc.dat.gz"), &bomb).unwrap());
+    assert_refused(&stderr, rss, &["toc.dat.gz", "decompression bomb"]);
+}

@@ -136,6 +136,43 @@ async fn run_dump(req: &DumpRequest) -> pgsnap::Result<()> {
     }
 }
 
+/// How long a stopped dump may take to unwind (cancelled queries, removed files).
+const UNWIND_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The signals that stop a dump: SIGINT (Ctrl-C), SIGTERM (systemd, Kubernetes, `timeout`),
+/// SIGHUP (a closed terminal) and SIGQUIT, all handled alike, as pg_dump does
+/// (`setup_cancel_handler` in parallel.c covers the same set).
+struct StopSignals {
+    streams: Vec<(&'static str, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<StopSignals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut streams = Vec::new();
+        for (name, kind) in [
+            ("SIGINT", SignalKind::interrupt()),
+            ("SIGTERM", SignalKind::terminate()),
+            ("SIGHUP", SignalKind::hangup()),
+            ("SIGQUIT", SignalKind::quit()),
+        ] {
+            streams.push((name, signal(kind)?));
+        }
+        Ok(StopSignals { streams })
+    }
+
+    /// The name of the first signal received.
+    async fn recv(mut self) -> &'static str {
+        let waits = self.streams.iter_mut().map(|(name, s)| {
+            Box::pin(async move {
+                s.recv().await;
+                *name
+            })
+        });
+        futures_util::future::select_all(waits).await.0
+    }
+}
+
 /// `pgsnap dump ...` / `pg_dump ...`.
 fn dump_command(ui: &Ui, args: &[String]) -> ExitCode {
     let command = match pgsnap::cli::dump::parse(args, &mut read_filter_file) {
@@ -166,11 +203,35 @@ fn dump_command(ui: &Ui, args: &[String]) -> ExitCode {
         Err(e) => return ui.fail(&anyhow::Error::new(e).context("could not start the runtime")),
     };
     let result = runtime.block_on(async {
+        let dumping = run_dump(&req);
+        tokio::pin!(dumping);
+        let signals = match StopSignals::install() {
+            Ok(s) => s,
+            Err(e) => return Err(Error::io("could not install signal handlers", e)),
+        };
         tokio::select! {
-            r = run_dump(&req) => r,
-            _ = tokio::signal::ctrl_c() => Err(Error::cancelled("interrupted")),
+            r = &mut dumping => r,
+            name = signals.recv() => {
+                // As pg_dump's signal handler: cancel what the server runs for us, then stop.
+                // The dump fails through its own error path, which closes the sessions and
+                // removes the partial output; bounded, in case it is stuck elsewhere.
+                pgsnap::pg::cancel_all_sessions().await;
+                match tokio::time::timeout(UNWIND_LIMIT, &mut dumping).await {
+                    // Finished in the meantime: the archive is complete and in place.
+                    Ok(Ok(())) => Ok(()),
+                    _ => Err(Error::cancelled(format!("interrupted by signal {name}"))),
+                }
+            }
         }
     });
+    // Tasks still running (a dump stuck past the limit) are dropped with their files and
+    // connections; then nothing of ours may remain beside the output.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    if result.is_err()
+        && let Some(out) = &req.output
+    {
+        pgsnap::archive::leftovers::remove_own(out);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => ui.fail(&anyhow::Error::new(e)),

@@ -19,7 +19,7 @@ use crate::codec::{self, Compression, ParallelEncoder, Piece, PieceCodec, PieceS
 use crate::error::{Error, Result};
 
 use super::output::{ArchiveFile, MemberFile, apply_layers};
-use super::toc::{ArchiveFormat, ArchiveVersion, Header, TocEntry, decode_toc, encode_toc};
+use super::toc::{ArchiveFormat, ArchiveVersion, Header, MAGIC, TocEntry, decode_toc, encode_toc};
 use super::writer::{ArchiveWriter, BLOBS, DataSink, DataSinks, EncodedSink, Finished, WriterOptions, check_entries};
 
 /// Name of the TOC file inside a directory archive.
@@ -492,15 +492,13 @@ impl DirectoryReader {
             }
             Err(e) => return Err(Error::io(format!("could not open archive directory \"{shown}\""), e)),
         }
-        let Some((mut reader, toc_path)) = discover(path, TOC_FILE)? else {
+        let Some(found) = discover(path, TOC_FILE)? else {
             return Err(Error::archive(format!(
                 "\"{shown}\" is not a directory archive: no {TOC_FILE} (nor .gz, .lz4, .zst) in it"
             )));
         };
-        let mut buf = Vec::new();
-        reader
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::io(format!("reading \"{}\"", toc_path.display()), e))?;
+        let toc_path = found.path.clone();
+        let buf = read_toc_file(found)?;
         let (header, entries) =
             decode_toc(&buf).map_err(|e| e.context(format!("reading \"{}\"", toc_path.display())))?;
         Ok(DirectoryReader {
@@ -544,7 +542,7 @@ impl DirectoryReader {
     pub fn open_data(&self, entry: &TocEntry) -> Result<Box<dyn Read + Send>> {
         let name = self.checked_name(entry)?;
         match discover(&self.path, name)? {
-            Some((r, _)) => Ok(r),
+            Some(found) => Ok(found.reader),
             None => Err(self.missing(entry, name)),
         }
     }
@@ -573,21 +571,103 @@ impl DirectoryReader {
     }
 }
 
+/// A member file found by suffix discovery.
+struct Found {
+    reader: Box<dyn Read + Send>,
+    path: PathBuf,
+    /// Bytes read from the file on disk so far (before decompression).
+    consumed: Arc<AtomicU64>,
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
 /// Opens the first of `<dir>/<name>` + each discovery suffix that exists, decoding by suffix.
-fn discover(dir: &Path, name: &str) -> Result<Option<(Box<dyn Read + Send>, PathBuf)>> {
+/// Only regular files are opened (pg_restore refuses a member that is not one): a FIFO would
+/// block forever, a link to a device would never end.
+fn discover(dir: &Path, name: &str) -> Result<Option<Found>> {
     for suffix in DISCOVERY_SUFFIXES {
         let p = dir.join(format!("{name}{suffix}"));
-        match File::open(&p) {
-            Ok(f) => {
-                let r = codec::decoder_for_suffix(suffix, f)
+        match super::read::open_regular(&p) {
+            Ok((f, _)) => {
+                let consumed = Arc::new(AtomicU64::new(0));
+                let counted = Counting {
+                    inner: f,
+                    count: consumed.clone(),
+                };
+                let reader = codec::decoder_for_suffix(suffix, counted)
                     .map_err(|e| e.context(format!("opening \"{}\"", p.display())))?;
-                return Ok(Some((r, p)));
+                return Ok(Some(Found {
+                    reader,
+                    path: p,
+                    consumed,
+                }));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io(format!("could not open input file \"{}\"", p.display()), e)),
         }
     }
     Ok(None)
+}
+
+/// A compressed toc.dat may expand at most this many times what was read of it so far…
+const TOC_MAX_RATIO: u64 = 128;
+/// …once past this size. SQL text rarely compresses beyond 10:1, so no real TOC comes near,
+/// while a decompression bomb (ratios near 1000:1) stops here, memory held to this size.
+const TOC_FREE_SIZE: usize = 16 << 20;
+/// Read granularity of a toc.dat.
+const TOC_CHUNK: usize = 256 << 10;
+
+/// Reads a discovered toc.dat whole, bounded: it must start with the archive magic, checked
+/// on the first bytes so that garbage (a bomb of zeros) is refused before anything more is
+/// decompressed; and past [`TOC_FREE_SIZE`] its expansion over the bytes read from disk must
+/// stay under [`TOC_MAX_RATIO`]. A plain toc.dat expands 1:1 and is bounded by its size.
+fn read_toc_file(found: Found) -> Result<Vec<u8>> {
+    let Found {
+        mut reader,
+        path,
+        consumed,
+    } = found;
+    let shown = path.display();
+    let read_err = |e| Error::io(format!("reading \"{shown}\""), e);
+    let mut buf = Vec::new();
+    (&mut reader)
+        .take(MAGIC.len() as u64)
+        .read_to_end(&mut buf)
+        .map_err(read_err)?;
+    if buf.as_slice() != MAGIC.as_slice() {
+        return Err(Error::archive(format!(
+            "\"{shown}\" is not a toc.dat: it does not start with \"PGDMP\""
+        )));
+    }
+    loop {
+        let n = (&mut reader)
+            .take(TOC_CHUNK as u64)
+            .read_to_end(&mut buf)
+            .map_err(read_err)?;
+        if n == 0 {
+            return Ok(buf);
+        }
+        let read = consumed.load(Ordering::Relaxed);
+        if buf.len() > TOC_FREE_SIZE && buf.len() as u64 > read.saturating_mul(TOC_MAX_RATIO) {
+            return Err(Error::archive(format!(
+                "\"{shown}\" expands more than {TOC_MAX_RATIO} times ({} bytes from {read}); \
+                 refusing it as a likely decompression bomb (decompress it yourself if it is genuine)",
+                buf.len()
+            )));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod custom;
 pub mod directory;
+pub mod leftovers;
 pub mod list;
 pub mod ordered;
 pub mod output;

@@ -63,7 +63,7 @@ pub fn read_archive_toc(path: &Path) -> Result<ArchiveToc> {
             "\"{shown}\" is neither a regular file nor a directory; pipe it to standard input and give \"-\""
         )));
     }
-    let mut f = File::open(path).map_err(|e| Error::io(format!("could not open input file \"{shown}\""), e))?;
+    let (mut f, _) = open_regular(path).map_err(|e| Error::io(format!("could not open input file \"{shown}\""), e))?;
     let mut head = Vec::with_capacity(BLOCK);
     (&mut f)
         .take(BLOCK as u64)
@@ -88,6 +88,25 @@ pub fn read_archive_toc(path: &Path) -> Result<ArchiveToc> {
             })
         }
     }
+}
+
+/// Opens `path` for reading if it is a regular file (links followed), with its size. The
+/// open does not wait (O_NONBLOCK), so a FIFO put in an archive's place is refused at once
+/// instead of blocking until someone writes to it; anything but a regular file (a FIFO, a
+/// device such as /dev/zero, a socket) is an `InvalidInput` error saying so, as pg_restore
+/// refuses such a toc.dat.
+pub(crate) fn open_regular(path: &Path) -> io::Result<(File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"));
+    }
+    // O_NONBLOCK means nothing to a regular file's reads; the descriptor is used as is.
+    Ok((f, meta.len()))
 }
 
 /// Reads a custom or tar archive's TOC from a stream.

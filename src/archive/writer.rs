@@ -113,6 +113,10 @@ pub struct Finished {
 /// only). Refuses what pg_dump refuses: a directory archive to standard output, compression
 /// in a tar archive, invalid script options for the plain format.
 pub fn create(format: Format, output: Option<&Path>, opts: WriterOptions) -> Result<Box<dyn ArchiveWriter>> {
+    if let Some(path) = output {
+        // Leftovers of killed runs would otherwise pile up beside the outputs forever.
+        super::leftovers::remove_stale(&super::leftovers::parent_of(path));
+    }
     match format {
         Format::Directory => match output {
             Some(path) => Ok(Box::new(super::directory::DirectoryWriter::create_with(path, opts)?)),

@@ -297,6 +297,8 @@ pub struct Session {
     /// The connector of this session, reused for cancel requests (same TLS settings).
     tls: PgTls,
     tls_in_use: bool,
+    /// Keeps this session in the process's list of live sessions while it exists.
+    _live: LiveSession,
 }
 
 impl std::fmt::Debug for Session {
@@ -320,6 +322,51 @@ impl CancelHandle {
     pub async fn cancel(&self) {
         let _ = self.token.cancel_query(self.tls.clone()).await;
     }
+}
+
+/// Every session of this process that is still open, by a serial number, so that a signal
+/// handler can cancel what the server is running for us (pg_dump's `sigTermHandler`, in
+/// parallel.c, sends a cancel on each connection before exiting for the same reason: a
+/// backend waiting on a lock would not notice the client's death for a long time).
+static LIVE_SESSIONS: std::sync::Mutex<Vec<(u64, CancelHandle)>> = std::sync::Mutex::new(Vec::new());
+static NEXT_SESSION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Registration of one session in [`LIVE_SESSIONS`]; removed when the session is dropped.
+struct LiveSession(u64);
+
+impl LiveSession {
+    fn register(handle: CancelHandle) -> LiveSession {
+        let id = NEXT_SESSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        LIVE_SESSIONS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, handle));
+        LiveSession(id)
+    }
+}
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        LIVE_SESSIONS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(id, _)| *id != self.0);
+    }
+}
+
+/// Asks the server to cancel the running query of every session this process has open, all
+/// at once; returns how many were asked. For signal handlers: the dump then fails through its
+/// ordinary error path, which closes the sessions and removes the partial output.
+pub async fn cancel_all_sessions() -> usize {
+    let handles: Vec<CancelHandle> = LIVE_SESSIONS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(_, h)| h.clone())
+        .collect();
+    let n = handles.len();
+    futures_util::future::join_all(handles.iter().map(CancelHandle::cancel)).await;
+    n
 }
 
 /// Turns a tokio-postgres error into ours, keeping the SQLSTATE and the server's detail.
@@ -498,7 +545,12 @@ impl Session {
         tls: PgTls,
         tls_in_use: bool,
     ) -> Result<Session> {
+        let live = LiveSession::register(CancelHandle {
+            token: client.cancel_token(),
+            tls: tls.clone(),
+        });
         let mut s = Session {
+            _live: live,
             client,
             conn_task,
             version: ServerVersion(0),
