@@ -1,5 +1,5 @@
 //! Fingerprints of a database: per table a row count and a checksum of its sorted row hashes,
-//! per sequence its state, and the schema as stock `pg_dump -s` prints it (normalised).
+//! per sequence its state, per large object its owner, ACL, comment, size and checksum, and the schema as stock `pg_dump -s` prints it (normalised).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,6 +12,8 @@ pub struct Fingerprint {
     pub tables: BTreeMap<String, (i64, String)>,
     /// `schema.sequence` → `last_value,is_called`.
     pub sequences: BTreeMap<String, String>,
+    /// Large object OID → `owner|acl|comment|length|md5` (`pg_dump -s` leaves them out).
+    pub large_objects: BTreeMap<u32, String>,
     /// `pg_dump -s` of the database, normalised (see `normalise_dump`).
     pub schema: String,
 }
@@ -58,8 +60,19 @@ impl Fingerprint {
         let mut fp = Fingerprint {
             tables: BTreeMap::new(),
             sequences: BTreeMap::new(),
+            large_objects: BTreeMap::new(),
             schema: String::new(),
         };
+        let los = cluster.psql(
+            db,
+            "SELECT m.oid, concat_ws('|', pg_get_userbyid(m.lomowner), coalesce(m.lomacl::text, '-'), \
+                    coalesce(obj_description(m.oid, 'pg_largeobject'), '-'), length(lo_get(m.oid)), md5(lo_get(m.oid))) \
+               FROM pg_largeobject_metadata m ORDER BY 1",
+        );
+        for line in los.lines().filter(|l| !l.is_empty()) {
+            let (oid, rest) = line.split_once('|').expect("oid|rest");
+            fp.large_objects.insert(oid.parse().expect("oid"), rest.to_string());
+        }
         for line in out.lines().filter(|l| !l.is_empty()) {
             // Names may contain the separator; the kind and the value never do.
             let (kind, rest) = line.split_once('|').unwrap();
@@ -99,6 +112,13 @@ impl Fingerprint {
         }
         if self.sequences != other.sequences {
             let _ = writeln!(out, "sequences differ: {:?} vs {:?}", self.sequences, other.sequences);
+        }
+        if self.large_objects != other.large_objects {
+            let _ = writeln!(
+                out,
+                "large objects differ: {:?} vs {:?}",
+                self.large_objects, other.large_objects
+            );
         }
         if self.schema != other.schema {
             let _ = writeln!(out, "schema differs:\n{}", line_diff(&self.schema, &other.schema));
