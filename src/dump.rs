@@ -181,7 +181,13 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     let snapshot = leader.begin_leader_transaction(&opts.session).await?;
 
     let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
-    ctx.large_object_groups = version >= ArchiveVersion::V1_16;
+    // Archives hold large objects as their version does; a script prints them as the
+    // source server's pg_dump does (BLOB METADATA groups from 17 on).
+    ctx.large_object_groups = if plain {
+        ctx.version.at_least(17)
+    } else {
+        version >= ArchiveVersion::V1_16
+    };
     // Lock before reading definitions, as pg_dump's getTables does, so nothing we dump can
     // be altered or dropped underneath us.
     let mut to_lock = catalog::lockable_tables(&ctx);
