@@ -47,11 +47,17 @@ fn restore_equal(db: &TestDb, source: &Fingerprint, major: u32, archive: &Path, 
         .lines()
         .filter(|l| l.contains("error") && !l.contains("transaction_timeout") && !l.contains("errors ignored"))
         .collect();
-    assert!(errors.is_empty(), "{what}: pg_restore {major} reported errors:\n{stderr}");
+    assert!(
+        errors.is_empty(),
+        "{what}: pg_restore {major} reported errors:\n{stderr}"
+    );
     let restored = Fingerprint::of(c, &target);
     assert!(!restored.large_objects.is_empty(), "{what}: no large objects restored");
     let diff = source.diff(&restored);
-    assert!(diff.is_empty(), "{what}: restored database differs from the source:\n{diff}");
+    assert!(
+        diff.is_empty(),
+        "{what}: restored database differs from the source:\n{diff}"
+    );
     c.drop_database(&target);
 }
 
@@ -77,15 +83,21 @@ fn formats_restore(major: u32) {
     dump_to(&db, "-Fd", &at("e"), &["-j", "2"]);
     restore_equal(&db, &source, 14, &at("e"), &[], "-Fd 1.14 by pg_restore 14");
     dump_to(&db, "-Fd", &at("f"), &["-Z", "zstd"]);
-    restore_equal(&db, &source, 16, &at("f"), &["-j", "2"], "-Fd 1.15 zstd by pg_restore 16");
+    restore_equal(
+        &db,
+        &source,
+        16,
+        &at("f"),
+        &["-j", "2"],
+        "-Fd 1.15 zstd by pg_restore 16",
+    );
     dump_to(&db, "-Fd", &at("g"), &["--archive-version", "1.16", "-Z", "lz4"]);
     restore_equal(&db, &source, 17, &at("g"), &[], "-Fd 1.16 lz4 by pg_restore 17");
 
     // The plain script replays through psql.
     dump_to(&db, "-Fp", &at("h.sql"), &[]);
     let target = db.cluster.create_database("lo_plain", "");
-    db.cluster
-        .psql(&target, &std::fs::read_to_string(at("h.sql")).unwrap());
+    db.cluster.psql(&target, &std::fs::read_to_string(at("h.sql")).unwrap());
     let diff = source.diff(&Fingerprint::of(&db.cluster, &target));
     assert!(diff.is_empty(), "-Fp replayed by psql differs from the source:\n{diff}");
     db.cluster.drop_database(&target);
@@ -150,9 +162,7 @@ fn selection_like_stock(major: u32, oracle: u32, extra: &[&str]) {
         };
         let (a, b) = (entries(&ours), entries(&stock));
         if a != b {
-            problems.push_str(&format!(
-                "{case:?}:\n  ours:  {a:?}\n  stock: {b:?}\n"
-            ));
+            problems.push_str(&format!("{case:?}:\n  ours:  {a:?}\n  stock: {b:?}\n"));
         }
         // The same large-object files (blobs TOC files are named after dump ids, which
         // differ): none when stock writes none.
@@ -161,7 +171,13 @@ fn selection_like_stock(major: u32, oracle: u32, extra: &[&str]) {
                 .unwrap()
                 .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
                 .filter(|n| n.starts_with("blob"))
-                .map(|n| if n.starts_with("blobs_") { "blobs_<id>.toc".to_string() } else { n })
+                .map(|n| {
+                    if n.starts_with("blobs_") {
+                        "blobs_<id>.toc".to_string()
+                    } else {
+                        n
+                    }
+                })
                 .collect();
             v.sort();
             v
@@ -175,7 +191,10 @@ fn selection_like_stock(major: u32, oracle: u32, extra: &[&str]) {
         }
         let _ = std::fs::remove_dir_all(ours.parent().unwrap());
     }
-    assert!(problems.is_empty(), "PostgreSQL {major}: differs from stock pg_dump {oracle}:\n{problems}");
+    assert!(
+        problems.is_empty(),
+        "PostgreSQL {major}: differs from stock pg_dump {oracle}:\n{problems}"
+    );
 }
 
 #[test]

@@ -253,6 +253,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         if !p.entry.large_objects.is_empty() {
             lo_jobs.push(LargeObjectJob {
                 id: p.dump_id,
+                tag: p.entry.tag.clone(),
                 oids: p.entry.large_objects.clone(),
             });
         }

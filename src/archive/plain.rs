@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::output::{ArchiveFile, apply_layers, open_single_file};
-use super::script::{DataSink as ScriptDataSink, Dialect, LargeObjectState, ScriptOptions, ScriptPrinter, SourceSettings};
+use super::script::{
+    DataSink as ScriptDataSink, Dialect, LargeObjectState, ScriptOptions, ScriptPrinter, SourceSettings,
+};
 use super::toc::{Header, TocEntry};
 use super::writer::{ArchiveWriter, DataSink, DataSinks, Finished, WriterOptions, check_entries};
 use crate::codec::Encoder;
@@ -330,11 +332,17 @@ impl DataSink for PlainSink {
     }
 
     fn start_object(&mut self, oid: u32) -> Result<()> {
-        self.in_script(|sink| sink.start_large_object(oid), "starting a large object in the SQL script")
+        self.in_script(
+            |sink| sink.start_large_object(oid),
+            "starting a large object in the SQL script",
+        )
     }
 
     fn end_object(&mut self) -> Result<()> {
-        self.in_script(|sink| sink.end_large_object(), "ending a large object in the SQL script")
+        self.in_script(
+            |sink| sink.end_large_object(),
+            "ending a large object in the SQL script",
+        )
     }
 
     fn finish(mut self: Box<Self>) -> Result<u64> {

@@ -17,6 +17,8 @@ pub const CHUNK: usize = 1 << 20;
 pub struct LargeObjectJob {
     /// The BLOBS entry's dump id.
     pub id: i32,
+    /// Its tag (`BLOBS`, or the group's `first..last`), for narration.
+    pub tag: String,
     /// Its large objects, in the order they are written.
     pub oids: Vec<u32>,
 }
@@ -39,7 +41,8 @@ pub async fn export(
 ) -> Result<LargeObjectReport> {
     let mut report = LargeObjectReport::default();
     for job in jobs {
-        tracing::info!(target: "pgsnap::narrate", "saving large objects \"{}\"", job.oids.len());
+        // pg_dump -v's line per BLOBS entry (pg_dump.c `dumpLOs`).
+        tracing::info!(target: "pgsnap::narrate", "saving large objects \"{}\"", job.tag);
         let mut sink = sinks.open(job.id)?;
         for &oid in &job.oids {
             sink = blocking(move || sink.start_object(oid).map(|()| sink)).await?;
