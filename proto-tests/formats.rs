@@ -620,8 +620,8 @@ fn plain_to_standard_output_compressed_or_not() {
     }
 
     let out = dump_cmd(c, &db.name, "p", &["-j", "2"]).output().unwrap();
-    // Refused before connecting, as every bad flag combination is (usage errors exit 2).
-    assert_eq!(out.status.code(), Some(2));
+    // Refused before connecting, as every bad flag combination is (exit 1, as pg_dump).
+    assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stderr)
             .contains("pgsnap: error: parallel backup only supported by the directory format"),
