@@ -204,7 +204,8 @@ fn malformed_invocations_fail_like_pg_dump() {
         stock(&["--if-exists"]),
         stock(&["--on-conflict-do-nothing"]),
         stock(&["-Fx"]),
-        stock(&["-Fc", "-j2"]),
+        // pgsnap parallelises custom and tar too; a plain script is refused as by pg_dump.
+        stock(&["-Fp", "-j2"]),
         stock(&["-Fd", "--restrict-key=abc"]),
         stock(&["--restrict-key=a-b"]),
         stock(&["--no-output-flag", "-Fd"]),

@@ -1,8 +1,11 @@
 //! Fingerprints of a database: per table a row count and a checksum of its sorted row hashes,
-//! per sequence its state, per large object its owner, ACL, comment, size and checksum, and the schema as stock `pg_dump -s` prints it (normalised).
+//! per sequence its state, per large object its owner, ACL, comment and a checksum of its
+//! contents, and the schema as stock `pg_dump -s` prints it (normalised).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::Stdio;
 
 use super::Cluster;
 
@@ -12,11 +15,18 @@ pub struct Fingerprint {
     pub tables: BTreeMap<String, (i64, String)>,
     /// `schema.sequence` → `last_value,is_called`.
     pub sequences: BTreeMap<String, String>,
-    /// Large object OID → `owner|acl|comment|length|md5` (`pg_dump -s` leaves them out).
+    /// Large object OID → `owner,acl,comment,md5 of the contents`.
     pub large_objects: BTreeMap<u32, String>,
+    /// Tables and sequences whose query failed (only `data_of_tolerant` fills this).
+    pub unreadable: Vec<String>,
     /// `pg_dump -s` of the database, normalised (see `normalise_dump`).
     pub schema: String,
 }
+
+/// Field and record separators the fingerprint queries put into their one output column
+/// (`chr(31)`, `chr(30)`): names may hold `|` or newlines.
+const FS: char = '\u{1f}';
+const RS: char = '\u{1e}';
 
 impl Fingerprint {
     /// Reads the fingerprint of `db`; `pg_dump -s` runs with the server's own major version.
@@ -27,64 +37,148 @@ impl Fingerprint {
         }
     }
 
-    /// Tables and sequences only (no schema dump).
+    /// Tables, sequences and large objects only (no schema dump); any failing query panics.
     pub fn data_of(cluster: &Cluster, db: &str) -> Fingerprint {
+        let fp = Self::read_data(cluster, db, true);
+        assert!(fp.unreadable.is_empty(), "unreadable in {db}: {:?}", fp.unreadable);
+        fp
+    }
+
+    /// As `data_of`, but a table or sequence whose query fails (a type whose output function
+    /// errors, say) is listed in `unreadable` instead of failing the whole fingerprint.
+    pub fn data_of_tolerant(cluster: &Cluster, db: &str) -> Fingerprint {
+        Self::read_data(cluster, db, false)
+    }
+
+    fn read_data(cluster: &Cluster, db: &str, stop_on_error: bool) -> Fingerprint {
+        // Leaves of a partition tree with a hash level keyed on an enum are compared as the
+        // whole tree: which partition a row lands in depends on the enum's OIDs, which every
+        // restore assigns anew (pg_dump loads such rows through the root for that reason).
         let rels = cluster.psql(
             db,
-            "SELECT c.relkind, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
-               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            "SET search_path = '';
+             SELECT concat(c.relkind, chr(31), quote_ident(n.nspname) || '.' || quote_ident(c.relname), chr(31),
+                    CASE WHEN c.relispartition AND EXISTS (
+                      SELECT 1 FROM pg_catalog.pg_partition_ancestors(c.oid) an
+                        JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = an.relid
+                       WHERE pt.partstrat = 'h' AND EXISTS (
+                         SELECT 1 FROM unnest(pt.partattrs::int2[]) k
+                           JOIN pg_catalog.pg_attribute a ON a.attrelid = pt.partrelid AND a.attnum = k
+                           JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid WHERE ty.typtype = 'e'))
+                    THEN pg_catalog.pg_partition_root(c.oid)::pg_catalog.regclass::text END, chr(30))
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind IN ('r', 'm', 'S')
                 AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
                 AND n.nspname NOT LIKE 'pg_temp%'
                 AND (c.relkind <> 'm' OR c.relispopulated)
-              ORDER BY 2",
+              ORDER BY 1",
         );
-        let mut sql = String::from("SET extra_float_digits = 3;\n");
-        for line in rels.lines().filter(|l| !l.is_empty()) {
-            let (kind, name) = line.split_once('|').expect("relkind|name");
+        let mut sql = String::from("SET extra_float_digits = 3;\nSET search_path = '';\n");
+        let mut expected = Vec::new();
+        let mut trees = std::collections::BTreeSet::new();
+        for rec in rels
+            .split(RS)
+            .map(|r| r.trim_start_matches('\n'))
+            .filter(|r| !r.is_empty())
+        {
+            let mut f = rec.splitn(3, FS);
+            let (Some(kind), Some(name), Some(tree)) = (f.next(), f.next(), f.next()) else {
+                panic!("fingerprint of {db}: unexpected relation row {rec:?}");
+            };
+            if !tree.is_empty() {
+                trees.insert(tree.to_string());
+                continue;
+            }
             let lit = name.replace('\'', "''");
+            expected.push(name.to_string());
             if kind == "S" {
                 let _ = writeln!(
                     sql,
-                    "SELECT 'S', '{lit}', last_value::text || ',' || is_called::text FROM {name};"
+                    "SELECT concat('S', chr(31), '{lit}', chr(31), last_value, ',', is_called::text, chr(30)) FROM {name};"
                 );
             } else {
                 let _ = writeln!(
                     sql,
-                    "SELECT 'T', '{lit}', count(*)::text || ',' || coalesce(md5(string_agg(h, ',' ORDER BY h)), '') \
+                    "SELECT concat('T', chr(31), '{lit}', chr(31), count(*), ',', md5(string_agg(h, ',' ORDER BY h)), chr(30)) \
                      FROM (SELECT md5(t::text) AS h FROM ONLY {name} AS t) AS x;"
                 );
             }
         }
-        let out = cluster.psql(db, &sql);
+        for tree in trees {
+            let key = format!("{tree} (partition tree)");
+            let lit = key.replace('\'', "''");
+            expected.push(key);
+            let _ = writeln!(
+                sql,
+                "SELECT concat('T', chr(31), '{lit}', chr(31), count(*), ',', md5(string_agg(h, ',' ORDER BY h)), chr(30)) \
+                 FROM (SELECT md5(t::text) AS h FROM {tree} AS t) AS x;"
+            );
+        }
+        sql.push_str(
+            "SELECT concat('L', chr(31), l.oid, chr(31), pg_get_userbyid(l.lomowner), ',', l.lomacl, ',', \
+             obj_description(l.oid, 'pg_largeobject'), ',', md5(lo_get(l.oid)), chr(30)) \
+             FROM pg_largeobject_metadata l ORDER BY l.oid;\n",
+        );
+        let mut c = cluster.tool("psql");
+        c.args(["-X", "-q", "-A", "-t"]);
+        c.args([
+            "-v",
+            if stop_on_error {
+                "ON_ERROR_STOP=1"
+            } else {
+                "ON_ERROR_STOP=0"
+            },
+        ]);
+        c.args(["-d", db, "-f", "-"]);
+        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn psql");
+        let mut stdin = child.stdin.take().expect("psql stdin");
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(sql.as_bytes());
+        });
+        let out = child.wait_with_output().expect("wait psql");
+        let _ = writer.join();
+        assert!(
+            !stop_on_error || out.status.success(),
+            "fingerprint of {db} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut fp = Fingerprint {
             tables: BTreeMap::new(),
             sequences: BTreeMap::new(),
             large_objects: BTreeMap::new(),
+            unreadable: Vec::new(),
             schema: String::new(),
         };
-        let los = cluster.psql(
-            db,
-            "SELECT m.oid, concat_ws('|', pg_get_userbyid(m.lomowner), coalesce(m.lomacl::text, '-'), \
-                    coalesce(obj_description(m.oid, 'pg_largeobject'), '-'), length(lo_get(m.oid)), md5(lo_get(m.oid))) \
-               FROM pg_largeobject_metadata m ORDER BY 1",
-        );
-        for line in los.lines().filter(|l| !l.is_empty()) {
-            let (oid, rest) = line.split_once('|').expect("oid|rest");
-            fp.large_objects.insert(oid.parse().expect("oid"), rest.to_string());
-        }
-        for line in out.lines().filter(|l| !l.is_empty()) {
-            // Names may contain the separator; the kind and the value never do.
-            let (kind, rest) = line.split_once('|').unwrap();
-            let (name, value) = rest.rsplit_once('|').unwrap();
-            if kind == "S" {
-                fp.sequences.insert(name.to_string(), value.to_string());
-            } else {
-                let (count, hash) = value.split_once(',').unwrap();
-                fp.tables
-                    .insert(name.to_string(), (count.parse().unwrap(), hash.to_string()));
+        let text = String::from_utf8_lossy(&out.stdout);
+        for record in text
+            .split(RS)
+            .map(|r| r.trim_start_matches('\n'))
+            .filter(|r| !r.is_empty())
+        {
+            let mut parts = record.splitn(3, FS);
+            let (Some(kind), Some(name), Some(value)) = (parts.next(), parts.next(), parts.next()) else {
+                panic!("fingerprint of {db}: unexpected output {record:?}");
+            };
+            match kind {
+                "S" => {
+                    fp.sequences.insert(name.to_string(), value.to_string());
+                }
+                "L" => {
+                    fp.large_objects
+                        .insert(name.parse().expect("large object oid"), value.to_string());
+                }
+                _ => {
+                    let (count, hash) = value.split_once(',').expect("count,hash");
+                    fp.tables
+                        .insert(name.to_string(), (count.parse().expect("row count"), hash.to_string()));
+                }
             }
         }
+        fp.unreadable = expected
+            .into_iter()
+            .filter(|n| !fp.tables.contains_key(n) && !fp.sequences.contains_key(n))
+            .collect();
         fp
     }
 

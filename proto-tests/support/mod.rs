@@ -19,6 +19,7 @@
 
 pub mod cluster;
 pub mod compare;
+pub mod entries;
 pub mod extensions;
 pub mod fingerprint;
 pub mod server_install;

@@ -20,7 +20,9 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         .query(
             "SELECT co.oid, co.conname, co.contype, co.conrelid, pg_catalog.pg_get_constraintdef(co.oid), \
              co.conindid, coalesce(i.indisclustered, false), coalesce(i.indisreplident, false), \
-             co.convalidated, co.conislocal, co.conparentid, coalesce(ts.spcname, ''), ic.relname, co.confrelid \
+             co.convalidated, co.conislocal, co.conparentid, coalesce(ts.spcname, ''), ic.relname, co.confrelid, \
+             CASE WHEN co.contype = 'f' THEN ARRAY(SELECT pt.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree(co.conindid) pt \
+               WHERE pt.parentrelid IS NOT NULL) END \
              FROM pg_catalog.pg_constraint co \
              LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = co.conindid AND co.contype IN ('p', 'u', 'x') \
              LEFT JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
@@ -61,6 +63,14 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             .with_schema(t.schema.clone())
             .with_owner(t.owner.clone())
             .with_drop(drop_constraint_sql(&t.qualified, only, &name));
+        // A foreign key referencing a partitioned table needs the referenced unique index
+        // complete: every partition's index attached (pg_dump's `addConstrChildIdxDeps`).
+        if contype == b'f' {
+            for child in r.oid_array(14)? {
+                e.deps
+                    .push(Dep::Catalog(CatalogId::new(catalog_oid::PG_INHERITS, child)));
+            }
+        }
         e.sort_extra = table_constraint_key(&t.name);
         let index_oid = r.oid(5)?;
         let mut index_part = None;

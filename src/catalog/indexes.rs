@@ -42,17 +42,28 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             let parent_name = ctx
                 .db
                 .query_one(&format!(
-                    "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c \
-                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {p}"
+                    "SELECT n.nspname, c.relname, i.indrelid FROM pg_catalog.pg_class c \
+                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                     JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid WHERE c.oid = {p}"
                 ))
                 .await?;
             let parent_qual = qualified(&parent_name.text(0)?, &parent_name.text(1)?);
-            let a = Entry::new("INDEX ATTACH", Priority::IndexAttach, Section::PostData, name.clone())
+            let mut a = Entry::new("INDEX ATTACH", Priority::IndexAttach, Section::PostData, name.clone())
                 .with_schema(t.schema.clone())
                 .with_owner(t.owner.clone())
                 .with_defn(attach_index_sql(&parent_qual, &qual))
                 .with_dep(Dep::Catalog(CatalogId::class(p)))
-                .with_dep(Dep::Catalog(CatalogId::class(oid)));
+                .with_dep(Dep::Catalog(CatalogId::class(oid)))
+                // Both tables too, so pg_restore -j never runs the attach beside other work
+                // on them (its lock-conflict check reads TABLE dependencies); without them
+                // concurrent attaches in one partition tree deadlock (pg_dump's getIndexes
+                // adds the same).
+                .with_dep(Dep::Catalog(CatalogId::class(t.oid)))
+                .with_dep(Dep::Catalog(CatalogId::class(parent_name.oid(2)?)));
+            // The attachment is a pg_inherits row, which has no OID: it answers for
+            // (pg_inherits, child index), an id no pg_depend row uses, so foreign keys can
+            // wait for it (constraints.rs).
+            a.claims.push(CatalogId::new(catalog_oid::PG_INHERITS, oid));
             ctx.push(a);
         }
         if backs_constraint {

@@ -351,6 +351,8 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     subscriptions::read(ctx).await?;
     narrate!("reading default privileges");
     default_acls::read(ctx).await?;
+    narrate!("reading privileges changed on pg_catalog objects");
+    system_acls::read(ctx).await?;
     narrate!("reading event triggers");
     event_triggers::read(ctx).await?;
     narrate!("reading large objects");
@@ -642,6 +644,7 @@ pub mod schemas;
 pub mod sequences;
 pub mod statistics;
 pub mod subscriptions;
+pub mod system_acls;
 pub mod tables;
 pub mod text_search;
 pub mod transforms;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use super::Ctx;
 use super::tables::{attach_relation_extras, attnum_key};
 use crate::ddl::quote::qualified;
-use crate::ddl::table::default_sql;
+use crate::ddl::table::{ColumnAlter, column_alters_sql, default_sql};
 use crate::ddl::view::{
     DummyColumn, create_matview_sql, create_view_sql, dummy_replace_sql, dummy_view_sql, refresh_sql, replace_view_sql,
 };
@@ -24,6 +24,11 @@ struct Col {
     collation: Option<String>,
     acl: Option<String>,
     attrdef: Option<(u32, String)>,
+    stattarget: i64,
+    /// `attstorage` when it differs from the type's.
+    storage: Option<u8>,
+    compression: Option<String>,
+    options: Option<String>,
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -31,19 +36,26 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     // Matviews and whether they are populated, for their refresh entries.
     let mut matviews: Vec<(u32, bool)> = Vec::new();
     let mut cols: Vec<Col> = Vec::new();
+    let compression = if ctx.version.at_least(14) {
+        "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END"
+    } else {
+        "NULL::text"
+    };
     for r in ctx
         .db
-        .query(
+        .query(&format!(
             "SELECT a.attrelid, a.attnum::int, a.attname, a.attacl::text, ad.oid, \
              pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), pg_catalog.format_type(a.atttypid, a.atttypmod), \
-             CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN cn.nspname END, co.collname \
+             CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN cn.nspname END, co.collname, \
+             coalesce(a.attstattarget, -1)::int, NULLIF(a.attstorage, t.typstorage), {compression}, \
+             array_to_string(a.attoptions, ', ') \
              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
              JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
              LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation \
              LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace \
              LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
-             WHERE c.relkind IN ('v', 'm') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum",
-        )
+             WHERE c.relkind IN ('v', 'm') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum"
+        ))
         .await?
     {
         let rel = r.oid(0)?;
@@ -66,6 +78,10 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             collation,
             acl: r.opt_text(3)?,
             attrdef,
+            stattarget: r.int(9)?,
+            storage: r.opt_text(10)?.and_then(|s| s.bytes().next()),
+            compression: r.opt_text(11)?,
+            options: r.opt_text(12)?.filter(|o| !o.is_empty()),
         });
     }
     let rows = ctx
@@ -127,7 +143,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         let (desc, defn, drop) = if matview {
             (
                 "MATERIALIZED VIEW",
-                create_matview_sql(&rel.qualified, &reloptions, &viewdef),
+                matview_sql(ctx, &rel.qualified, &reloptions, &viewdef, &my_cols),
                 format!("DROP MATERIALIZED VIEW {};\n", rel.qualified),
             )
         } else {
@@ -253,4 +269,27 @@ async fn refresh_entries(ctx: &mut Ctx<'_>, matviews: &[(u32, bool)]) -> Result<
         }
     }
     Ok(())
+}
+
+/// CREATE MATERIALIZED VIEW, then the per-column settings pg_dump prints for it as for a table
+/// (`dumpTableSchema`: statistics target, storage, compression, options).
+fn matview_sql(ctx: &Ctx<'_>, qualified: &str, reloptions: &[String], viewdef: &str, cols: &[&Col]) -> String {
+    let mut defn = create_matview_sql(qualified, reloptions, viewdef);
+    for c in cols {
+        defn.push_str(&column_alters_sql(&ColumnAlter {
+            table: qualified,
+            foreign: false,
+            column: &c.name,
+            statistics: (c.stattarget >= 0).then_some(c.stattarget),
+            storage: c.storage,
+            compression: if ctx.selection.no_toast_compression {
+                None
+            } else {
+                c.compression.as_deref()
+            },
+            options: c.options.as_deref(),
+            fdw_options: &[],
+        }));
+    }
+    defn
 }

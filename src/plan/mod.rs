@@ -76,8 +76,9 @@ impl fmt::Display for PlanWarning {
     }
 }
 
-/// OIDs below this belong to initdb-created objects; dependencies on them never order
-/// anything we dump (pg_dump's `FirstNormalObjectId`).
+/// OIDs below this belong to initdb-created objects (pg_dump's `FirstNormalObjectId`). A
+/// dependency on one orders something only when a node answers for it (an
+/// `information_schema` view that -t selected); the search never walks through them.
 const FIRST_NORMAL_OID: u32 = 16384;
 
 /// A node of the sort: an entry, a part of one, or a section boundary.
@@ -172,7 +173,7 @@ impl<'a> Graph<'a> {
             let mut queue: VecDeque<CatalogId> = start.iter().copied().collect();
             while let Some(id) = queue.pop_front() {
                 for (to, _) in depend.depends_on(id) {
-                    if !seen.insert(*to) || to.oid < FIRST_NORMAL_OID {
+                    if !seen.insert(*to) {
                         continue;
                     }
                     match resolve(*to) {
@@ -180,6 +181,10 @@ impl<'a> Graph<'a> {
                         // dependency on its table, a type's on its relation).
                         Some(n) if n == node => {}
                         Some(n) => push_unique(out, n),
+                        // pg_dump sorts every object it collected, system ones included
+                        // (pg_dump_sort.c), so initdb's views order each other when dumped;
+                        // but it collects none of the system catalogs' rows we would pass.
+                        None if to.oid < FIRST_NORMAL_OID => {}
                         None => queue.push_back(*to),
                     }
                 }

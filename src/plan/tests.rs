@@ -159,6 +159,30 @@ fn dependencies_follow_through_rows_no_entry_claims() {
 }
 
 #[test]
+fn initdb_objects_order_each_other_when_dumped_but_are_never_walked_through() {
+    // information_schema views have OIDs below 16384 and (15+) pg_depend rows: when -t dumps
+    // two of them, the one read by the other comes first, as in pg_dump. A row into an
+    // initdb object no entry stands for (here 12100 → 12200) is not followed.
+    let g = DependGraph::new([
+        row(CatalogId::class(12001), CatalogId::class(12002), b'n'),
+        row(CatalogId::class(20001), CatalogId::class(12100), b'n'),
+        row(CatalogId::class(12100), CatalogId::class(20002), b'n'),
+    ]);
+    let p = plan(
+        vec![
+            table("a", 12001),
+            table("b", 12002),
+            table("c", 20001),
+            table("d", 20002),
+        ],
+        &g,
+        &HashMap::new(),
+        1,
+    );
+    assert_eq!(tags(&p), ["TABLE b", "TABLE a", "TABLE c", "TABLE d"]);
+}
+
+#[test]
 fn attached_entries_follow_parent_and_data_lists_table_first() {
     let mut t = table("t", 20000);
     t.attached
