@@ -12,6 +12,7 @@ use crate::archive::toc::{ArchiveFormat, ArchiveVersion, CreateTime, Header, Hea
 use crate::archive::writer::{self, ArchiveWriter, WriterOptions};
 use crate::catalog::{self, Selection};
 use crate::codec::Compression;
+use crate::engine::large_objects::LargeObjectJob;
 use crate::engine::{self, ArchiveSinks, ExportJob, ExportOptions, TableReport};
 use crate::error::{Error, ErrorKind, Result, ResultExt};
 use crate::model::{Entry, Section};
@@ -98,6 +99,8 @@ pub struct Report {
     pub readers: String,
     pub entries: usize,
     pub tables: Vec<TableReport>,
+    /// Large objects whose bytes were written.
+    pub large_objects: u64,
     /// Rows over all tables.
     pub rows: u64,
     /// Bytes of COPY text received.
@@ -178,6 +181,13 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     let snapshot = leader.begin_leader_transaction(&opts.session).await?;
 
     let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
+    // Archives hold large objects as their version does; a script prints them as the
+    // source server's pg_dump does (BLOB METADATA groups from 17 on).
+    ctx.large_object_groups = if plain {
+        ctx.version.at_least(17)
+    } else {
+        version >= ArchiveVersion::V1_16
+    };
     // Lock before reading definitions, as pg_dump's getTables does, so nothing we dump can
     // be altered or dropped underneath us.
     let mut to_lock = catalog::lockable_tables(&ctx);
@@ -231,12 +241,20 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     });
     let mut toc = header_toc(special, version, &opts.selection, sections);
     let mut jobs = Vec::new();
+    let mut lo_jobs = Vec::new();
     for p in &planned.entries {
         toc.push(to_toc(p.dump_id, &p.entry, &p.deps, version));
         if let Some(data) = &p.entry.data {
             jobs.push(ExportJob {
                 id: p.dump_id,
                 table: data.clone(),
+            });
+        }
+        if !p.entry.large_objects.is_empty() {
+            lo_jobs.push(LargeObjectJob {
+                id: p.dump_id,
+                tag: p.entry.tag.clone(),
+                oids: p.entry.large_objects.clone(),
             });
         }
     }
@@ -265,12 +283,13 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     writer.start(header, toc)?;
     let in_order = match writer.data_order() {
         Some(order) => {
-            jobs = in_data_order(jobs, &order)?;
+            (jobs, lo_jobs) = in_data_order(jobs, lo_jobs, &order)?;
             true
         }
         None => false,
     };
-    let sinks = Arc::new(ArchiveSinks(writer.sinks()?));
+    let data_sinks = writer.sinks()?;
+    let sinks = Arc::new(ArchiveSinks(data_sinks.clone()));
     let export_opts = ExportOptions {
         jobs: opts.jobs.max(1),
         session: opts.session.clone(),
@@ -279,7 +298,18 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         insert_into,
         ..ExportOptions::default()
     };
-    let tables = engine::export_tables(&target, &snapshot, jobs, sinks, &export_opts).await?;
+    // Large objects are read by the leader, under the dump's snapshot, while the workers copy
+    // tables; a script takes them after the tables (its BLOBS entries come last).
+    let (tables, los) = if in_order {
+        let tables = engine::export_tables(&target, &snapshot, jobs, sinks, &export_opts).await?;
+        let los = engine::large_objects::export(&leader, lo_jobs, data_sinks).await?;
+        (tables, los)
+    } else {
+        tokio::try_join!(
+            engine::export_tables(&target, &snapshot, jobs, sinks, &export_opts),
+            engine::large_objects::export(&leader, lo_jobs, data_sinks),
+        )?
+    };
     leader.execute("COMMIT").await?;
     leader.close().await;
 
@@ -290,8 +320,9 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         readers: if plain { "psql".to_string() } else { version.readers() },
         entries,
         rows: tables.iter().map(|t| t.rows).sum(),
-        bytes_in: tables.iter().map(|t| t.bytes).sum(),
-        bytes_out: tables.iter().map(|t| t.written).sum(),
+        bytes_in: tables.iter().map(|t| t.bytes).sum::<u64>() + los.bytes,
+        bytes_out: tables.iter().map(|t| t.written).sum::<u64>() + los.written,
+        large_objects: los.objects,
         tables,
         elapsed: started.elapsed(),
         warnings,
@@ -300,16 +331,32 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
 
 /// The jobs in the order the writer takes their data; jobs it does not take are not run (a
 /// script printed without its data section), and an entry it wants without a job is an error.
-fn in_data_order(jobs: Vec<ExportJob>, order: &[i32]) -> Result<Vec<ExportJob>> {
+/// Large objects are read after the tables, so their entries must come after every table's.
+fn in_data_order(
+    jobs: Vec<ExportJob>,
+    lo_jobs: Vec<LargeObjectJob>,
+    order: &[i32],
+) -> Result<(Vec<ExportJob>, Vec<LargeObjectJob>)> {
     let mut by_id: std::collections::HashMap<i32, ExportJob> = jobs.into_iter().map(|j| (j.id, j)).collect();
-    order
-        .iter()
-        .map(|id| {
-            by_id
-                .remove(id)
-                .ok_or_else(|| Error::internal(format!("the output wants the data of entry {id}, which has no job")))
-        })
-        .collect()
+    let mut lo_by_id: std::collections::HashMap<i32, LargeObjectJob> = lo_jobs.into_iter().map(|j| (j.id, j)).collect();
+    let (mut tables, mut los) = (Vec::new(), Vec::new());
+    for id in order {
+        if let Some(j) = by_id.remove(id) {
+            if !los.is_empty() {
+                return Err(Error::internal(format!(
+                    "the output wants table data (entry {id}) after large objects"
+                )));
+            }
+            tables.push(j);
+        } else if let Some(j) = lo_by_id.remove(id) {
+            los.push(j);
+        } else {
+            return Err(Error::internal(format!(
+                "the output wants the data of entry {id}, which has no job"
+            )));
+        }
+    }
+    Ok((tables, los))
 }
 
 /// Finishing copies spooled data, fsyncs and renames: blocking work kept off the runtime.
@@ -325,6 +372,10 @@ async fn finish_off_runtime(writer: Box<dyn ArchiveWriter>) -> Result<writer::Fi
 /// out; statistics entries only with `--statistics[-only]`).
 fn wanted(e: &Entry, selection: &Selection) -> bool {
     match e.desc.as_str() {
+        // Large objects and their comments and ACLs are data to pg_dump (they exist only
+        // when the selection wants large objects, which needs data).
+        "BLOB" | "BLOB METADATA" | "BLOBS" => selection.data,
+        "COMMENT" | "ACL" if e.tag.starts_with("LARGE OBJECT") => selection.data,
         "TABLE DATA" => selection.data,
         "SEQUENCE SET" => selection.data || selection.sequence_data,
         "MATERIALIZED VIEW DATA" => selection.data && selection.schema,
@@ -385,7 +436,7 @@ fn to_toc(dump_id: i32, e: &Entry, deps: &[i32], version: ArchiveVersion) -> Toc
     };
     TocEntry {
         dump_id,
-        had_dumper: e.data.is_some(),
+        had_dumper: e.data.is_some() || !e.large_objects.is_empty(),
         tableoid,
         oid,
         tag: e.tag.clone(),

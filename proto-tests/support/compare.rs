@@ -124,11 +124,18 @@ pub fn roundtrip(major: u32, fixtures: &[&str]) {
 /// As `roundtrip`, with the listing compared against stock pg_dump `oracle` (pgsnap follows
 /// the newest pg_dump where older ones differed). Returns what pgsnap printed on stderr.
 pub fn roundtrip_against(major: u32, oracle: u32, fixtures: &[&str]) -> String {
+    roundtrip_with(major, oracle, fixtures, &[])
+}
+
+/// As `roundtrip_against`, with `extra` arguments for pgsnap dump (`--archive-version`).
+pub fn roundtrip_with(major: u32, oracle: u32, fixtures: &[&str], extra: &[&str]) -> String {
     let sql: String = fixtures.iter().map(|f| fixture(f)).collect::<Vec<_>>().join("\n");
     let db = TestDb::new(major, "rt", &sql);
     let c = &db.cluster;
     let source = Fingerprint::of(c, &db.name);
-    let (archive, res) = try_dump(c, &db.name, &["-j", "2"]);
+    let mut args = vec!["-j", "2"];
+    args.extend_from_slice(extra);
+    let (archive, res) = try_dump(c, &db.name, &args);
     let dump_stderr = String::from_utf8_lossy(&res.stderr).into_owned();
     assert!(res.status.success(), "pgsnap dump failed:\n{dump_stderr}");
     // Every object is dumped and every dependency loop resolved as pg_dump resolves it.

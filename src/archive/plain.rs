@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::output::{ArchiveFile, apply_layers, open_single_file};
-use super::script::{Dialect, ScriptOptions, ScriptPrinter, SourceSettings};
+use super::script::{
+    DataSink as ScriptDataSink, Dialect, LargeObjectState, ScriptOptions, ScriptPrinter, SourceSettings,
+};
 use super::toc::{Header, TocEntry};
 use super::writer::{ArchiveWriter, DataSink, DataSinks, Finished, WriterOptions, check_entries};
 use crate::codec::Encoder;
@@ -254,6 +256,7 @@ impl DataSinks for PlainSinks {
             dump_id,
             begun: false,
             written: 0,
+            lo: None,
         }))
     }
 }
@@ -264,9 +267,33 @@ struct PlainSink {
     dump_id: i32,
     begun: bool,
     written: u64,
+    /// A BLOBS entry's script state between calls (the printer's sink lives for one call).
+    lo: Option<LargeObjectState>,
 }
 
 impl PlainSink {
+    /// Runs `f` on the script's data sink of this entry, carrying the large-object state
+    /// from the previous call to the next.
+    fn in_script(&mut self, f: impl FnOnce(&mut ScriptDataSink<'_>) -> std::io::Result<()>, what: &str) -> Result<()> {
+        let state = self.state.clone();
+        let mut st = lock(&state)?;
+        self.begin(&mut st)?;
+        let mut lo = self.lo.take().unwrap_or_default();
+        let mut is_lo = false;
+        let r = st.step(|printer, out| {
+            let mut sink = printer.data_sink(out);
+            is_lo = sink.is_large_objects();
+            sink.resume(std::mem::take(&mut lo));
+            let r = f(&mut sink).map_err(|e| Error::io(what, e));
+            lo = sink.suspend();
+            r
+        });
+        if is_lo {
+            self.lo = Some(lo);
+        }
+        r
+    }
+
     /// Prints the script up to this entry's rows, checking it is the entry the script needs
     /// next.
     fn begin(&mut self, st: &mut State) -> Result<()> {
@@ -299,35 +326,33 @@ impl PlainSink {
 
 impl DataSink for PlainSink {
     fn write(&mut self, block: Vec<u8>) -> Result<()> {
-        let state = self.state.clone();
-        let mut st = lock(&state)?;
-        self.begin(&mut st)?;
-        st.step(|printer, out| {
-            let mut sink = printer.data_sink(out);
-            sink.write_all(&block)
-                .map_err(|e| Error::io("writing table data into the SQL script", e))
-        })?;
+        self.in_script(|sink| sink.write_all(&block), "writing data into the SQL script")?;
         self.written += block.len() as u64;
         Ok(())
     }
 
-    fn start_object(&mut self, _oid: u32) -> Result<()> {
-        Err(Error::new(
-            ErrorKind::Unsupported,
-            "large objects are not written in the plain format yet",
-        ))
+    fn start_object(&mut self, oid: u32) -> Result<()> {
+        self.in_script(
+            |sink| sink.start_large_object(oid),
+            "starting a large object in the SQL script",
+        )
     }
 
     fn end_object(&mut self) -> Result<()> {
-        self.start_object(0)
+        self.in_script(
+            |sink| sink.end_large_object(),
+            "ending a large object in the SQL script",
+        )
     }
 
     fn finish(mut self: Box<Self>) -> Result<u64> {
         let state = self.state.clone();
         let mut st = lock(&state)?;
         self.begin(&mut st)?;
+        let lo = self.lo.take().unwrap_or_default();
         st.step(|printer, out| {
-            let sink = printer.data_sink(out);
+            let mut sink = printer.data_sink(out);
+            sink.resume(lo);
             printer.end_data(sink)
         })?;
         st.current = None;

@@ -144,9 +144,23 @@ pub struct Ctx<'a> {
     /// What pg_dump would warn about while collecting (e.g. subscriptions a non-superuser
     /// cannot dump), in its wording.
     pub warnings: Vec<String>,
+    /// Large objects as archive 1.16 holds them (BLOB METADATA groups, pg_dump 17+) rather
+    /// than one pre-data BLOB entry each and one BLOBS entry (pg_dump 16 and older).
+    pub large_object_groups: bool,
 }
 
 impl<'a> Ctx<'a> {
+    /// Whether large objects are dumped (pg_dump.c main: by default when the whole database
+    /// is dumped, forced by -b, dropped by -B; never without data — stock pg_dump -s -b
+    /// leaves them out too).
+    pub fn large_objects_wanted(&self) -> bool {
+        self.selection.data
+            && self
+                .selection
+                .large_objects
+                .unwrap_or(self.selection.include_everything)
+    }
+
     pub fn role(&self, oid: u32) -> String {
         self.roles.get(&oid).cloned().unwrap_or_default()
     }
@@ -341,6 +355,8 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     system_acls::read(ctx).await?;
     narrate!("reading event triggers");
     event_triggers::read(ctx).await?;
+    narrate!("reading large objects");
+    large_objects::read(ctx).await?;
     if ctx.selection.data && !ctx.selection.schema {
         order_data_by_foreign_keys(ctx).await?;
     }
@@ -494,6 +510,7 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         selected,
         entries: Vec::new(),
         warnings: Vec::new(),
+        large_object_groups: false,
     })
 }
 
@@ -617,6 +634,7 @@ pub mod foreign_data;
 pub mod functions;
 pub mod indexes;
 pub mod languages;
+pub mod large_objects;
 pub mod opclasses;
 pub mod operators;
 pub mod policies;

@@ -1,4 +1,4 @@
-//! Objects of kinds pgsnap does not dump yet (large objects, security labels). A backup must
+//! Objects of kinds pgsnap does not dump yet (security labels). A backup must
 //! never drop them silently: each one the selection would dump (not built in) is reported as
 //! a warning naming it, in the log and in the dump's report.
 
@@ -9,7 +9,6 @@ use crate::model::{CatalogId, ServerVersion};
 /// One query per kind: (kind, classid, objid, the relation a label is on or 0, readable name).
 fn queries(_version: ServerVersion) -> Vec<(&'static str, String)> {
     vec![
-        ("large object", "SELECT 'pg_largeobject'::regclass::oid, m.oid, 0::oid, m.oid::text FROM pg_catalog.pg_largeobject_metadata m".to_string()),
         ("security label", "SELECT 'pg_seclabel'::regclass::oid, s.objoid, CASE WHEN s.classoid = 'pg_class'::regclass THEN s.objoid ELSE 0::oid END, s.provider || ' on ' || pg_catalog.pg_describe_object(s.classoid, s.objoid, s.objsubid) FROM pg_catalog.pg_seclabel s".to_string()),
     ]
 }
@@ -17,8 +16,7 @@ fn queries(_version: ServerVersion) -> Vec<(&'static str, String)> {
 /// Objects below this OID come from initdb (pg_dump's `FirstNormalObjectId`).
 const FIRST_NORMAL_OID: u32 = 16384;
 
-/// Finds objects that will not be in the dump; returns one readable line per object (large
-/// objects summarised by count).
+/// Finds objects that will not be in the dump; returns one readable line per object.
 pub async fn find(ctx: &Ctx<'_>) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for (kind, sql) in queries(ctx.version) {
@@ -26,31 +24,18 @@ pub async fn find(ctx: &Ctx<'_>) -> Result<Vec<String>> {
         for r in ctx.db.query(&sql).await? {
             let (classid, objid, rel) = (r.oid(0)?, r.oid(1)?, r.oid(2)?);
             let member = ctx.is_extension_member(CatalogId::new(classid, objid));
-            let selected = match kind {
-                // -b forces them, -B drops them; by default they come with data when
-                // nothing narrows the dump (pg_dump.c main).
-                "large object" => match ctx.selection.large_objects {
-                    Some(wanted) => wanted,
-                    None => ctx.include_everything() && ctx.selection.data,
-                },
-                // A label goes with its object: one on a relation only when that relation
-                // is dumped (-t may select it alone); others are reported whatever the
-                // selection, rather than risk dropping one silently. --no-security-labels
-                // and a data-only dump ask for none.
-                _ => {
-                    ctx.selection.schema && !ctx.selection.no_security_labels && (rel == 0 || ctx.relation_dumped(rel))
-                }
-            };
+            // A label goes with its object: one on a relation only when that relation is
+            // dumped (-t may select it alone); others are reported whatever the selection,
+            // rather than risk dropping one silently. --no-security-labels and a data-only
+            // dump ask for none.
+            let selected =
+                ctx.selection.schema && !ctx.selection.no_security_labels && (rel == 0 || ctx.relation_dumped(rel));
             if objid < FIRST_NORMAL_OID || member || !selected {
                 continue;
             }
             names.push(r.text(3)?);
         }
-        match (kind, names.len()) {
-            (_, 0) => {}
-            ("large object", n) => out.push(format!("{n} large object(s)")),
-            _ => out.extend(names.into_iter().map(|n| format!("{kind} {n}"))),
-        }
+        out.extend(names.into_iter().map(|n| format!("{kind} {n}")));
     }
     Ok(out)
 }

@@ -93,8 +93,14 @@ pub fn line(prog: &str, level: Level, message: &str, colors: Option<&Colors>) ->
         Level::Hint => paint(&mut out, c.note.as_ref(), "hint: "),
         Level::Info => {}
     }
-    out.push_str(message.strip_suffix('\n').unwrap_or(message));
+    // Each further line of a message (its `detail:`/`hint:` lines) carries the program
+    // name too, as logging.c prints every one of them.
+    let mut lines = message.strip_suffix('\n').unwrap_or(message).split('\n');
+    out.push_str(lines.next().unwrap_or_default());
     out.push('\n');
+    for l in lines {
+        let _ = writeln!(out, "{prog}: {l}");
+    }
     out
 }
 

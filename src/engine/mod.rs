@@ -4,6 +4,7 @@
 //! the whole export with that error.
 
 pub mod inserts;
+pub mod large_objects;
 pub mod sink;
 
 use std::collections::{HashMap, VecDeque};

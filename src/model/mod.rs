@@ -134,6 +134,8 @@ pub enum Priority {
     TableAttach,
     DummyType,
     AttrDef,
+    /// BLOB entries of archives before 1.16: pre-data, as pg_dump 16 and older sorted them.
+    LargeObjectPreData,
     PreDataBoundary,
     TableData,
     SequenceSet,
@@ -278,6 +280,9 @@ pub struct Entry {
     /// this entry (and on earlier attached entries it lists in its own deps).
     pub attached: Vec<Entry>,
     pub data: Option<TableData>,
+    /// The large objects whose bytes are this entry's data (BLOBS entries), in the order
+    /// they are written.
+    pub large_objects: Vec<u32>,
     /// Sub-objects pg_dump sorts as objects of their own but prints inside this entry unless a
     /// dependency loop forces them out (inline defaults and CHECKs, a view's ON SELECT rule,
     /// domain constraints, row types). The planner decides; see `plan`.
@@ -316,6 +321,7 @@ impl Entry {
             deps: Vec::new(),
             attached: Vec::new(),
             data: None,
+            large_objects: Vec::new(),
             parts: Vec::new(),
             render: None,
             emit: true,

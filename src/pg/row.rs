@@ -47,6 +47,12 @@ impl Row {
         self.opt_text(i)?.ok_or_else(|| bad(&self.0, i, "text", "NULL"))
     }
 
+    /// A bytea column's bytes; NULL is an error.
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>> {
+        let v: Option<Vec<u8>> = self.0.try_get(i).map_err(|e| bad(&self.0, i, "bytea", e))?;
+        v.ok_or_else(|| bad(&self.0, i, "bytea", "NULL"))
+    }
+
     /// A `"char"` column as a byte (relkind, contype ...).
     pub fn char(&self, i: usize) -> Result<u8> {
         let s = self.text(i)?;

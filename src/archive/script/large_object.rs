@@ -12,6 +12,15 @@ pub const LO_CHUNK: usize = 16384;
 /// `INV_WRITE` from libpq-fs.h: the mode `lo_open` is called with.
 const INV_WRITE: u32 = 0x20000;
 
+/// Where a BLOBS entry's script output stands between two pieces of its data: the open
+/// object, its bytes not yet written (less than one `lowrite`), objects started.
+#[derive(Debug, Default)]
+pub(crate) struct LargeObjectState {
+    open: Option<u32>,
+    buf: Vec<u8>,
+    count: u64,
+}
+
 /// The payload of one data entry on its way into the script, handed to the data callback.
 ///
 /// For TABLE DATA, write the COPY text exactly as stored (rows, then the `\.` line and its
@@ -79,6 +88,23 @@ impl<'a> DataSink<'a> {
     /// Large objects started so far.
     pub fn large_objects_written(&self) -> u64 {
         self.count
+    }
+
+    /// Continues where a sink over the same entry stopped ([`DataSink::suspend`]), for a
+    /// writer that holds the output only while each piece of the data passes.
+    pub(crate) fn resume(&mut self, state: LargeObjectState) {
+        self.open = state.open;
+        self.buf = state.buf;
+        self.count = state.count;
+    }
+
+    /// The large-object progress so far, for [`DataSink::resume`]; the sink is left with none.
+    pub(crate) fn suspend(&mut self) -> LargeObjectState {
+        LargeObjectState {
+            open: self.open.take(),
+            buf: std::mem::take(&mut self.buf),
+            count: std::mem::take(&mut self.count),
+        }
     }
 
     pub(crate) fn open_large_object(&self) -> Option<u32> {

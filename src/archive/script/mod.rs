@@ -96,6 +96,7 @@ use super::toc::{Header, TocEntry};
 use crate::error::Result;
 
 pub use drop::{IfExists, add_if_exists};
+pub(crate) use large_object::LargeObjectState;
 pub use large_object::{DataSink, LO_CHUNK, bytea_literal};
 pub use options::{Dialect, EntryDetail, ScriptOptions, Sections, Verbose, is_valid_restrict_key};
 pub use owner::{OwnerTarget, owner_statement, owner_target};
