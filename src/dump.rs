@@ -146,6 +146,14 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
 
 async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     let started = Instant::now();
+    if opts.selection.statistics {
+        // PostgreSQL 18's STATISTICS DATA entries are not written yet; refusing beats an
+        // archive that silently lacks what --statistics asked for.
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "statistics (--statistics, --statistics-only) are not dumped yet",
+        ));
+    }
     let plain = opts.format == OutputFormat::Plain;
     if plain && opts.jobs > 1 {
         // pg_dump's wording; a script has one place for each table's rows, in order.
