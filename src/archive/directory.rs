@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use crate::codec::{self, Compression, ParallelEncoder, Piece, PieceCodec, PieceSink};
 use crate::error::{Error, Result};
 
-use super::output::{ArchiveFile, MemberFile, apply_layers};
+use super::output::{ArchiveFile, MemberFile, apply_layers, check_parent, parent_dir};
 use super::toc::{ArchiveFormat, ArchiveVersion, Header, MAGIC, TocEntry, decode_toc, encode_toc};
 use super::writer::{ArchiveWriter, BLOBS, DataSink, DataSinks, EncodedSink, Finished, WriterOptions, check_entries};
 
@@ -100,22 +100,11 @@ impl DirectoryWriter {
             Err(e) => return Err(Error::io(format!("checking \"{shown}\""), e)),
         }
         let parent = parent_dir(target);
-        match fs::metadata(&parent) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(Error::usage(format!(
-                    "could not create directory \"{shown}\": \"{}\" is not a directory",
-                    parent.display()
-                )));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::usage(format!(
-                    "could not create directory \"{shown}\": parent directory \"{}\" does not exist",
-                    parent.display()
-                )));
-            }
-            Err(e) => return Err(Error::io(format!("checking \"{}\"", parent.display()), e)),
-        }
+        check_parent(
+            &parent,
+            &format!("could not create directory \"{shown}\""),
+            "parent directory",
+        )?;
         let pid = std::process::id();
         let mut last_err = None;
         for _ in 0..16 {
@@ -434,13 +423,6 @@ impl PieceSink for BlobFiles {
     }
 }
 
-fn parent_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
 fn is_empty_dir(path: &Path) -> bool {
     fs::read_dir(path).map(|mut d| d.next().is_none()).unwrap_or(false)
 }
@@ -672,32 +654,12 @@ fn read_toc_file(found: Found) -> Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::toc::{CreateTime, HeaderCompression};
+    use super::super::custom::tests::header;
+    use super::super::toc::HeaderCompression;
     use super::*;
     use crate::error::ErrorKind;
 
     const ROWS: &[u8] = b"1\talpha\n2\tbeta\n3\t\\N\n\\.\n\n\n";
-
-    fn header(c: Compression) -> Header {
-        let version = ArchiveVersion::lowest_for(c);
-        Header {
-            version,
-            format: ArchiveFormat::Tar,
-            compression: HeaderCompression::for_archive(version, c).unwrap(),
-            created: CreateTime {
-                sec: 1,
-                min: 2,
-                hour: 3,
-                mday: 4,
-                mon: 5,
-                year: 125,
-                isdst: 0,
-            },
-            dbname: "tiny".into(),
-            server_version: "18.6".into(),
-            dump_version: "pgsnap test".into(),
-        }
-    }
 
     fn entries(data_id: i32) -> Vec<TocEntry> {
         vec![

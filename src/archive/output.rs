@@ -97,10 +97,29 @@ pub fn open_single_file(path: Option<&Path>, sync: bool) -> Result<Box<dyn Archi
     }
 }
 
-fn parent_dir(path: &Path) -> PathBuf {
+/// The directory an output path is created in (`.` for a bare name).
+pub(super) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
+    }
+}
+
+/// Checks that `parent` is an existing directory before anything is written beside it;
+/// `action` opens the message (`could not open output file "x"`), `missing` names the parent
+/// when it does not exist.
+pub(super) fn check_parent(parent: &Path, action: &str, missing: &str) -> Result<()> {
+    match fs::metadata(parent) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::usage(format!(
+            "{action}: \"{}\" is not a directory",
+            parent.display()
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(Error::usage(format!(
+            "{action}: {missing} \"{}\" does not exist",
+            parent.display()
+        ))),
+        Err(e) => Err(Error::io(format!("checking \"{}\"", parent.display()), e)),
     }
 }
 
@@ -183,22 +202,7 @@ impl AtomicFile {
             )));
         };
         let parent = parent_dir(target);
-        match fs::metadata(&parent) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(Error::usage(format!(
-                    "could not open output file \"{shown}\": \"{}\" is not a directory",
-                    parent.display()
-                )));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::usage(format!(
-                    "could not open output file \"{shown}\": directory \"{}\" does not exist",
-                    parent.display()
-                )));
-            }
-            Err(e) => return Err(Error::io(format!("checking \"{}\"", parent.display()), e)),
-        }
+        check_parent(&parent, &format!("could not open output file \"{shown}\""), "directory")?;
         let (tmp, file) = unique_sibling(&parent, &name, "tmp", private_file)
             .map_err(|e| e.context(format!("preparing output file \"{shown}\"")))?;
         tracing::debug!(tmp = %tmp.display(), target = %shown, "created temporary archive file");
