@@ -240,16 +240,27 @@ async fn copy_one(
     if let Some((schema, table)) = crate::ddl::quote::split_qualified(&job.table.qualified_name) {
         tracing::info!(target: "pgsnap::narrate", "dumping contents of table \"{schema}.{table}\"");
     }
-    let mut sink = sinks.open(job)?;
-    if let Some(inserts) = &opts.inserts {
-        let done = inserts::export_one(session, job, sink, opts, inserts, failed).await?;
-        if job.table.foreign {
-            session
-                .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
-                .await?;
-        }
-        return Ok(done);
+    let sink = sinks.open(job)?;
+    let done = match &opts.inserts {
+        Some(inserts) => inserts::export_one(session, job, sink, opts, inserts, failed).await?,
+        None => copy_text(session, job, sink, opts, failed).await?,
+    };
+    if job.table.foreign {
+        session
+            .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
+            .await?;
     }
+    Ok(done)
+}
+
+/// Streams the table's COPY text into `sink` in blocks; (rows, bytes read, bytes written).
+async fn copy_text(
+    session: &crate::pg::Session,
+    job: &ExportJob,
+    mut sink: Box<dyn BlockSink>,
+    opts: &ExportOptions,
+    failed: &AtomicBool,
+) -> Result<(u64, u64, u64)> {
     let stream = session.copy_out(&job.table.copy_out_sql()).await?;
     futures_util::pin_mut!(stream);
     let (mut rows, mut bytes) = (0u64, 0u64);
@@ -266,11 +277,6 @@ async fn copy_one(
             let full = std::mem::replace(&mut block, Vec::with_capacity(opts.block_size));
             sink = push_block(sink, full).await?;
         }
-    }
-    if job.table.foreign {
-        session
-            .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
-            .await?;
     }
     if opts.copy_trailer {
         block.extend_from_slice(COPY_TRAILER);
