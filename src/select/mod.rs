@@ -90,49 +90,84 @@ pub struct Resolved {
     pub foreign_servers: HashSet<u32>,
 }
 
-/// Runs one pattern's query. Table patterns are matched with the user's default
-/// search_path (for `pg_table_is_visible`), which pg_dump gets by resetting it just around
-/// the query.
+/// The OIDs one pattern matches (pg_dump's `processSQLNamePattern` query, run as it runs).
 async fn oids(db: &Session, kind: Kind, p: &str, current_db: &str, with_children: bool) -> Result<Vec<u32>> {
     let sql = pattern::oid_query(kind, p, current_db, with_children)?;
-    if kind == Kind::Table {
-        db.execute("RESET search_path").await?;
-    }
-    let rows = db.query(&sql).await;
-    if kind == Kind::Table {
-        db.execute("SELECT pg_catalog.set_config('search_path', '', false)")
-            .await?;
-    }
-    rows?.iter().map(|r| r.oid(0)).collect()
+    db.query(&sql).await?.iter().map(|r| r.oid(0)).collect()
 }
 
-/// Expands a list of patterns into `into`; with `strict`, a pattern matching nothing is an
-/// error naming it.
-async fn expand(
-    db: &Session,
-    kind: Kind,
-    patterns: &[String],
-    current_db: &str,
-    with_children: bool,
-    strict: bool,
-    into: &mut HashSet<u32>,
-) -> Result<()> {
-    let noun = match kind {
+fn noun(kind: Kind) -> &'static str {
+    match kind {
         Kind::Schema => "schemas",
         Kind::Table => "tables",
         Kind::Extension => "extensions",
         Kind::ForeignServer => "foreign servers",
-    };
-    for p in patterns {
-        let found = oids(db, kind, p, current_db, with_children).await?;
-        if strict && found.is_empty() {
-            return Err(Error::usage(format!(
-                "no matching {noun} were found for pattern \"{p}\""
-            )));
-        }
-        into.extend(found);
     }
-    Ok(())
+}
+
+/// Pattern lists of one kind: each with whether it takes partitions and children too.
+type Lists<'a> = [(&'a [String], bool)];
+
+struct Expander<'a> {
+    db: &'a Session,
+    current_db: String,
+    strict: bool,
+}
+
+impl Expander<'_> {
+    /// Expands `lists` into `into`; with `strict`, a pattern matching nothing is an error
+    /// naming it. Unqualified table patterns match tables visible on the user's search_path,
+    /// as pg_dump's do: the session's empty one is set aside for the lookups, once.
+    async fn expand(&self, kind: Kind, lists: &Lists<'_>, strict: bool, into: &mut HashSet<u32>) -> Result<()> {
+        if lists.iter().all(|(p, _)| p.is_empty()) {
+            return Ok(());
+        }
+        if kind == Kind::Table {
+            self.db.execute("RESET search_path").await?;
+        }
+        let found = self.expand_each(kind, lists, strict, into).await;
+        if kind == Kind::Table {
+            self.db
+                .execute("SELECT pg_catalog.set_config('search_path', '', false)")
+                .await?;
+        }
+        found
+    }
+
+    async fn expand_each(&self, kind: Kind, lists: &Lists<'_>, strict: bool, into: &mut HashSet<u32>) -> Result<()> {
+        for (patterns, with_children) in lists {
+            for p in patterns.iter() {
+                let found = oids(self.db, kind, p, &self.current_db, *with_children).await?;
+                if strict && found.is_empty() {
+                    return Err(Error::usage(format!(
+                        "no matching {} were found for pattern \"{p}\"",
+                        noun(kind)
+                    )));
+                }
+                into.extend(found);
+            }
+        }
+        Ok(())
+    }
+
+    /// An inclusion switch: `None` when not given; an error when all its patterns together
+    /// match nothing (pg_dump's "no matching ... were found").
+    async fn include(&self, kind: Kind, lists: &Lists<'_>) -> Result<Option<HashSet<u32>>> {
+        if lists.iter().all(|(p, _)| p.is_empty()) {
+            return Ok(None);
+        }
+        let mut set = HashSet::new();
+        self.expand(kind, lists, self.strict, &mut set).await?;
+        if set.is_empty() {
+            return Err(Error::usage(format!("no matching {} were found", noun(kind))));
+        }
+        Ok(Some(set))
+    }
+
+    /// An exclusion switch: matching nothing is fine.
+    async fn exclude(&self, kind: Kind, lists: &Lists<'_>, into: &mut HashSet<u32>) -> Result<()> {
+        self.expand(kind, lists, false, into).await
+    }
 }
 
 /// Resolves the patterns in pg_dump's order (schemas, tables, table data, foreign servers,
@@ -145,101 +180,39 @@ pub async fn resolve(db: &Session, p: &Patterns) -> Result<Resolved> {
     if p.is_empty() {
         return Ok(r);
     }
-    let current_db = db.query_one("SELECT pg_catalog.current_database()").await?.text(0)?;
-    let strict = p.strict_names;
-    let db_ = &current_db;
-    if !p.schemas.is_empty() {
-        let mut set = HashSet::new();
-        expand(db, Kind::Schema, &p.schemas, db_, false, strict, &mut set).await?;
-        if set.is_empty() {
-            return Err(Error::usage("no matching schemas were found"));
-        }
-        r.schema_include = Some(set);
-    }
-    expand(
+    let x = Expander {
         db,
-        Kind::Schema,
-        &p.exclude_schemas,
-        db_,
-        false,
-        false,
-        &mut r.schema_exclude,
-    )
-    .await?;
-    if !p.tables.is_empty() || !p.tables_and_children.is_empty() {
-        let mut set = HashSet::new();
-        expand(db, Kind::Table, &p.tables, db_, false, strict, &mut set).await?;
-        expand(db, Kind::Table, &p.tables_and_children, db_, true, strict, &mut set).await?;
-        if set.is_empty() {
-            return Err(Error::usage("no matching tables were found"));
-        }
-        r.table_include = Some(set);
-    }
-    expand(
-        db,
-        Kind::Table,
-        &p.exclude_tables,
-        db_,
-        false,
-        false,
-        &mut r.table_exclude,
-    )
-    .await?;
-    expand(
-        db,
-        Kind::Table,
-        &p.exclude_tables_and_children,
-        db_,
-        true,
-        false,
-        &mut r.table_exclude,
-    )
-    .await?;
-    expand(
-        db,
-        Kind::Table,
-        &p.exclude_table_data,
-        db_,
-        false,
-        false,
-        &mut r.table_data_exclude,
-    )
-    .await?;
-    expand(
-        db,
-        Kind::Table,
-        &p.exclude_table_data_and_children,
-        db_,
-        true,
-        false,
-        &mut r.table_data_exclude,
-    )
-    .await?;
-    expand(
-        db,
+        current_db: db.query_one("SELECT pg_catalog.current_database()").await?.text(0)?,
+        strict: p.strict_names,
+    };
+    r.schema_include = x.include(Kind::Schema, &[(&p.schemas, false)]).await?;
+    x.exclude(Kind::Schema, &[(&p.exclude_schemas, false)], &mut r.schema_exclude)
+        .await?;
+    r.table_include = x
+        .include(Kind::Table, &[(&p.tables, false), (&p.tables_and_children, true)])
+        .await?;
+    let tables = [
+        (&p.exclude_tables[..], false),
+        (&p.exclude_tables_and_children[..], true),
+    ];
+    x.exclude(Kind::Table, &tables, &mut r.table_exclude).await?;
+    let data = [
+        (&p.exclude_table_data[..], false),
+        (&p.exclude_table_data_and_children[..], true),
+    ];
+    x.exclude(Kind::Table, &data, &mut r.table_data_exclude).await?;
+    // --include-foreign-data: every pattern must match (pg_dump checks each).
+    x.expand(
         Kind::ForeignServer,
-        &p.foreign_servers,
-        db_,
-        false,
+        &[(&p.foreign_servers, false)],
         true,
         &mut r.foreign_servers,
     )
     .await?;
-    if !p.extensions.is_empty() {
-        let mut set = HashSet::new();
-        expand(db, Kind::Extension, &p.extensions, db_, false, strict, &mut set).await?;
-        if set.is_empty() {
-            return Err(Error::usage("no matching extensions were found"));
-        }
-        r.extension_include = Some(set);
-    }
-    expand(
-        db,
+    r.extension_include = x.include(Kind::Extension, &[(&p.extensions, false)]).await?;
+    x.exclude(
         Kind::Extension,
-        &p.exclude_extensions,
-        db_,
-        false,
-        false,
+        &[(&p.exclude_extensions, false)],
         &mut r.extension_exclude,
     )
     .await?;
