@@ -337,6 +337,8 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     constraints::read(ctx).await?;
     narrate!("reading indexes");
     indexes::read(ctx).await?;
+    narrate!("reading relation statistics");
+    rel_stats::read(ctx).await?;
     narrate!("reading extended statistics");
     statistics::read(ctx).await?;
     narrate!("reading triggers");
@@ -639,6 +641,7 @@ pub mod opclasses;
 pub mod operators;
 pub mod policies;
 pub mod publications;
+pub mod rel_stats;
 pub mod rules;
 pub mod schemas;
 pub mod sequences;
