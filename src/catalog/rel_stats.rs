@@ -146,14 +146,17 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             b'i' | b'I' => Section::PostData,
             _ => Section::Data,
         };
+        // A constraint's index has no entry of its own: its statistics wait for the
+        // constraint, which is all pg_dump's TOC lists for them (the index's dump id names
+        // no entry).
+        let on = match t.constraint {
+            Some(con) => CatalogId::new(catalog_oid::PG_CONSTRAINT, con),
+            None => CatalogId::class(t.oid),
+        };
         let mut e = Entry::new("STATISTICS DATA", Priority::StatisticsData, section, t.name.clone())
             .with_schema(t.schema.clone())
             .with_defn(defn)
-            .with_dep(Dep::Catalog(CatalogId::class(t.oid)));
-        if let Some(con) = t.constraint {
-            e.deps
-                .push(Dep::Catalog(CatalogId::new(catalog_oid::PG_CONSTRAINT, con)));
-        }
+            .with_dep(Dep::Catalog(on));
         // A REFRESH replaces the matview's storage and resets its statistics, so they are
         // restored after it (pg_dump.c `makeTableDataInfo`).
         if t.relkind == b'm' && ctx.table_data_dumped(t.oid) {
