@@ -359,6 +359,8 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     event_triggers::read(ctx).await?;
     narrate!("reading large objects");
     large_objects::read(ctx).await?;
+    // pg_dump sorts every relation, dumped or not; the plan is made whole, then filtered.
+    unselected::read(ctx).await?;
     if ctx.selection.data && !ctx.selection.schema {
         order_data_by_foreign_keys(ctx).await?;
     }
@@ -653,5 +655,6 @@ pub mod text_search;
 pub mod transforms;
 pub mod triggers;
 pub mod types;
+pub mod unselected;
 pub mod unsupported;
 pub mod views;
