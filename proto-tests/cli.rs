@@ -412,31 +412,3 @@ fn each_format_either_dumps_or_is_refused_cleanly() {
         }
     }
 }
-
-/// `--statistics` and `--statistics-only` (PostgreSQL 18's STATISTICS DATA entries) are not
-/// written yet: refused up front, exit 1, nothing at the output path — never an archive that
-/// silently lacks them.
-#[test]
-fn statistics_are_refused_until_dumped() {
-    let dir = tempfile::tempdir().unwrap();
-    for flag in ["--statistics", "--statistics-only"] {
-        let out_path = dir.path().join("out");
-        let out = pgsnap(&[
-            "dump",
-            "-Fd",
-            flag,
-            "-f",
-            out_path.to_str().unwrap(),
-            "-h",
-            "/nonexistent",
-            "db",
-        ]);
-        assert_eq!(out.status.code(), Some(1), "{flag}");
-        assert_eq!(
-            stderr(&out).trim_end(),
-            "pgsnap: error: statistics (--statistics, --statistics-only) are not dumped yet",
-            "{flag}"
-        );
-        assert!(!out_path.exists(), "{flag}");
-    }
-}

@@ -75,11 +75,9 @@ const SCRIPTS: &[Script] = &[
         ],
         output: Some("pre_migrate_critical_tables.dump"),
         restore: Restore::Tool(&[]),
-        // Known difference: with -t, stock sorts the tables before their owned
-        // sequences here, pgsnap after each table (as in a full dump). pg_dump sorts every
-        // object, dumped or not (the view over both tables included); pgsnap plans only
-        // what -t selects. Same entries, same restore; the order is left for later work.
-        same_order: false,
+        // The view over both tables is not dumped but still sorted, as pg_dump sorts it:
+        // it keeps both tables ahead of their sequences.
+        same_order: true,
     },
     Script {
         name: "parallel directory",

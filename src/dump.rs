@@ -112,20 +112,39 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// Chooses the archive version: the lowest the compression needs, or the requested one if it
-/// can hold that compression.
-pub fn choose_version(c: Compression, requested: Option<ArchiveVersion>) -> Result<ArchiveVersion> {
-    let lowest = ArchiveVersion::lowest_for(c);
+/// Chooses the archive version: the lowest the compression (and statistics entries) need,
+/// or the requested one if it can hold them.
+///
+/// `STATISTICS DATA` entries ask for 1.16, the version pg_dump 18 writes them in: only
+/// pg_restore 18 knows them (it restores index and materialized-view statistics after the
+/// REFRESH, in its last pass), and 1.16 keeps pg_restore 14–16 from running them as
+/// ordinary schema statements.
+pub fn choose_version(c: Compression, statistics: bool, requested: Option<ArchiveVersion>) -> Result<ArchiveVersion> {
+    let for_compression = ArchiveVersion::lowest_for(c);
+    let lowest = if statistics {
+        for_compression.max(ArchiveVersion::V1_16)
+    } else {
+        for_compression
+    };
     match requested {
         None => Ok(lowest),
         Some(v) if v >= lowest => Ok(v),
+        Some(v) if v >= for_compression => Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "statistics entries need archive version {lowest} or later (read by {}), but version {v} was \
+                 requested (read by {})",
+                lowest.readers(),
+                v.readers()
+            ),
+        )),
         Some(v) => Err(Error::new(
             ErrorKind::Unsupported,
             format!(
-                "{} compression needs archive version {lowest} or later (read by {}), but version {v} was requested \
-                 (read by {})",
+                "{} compression needs archive version {for_compression} or later (read by {}), but version {v} was \
+                 requested (read by {})",
                 c.name(),
-                lowest.readers(),
+                for_compression.readers(),
                 v.readers()
             ),
         )),
@@ -146,14 +165,6 @@ pub async fn dump(opts: DumpOptions) -> Result<Report> {
 
 async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     let started = Instant::now();
-    if opts.selection.statistics {
-        // PostgreSQL 18's STATISTICS DATA entries are not written yet; refusing beats an
-        // archive that silently lacks what --statistics asked for.
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            "statistics (--statistics, --statistics-only) are not dumped yet",
-        ));
-    }
     let plain = opts.format == OutputFormat::Plain;
     if plain && opts.jobs > 1 {
         // pg_dump's wording; a script has one place for each table's rows, in order.
@@ -162,7 +173,11 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     // A script has no archive header: its compression wraps the whole file and needs no
     // archive version.
     let archive_compression = if plain { Compression::None } else { opts.compression };
-    let version = choose_version(archive_compression, opts.archive_version)?;
+    let version = choose_version(
+        archive_compression,
+        opts.selection.statistics && !plain,
+        opts.archive_version,
+    )?;
     let header_compression = HeaderCompression::for_archive(version, archive_compression)?;
     let format = match opts.format {
         OutputFormat::Directory => writer::Format::Directory,
@@ -456,7 +471,9 @@ fn to_toc(dump_id: i32, e: &Entry, deps: &[i32], version: ArchiveVersion) -> Toc
         namespace: e.schema.clone(),
         tablespace: e.tablespace.clone(),
         tableam: e.tableam.clone(),
-        relkind: if version >= ArchiveVersion::V1_16 {
+        // Statistics entries carry their relation's relkind for the planner only; pg_dump
+        // writes it on relation entries alone.
+        relkind: if version >= ArchiveVersion::V1_16 && e.desc != "STATISTICS DATA" {
             e.relkind.map(i32::from).unwrap_or(0)
         } else {
             0
@@ -505,25 +522,44 @@ mod tests {
     #[test]
     fn version_is_the_lowest_the_compression_needs() {
         assert_eq!(
-            choose_version(Compression::Gzip { level: 6 }, None).unwrap(),
+            choose_version(Compression::Gzip { level: 6 }, false, None).unwrap(),
             ArchiveVersion::V1_14
         );
-        assert_eq!(choose_version(Compression::None, None).unwrap(), ArchiveVersion::V1_14);
         assert_eq!(
-            choose_version(Compression::Zstd { level: 3, long: false }, None).unwrap(),
+            choose_version(Compression::None, false, None).unwrap(),
+            ArchiveVersion::V1_14
+        );
+        assert_eq!(
+            choose_version(Compression::Zstd { level: 3, long: false }, false, None).unwrap(),
             ArchiveVersion::V1_15
         );
         assert_eq!(
-            choose_version(Compression::Lz4 { level: 1 }, None).unwrap(),
+            choose_version(Compression::Lz4 { level: 1 }, false, None).unwrap(),
             ArchiveVersion::V1_15
         );
         assert_eq!(
-            choose_version(Compression::Gzip { level: 6 }, Some(ArchiveVersion::V1_16)).unwrap(),
+            choose_version(Compression::Gzip { level: 6 }, false, Some(ArchiveVersion::V1_16)).unwrap(),
             ArchiveVersion::V1_16
         );
-        let err = choose_version(Compression::Zstd { level: 3, long: false }, Some(ArchiveVersion::V1_14)).unwrap_err();
+        let err = choose_version(
+            Compression::Zstd { level: 3, long: false },
+            false,
+            Some(ArchiveVersion::V1_14),
+        )
+        .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unsupported);
         assert!(err.to_string().contains("zstd"), "{err}");
+        // Statistics entries are written in 1.16, as pg_dump 18 writes them.
+        assert_eq!(
+            choose_version(Compression::None, true, None).unwrap(),
+            ArchiveVersion::V1_16
+        );
+        let err = choose_version(Compression::Gzip { level: 6 }, true, Some(ArchiveVersion::V1_15)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("statistics entries need archive version 1.16"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -175,6 +175,12 @@ impl ArchiveWriter for PlainWriter {
         };
         let mut script = self.script.clone();
         script.dialect = source_dialect(&header.server_version);
+        // Statistics entries exist only in pg_dump 18, whose printer knows them (their own
+        // header line, index and matview statistics after the REFRESH): a script with any
+        // is printed as pg_dump 18 prints it, whatever the source server.
+        if entries.iter().any(|e| e.desc == "STATISTICS DATA") {
+            script.dialect = Dialect::Pg18;
+        }
         let settings = SourceSettings::from_toc(&entries)?;
         let order = printed_data_order(ScriptPrinter::new(
             header.clone(),

@@ -337,6 +337,8 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     constraints::read(ctx).await?;
     narrate!("reading indexes");
     indexes::read(ctx).await?;
+    narrate!("reading relation statistics");
+    rel_stats::read(ctx).await?;
     narrate!("reading extended statistics");
     statistics::read(ctx).await?;
     narrate!("reading triggers");
@@ -357,6 +359,8 @@ pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
     event_triggers::read(ctx).await?;
     narrate!("reading large objects");
     large_objects::read(ctx).await?;
+    // pg_dump sorts every relation, dumped or not; the plan is made whole, then filtered.
+    unselected::read(ctx).await?;
     if ctx.selection.data && !ctx.selection.schema {
         order_data_by_foreign_keys(ctx).await?;
     }
@@ -639,6 +643,7 @@ pub mod opclasses;
 pub mod operators;
 pub mod policies;
 pub mod publications;
+pub mod rel_stats;
 pub mod rules;
 pub mod schemas;
 pub mod sequences;
@@ -650,5 +655,6 @@ pub mod text_search;
 pub mod transforms;
 pub mod triggers;
 pub mod types;
+pub mod unselected;
 pub mod unsupported;
 pub mod views;

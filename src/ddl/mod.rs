@@ -21,6 +21,7 @@ pub mod operator;
 pub mod policy;
 pub mod publication;
 pub mod quote;
+pub mod rel_stats;
 pub mod rule;
 pub mod schema;
 pub mod sequence;
