@@ -382,7 +382,7 @@ fn run_until_worker_terminated(db: &TestDb, cmd: &mut Command) -> (u32, Output) 
     let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(60);
     let sql = "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity \
-               WHERE application_name = 'pgsnap_' || current_database() AND query LIKE 'COPY public.big%'";
+               WHERE application_name = 'pgsnap_' || current_database() AND query LIKE 'COPY %public.big%'";
     while db.psql(sql).trim() != "t" {
         if child.try_wait().unwrap().is_some() {
             let out = child.wait_with_output().unwrap();

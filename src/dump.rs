@@ -18,6 +18,7 @@ use crate::error::{Error, ErrorKind, Result, ResultExt};
 use crate::model::{Entry, Section};
 use crate::pg::{SessionOptions, Target};
 use crate::plan;
+use crate::progress::{NoProgress, Progress};
 
 /// The output format, as pg_dump's `-F` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +70,11 @@ pub struct DumpOptions {
     pub archive_version: Option<ArchiveVersion>,
     pub selection: Selection,
     pub session: SessionOptions,
+    /// Tables of at least this many pages are read by several workers as `ctid` ranges
+    /// (see [`ExportOptions::split_pages`]); 0 never splits.
+    pub split_pages: u64,
+    /// Receives the data phase's progress events.
+    pub progress: Arc<dyn Progress>,
 }
 
 impl DumpOptions {
@@ -85,6 +91,8 @@ impl DumpOptions {
             archive_version: None,
             selection: Selection::default(),
             session: SessionOptions::default(),
+            split_pages: engine::DEFAULT_SPLIT_PAGES,
+            progress: Arc::new(NoProgress),
         }
     }
 }
@@ -281,7 +289,6 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
             });
         }
     }
-    engine::check_unique(&jobs)?;
 
     let entries = toc.len();
     // Partitions loaded through their root say so in their entry (as pg_restore reads it).
@@ -319,6 +326,9 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         in_order,
         inserts: opts.selection.inserts,
         insert_into,
+        split_pages: opts.split_pages,
+        spool_beside: opts.output.clone(),
+        progress: opts.progress.clone(),
         ..ExportOptions::default()
     };
     // Large objects are read by the leader, under the dump's snapshot, while the workers copy

@@ -108,7 +108,11 @@ async fn run_dump(req: &DumpRequest) -> pgsnap::Result<()> {
     let mut prompted = req.conn.password_prompt == PasswordPrompt::Force;
     loop {
         let target = pgsnap::pg::Target::from_settings(&settings)?;
-        match dump(req.options(target)).await {
+        let mut opts = req.options(target);
+        if req.progress == pgsnap::cli::dump::ProgressOutput::Json {
+            opts.progress = std::sync::Arc::new(pgsnap::progress::JsonLines::new(std::io::stderr()));
+        }
+        match dump(opts).await {
             Ok(report) => {
                 tracing::info!(
                     "dumped {} tables, {} rows, {} entries into {} (archive {}, readable by {}) in {:.2?}",

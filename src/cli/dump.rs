@@ -99,6 +99,7 @@ enum O {
     /// `-X`: in pg_dump's short option string but handled by no case.
     Unhandled,
     ArchiveVersion,
+    Progress,
 }
 
 const fn opt(id: O, short: Option<char>, long: &'static [&'static str], has_arg: HasArg) -> OptSpec<O> {
@@ -214,6 +215,7 @@ const OPTIONS: &[OptSpec<O>] = &[
     opt(O::RestrictKey, None, &["restrict-key"], Req),
     opt(O::Unhandled, Some('X'), &[], No),
     own(O::ArchiveVersion, &["archive-version"], Req),
+    own(O::Progress, &["progress"], Req),
 ];
 
 /// The long option names pg_dump 18 accepts (and pgsnap's own), for the help test.
@@ -273,6 +275,16 @@ pub enum DumpCommand {
     Run(Box<DumpRequest>),
 }
 
+/// What `--progress` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProgressOutput {
+    /// Nothing (the default).
+    #[default]
+    None,
+    /// One JSON object per event on standard error.
+    Json,
+}
+
 /// A validated dump request.
 #[derive(Debug, Clone)]
 pub struct DumpRequest {
@@ -283,6 +295,8 @@ pub struct DumpRequest {
     pub jobs: usize,
     pub compression: Compression,
     pub archive_version: Option<ArchiveVersion>,
+    /// `--progress=json`: one JSON object per progress event on standard error.
+    pub progress: ProgressOutput,
     pub selection: Selection,
     pub session: SessionOptions,
     pub script: ScriptOptions,
@@ -541,6 +555,7 @@ struct Raw {
     sequence_data: bool,
     restrict_key: Option<String>,
     archive_version: Option<String>,
+    progress: Option<String>,
     patterns: Patterns,
     include_everything: bool,
     operands: Vec<String>,
@@ -726,6 +741,7 @@ fn read_args(
             O::SequenceData => r.sequence_data = true,
             O::RestrictKey => r.restrict_key = Some(value),
             O::ArchiveVersion => r.archive_version = Some(value),
+            O::Progress => r.progress = Some(value),
         }
     }
     Ok(r)
@@ -891,6 +907,15 @@ pub fn parse(
     }
 
     // pgsnap's own checks, before anything is written.
+    let progress = match r.progress.as_deref() {
+        None | Some("none") => ProgressOutput::None,
+        Some("json") => ProgressOutput::Json,
+        Some(other) => {
+            return Err(UsageError::fatal(format!(
+                "invalid value \"{other}\" for option --progress (expected json or none)"
+            )));
+        }
+    };
     let archive_version = match r.archive_version.as_deref() {
         None => None,
         Some("1.14") | Some("1.14.0") => Some(ArchiveVersion::V1_14),
@@ -1025,6 +1050,7 @@ pub fn parse(
         jobs: r.jobs as usize,
         compression,
         archive_version,
+        progress,
         selection,
         session,
         script,
@@ -1043,6 +1069,18 @@ mod tests {
             std::io::ErrorKind::NotFound,
             format!("unexpected filter read of {name}"),
         )))
+    }
+
+    #[test]
+    fn progress_json_or_none() {
+        assert_eq!(run(&["db"]).unwrap().progress, ProgressOutput::None);
+        assert_eq!(run(&["--progress=json", "db"]).unwrap().progress, ProgressOutput::Json);
+        assert_eq!(
+            run(&["--progress", "none", "db"]).unwrap().progress,
+            ProgressOutput::None
+        );
+        let e = err(&["--progress=bars", "db"]);
+        assert!(format!("{e:?}").contains("--progress"), "{e:?}");
     }
 
     fn run(args: &[&str]) -> Result<DumpRequest, UsageError> {

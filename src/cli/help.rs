@@ -21,6 +21,7 @@ General options:
                                a bare level means gzip)
   --archive-version=VERSION    archive format to write (1.14, 1.15, 1.16);
                                default: the oldest the options allow
+  --progress=json|none         write progress events as JSON lines to stderr
   --lock-wait-timeout=TIMEOUT  fail after waiting TIMEOUT for a table lock
   --no-sync                    do not wait for changes to be written safely to disk
   --sync-method=METHOD         set method for syncing files to disk (fsync, syncfs)

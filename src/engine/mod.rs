@@ -1,29 +1,46 @@
-//! The parallel data phase: N worker connections bound to one exported snapshot, tables
-//! handed out largest first, `COPY ... TO STDOUT` streamed in bounded blocks to a sink per
-//! table. The first error cancels the other workers (server-side cancel included) and fails
-//! the whole export with that error.
+//! The parallel data phase: N worker connections bound to one exported snapshot, work handed
+//! out largest first, `COPY ... TO STDOUT` streamed in bounded blocks to a sink per table.
+//!
+//! A job is a table, or a `ctid` page range of a large one: tables of at least
+//! [`ExportOptions::split_pages`] pages (measured under the snapshot) are read by several
+//! workers at once, each range a TID range scan (PostgreSQL 14+), and the ranges are put back
+//! in order into the table's one sink ([`split`]). Workers run in a [`JoinSet`]: the first
+//! error cancels the others (server-side cancel included) and fails the export with that
+//! error; dropping the export's future aborts every worker and cancels their queries.
 
 pub mod inserts;
 pub mod large_objects;
 pub mod sink;
+mod split;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OnceCell};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
+use crate::archive::output::SpoolDir;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{InsertOptions, TableData};
-use crate::pg::{CancelHandle, SessionOptions, Target};
+use crate::pg::{CancelHandle, Session, SessionOptions, Target};
+pub use crate::progress::{Event, NoProgress, PageRange, Progress};
 
 pub use sink::{ArchiveSinks, BlockSink, SinkFactory};
+use split::SplitTable;
 
 /// COPY text is gathered into blocks of this size before it leaves the worker (a server
 /// message is one row; compressing and writing per row would be slow).
 pub const DEFAULT_BLOCK_SIZE: usize = 1 << 20;
+
+/// Tables with at least this many main-fork pages are split across workers (64 MiB at the
+/// default 8 kB block size): below that, one worker reads a table faster than the others
+/// could help.
+pub const DEFAULT_SPLIT_PAGES: u64 = 8192;
 
 /// The trailer pg_dump writes after a table's COPY rows (`\.` and three newlines; needed by
 /// `pg_restore -f` script output).
@@ -53,6 +70,15 @@ pub struct ExportOptions {
     /// Export the jobs one at a time in the order given (a plain script prints each table's
     /// rows in its place) instead of largest first over `jobs` workers.
     pub in_order: bool,
+    /// Plain tables with at least this many pages (under the snapshot) are read as several
+    /// `ctid` ranges by different workers, when there are two workers or more and the server
+    /// is 14 or later (TID range scans); 0 never splits.
+    pub split_pages: u64,
+    /// Where ranges read before their turn are spooled: beside this path (the output), or in
+    /// the system's temporary directory.
+    pub spool_beside: Option<PathBuf>,
+    /// Receives progress events.
+    pub progress: Arc<dyn Progress>,
 }
 
 impl Default for ExportOptions {
@@ -65,6 +91,9 @@ impl Default for ExportOptions {
             inserts: None,
             insert_into: HashMap::new(),
             in_order: false,
+            split_pages: DEFAULT_SPLIT_PAGES,
+            spool_beside: None,
+            progress: Arc::new(NoProgress),
         }
     }
 }
@@ -80,10 +109,41 @@ pub struct TableReport {
     /// Bytes the sink wrote (after compression).
     pub written: u64,
     pub elapsed: Duration,
+    /// Page ranges it was read in (1: not split).
+    pub parts: usize,
+}
+
+/// One unit of work: a table, or one page range of a split table.
+struct Work {
+    job: Arc<ExportJob>,
+    range: Option<Range>,
+}
+
+struct Range {
+    index: usize,
+    pages: PageRange,
+    table: Arc<SplitTable>,
+}
+
+/// State shared by the workers of one export.
+struct Shared {
+    target: Target,
+    snapshot: String,
+    opts: ExportOptions,
+    sinks: Arc<dyn SinkFactory>,
+    /// Filled once, by the first worker inside the snapshot (range planning needs a session).
+    queue: Mutex<VecDeque<Work>>,
+    planned: OnceCell<()>,
+    jobs: StdMutex<Option<Vec<ExportJob>>>,
+    workers: usize,
+    failed: AtomicBool,
+    cancels: StdMutex<Vec<CancelHandle>>,
+    cancel: CancellationToken,
 }
 
 /// Exports `jobs` in parallel under the snapshot `snapshot` (from `pg_export_snapshot()` of
-/// a transaction the caller keeps open until this returns).
+/// a transaction the caller keeps open until this returns). Dropping the returned future
+/// aborts every worker, cancels their queries on the server and drops their sinks unfinished.
 pub async fn export_tables(
     target: &Target,
     snapshot: &str,
@@ -94,6 +154,7 @@ pub async fn export_tables(
     if jobs.is_empty() {
         return Ok(Vec::new());
     }
+    check_unique_ids(&jobs)?;
     // Largest first, so the tail of the dump is not one big table (pg_dump's parallel
     // scheduling by relpages); ties by id for a stable order.
     if !opts.in_order {
@@ -104,102 +165,166 @@ pub async fn export_tables(
                 .then(a.id.cmp(&b.id))
         });
     }
+    // More workers than tables only when a table may be split (the catalog's estimate is a
+    // hint; the size is measured under the snapshot before splitting).
+    let could_split = !opts.in_order
+        && opts.split_pages > 0
+        && opts.inserts.is_none()
+        && jobs
+            .iter()
+            .any(|j| splittable(&j.table) && j.table.estimated_pages.max(0) as u64 >= opts.split_pages / 2);
     let workers = if opts.in_order {
         1
+    } else if could_split {
+        opts.jobs.max(1)
     } else {
         opts.jobs.clamp(1, jobs.len())
     };
-    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
-    let failed = Arc::new(AtomicBool::new(false));
-    let cancels: Arc<Mutex<Vec<CancelHandle>>> = Arc::new(Mutex::new(Vec::new()));
-    let first_error: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
-
-    let mut tasks = Vec::with_capacity(workers);
+    let shared = Arc::new(Shared {
+        target: target.clone(),
+        snapshot: snapshot.to_string(),
+        opts: opts.clone(),
+        sinks,
+        queue: Mutex::new(VecDeque::new()),
+        planned: OnceCell::new(),
+        jobs: StdMutex::new(Some(jobs)),
+        workers,
+        failed: AtomicBool::new(false),
+        cancels: StdMutex::new(Vec::new()),
+        cancel: CancellationToken::new(),
+    });
+    // Dropped with this future (a caller's timeout, a stopped job): wakes every worker
+    // still waiting; the JoinSet's drop aborts them.
+    let _stop_on_drop = shared.cancel.clone().drop_guard();
+    // Workers quote names (INSERT column lists) as the caller's dump does.
+    let style = crate::ddl::quote::style();
+    let mut set = JoinSet::new();
     for w in 0..workers {
-        let target = target.clone();
-        let snapshot = snapshot.to_string();
-        let queue = queue.clone();
-        let failed = failed.clone();
-        let cancels = cancels.clone();
-        let first_error = first_error.clone();
-        let sinks = sinks.clone();
-        let opts = opts.clone();
-        // Workers quote names (INSERT column lists) as the caller's dump does.
-        let style = crate::ddl::quote::style();
-        tasks.push(tokio::spawn(async move {
-            let work = worker(w, &target, &snapshot, &queue, &failed, &cancels, sinks.as_ref(), &opts);
-            let result = crate::ddl::quote::with_style(style, work).await;
-            match result {
-                Ok(reports) => reports,
-                Err(e) => {
-                    // The first failure wins; the others are mostly "cancelled" echoes.
-                    let mut slot = first_error.lock().await;
-                    let is_first = !failed.swap(true, Ordering::SeqCst);
-                    if is_first || slot.is_none() {
-                        *slot = Some(e);
-                    }
-                    drop(slot);
-                    for c in cancels.lock().await.iter() {
-                        c.cancel().await;
-                    }
-                    Vec::new()
+        let shared = shared.clone();
+        set.spawn(async move {
+            let token = shared.cancel.clone();
+            let work = crate::ddl::quote::with_style(style, worker(w, &shared));
+            let result = tokio::select! {
+                r = work => r,
+                () = token.cancelled() => Err(Error::cancelled("stopped because another part of the dump failed")),
+            };
+            if result.is_err() {
+                stop_all(&shared).await;
+            }
+            result
+        });
+    }
+    let mut first_error: Option<Error> = None;
+    let mut parts: Vec<TableReport> = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(r)) => parts.extend(r),
+            Ok(Err(e)) => {
+                // The first real failure wins; the others are mostly "cancelled" echoes.
+                let replace = match &first_error {
+                    None => true,
+                    Some(prev) => prev.kind() == ErrorKind::Cancelled && e.kind() != ErrorKind::Cancelled,
+                };
+                if replace {
+                    first_error = Some(e);
                 }
             }
-        }));
-    }
-    let mut reports = Vec::new();
-    for t in tasks {
-        match t.await {
-            Ok(r) => reports.extend(r),
             Err(e) => {
-                failed.store(true, Ordering::SeqCst);
-                let mut slot = first_error.lock().await;
-                if slot.is_none() {
-                    *slot = Some(Error::internal(format!("export worker panicked: {e}")));
+                stop_all(&shared).await;
+                if first_error.is_none() {
+                    first_error = Some(Error::internal(format!("export worker panicked: {e}")));
                 }
             }
         }
     }
-    if let Some(e) = first_error.lock().await.take() {
+    if let Some(e) = first_error {
         return Err(e);
     }
-    Ok(reports)
+    Ok(merge_reports(parts))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn worker(
-    w: usize,
-    target: &Target,
-    snapshot: &str,
-    queue: &Mutex<VecDeque<ExportJob>>,
-    failed: &AtomicBool,
-    cancels: &Mutex<Vec<CancelHandle>>,
-    sinks: &dyn SinkFactory,
-    opts: &ExportOptions,
-) -> Result<Vec<TableReport>> {
-    let mut session = target.connect().await.map_err(|e| e.context(format!("worker {w}")))?;
-    cancels.lock().await.push(session.cancel_handle());
+/// Marks the export failed, wakes every worker and cancels what the server runs for them.
+async fn stop_all(shared: &Shared) {
+    if shared.failed.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    shared.cancel.cancel();
+    let handles: Vec<CancelHandle> = shared.cancels.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    futures_util::future::join_all(handles.iter().map(CancelHandle::cancel)).await;
+}
+
+/// One report per table: a split table's ranges summed.
+fn merge_reports(parts: Vec<TableReport>) -> Vec<TableReport> {
+    let mut order: Vec<i32> = Vec::new();
+    let mut by_id: HashMap<i32, TableReport> = HashMap::new();
+    for p in parts {
+        match by_id.get_mut(&p.id) {
+            Some(t) => {
+                t.rows += p.rows;
+                t.bytes += p.bytes;
+                t.written += p.written;
+                t.elapsed = t.elapsed.max(p.elapsed);
+            }
+            None => {
+                order.push(p.id);
+                by_id.insert(p.id, p);
+            }
+        }
+    }
+    order.into_iter().filter_map(|id| by_id.remove(&id)).collect()
+}
+
+/// Sends a cancel request for its session when dropped armed: a worker aborted mid-COPY (its
+/// future dropped) would otherwise leave the server streaming the rest of the table into a
+/// closed socket.
+struct CancelOnDrop(Option<CancelHandle>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move { h.cancel().await });
+        }
+    }
+}
+
+async fn worker(w: usize, shared: &Shared) -> Result<Vec<TableReport>> {
+    let opts = &shared.opts;
+    let mut session = shared
+        .target
+        .connect()
+        .await
+        .map_err(|e| e.context(format!("worker {w}")))?;
+    let mut guard = CancelOnDrop(Some(session.cancel_handle()));
+    shared
+        .cancels
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(session.cancel_handle());
     session.setup(&opts.session).await?;
     session.begin_snapshot_transaction().await?;
     session
-        .import_snapshot(snapshot)
+        .import_snapshot(&shared.snapshot)
         .await
         .map_err(|e| e.context(format!("worker {w}: importing snapshot")))?;
+    shared.planned.get_or_try_init(|| plan_queue(shared, &session)).await?;
     let mut reports = Vec::new();
     loop {
-        if failed.load(Ordering::SeqCst) {
+        if shared.failed.load(Ordering::SeqCst) {
             break;
         }
-        let Some(job) = queue.lock().await.pop_front() else {
+        let Some(work) = shared.queue.lock().await.pop_front() else {
             break;
         };
         let started = Instant::now();
-        let what = format!("dumping data of table {}", job.table.qualified_name);
-        let report = copy_one(&session, &job, sinks, opts, failed)
+        let what = format!("dumping data of table {}", work.job.table.qualified_name);
+        let report = copy_one(&session, w, &work, shared)
             .await
             .map_err(|e| e.context(what))?;
         tracing::info!(
-            table = %job.table.qualified_name,
+            table = %work.job.table.qualified_name,
+            part = work.range.as_ref().map(|r| r.index),
             rows = report.0,
             bytes = report.1,
             written = report.2,
@@ -207,26 +332,192 @@ async fn worker(
             started.elapsed()
         );
         reports.push(TableReport {
-            id: job.id,
-            table: job.table.qualified_name.clone(),
+            id: work.job.id,
+            table: work.job.table.qualified_name.clone(),
             rows: report.0,
             bytes: report.1,
             written: report.2,
             elapsed: started.elapsed(),
+            parts: work.range.as_ref().map_or(1, |r| r.table.parts()),
         });
     }
     let _ = session.execute("COMMIT").await;
+    guard.0 = None;
     session.close().await;
     Ok(reports)
 }
 
-async fn copy_one(
-    session: &crate::pg::Session,
-    job: &ExportJob,
-    sinks: &dyn SinkFactory,
-    opts: &ExportOptions,
-    failed: &AtomicBool,
-) -> Result<(u64, u64, u64)> {
+/// Builds the work queue: tables in the order given, a large table replaced by its page
+/// ranges in page order (workers take them in that order, so the ranges waiting for their
+/// turn stay few).
+async fn plan_queue(shared: &Shared, session: &Session) -> Result<()> {
+    let jobs = shared
+        .jobs
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .unwrap_or_default();
+    let opts = &shared.opts;
+    let may_split = !opts.in_order
+        && shared.workers > 1
+        && opts.split_pages > 0
+        && opts.inserts.is_none()
+        && session.version().at_least(14);
+    let candidates: Vec<u32> = jobs
+        .iter()
+        .filter(|j| may_split && splittable(&j.table))
+        .map(|j| j.table.table_oid)
+        .collect();
+    let sizes = if candidates.is_empty() {
+        HashMap::new()
+    } else {
+        main_fork_pages(session, &candidates).await?
+    };
+    let mut spool: Option<Arc<SpoolDir>> = None;
+    let mut queue = VecDeque::new();
+    let mut sized: Vec<(u64, ExportJob)> = jobs
+        .into_iter()
+        .map(|j| {
+            let pages = sizes
+                .get(&j.table.table_oid)
+                .copied()
+                .unwrap_or(j.table.estimated_pages.max(0) as u64);
+            (pages, j)
+        })
+        .collect();
+    if !opts.in_order {
+        // The measured size wins over the catalog's estimate (relpages lags behind loads).
+        sized.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
+    }
+    for (pages, job) in sized {
+        let job = Arc::new(job);
+        let ranges = match sizes.get(&job.table.table_oid) {
+            Some(&p) if p >= opts.split_pages => page_ranges(p, opts.split_pages, shared.workers),
+            _ => Vec::new(),
+        };
+        if ranges.len() < 2 {
+            queue.push_back(Work { job, range: None });
+            continue;
+        }
+        let spool = match &spool {
+            Some(s) => s.clone(),
+            None => {
+                let s = Arc::new(SpoolDir::create(opts.spool_beside.as_deref())?);
+                spool = Some(s.clone());
+                s
+            }
+        };
+        tracing::debug!(table = %job.table.qualified_name, pages, parts = ranges.len(), "split into page ranges");
+        let table = Arc::new(SplitTable::new(ranges.len(), opts.block_size, spool));
+        for (index, pages) in ranges.into_iter().enumerate() {
+            queue.push_back(Work {
+                job: job.clone(),
+                range: Some(Range {
+                    index,
+                    pages,
+                    table: table.clone(),
+                }),
+            });
+        }
+    }
+    *shared.queue.lock().await = queue;
+    Ok(())
+}
+
+/// Whether a table's rows can be read by `ctid` ranges: a plain table read by a plain COPY
+/// (foreign tables have no ctid to scan by; a filtered extension table is small).
+fn splittable(t: &TableData) -> bool {
+    !t.foreign && t.table_oid != 0 && t.filter.as_deref().is_none_or(str::is_empty)
+}
+
+/// Main-fork pages of the plain tables among `oids`, now: the leader's ACCESS SHARE lock
+/// keeps VACUUM from truncating them, and the last range is open-ended anyway, so pages added
+/// after this read lose no row visible to the snapshot.
+async fn main_fork_pages(session: &Session, oids: &[u32]) -> Result<HashMap<u32, u64>> {
+    let list = oids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let rows = session
+        .query(&format!(
+            "SELECT c.oid, pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int8 \
+             FROM pg_catalog.pg_class c WHERE c.oid = ANY('{{{list}}}'::pg_catalog.oid[]) AND c.relkind = 'r'"
+        ))
+        .await
+        .map_err(|e| e.context("measuring tables to split"))?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        out.insert(r.oid(0)?, r.int(1)?.max(0) as u64);
+    }
+    Ok(out)
+}
+
+/// Splits `pages` into ranges for `workers`: about four per worker (so a worker that finishes
+/// early takes another and the ranges waiting for their turn stay small), none under half the
+/// split threshold. The last range has no end: rows on pages added since the size was read
+/// are still read (and the snapshot decides which are visible).
+pub(crate) fn page_ranges(pages: u64, split_pages: u64, workers: usize) -> Vec<PageRange> {
+    let per = (pages.div_ceil(4 * workers.max(1) as u64)).max(split_pages / 2).max(1);
+    let mut out = Vec::new();
+    let mut from = 0;
+    while from + per < pages {
+        out.push(PageRange {
+            from,
+            to: Some(from + per),
+        });
+        from += per;
+    }
+    out.push(PageRange { from, to: None });
+    out
+}
+
+/// `COPY (SELECT cols FROM ONLY t WHERE ctid ...) TO stdout;` for one range: a TID range scan
+/// on 14+ (`ONLY`: a plain `COPY t` never reads inheritance children either).
+fn range_copy_sql(t: &TableData, r: PageRange) -> String {
+    let cols = if t.columns.is_empty() { "*" } else { t.columns.as_str() };
+    let mut conds = Vec::new();
+    if r.from > 0 {
+        conds.push(format!("ctid >= '({},0)'::pg_catalog.tid", r.from));
+    }
+    if let Some(to) = r.to {
+        conds.push(format!("ctid < '({to},0)'::pg_catalog.tid"));
+    }
+    let filter = if conds.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conds.join(" AND "))
+    };
+    format!("COPY (SELECT {cols} FROM ONLY {}{filter}) TO stdout;", t.qualified_name)
+}
+
+/// Emits a piece event for every block a job's sink takes.
+struct Watched {
+    inner: Box<dyn BlockSink>,
+    progress: Arc<dyn Progress>,
+    id: i32,
+    table: String,
+    worker: usize,
+    range: Option<PageRange>,
+}
+
+impl BlockSink for Watched {
+    fn push(&mut self, block: Vec<u8>) -> Result<()> {
+        let bytes = block.len() as u64;
+        self.inner.push(block)?;
+        self.progress.event(&Event::PieceWritten {
+            id: self.id,
+            table: self.table.clone(),
+            worker: self.worker,
+            range: self.range,
+            bytes,
+        });
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<u64> {
+        self.inner.finish()
+    }
+}
+
+async fn copy_one(session: &Session, worker: usize, work: &Work, shared: &Shared) -> Result<(u64, u64, u64)> {
+    let job = &work.job;
+    let opts = &shared.opts;
     if job.table.foreign {
         // Foreign tables are never locked (pg_dump locks plain and partitioned tables only);
         // reading one needs the foreign-table access the session otherwise restricts
@@ -237,31 +528,88 @@ async fn copy_one(
         // immediate failure instead of an undetectable deadlock (pg_dump parallel.c).
         session.lock_table_nowait(&job.table.qualified_name).await?;
     }
-    if let Some((schema, table)) = crate::ddl::quote::split_qualified(&job.table.qualified_name) {
-        tracing::info!(target: "pgsnap::narrate", "dumping contents of table \"{schema}.{table}\"");
+    let first = work.range.as_ref().is_none_or(|r| {
+        let mut started = r.table.started.lock().unwrap_or_else(|p| p.into_inner());
+        let first = started.is_none();
+        started.get_or_insert_with(Instant::now);
+        first
+    });
+    if first {
+        if let Some((schema, table)) = crate::ddl::quote::split_qualified(&job.table.qualified_name) {
+            tracing::info!(target: "pgsnap::narrate", "dumping contents of table \"{schema}.{table}\"");
+        }
+        opts.progress.event(&Event::TableStarted {
+            id: job.id,
+            table: job.table.qualified_name.clone(),
+            parts: work.range.as_ref().map_or(1, |r| r.table.parts()),
+            pages: job.table.estimated_pages.max(0) as u64,
+        });
     }
-    let sink = sinks.open(job)?;
-    let done = match &opts.inserts {
-        Some(inserts) => inserts::export_one(session, job, sink, opts, inserts, failed).await?,
-        None => copy_text(session, job, sink, opts, failed).await?,
+    let started = Instant::now();
+    let sink = match &work.range {
+        None => shared.sinks.open(job)?,
+        Some(r) => r.table.open_part(r.index, || shared.sinks.open(job))?,
+    };
+    let sink: Box<dyn BlockSink> = Box::new(Watched {
+        inner: sink,
+        progress: opts.progress.clone(),
+        id: job.id,
+        table: job.table.qualified_name.clone(),
+        worker,
+        range: work.range.as_ref().map(|r| r.pages),
+    });
+    let done = match (&opts.inserts, &work.range) {
+        (Some(inserts), _) => inserts::export_one(session, job, sink, opts, inserts, &shared.failed).await?,
+        (None, None) => {
+            copy_text(
+                session,
+                &job.table.copy_out_sql(),
+                sink,
+                opts.copy_trailer,
+                opts,
+                &shared.failed,
+            )
+            .await?
+        }
+        (None, Some(r)) => {
+            // Only the last range ends the table's stream with the trailer.
+            let last = r.index + 1 == r.table.parts();
+            let sql = range_copy_sql(&job.table, r.pages);
+            copy_text(session, &sql, sink, opts.copy_trailer && last, opts, &shared.failed).await?
+        }
     };
     if job.table.foreign {
         session
             .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
             .await?;
     }
+    let finished = match &work.range {
+        None => Some((done.0, done.1, done.2, started.elapsed())),
+        Some(r) => r.table.part_done(done.0, done.1),
+    };
+    if let Some((rows, bytes, written, elapsed)) = finished {
+        opts.progress.event(&Event::TableFinished {
+            id: job.id,
+            table: job.table.qualified_name.clone(),
+            rows,
+            bytes,
+            written,
+            elapsed,
+        });
+    }
     Ok(done)
 }
 
-/// Streams the table's COPY text into `sink` in blocks; (rows, bytes read, bytes written).
+/// Streams the COPY text of `sql` into `sink` in blocks; (rows, bytes read, bytes written).
 async fn copy_text(
-    session: &crate::pg::Session,
-    job: &ExportJob,
+    session: &Session,
+    sql: &str,
     mut sink: Box<dyn BlockSink>,
+    trailer: bool,
     opts: &ExportOptions,
     failed: &AtomicBool,
 ) -> Result<(u64, u64, u64)> {
-    let stream = session.copy_out(&job.table.copy_out_sql()).await?;
+    let stream = session.copy_out(sql).await?;
     futures_util::pin_mut!(stream);
     let (mut rows, mut bytes) = (0u64, 0u64);
     let mut block: Vec<u8> = Vec::with_capacity(opts.block_size);
@@ -278,7 +626,7 @@ async fn copy_text(
             sink = push_block(sink, full).await?;
         }
     }
-    if opts.copy_trailer {
+    if trailer {
         block.extend_from_slice(COPY_TRAILER);
     }
     let written = off_runtime(move || {
@@ -304,17 +652,127 @@ async fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + '
         .map_err(|e| Error::internal(format!("sink task failed: {e}")))?
 }
 
-/// Fails with a clear error when a job list names the same table twice (one TABLE DATA per
-/// table: two would race under `pg_restore -j`, see archive-format.md §8.4).
-pub fn check_unique(jobs: &[ExportJob]) -> Result<()> {
+/// Fails when two jobs share an id: each id opens its sink once (a table may be listed twice
+/// under different ids, e.g. into two sinks of a library caller).
+fn check_unique_ids(jobs: &[ExportJob]) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for j in jobs {
-        if !seen.insert(j.table.table_oid) {
+        if !seen.insert(j.id) {
             return Err(Error::new(
                 ErrorKind::Internal,
-                format!("table {} listed twice", j.table.qualified_name),
+                format!("job id {} ({}) listed twice", j.id, j.table.qualified_name),
             ));
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn covers(ranges: &[PageRange], pages: u64) {
+        assert_eq!(ranges[0].from, 0);
+        for w in ranges.windows(2) {
+            assert_eq!(w[0].to, Some(w[1].from), "{ranges:?}");
+            assert!(w[0].from < w[1].from);
+        }
+        let last = ranges.last().unwrap();
+        assert_eq!(last.to, None, "the last range is open-ended");
+        assert!(last.from < pages.max(1));
+    }
+
+    #[test]
+    fn ranges_adapt_to_size_and_workers_and_end_open() {
+        // 300 MB at -j 2: about four ranges per worker, none under half the threshold.
+        let r = page_ranges(38_400, DEFAULT_SPLIT_PAGES, 2);
+        covers(&r, 38_400);
+        assert_eq!(r.len(), 8);
+        assert!(r[..r.len() - 1].iter().all(|x| x.to.unwrap() - x.from == 4_800));
+        // 100 MB at -j 2: ranges of half the threshold.
+        let r = page_ranges(12_800, DEFAULT_SPLIT_PAGES, 2);
+        covers(&r, 12_800);
+        assert_eq!(r.len(), 4);
+        assert!(
+            r[..r.len() - 1]
+                .iter()
+                .all(|x| x.to.unwrap() - x.from == DEFAULT_SPLIT_PAGES / 2)
+        );
+        // A huge table at -j 8: 32 ranges.
+        let r = page_ranges(10_000_000, DEFAULT_SPLIT_PAGES, 8);
+        covers(&r, 10_000_000);
+        assert_eq!(r.len(), 32);
+        // Just over the threshold: two ranges.
+        let r = page_ranges(DEFAULT_SPLIT_PAGES, DEFAULT_SPLIT_PAGES, 4);
+        covers(&r, DEFAULT_SPLIT_PAGES);
+        assert_eq!(r.len(), 2);
+        // Tiny tables with a tiny threshold still get whole ranges.
+        let r = page_ranges(3, 1, 4);
+        covers(&r, 3);
+        assert_eq!(r.len(), 3);
+        let r = page_ranges(1, 1, 4);
+        assert_eq!(r, vec![PageRange { from: 0, to: None }]);
+    }
+
+    fn table(columns: &str) -> TableData {
+        TableData {
+            qualified_name: "public.\"Big\"".into(),
+            columns: columns.into(),
+            estimated_pages: 0,
+            table_oid: 1,
+            foreign: false,
+            filter: None,
+        }
+    }
+
+    #[test]
+    fn range_queries_are_tid_range_scans_of_the_table_only() {
+        let t = table("id, \"v\"");
+        assert_eq!(
+            range_copy_sql(&t, PageRange { from: 0, to: Some(10) }),
+            "COPY (SELECT id, \"v\" FROM ONLY public.\"Big\" WHERE ctid < '(10,0)'::pg_catalog.tid) TO stdout;"
+        );
+        assert_eq!(
+            range_copy_sql(&t, PageRange { from: 10, to: Some(20) }),
+            "COPY (SELECT id, \"v\" FROM ONLY public.\"Big\" WHERE ctid >= '(10,0)'::pg_catalog.tid AND ctid < '(20,0)'::pg_catalog.tid) TO stdout;"
+        );
+        assert_eq!(
+            range_copy_sql(&table(""), PageRange { from: 20, to: None }),
+            "COPY (SELECT * FROM ONLY public.\"Big\" WHERE ctid >= '(20,0)'::pg_catalog.tid) TO stdout;"
+        );
+    }
+
+    #[test]
+    fn only_plain_unfiltered_tables_split() {
+        assert!(splittable(&table("a")));
+        assert!(!splittable(&TableData {
+            foreign: true,
+            ..table("a")
+        }));
+        assert!(!splittable(&TableData {
+            filter: Some("WHERE x".into()),
+            ..table("a")
+        }));
+    }
+
+    #[test]
+    fn split_reports_merge_into_one_per_table() {
+        let r = |id, rows, written, ms| TableReport {
+            id,
+            table: format!("t{id}"),
+            rows,
+            bytes: rows * 10,
+            written,
+            elapsed: Duration::from_millis(ms),
+            parts: if id == 1 { 3 } else { 1 },
+        };
+        let merged = merge_reports(vec![r(1, 5, 0, 10), r(2, 7, 70, 5), r(1, 6, 0, 30), r(1, 1, 90, 20)]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(
+            (merged[0].id, merged[0].rows, merged[0].bytes, merged[0].written),
+            (1, 12, 120, 90)
+        );
+        assert_eq!(merged[0].elapsed, Duration::from_millis(30));
+        assert_eq!((merged[1].id, merged[1].rows), (2, 7));
+    }
 }
