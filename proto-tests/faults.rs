@@ -316,6 +316,33 @@ fn terminated_worker_fails_the_dump() {
 }
 
 #[test]
+fn terminated_leader_stops_the_dump_at_once() {
+    // One worker copies `big` (a few seconds of COPY) while the leader idles in its
+    // transaction; the leader is the dump's one session not running COPY.
+    let db = db_with_big_table("leader", "");
+    let c = &db.cluster;
+    let out = out_dir().join("a");
+    let child = start_dump_copying_big(&db, &out, "1", "count(*) > 0");
+    let killed = c.psql(
+        &db.name,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name = 'pgsnap_' || current_database() AND query NOT LIKE 'COPY%'",
+    );
+    assert_eq!(killed.trim(), "1", "exactly the leader is terminated");
+    let res = child.wait_with_output().unwrap();
+    // Without the watchdog the worker copies on and the failure comes at COMMIT; with it,
+    // the leader's loss is the one message and the worker's COPY was stopped.
+    assert_failed(&res, &out, "leader connection");
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        stderr.contains("administrator command"),
+        "the server's reason is given:\n{stderr}"
+    );
+    assert!(!stderr.contains("COMMIT"), "{stderr}");
+    assert_no_sessions(c, &db.name);
+}
+
+#[test]
 fn full_disk_fails_clearly_and_leaves_nothing() {
     let db = TestDb::new(
         15,

@@ -196,3 +196,76 @@ fn a_decompression_bomb_as_toc_dat_is_refused() {
     let (stderr, rss) = list_odd_member(|a| std::fs::write(a.join("toc.dat.gz"), &bomb).unwrap());
     assert_refused(&stderr, rss, &["toc.dat.gz", "decompression bomb"]);
 }
+
+/// Bytes of a LATIN1 text as a string (each byte is its code point).
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+#[test]
+fn lists_a_latin1_archive_of_stock_pg_dump() {
+    let c = support::Cluster::shared(15);
+    let name = format!("list_latin1_{}", std::process::id());
+    c.psql(
+        "postgres",
+        &format!("CREATE DATABASE {name} ENCODING 'LATIN1' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'"),
+    );
+    // Names and a comment outside ASCII, sent as UTF-8 and stored as LATIN1.
+    let setup = c
+        .tool("psql")
+        .env("PGCLIENTENCODING", "UTF8")
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &name, "-c"])
+        .arg(
+            "CREATE SCHEMA \"über\"; CREATE TABLE \"über\".\"café\" (\"naïve\" text); \
+             INSERT INTO \"über\".\"café\" VALUES ('déjà vu'); COMMENT ON TABLE \"über\".\"café\" IS 'crème brûlée';",
+        )
+        .output()
+        .unwrap();
+    assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    for (format, file) in [("d", "dir"), ("c", "dump.custom"), ("t", "dump.tar")] {
+        let archive = dir.path().join(file);
+        let out = c
+            .tool("pg_dump")
+            .args([&format!("-F{format}"), "-f"])
+            .arg(&archive)
+            .arg(&name)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stock = c.tool("pg_restore").arg("-l").arg(&archive).output().unwrap();
+        assert!(stock.status.success());
+        assert!(
+            String::from_utf8(stock.stdout.clone()).is_err(),
+            "stock's listing holds LATIN1 bytes, not UTF-8"
+        );
+        let expected = entry_lines(&latin1(&stock.stdout));
+        assert!(expected.iter().any(|l| l.contains("TABLE über café")), "{expected:?}");
+        let ours = pgsnap_list(&archive, false);
+        assert!(
+            ours.status.success(),
+            "-F{format}: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        assert_eq!(
+            entry_lines(&String::from_utf8(ours.stdout).unwrap()),
+            expected,
+            "-F{format}"
+        );
+        if format != "d" {
+            // The same archive on standard input.
+            let piped = Command::new(env!("CARGO_BIN_EXE_pgsnap"))
+                .args(["list", "-"])
+                .stdin(std::fs::File::open(&archive).unwrap())
+                .output()
+                .unwrap();
+            assert!(
+                piped.status.success(),
+                "-F{format} on stdin: {}",
+                String::from_utf8_lossy(&piped.stderr)
+            );
+            assert_eq!(entry_lines(&String::from_utf8(piped.stdout).unwrap()), expected);
+        }
+    }
+    c.drop_database(&name);
+}

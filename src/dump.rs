@@ -20,6 +20,8 @@ use crate::pg::{SessionOptions, Target};
 use crate::plan;
 use crate::progress::{NoProgress, Progress};
 
+mod watchdog;
+
 /// The output format, as pg_dump's `-F` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -319,7 +321,11 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         None => false,
     };
     let data_sinks = writer.sinks()?;
-    let sinks = Arc::new(ArchiveSinks(data_sinks.clone()));
+    let gate = watchdog::Gate::default();
+    let sinks = Arc::new(watchdog::GatedSinks::new(
+        Arc::new(ArchiveSinks(data_sinks.clone())),
+        gate.clone(),
+    ));
     let export_opts = ExportOptions {
         jobs: opts.jobs.max(1),
         session: opts.session.clone(),
@@ -333,16 +339,20 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     };
     // Large objects are read by the leader, under the dump's snapshot, while the workers copy
     // tables; a script takes them after the tables (its BLOBS entries come last).
-    let (tables, los) = if in_order {
-        let tables = engine::export_tables(&target, &snapshot, jobs, sinks, &export_opts).await?;
-        let los = engine::large_objects::export(&leader, lo_jobs, data_sinks).await?;
-        (tables, los)
-    } else {
-        tokio::try_join!(
-            engine::export_tables(&target, &snapshot, jobs, sinks, &export_opts),
-            engine::large_objects::export(&leader, lo_jobs, data_sinks),
-        )?
+    // The leader idles while the workers copy; its death must stop them at once.
+    let data_phase = async {
+        if in_order {
+            let tables = engine::export_tables(&target, &snapshot, jobs, sinks, &export_opts).await?;
+            let los = engine::large_objects::export(&leader, lo_jobs, data_sinks).await?;
+            Ok((tables, los))
+        } else {
+            tokio::try_join!(
+                engine::export_tables(&target, &snapshot, jobs, sinks, &export_opts),
+                engine::large_objects::export(&leader, lo_jobs, data_sinks),
+            )
+        }
     };
+    let (tables, los) = watchdog::watch(leader.ended(), &gate, data_phase).await?;
     leader.execute("COMMIT").await?;
     leader.close().await;
 

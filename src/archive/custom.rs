@@ -481,6 +481,7 @@ fn decode_custom(r: &mut TocReader<'_>) -> Result<CustomToc> {
         entries.push(e);
         positions.push(p);
     }
+    r.check_encoding(&entries)?;
     Ok(CustomToc {
         header,
         entries,
@@ -492,10 +493,15 @@ fn decode_custom(r: &mut TocReader<'_>) -> Result<CustomToc> {
 
 /// Reads header and TOC from a stream positioned at the archive's start, reading no more
 /// than needed (plus read-ahead) and never beyond `limit` bytes (the file's size when known).
-/// Returns the TOC and the bytes read past it.
+/// Memory grows with the bytes actually received, never with what a length field claims: a
+/// damaged or hostile stream (standard input has no size to check against) that announces a
+/// 1 GiB string and then stops costs what it sent, not 1 GiB. Returns the TOC and the bytes
+/// read past it.
 pub fn read_toc(src: &mut dyn Read, limit: Option<u64>) -> Result<(CustomToc, Vec<u8>)> {
     /// Without a known size, a TOC larger than this is treated as damage.
     const STREAM_LIMIT: u64 = 1 << 30;
+    /// The buffer grows at most this much ahead of the bytes received.
+    const GROW_STEP: usize = 1 << 20;
     let limit = limit.unwrap_or(STREAM_LIMIT);
     let mut buf: Vec<u8> = Vec::new();
     let mut want: usize = 64 * 1024;
@@ -504,7 +510,7 @@ pub fn read_toc(src: &mut dyn Read, limit: Option<u64>) -> Result<(CustomToc, Ve
         let target = (want as u64).min(limit) as usize;
         while buf.len() < target && !eof {
             let old = buf.len();
-            buf.resize(target, 0);
+            buf.resize(target.min(old + GROW_STEP), 0);
             let n = read_some(src, &mut buf[old..])?;
             buf.truncate(old + n);
             eof = n == 0;

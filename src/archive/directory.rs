@@ -3,7 +3,8 @@
 //!
 //! [`DirectoryWriter`] builds the archive in a hidden sibling directory and renames it into
 //! place only when finished, so a failed or interrupted dump never leaves something at the
-//! target that looks like a whole archive. Each data file is written as the engine delivers
+//! target that looks like a whole archive; an existing empty target (`-f .`, a mount point)
+//! is filled in place instead, toc.dat last, and emptied again on failure. Each data file is written as the engine delivers
 //! it: compressed pieces (gzip members, lz4/zstd frames) concatenated, which every
 //! pg_restore 14–18 reads (archive-format.md §7.3). [`DirectoryReader`] opens an
 //! existing archive the way pg_restore 16+ does (`_PrintFileData`, pg_backup_directory.c).
@@ -38,12 +39,15 @@ pub fn data_file_name(dump_id: i32) -> String {
 }
 
 /// Writes a directory archive into a temporary sibling of the target, then renames it into
-/// place on [`finish`](ArchiveWriter::finish). Dropped without `finish`, it removes everything
-/// it wrote.
+/// place on [`finish`](ArchiveWriter::finish) (an existing empty target: into a hidden
+/// directory inside it, moved up file by file, toc.dat last). Dropped without `finish`, it
+/// removes everything it wrote.
 #[derive(Debug)]
 pub struct DirectoryWriter {
     target: PathBuf,
     tmp: PathBuf,
+    /// The target is an existing empty directory, `tmp` is inside it.
+    in_place: bool,
     opts: WriterOptions,
     /// Set once the temporary directory is gone (renamed or removed).
     done: bool,
@@ -63,20 +67,15 @@ impl DirectoryWriter {
     }
 
     /// Prepares to write an archive at `target`. Refuses a target that is a file, a symbolic
-    /// link or a non-empty directory (an existing empty directory is accepted, as pg_dump
-    /// does), and a missing or unwritable parent. Creates `<parent>/.<name>.pgsnap-tmp-<pid>-<n>`
-    /// with mode 0700.
+    /// link or a non-empty directory, and a missing or unwritable parent. A new target is built
+    /// in `<parent>/.<name>.pgsnap-tmp-<pid>-<n>` (mode 0700) and renamed into place. An
+    /// existing empty directory (`-f .`, a mount point) is written in place, as pg_dump does
+    /// (`_ArchiveEntry`/`InitArchiveFmt_Directory` only require it to be empty): the files
+    /// are built in a hidden directory inside it, on its own filesystem, and moved up at the
+    /// end with toc.dat last; the directory itself, its mode and its owner, stay as they were.
     pub fn create_with(target: &Path, opts: WriterOptions) -> Result<Self> {
         let shown = target.display();
-        let name = match target.file_name() {
-            Some(n) => n.to_string_lossy().into_owned(),
-            None => {
-                return Err(Error::usage(format!(
-                    "invalid output directory \"{shown}\": it has no final name"
-                )));
-            }
-        };
-        match fs::symlink_metadata(target) {
+        let in_place = match fs::symlink_metadata(target) {
             Ok(m) if m.file_type().is_symlink() => {
                 return Err(Error::usage(format!(
                     "output directory \"{shown}\" is a symbolic link; give the real path so it can be replaced atomically"
@@ -89,6 +88,7 @@ impl DirectoryWriter {
                         "could not create directory \"{shown}\": it exists and is not empty"
                     )));
                 }
+                true
             }
             Ok(_) => {
                 return Err(Error::usage(format!(
@@ -96,26 +96,41 @@ impl DirectoryWriter {
                 )));
             }
             // Absent (or under a non-directory, which the parent check below reports).
-            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => false,
             Err(e) => return Err(Error::io(format!("checking \"{shown}\""), e)),
-        }
-        let parent = parent_dir(target);
-        check_parent(
-            &parent,
-            &format!("could not create directory \"{shown}\""),
-            "parent directory",
-        )?;
+        };
+        let (workdir_parent, name) = if in_place {
+            let name = target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "archive".to_string());
+            (target.to_path_buf(), name)
+        } else {
+            let Some(name) = target.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+                return Err(Error::usage(format!(
+                    "invalid output directory \"{shown}\": it has no final name"
+                )));
+            };
+            let parent = parent_dir(target);
+            check_parent(
+                &parent,
+                &format!("could not create directory \"{shown}\""),
+                "parent directory",
+            )?;
+            (parent, name)
+        };
         let pid = std::process::id();
         let mut last_err = None;
         for _ in 0..16 {
             let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-            let tmp = parent.join(format!(".{name}.pgsnap-tmp-{pid}-{n}"));
+            let tmp = workdir_parent.join(format!(".{name}.pgsnap-tmp-{pid}-{n}"));
             match private_dir_builder().create(&tmp) {
                 Ok(()) => {
-                    tracing::debug!(tmp = %tmp.display(), target = %shown, "created temporary archive directory");
+                    tracing::debug!(tmp = %tmp.display(), target = %shown, in_place, "created temporary archive directory");
                     return Ok(DirectoryWriter {
                         target: target.to_path_buf(),
                         tmp,
+                        in_place,
                         opts,
                         done: false,
                         started: None,
@@ -133,7 +148,7 @@ impl DirectoryWriter {
         }
         let e = last_err.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists));
         Err(Error::io(
-            format!("could not create a temporary directory beside \"{shown}\""),
+            format!("could not create a temporary directory for \"{shown}\""),
             e,
         ))
     }
@@ -153,6 +168,9 @@ impl DirectoryWriter {
         let shown = self.target.display().to_string();
         if self.opts.sync {
             sync_path(&self.tmp)?;
+        }
+        if self.in_place {
+            return self.move_up_in_place();
         }
         // rename(2) replaces an empty directory atomically; a target that stopped being empty
         // since `create` makes it fail instead of being overwritten.
@@ -180,6 +198,72 @@ impl DirectoryWriter {
             })?;
         }
         tracing::debug!(target = %shown, "archive directory renamed into place");
+        Ok(())
+    }
+}
+
+impl DirectoryWriter {
+    /// In-place finish: moves every file of the hidden work directory up into the target
+    /// (same filesystem, so each move is a rename), toc.dat last, which is the moment the
+    /// archive becomes complete; then removes the emptied work directory. A failure before
+    /// toc.dat moves the files already moved back out (removes them), so the target is left
+    /// as empty as it was found.
+    fn move_up_in_place(&mut self) -> Result<()> {
+        let shown = self.target.display().to_string();
+        let fail = |what: String, e: io::Error| {
+            Error::io(
+                format!("could not move the finished archive into place at \"{shown}\": {what}"),
+                e,
+            )
+        };
+        let tmp_name = self.tmp.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        // Someone else's files appeared meanwhile: never mix an archive into them.
+        let listing = fs::read_dir(&self.target).map_err(|e| fail("reading it".into(), e))?;
+        for entry in listing {
+            let entry = entry.map_err(|e| fail("reading it".into(), e))?;
+            if entry.file_name() != tmp_name {
+                return Err(fail(
+                    format!(
+                        "\"{}\" appeared in it during the dump",
+                        entry.file_name().to_string_lossy()
+                    ),
+                    io::Error::from(io::ErrorKind::AlreadyExists),
+                ));
+            }
+        }
+        let mut names: Vec<std::ffi::OsString> = Vec::new();
+        for entry in fs::read_dir(&self.tmp).map_err(|e| fail("reading the work directory".into(), e))? {
+            let entry = entry.map_err(|e| fail("reading the work directory".into(), e))?;
+            if entry.file_name() != TOC_FILE {
+                names.push(entry.file_name());
+            }
+        }
+        names.push(TOC_FILE.into());
+        let mut moved: Vec<PathBuf> = Vec::with_capacity(names.len());
+        for n in &names {
+            let to = self.target.join(n);
+            let result = match fs::symlink_metadata(&to) {
+                Ok(_) => Err(io::Error::from(io::ErrorKind::AlreadyExists)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => fs::rename(self.tmp.join(n), &to),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                for m in &moved {
+                    let _ = fs::remove_file(m);
+                }
+                return Err(fail(format!("moving \"{}\"", n.to_string_lossy()), e));
+            }
+            moved.push(to);
+        }
+        self.done = true;
+        if let Err(e) = fs::remove_dir(&self.tmp) {
+            tracing::warn!(tmp = %self.tmp.display(), error = %e, "could not remove the emptied work directory");
+        }
+        if self.opts.sync {
+            sync_path(&self.target)
+                .map_err(|e| e.context(format!("archive \"{shown}\" is complete but could not be synced")))?;
+        }
+        tracing::debug!(target = %shown, "archive files moved into place");
         Ok(())
     }
 }
@@ -861,13 +945,57 @@ mod tests {
     }
 
     #[test]
-    fn existing_empty_target_is_accepted() {
+    fn existing_empty_target_is_written_in_place() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let base = tempfile::tempdir().unwrap();
         let target = base.path().join("out");
         fs::create_dir(&target).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o751)).unwrap();
+        let ino = fs::metadata(&target).unwrap().ino();
+        let w = DirectoryWriter::create(&target, Compression::None).unwrap();
+        assert_eq!(
+            w.temp_dir().parent(),
+            Some(target.as_path()),
+            "work directory inside the target"
+        );
+        drop(w);
+        assert!(names(&target).is_empty());
         write_archive(&target, Compression::Gzip { level: 6 }).unwrap();
         assert_eq!(names(&target), vec!["2.dat.gz", "toc.dat"]);
         assert_eq!(names(base.path()), vec!["out"]);
+        let m = fs::metadata(&target).unwrap();
+        assert_eq!(m.ino(), ino, "the directory itself is kept, not replaced");
+        assert_eq!(m.permissions().mode() & 0o777, 0o751, "its mode is kept");
+        let r = DirectoryReader::open(&target).unwrap();
+        assert_eq!(read_all(r.open_data(&r.entries()[1]).unwrap()), ROWS);
+    }
+
+    #[test]
+    fn in_place_failure_leaves_the_directory_empty() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let target = base.path().join("mnt");
+        fs::create_dir(&target).unwrap();
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).unwrap();
+        {
+            let mut w: Box<dyn ArchiveWriter> =
+                Box::new(DirectoryWriter::create(&target, Compression::Gzip { level: 1 }).unwrap());
+            w.start(header(Compression::Gzip { level: 1 }), entries(5)).unwrap();
+            let sinks = w.sinks().unwrap();
+            let mut d = sinks.open(5).unwrap();
+            d.write(b"partial".to_vec()).unwrap();
+        }
+        assert!(names(&target).is_empty(), "{:?}", names(&target));
+        assert_eq!(fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o755);
+        // A file that appears in the target during the dump stops the finish; the archive's
+        // files are taken back out and the stranger's file is left alone.
+        let mut w: Box<dyn ArchiveWriter> = Box::new(DirectoryWriter::create(&target, Compression::None).unwrap());
+        w.start(header(Compression::None), Vec::new()).unwrap();
+        fs::write(target.join("other"), b"x").unwrap();
+        let e = w.finish().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(e.to_string().contains("appeared"), "{e}");
+        assert_eq!(names(&target), vec!["other"]);
     }
 
     #[test]

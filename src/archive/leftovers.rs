@@ -79,11 +79,15 @@ pub fn remove_stale(parent: &Path) {
     }
 }
 
-/// Removes this process's own temporaries in the parent of `output` (a backstop after a
-/// signal, once the dump has been stopped).
+/// Removes this process's own temporaries in the parent of `output`, and inside `output` when
+/// it is a directory written in place (a backstop after a signal, once the dump has been
+/// stopped).
 pub fn remove_own(output: &Path) {
     let own = std::process::id();
     sweep(&parent_of(output), |pid| pid == own);
+    if output.is_dir() {
+        sweep(output, |pid| pid == own);
+    }
 }
 
 /// The directory an output's temporaries are made in.

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use super::ordered::{Framing, OrderedOutput, UnitWriter};
 use super::output::{ArchiveFile, SpoolDir, SpoolFile, apply_layers, open_single_file};
-use super::toc::{ArchiveFormat, ArchiveVersion, Header, TocEntry, decode_toc, encode_toc};
+use super::toc::{ArchiveFormat, ArchiveVersion, Header, MAGIC, TocEntry, decode_toc, encode_toc};
 use super::writer::{ArchiveWriter, BLOBS, DataSink, DataSinks, EncodedSink, Finished, WriterOptions, check_entries};
 use crate::codec::{Compression, ParallelEncoder, Piece, PieceCodec, PieceSink};
 use crate::error::{Error, Result};
@@ -675,9 +675,21 @@ pub fn read_toc_stream(src: &mut dyn Read) -> Result<(Header, Vec<TocEntry>)> {
             "{TOC_MEMBER} is implausibly large ({size} bytes)"
         )));
     }
+    // The magic is checked on the first bytes, so a stream of garbage behind a plausible tar
+    // header is refused before more of it is read (as the directory reader does); after
+    // that, memory grows with the bytes received.
     let mut buf = Vec::new();
-    src.take(size)
+    let mut src = src.take(size);
+    (&mut src)
+        .take(MAGIC.len() as u64)
         .read_to_end(&mut buf)
+        .map_err(|e| Error::io("could not read from input file", e))?;
+    if buf.len() == MAGIC.len() && buf[..] != MAGIC[..] {
+        return Err(Error::archive(format!(
+            "{TOC_MEMBER} is not a pg_dump TOC: it does not start with \"PGDMP\""
+        )));
+    }
+    src.read_to_end(&mut buf)
         .map_err(|e| Error::io("could not read from input file", e))?;
     if (buf.len() as u64) < size {
         return Err(Error::archive(format!(

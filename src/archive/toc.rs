@@ -350,6 +350,9 @@ pub(crate) struct TocReader<'a> {
     off_size: usize,
     /// Set when a read ran past the end: the buffer length that read needed.
     needed: Option<usize>,
+    /// The first string that was not UTF-8 (decoded as LATIN1 meanwhile), described; see
+    /// [`TocReader::check_encoding`].
+    non_utf8: Option<String>,
 }
 
 impl<'a> TocReader<'a> {
@@ -360,6 +363,7 @@ impl<'a> TocReader<'a> {
             int_size: usize::from(INT_SIZE),
             off_size: usize::from(OFF_SIZE),
             needed: None,
+            non_utf8: None,
         }
     }
 
@@ -434,10 +438,35 @@ impl<'a> TocReader<'a> {
         let bytes = self.take(len, field, at)?;
         match std::str::from_utf8(bytes) {
             Ok(s) => Ok(Some(s.to_string())),
-            Err(e) => Err(Error::archive(format!(
-                "field \"{field}\" of {at} is not valid UTF-8 (invalid byte at offset {:#x}); \
-                 archives in other client encodings are not supported",
-                start + 1 + self.int_size + e.valid_up_to()
+            Err(e) => {
+                // pg_dump writes every string in the dump's client encoding, named only by
+                // the ENCODING entry further on; read it as LATIN1 for now (byte = code point)
+                // and let `check_encoding` decide once that entry is known.
+                if self.non_utf8.is_none() {
+                    self.non_utf8 = Some(format!(
+                        "field \"{field}\" of {at} is not valid UTF-8 (invalid byte at offset {:#x})",
+                        start + 1 + self.int_size + e.valid_up_to()
+                    ));
+                }
+                Ok(Some(bytes.iter().map(|&b| char::from(b)).collect()))
+            }
+        }
+    }
+
+    /// After the whole TOC was read: strings that were not UTF-8 are right as LATIN1 only if
+    /// the archive's client encoding (its ENCODING entry, `SET client_encoding = '…';`) is
+    /// LATIN1; otherwise they are an error naming the first such field and the encoding.
+    pub(crate) fn check_encoding(&self, entries: &[TocEntry]) -> Result<()> {
+        let Some(what) = &self.non_utf8 else {
+            return Ok(());
+        };
+        match archive_encoding(entries) {
+            Some(enc) if enc.eq_ignore_ascii_case("LATIN1") => Ok(()),
+            Some(enc) => Err(Error::archive(format!(
+                "{what}, and the archive's client encoding is {enc}; pgsnap reads archives in UTF8 and LATIN1"
+            ))),
+            None => Err(Error::archive(format!(
+                "{what}, and the archive has no ENCODING entry naming its client encoding"
             ))),
         }
     }
@@ -609,6 +638,14 @@ pub(crate) fn decode_entry_body(r: &mut TocReader<'_>, version: ArchiveVersion, 
     })
 }
 
+/// The client encoding named by the archive's ENCODING entry (`SET client_encoding = 'X';`,
+/// as pg_dump's `dumpEncoding` writes it).
+pub fn archive_encoding(entries: &[TocEntry]) -> Option<&str> {
+    let defn = entries.iter().find(|e| e.desc == "ENCODING")?.defn.as_deref()?;
+    let rest = &defn[defn.find('\'')? + 1..];
+    Some(&rest[..rest.find('\'')?])
+}
+
 /// Reads the entry count; it must be non-negative.
 pub(crate) fn decode_count(r: &mut TocReader<'_>) -> Result<usize> {
     let start = r.position();
@@ -637,6 +674,7 @@ pub fn decode_toc(buf: &[u8]) -> Result<(Header, Vec<TocEntry>)> {
         )?;
         entries.push(e);
     }
+    r.check_encoding(&entries)?;
     let extra = buf.len() - r.position();
     if extra != 0 {
         return Err(Error::archive(format!(

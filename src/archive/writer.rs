@@ -119,7 +119,14 @@ pub fn create(format: Format, output: Option<&Path>, opts: WriterOptions) -> Res
     }
     match format {
         Format::Directory => match output {
-            Some(path) => Ok(Box::new(super::directory::DirectoryWriter::create_with(path, opts)?)),
+            Some(path) => {
+                // An existing empty target is written in place: a killed run's work directory
+                // is inside it, and it would make the target look non-empty.
+                if path.is_dir() {
+                    super::leftovers::remove_stale(path);
+                }
+                Ok(Box::new(super::directory::DirectoryWriter::create_with(path, opts)?))
+            }
             None => Err(Error::usage(
                 "an output directory must be given for the directory format",
             )),

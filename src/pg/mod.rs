@@ -290,6 +290,8 @@ fn rejected_at_login(err: &tokio_postgres::Error) -> bool {
 pub struct Session {
     client: tokio_postgres::Client,
     conn_task: tokio::task::JoinHandle<()>,
+    /// Set to the reason once the connection has ended.
+    ended: tokio::sync::watch::Receiver<Option<String>>,
     version: ServerVersion,
     describe: String,
     encoding: String,
@@ -493,12 +495,25 @@ impl Session {
             let outcome = tls.take_outcome();
             match result {
                 Ok((client, connection)) => {
+                    // The connection task ends when the socket does: a terminated backend
+                    // (its FATAL message), a server gone, or our own close. Its reason is kept
+                    // for `Session::ended`, so an idle session's death is noticed at once.
+                    let (ended_tx, ended) = tokio::sync::watch::channel(None);
                     let conn_task = tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!("connection ended: {e}");
-                        }
+                        let reason = match connection.await {
+                            Ok(()) => "server closed the connection".to_string(),
+                            Err(e) => {
+                                tracing::debug!("connection ended: {e}");
+                                let e = convert(e, "");
+                                match e.sqlstate() {
+                                    Some(code) => format!("{} (SQLSTATE {code})", e.message()),
+                                    None => e.message().to_string(),
+                                }
+                            }
+                        };
+                        let _ = ended_tx.send(Some(reason));
                     });
-                    let session = Session::start(client, conn_task, describe, tls, outcome.tls).await?;
+                    let session = Session::start(client, conn_task, ended, describe, tls, outcome.tls).await?;
                     let mut pinned_config = endpoint.config().clone();
                     if let Some(a) = addr {
                         pinned_config.hostaddr(a);
@@ -541,6 +556,7 @@ impl Session {
     async fn start(
         client: tokio_postgres::Client,
         conn_task: tokio::task::JoinHandle<()>,
+        ended: tokio::sync::watch::Receiver<Option<String>>,
         describe: &str,
         tls: PgTls,
         tls_in_use: bool,
@@ -553,6 +569,7 @@ impl Session {
             _live: live,
             client,
             conn_task,
+            ended,
             version: ServerVersion(0),
             describe: describe.to_string(),
             encoding: String::new(),
@@ -820,6 +837,17 @@ impl Session {
         let what = format!("{} on {}", short_sql(sql), self.describe);
         let stream = self.client.copy_out(sql).await.map_err(|e| convert(e, &what))?;
         Ok(stream.map(move |r| r.map_err(|e| convert(e, &what))))
+    }
+
+    /// Resolves once this session's connection has ended, whoever ended it, with the reason
+    /// (the server's message for a terminated backend); pending forever while it is open.
+    pub fn ended(&self) -> impl std::future::Future<Output = String> + Send + 'static {
+        let mut rx = self.ended.clone();
+        async move {
+            let got = rx.wait_for(Option::is_some).await.ok().and_then(|r| r.clone());
+            // The sender is gone only with the connection task, after it sent its reason.
+            got.unwrap_or_else(|| "connection closed".to_string())
+        }
     }
 
     /// Ends the session, waiting for the connection to close.

@@ -1,0 +1,458 @@
+//! pgsnap against stock pg_dump of the same major, in one run, on one generated database
+//! (issues 7 and 10). Driven by `scripts/bench`; see `benches/README.md`.
+//!
+//! `cargo bench --bench dump_vs_stock -- [--size 2GB] [--runs 3] [--jobs 2] [--major 18]
+//! [--cases a,b,...] [--out FILE]`
+//!
+//! The dataset: a wide table of text, jsonb, numeric, bytea, timestamps and NULLs holding
+//! most of the bytes, a medium table, 300 small tables, and a second database of 10 000
+//! small tables. Each case runs both tools the same way (format, codec, -j), alternating
+//! stock and pgsnap, `--runs` times each after one warm-up pair; each run is timed as a whole
+//! process by GNU time (`/usr/bin/time`: wall, user and system CPU of the process and its
+//! children, and the largest resident set among them). Medians are reported.
+
+#[path = "../proto-tests/support/mod.rs"]
+mod support;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use support::Cluster;
+use support::cluster::ClusterOptions;
+
+struct Args {
+    /// Target size of the main database's table data, in bytes.
+    size: u64,
+    runs: usize,
+    jobs: u32,
+    major: u32,
+    cases: Option<Vec<String>>,
+    out: Option<PathBuf>,
+}
+
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_uppercase();
+    let (num, mult) = if let Some(n) = s.strip_suffix("GB") {
+        (n, 1e9)
+    } else if let Some(n) = s.strip_suffix("MB") {
+        (n, 1e6)
+    } else {
+        (s.as_str(), 1.0)
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    (v > 0.0).then_some((v * mult) as u64)
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        size: 2_000_000_000,
+        runs: 3,
+        jobs: 2,
+        major: 18,
+        cases: None,
+        out: None,
+    };
+    let mut it = std::env::args().skip(1);
+    let usage = "use --size 2GB|200MB --runs N --jobs N --major 14..18 --cases LIST --out FILE";
+    while let Some(arg) = it.next() {
+        let mut val = || it.next().unwrap_or_else(|| panic!("{arg} needs a value; {usage}"));
+        match arg.as_str() {
+            "--size" => a.size = parse_size(&val()).unwrap_or_else(|| panic!("--size takes e.g. 2GB or 200MB")),
+            "--runs" => a.runs = val().parse().ok().filter(|n| *n >= 1).expect("--runs takes N >= 1"),
+            "--jobs" | "-j" => a.jobs = val().parse().ok().filter(|n| *n >= 1).expect("--jobs takes N >= 1"),
+            "--major" => a.major = val().parse().expect("--major takes 14..18"),
+            "--cases" => a.cases = Some(val().split(',').map(str::to_string).collect()),
+            "--out" => a.out = Some(PathBuf::from(val())),
+            "--bench" => {}
+            other => panic!("unknown argument {other}; {usage}"),
+        }
+    }
+    a
+}
+
+/// SQL for the main database, about `size` bytes of table data: `wide` holds ~80 %, `orders`
+/// ~15 %, 300 small tables the rest. Rows are inserted in batches so a 2 GB load shows
+/// progress and never holds one huge transaction.
+fn main_db_sql(size: u64) -> Vec<String> {
+    // Measured on-disk row sizes (heap + TOAST) of the rows below, about.
+    let wide_rows = ((size as f64 * 0.80) / 560.0) as i64;
+    let order_rows = ((size as f64 * 0.15) / 80.0) as i64;
+    let mut sql = vec![
+        "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, country char(2));
+INSERT INTO customers SELECT g, 'customer ' || g, 'c' || g || '@example.com', (ARRAY['DE','FR','US','JP','BR'])[1 + g % 5]
+  FROM generate_series(1, 20000) g;
+CREATE TABLE wide (
+  id bigint PRIMARY KEY, customer_id int, label text, doc jsonb, amount numeric(14,2),
+  happened timestamptz, payload bytea, note text, flags boolean, ratio double precision);"
+            .to_string(),
+    ];
+    let batch = 500_000i64;
+    let mut from = 1i64;
+    while from <= wide_rows {
+        let to = (from + batch - 1).min(wide_rows);
+        sql.push(format!(
+            "INSERT INTO wide SELECT g, 1 + g % 20000, 'event ' || g || ' ' || substr(md5(g::text), 1, 8),
+  jsonb_build_object('k', g, 'user', g % 100000, 'tags', jsonb_build_array('a' || g % 7, 'b' || g % 13),
+    'ok', g % 2 = 0, 'score', (g * 7919) % 1000 / 10.0, 'ref', md5((g * 3)::text)),
+  CASE WHEN g % 11 = 0 THEN NULL ELSE round(((g * 31337) % 100000000) / 100.0, 2) END,
+  timestamptz '2020-01-01 00:00:00+00' + g * interval '17 seconds',
+  CASE WHEN g % 7 = 0 THEN NULL ELSE decode(md5(g::text) || md5((g + 1)::text) || md5((g + 2)::text), 'hex') END,
+  CASE WHEN g % 5 = 0 THEN NULL ELSE repeat(md5(g::text), 2) || E'\\tline two\\n' || md5((g * 17)::text) END,
+  g % 3 = 0, g / 7.0
+  FROM generate_series({from}::bigint, {to}) g"
+        ));
+        from = to + 1;
+    }
+    sql.push(format!(
+        "CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customers(id),
+  total numeric(12,2), status text, created date, memo text);
+INSERT INTO orders SELECT g, 1 + g % 20000, (g % 1000) * 1.5, (ARRAY['new','paid','shipped'])[1 + g % 3],
+  date '2021-01-01' + g % 1000, CASE WHEN g % 4 = 0 THEN NULL ELSE 'memo ' || g END
+  FROM generate_series(1, {order_rows}) g;
+CREATE INDEX wide_happened_idx ON wide (happened);
+CREATE VIEW customer_totals AS
+  SELECT c.id, c.name, sum(o.total) AS total FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.id, c.name;"
+    ));
+    sql.push(
+        "DO $$ BEGIN FOR i IN 1..300 LOOP
+  EXECUTE format('CREATE TABLE small_%s (id int PRIMARY KEY, v text, n int, t timestamptz)', i);
+  EXECUTE format('INSERT INTO small_%s SELECT g, md5(g::text), g * %s, now() FROM generate_series(1, 200) g', i, i);
+END LOOP; END $$;
+VACUUM ANALYZE;"
+            .to_string(),
+    );
+    sql
+}
+
+/// SQL for the second database: 10 000 small tables of 20 rows each.
+fn many_tables_sql() -> Vec<String> {
+    (0..10)
+        .map(|k| {
+            format!(
+                "DO $$ BEGIN FOR i IN {}..{} LOOP
+  EXECUTE format('CREATE TABLE t_%s (id int PRIMARY KEY, v text, n numeric)', i);
+  EXECUTE format('INSERT INTO t_%s SELECT g, md5(g::text), g * 1.5 FROM generate_series(1, 20) g', i);
+END LOOP; END $$",
+                k * 1000 + 1,
+                k * 1000 + 1000
+            )
+        })
+        .chain(std::iter::once("ANALYZE".to_string()))
+        .collect()
+}
+
+/// One whole-process measurement.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: f64,
+    cpu: f64,
+    rss_kb: u64,
+    bytes: u64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Summary {
+    wall: f64,
+    cpu: f64,
+    rss_mb: f64,
+    bytes: u64,
+}
+
+fn summarise(runs: &[Run]) -> Summary {
+    Summary {
+        wall: median(runs.iter().map(|r| r.wall).collect()),
+        cpu: median(runs.iter().map(|r| r.cpu).collect()),
+        rss_mb: median(runs.iter().map(|r| r.rss_kb as f64 / 1024.0).collect()),
+        bytes: runs.iter().map(|r| r.bytes).max().unwrap_or(0),
+    }
+}
+
+/// Size of an archive: a file, or the files of a directory.
+fn archive_size(path: &Path) -> u64 {
+    if path.is_file() {
+        return std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    }
+    std::fs::read_dir(path)
+        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+fn remove(path: &Path) {
+    let _ = std::fs::remove_dir_all(path);
+    let _ = std::fs::remove_file(path);
+}
+
+/// Runs `program args` under GNU time, output at `out` (removed before and after).
+fn measure(what: &str, program: &Path, args: &[String], env: &[(&str, String)], out: &Path) -> Run {
+    remove(out);
+    let stats = out.with_extension("time");
+    let mut c = Command::new("/usr/bin/time");
+    c.args(["-f", "%e %U %S %M", "-o"]).arg(&stats).arg(program).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let res = c
+        .stdout(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: could not run /usr/bin/time (apt-get install time): {e}"));
+    if !res.status.success() {
+        panic!("{what} failed:\n{}", String::from_utf8_lossy(&res.stderr));
+    }
+    let text = std::fs::read_to_string(&stats).unwrap_or_default();
+    let f: Vec<f64> = text
+        .lines()
+        .last()
+        .unwrap_or("")
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    assert_eq!(f.len(), 4, "{what}: unexpected GNU time output {text:?}");
+    let run = Run {
+        wall: f[0],
+        cpu: f[1] + f[2],
+        rss_kb: f[3] as u64,
+        bytes: archive_size(out),
+    };
+    remove(out);
+    let _ = std::fs::remove_file(&stats);
+    run
+}
+
+/// A benchmark case: the same dump made by both tools.
+struct Case {
+    name: &'static str,
+    label: String,
+    db: String,
+    /// pg_dump arguments after the connection (format, codec, -j, selection); pgsnap takes
+    /// the same, except where `ours` overrides them.
+    stock: Vec<String>,
+    ours: Vec<String>,
+    file: &'static str,
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+fn cases(main_db: &str, many_db: &str, j: u32) -> Vec<Case> {
+    let same = |name, label: String, db: &str, args: String, file| Case {
+        name,
+        label,
+        db: db.to_string(),
+        stock: words(&args),
+        ours: words(&args),
+        file,
+    };
+    vec![
+        same(
+            "gzip",
+            format!("whole db -Fd -Z gzip:6 -j {j}"),
+            main_db,
+            format!("-Fd -Z gzip:6 -j {j}"),
+            "d",
+        ),
+        same(
+            "zstd",
+            format!("whole db -Fd -Z zstd:3 -j {j}"),
+            main_db,
+            format!("-Fd -Z zstd:3 -j {j}"),
+            "d",
+        ),
+        same(
+            "none",
+            format!("whole db -Fd -Z 0 -j {j} (floor)"),
+            main_db,
+            format!("-Fd -Z 0 -j {j}"),
+            "d",
+        ),
+        same(
+            "table-j1",
+            "one large table -t wide -Fd -j 1".into(),
+            main_db,
+            "-Fd -j 1 -t wide".into(),
+            "d",
+        ),
+        same(
+            "table-j2",
+            "one large table -t wide -Fd -j 2".into(),
+            main_db,
+            "-Fd -j 2 -t wide".into(),
+            "d",
+        ),
+        same(
+            "many",
+            format!("10 000 small tables -Fd -j {j}"),
+            many_db,
+            format!("-Fd -j {j}"),
+            "d",
+        ),
+        same(
+            "custom",
+            "whole db -Fc (gzip, one job)".into(),
+            main_db,
+            "-Fc".into(),
+            "c",
+        ),
+        Case {
+            name: "custom-j",
+            label: format!("whole db -Fc; pgsnap -j {j} (stock cannot)"),
+            db: main_db.to_string(),
+            stock: words("-Fc"),
+            ours: words(&format!("-Fc -j {j}")),
+            file: "c",
+        },
+    ]
+}
+
+fn main() {
+    let args = parse_args();
+    let pgsnap = support::compare::pgsnap_bin();
+    assert!(pgsnap.is_file(), "no pgsnap binary at {}", pgsnap.display());
+    let opts = ClusterOptions {
+        conf: "shared_buffers = '256MB'\nmax_wal_size = '8GB'\ncheckpoint_timeout = '30min'\n\
+               synchronous_commit = off\nmax_locks_per_transaction = 256\n"
+            .into(),
+        ..ClusterOptions::default()
+    };
+    let cluster = Cluster::private_with(args.major, opts);
+    eprintln!("bench: PostgreSQL {} on port {}", args.major, cluster.port);
+    let pg_dump = cluster.bin("pg_dump");
+    let version = String::from_utf8_lossy(&Command::new(&pg_dump).arg("--version").output().unwrap().stdout)
+        .trim()
+        .to_string();
+
+    let started = Instant::now();
+    let main_db = cluster.create_database("bench", "");
+    for (i, stmt) in main_db_sql(args.size).iter().enumerate() {
+        cluster.psql(&main_db, stmt);
+        eprint!("\rbench: loading the main database, step {}", i + 1);
+    }
+    let many_db = cluster.create_database("many", "");
+    for stmt in many_tables_sql() {
+        cluster.psql(&many_db, &stmt);
+    }
+    let size = |db: &str| -> u64 {
+        cluster
+            .psql(db, "SELECT pg_database_size(current_database())")
+            .trim()
+            .parse()
+            .unwrap_or(0)
+    };
+    let data: u64 = cluster
+        .psql(
+            &main_db,
+            "SELECT sum(pg_total_relation_size(c.oid) - pg_indexes_size(c.oid)) FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public'",
+        )
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    eprintln!(
+        "\nbench: loaded in {:.0?}: main database {:.0} MB ({:.0} MB table data), 10 000-table database {:.0} MB",
+        started.elapsed(),
+        size(&main_db) as f64 / 1e6,
+        data as f64 / 1e6,
+        size(&many_db) as f64 / 1e6
+    );
+
+    let work = cluster.dir.join("bench-out");
+    std::fs::create_dir_all(&work).unwrap();
+    let conn = |db: &str| -> Vec<String> {
+        vec![
+            "-h".into(),
+            cluster.socket_dir().display().to_string(),
+            "-p".into(),
+            cluster.port.to_string(),
+            "-U".into(),
+            "postgres".into(),
+            "-d".into(),
+            db.to_string(),
+        ]
+    };
+    let env = vec![("PGTZ", "UTC".to_string())];
+    let mut rows = String::new();
+    for case in cases(&main_db, &many_db, args.jobs) {
+        if let Some(only) = &args.cases
+            && !only.iter().any(|c| c == case.name)
+        {
+            continue;
+        }
+        let out_stock = work.join(format!("stock.{}", case.file));
+        let out_ours = work.join(format!("pgsnap.{}", case.file));
+        let mut stock_args = case.stock.clone();
+        stock_args.extend(["--no-sync".to_string(), "-f".into(), out_stock.display().to_string()]);
+        stock_args.extend(conn(&case.db));
+        let mut our_args = vec!["dump".to_string()];
+        our_args.extend(case.ours.clone());
+        our_args.extend(["--no-sync".to_string(), "-f".into(), out_ours.display().to_string()]);
+        our_args.extend(conn(&case.db));
+        let (mut stock, mut ours) = (Vec::new(), Vec::new());
+        // One warm-up pair (caches, catalogs), then alternating pairs.
+        for round in 0..=args.runs {
+            let s = measure("stock pg_dump", &pg_dump, &stock_args, &env, &out_stock);
+            let o = measure("pgsnap dump", &pgsnap, &our_args, &env, &out_ours);
+            if round > 0 {
+                stock.push(s);
+                ours.push(o);
+            }
+        }
+        let (s, o) = (summarise(&stock), summarise(&ours));
+        eprintln!(
+            "bench: {}: stock {:.2}s, pgsnap {:.2}s ({:.2}x)",
+            case.label,
+            s.wall,
+            o.wall,
+            s.wall / o.wall
+        );
+        for (tool, m) in [("pg_dump", s), ("pgsnap", o)] {
+            let _ = writeln!(
+                rows,
+                "| {} | {tool} | {:.2} | {:.1} | {:.0} | {:.2} | {:.2} |{}",
+                case.label,
+                m.wall,
+                m.bytes as f64 / 1e6,
+                m.rss_mb,
+                m.cpu,
+                m.cpu / m.wall.max(0.001),
+                if tool == "pgsnap" {
+                    format!(
+                        " {:.2}x | {:.2} |",
+                        s.wall / o.wall.max(0.001),
+                        o.bytes as f64 / s.bytes.max(1) as f64
+                    )
+                } else {
+                    " | |".to_string()
+                }
+            );
+        }
+    }
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let report = format!(
+        "{version} (server and client), pgsnap {}; {cpus} CPUs, load average at the end {}; \
+         main database {:.0} MB ({:.0} MB table data); medians of {} runs after a warm-up\n\n\
+         | case | tool | wall s | archive MB | peak RSS MB | client CPU s | cores busy | speed-up (stock/pgsnap wall) | size pgsnap/stock |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|\n{rows}",
+        env!("CARGO_PKG_VERSION"),
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        size(&main_db) as f64 / 1e6,
+        data as f64 / 1e6,
+        args.runs,
+    );
+    println!("\n{report}");
+    if let Some(path) = &args.out {
+        std::fs::write(path, &report).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    }
+}

@@ -1,0 +1,288 @@
+//! Output targets pg_dump accepts for the directory format, each run side by side with stock
+//! pg_dump of the server's major: an existing empty directory is written in place (a mount
+//! point included, its mode and owner kept), `-f .` in an empty working directory, an empty
+//! target inside a directory nobody may write. A failure in place leaves the directory empty.
+//!
+//! Mount points are private tmpfs mounts in a user+mount namespace (`unshare -rm`, as root or
+//! as a normal user); a test that cannot mount fails with the reason, it never skips.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use support::compare::check_ok;
+use support::{Cluster, Fingerprint, TestDb};
+
+/// Exit status of the namespace scripts when a mount fails.
+const MOUNT_FAILED: i32 = 97;
+
+fn fresh_dir(prefix: &str) -> PathBuf {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap().keep()
+}
+
+/// Connection arguments for both tools.
+fn conn_args(c: &Cluster) -> Vec<String> {
+    vec![
+        "-h".into(),
+        c.socket_dir().display().to_string(),
+        "-p".into(),
+        c.port.to_string(),
+        "-U".into(),
+        "postgres".into(),
+    ]
+}
+
+/// `pgsnap dump -Fd` and stock `pg_dump -Fd` as shell words, output `-f "$1"`, database `db`.
+fn commands(c: &Cluster, db: &str, extra: &str) -> (String, String) {
+    let conn = conn_args(c)
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    (
+        format!(
+            "'{}' dump -Fd {conn} {extra} -f \"$1\" '{db}'",
+            env!("CARGO_BIN_EXE_pgsnap")
+        ),
+        format!("'{}' -Fd {conn} {extra} -f \"$1\" '{db}'", c.bin("pg_dump").display()),
+    )
+}
+
+/// Runs `script` with `sh` in a new user+mount namespace; fails the test loudly when the
+/// namespace or a mount cannot be made.
+fn in_namespace(script: &str) -> Output {
+    let res = Command::new("unshare")
+        .args(["-rm", "sh", "-c", script])
+        .env("PGAPPNAME", "pgsnap_targets")
+        .output()
+        .unwrap_or_else(|e| panic!("could not run unshare (util-linux): {e}"));
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_ne!(
+        res.status.code(),
+        Some(MOUNT_FAILED),
+        "could not mount a tmpfs in a user+mount namespace (needs unshare and unprivileged \
+         user namespaces, or root):\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("unshare:"),
+        "could not make a user+mount namespace:\n{stderr}"
+    );
+    res
+}
+
+/// `key=value` lines the scripts print.
+fn field<'a>(stdout: &'a str, key: &str) -> &'a str {
+    let prefix = format!("{key}=");
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {key}= in the script's output:\n{stdout}"))
+}
+
+/// Restores `archive` with stock pg_restore into a fresh database and checks its data equals
+/// `source`'s.
+fn restores_equal(c: &Cluster, archive: &Path, source: &Fingerprint) {
+    let target = c.create_database("tgt_restore", "");
+    let out = c
+        .tool("pg_restore")
+        .args(["-d", &target])
+        .arg(archive)
+        .output()
+        .unwrap();
+    check_ok("pg_restore", &out);
+    let got = Fingerprint::data_of(c, &target);
+    assert_eq!(source.tables, got.tables, "restored data differs");
+    c.drop_database(&target);
+}
+
+fn small_db(prefix: &str) -> TestDb {
+    TestDb::new(
+        15,
+        prefix,
+        "CREATE TABLE t AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 5000) g; \
+         CREATE TABLE u (a text); INSERT INTO u VALUES ('x'), (NULL);",
+    )
+}
+
+/// Names in `dir`.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn empty_mount_point_is_written_in_place_like_stock() {
+    let db = small_db("tgt_mount");
+    let c = &db.cluster;
+    let base = fresh_dir("pgsnap-target");
+    let (ours, stock) = commands(c, &db.name, "");
+    // Two empty tmpfs mount points of mode 0751; each tool dumps into one, then the mounts'
+    // mode and contents are reported and copied out before the namespace ends.
+    let script = format!(
+        r#"set -u
+B='{base}'
+mkdir "$B/m1" "$B/m2" || exit 1
+mount -t tmpfs -o size=64m,mode=0751 tmpfs "$B/m1" || exit {MOUNT_FAILED}
+mount -t tmpfs -o size=64m,mode=0751 tmpfs "$B/m2" || exit {MOUNT_FAILED}
+set -- "$B/m1"; {ours}; echo "ours=$?"
+set -- "$B/m2"; {stock}; echo "stock=$?"
+echo "ours_mode=$(stat -c %a "$B/m1")"
+echo "stock_mode=$(stat -c %a "$B/m2")"
+echo "ours_files=$(ls -A "$B/m1" | tr '\n' ' ')"
+cp -a "$B/m1" "$B/ours" && cp -a "$B/m2" "$B/stock"
+"#,
+        base = base.display()
+    );
+    let res = in_namespace(&script);
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(
+        field(&stdout, "stock"),
+        "0",
+        "stock pg_dump into an empty mount point:\n{stderr}"
+    );
+    assert_eq!(
+        field(&stdout, "ours"),
+        "0",
+        "pgsnap into an empty mount point:\n{stderr}"
+    );
+    assert_eq!(field(&stdout, "stock_mode"), "751");
+    assert_eq!(field(&stdout, "ours_mode"), "751", "the mount point keeps its mode");
+    let files = field(&stdout, "ours_files");
+    assert!(files.contains("toc.dat") && !files.contains("pgsnap"), "{files}");
+    restores_equal(c, &base.join("ours"), &Fingerprint::data_of(c, &db.name));
+}
+
+#[test]
+fn a_failure_at_a_mount_point_leaves_it_empty() {
+    let db = TestDb::new(
+        15,
+        "tgt_full",
+        "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS v FROM generate_series(1, 300000) g;",
+    );
+    let c = &db.cluster;
+    let base = fresh_dir("pgsnap-target");
+    let (ours, _) = commands(c, &db.name, "-Z 0");
+    let script = format!(
+        r#"set -u
+M='{base}/m'
+mkdir "$M" || exit 1
+mount -t tmpfs -o size=256k,mode=0751 tmpfs "$M" || exit {MOUNT_FAILED}
+set -- "$M"; {ours}; echo "ours=$?"
+echo "mode=$(stat -c %a "$M")"
+echo "left=$(ls -A "$M" | tr '\n' ' ')"
+"#,
+        base = base.display()
+    );
+    let res = in_namespace(&script);
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(field(&stdout, "ours"), "1", "{stderr}");
+    assert!(stderr.contains("no space left on device"), "{stderr}");
+    assert_eq!(
+        stderr.lines().filter(|l| l.contains("error")).count(),
+        1,
+        "one message:\n{stderr}"
+    );
+    assert_eq!(field(&stdout, "left"), "", "the mount point is left empty");
+    assert_eq!(field(&stdout, "mode"), "751");
+}
+
+#[test]
+fn empty_target_in_a_directory_nobody_may_write_like_stock() {
+    let db = small_db("tgt_ro");
+    let c = &db.cluster;
+    let base = fresh_dir("pgsnap-target");
+    let (ours, stock) = commands(c, &db.name, "");
+    // P is a read-only filesystem (EROFS for root too); its empty subdirectories t1 and t2
+    // are writable mounts. Creating anything in P fails.
+    let script = format!(
+        r#"set -u
+P='{base}/p'
+mkdir "$P" || exit 1
+mount -t tmpfs -o size=1m tmpfs "$P" || exit {MOUNT_FAILED}
+mkdir "$P/t1" "$P/t2" || exit 1
+mount -t tmpfs -o size=64m,mode=0700 tmpfs "$P/t1" || exit {MOUNT_FAILED}
+mount -t tmpfs -o size=64m,mode=0700 tmpfs "$P/t2" || exit {MOUNT_FAILED}
+mount -o remount,ro "$P" || exit {MOUNT_FAILED}
+if mkdir "$P/probe" 2>/dev/null; then echo "parent_writable=yes"; else echo "parent_writable=no"; fi
+set -- "$P/t1"; {ours}; echo "ours=$?"
+set -- "$P/t2"; {stock}; echo "stock=$?"
+set -- "$P/new"; {ours}; echo "ours_new=$?"
+cp -a "$P/t1" "{base}/ours"
+echo "parent=$(ls -A "$P" | tr '\n' ' ')"
+"#,
+        base = base.display()
+    );
+    let res = in_namespace(&script);
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert_eq!(field(&stdout, "parent_writable"), "no");
+    assert_eq!(field(&stdout, "stock"), "0", "stock pg_dump:\n{stderr}");
+    assert_eq!(field(&stdout, "ours"), "0", "pgsnap:\n{stderr}");
+    // A new target there cannot be made, by anyone: one clear error.
+    assert_eq!(field(&stdout, "ours_new"), "1", "{stderr}");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    assert_eq!(field(&stdout, "parent").trim(), "t1 t2");
+    restores_equal(c, &base.join("ours"), &Fingerprint::data_of(c, &db.name));
+}
+
+#[test]
+fn dot_in_an_empty_working_directory_like_stock() {
+    let db = small_db("tgt_dot");
+    let c = &db.cluster;
+    let ours_dir = fresh_dir("pgsnap-dot");
+    let stock_dir = fresh_dir("pgsnap-dot-stock");
+    let res = c
+        .tool("pg_dump")
+        .args(["-Fd", "-f", "."])
+        .arg(&db.name)
+        .current_dir(&stock_dir)
+        .output()
+        .unwrap();
+    check_ok("stock pg_dump -f .", &res);
+    let res = Command::new(env!("CARGO_BIN_EXE_pgsnap"))
+        .args(["dump", "-Fd", "-f", "."])
+        .args(conn_args(c))
+        .arg(&db.name)
+        .current_dir(&ours_dir)
+        .output()
+        .unwrap();
+    check_ok("pgsnap dump -f .", &res);
+    assert!(
+        names(&ours_dir).contains(&"toc.dat".to_string()),
+        "{:?}",
+        names(&ours_dir)
+    );
+    assert_eq!(
+        names(&ours_dir).len(),
+        names(&stock_dir).len(),
+        "{:?} vs {:?}",
+        names(&ours_dir),
+        names(&stock_dir)
+    );
+    restores_equal(c, &ours_dir, &Fingerprint::data_of(c, &db.name));
+    // `.` that is not empty is refused, as stock refuses it, and left untouched.
+    let res = Command::new(env!("CARGO_BIN_EXE_pgsnap"))
+        .args(["dump", "-Fd", "-f", "."])
+        .args(conn_args(c))
+        .arg(&db.name)
+        .current_dir(&ours_dir)
+        .output()
+        .unwrap();
+    assert_eq!(res.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("not empty"));
+    let stock = c
+        .tool("pg_dump")
+        .args(["-Fd", "-f", "."])
+        .arg(&db.name)
+        .current_dir(&stock_dir)
+        .output()
+        .unwrap();
+    assert_eq!(stock.status.code(), Some(1), "stock refuses a non-empty . too");
+}
