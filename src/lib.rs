@@ -94,4 +94,5 @@ pub mod dump;
 pub mod engine;
 pub mod pg;
 pub mod plan;
+pub mod retention;
 pub mod select;
