@@ -88,6 +88,7 @@ pub mod archive;
 pub mod catalog;
 pub mod cli;
 pub mod codec;
+pub mod config;
 pub mod conn;
 pub mod ddl;
 pub mod dump;
