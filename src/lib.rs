@@ -93,6 +93,7 @@ pub mod conn;
 pub mod ddl;
 pub mod dump;
 pub mod engine;
+pub mod jobs;
 pub mod pg;
 pub mod plan;
 pub mod retention;

@@ -20,7 +20,7 @@
 
 mod plan;
 
-pub use plan::{PlanError, parse_plan_input, render_plan};
+pub use plan::{PlanError, parse_plan_input, parse_rfc3339, render_plan};
 
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp, Zoned};
