@@ -273,6 +273,7 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
                 Some("retention") => "pgsnap retention",
                 Some("run") => "pgsnap run",
                 Some("backups") => "pgsnap backups",
+                Some("predeploy") => "pgsnap predeploy",
                 _ => "pgsnap",
             };
             ui.hint(command);
@@ -285,6 +286,7 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
         Command::Config(pgsnap::cli::jobs::ConfigCommand::Check { file }) => config_check(ui, file.as_deref()),
         Command::Retention(pgsnap::cli::jobs::RetentionCommand::Plan(args)) => retention_plan(ui, &args),
         Command::Run(args) => run_command(ui, &args),
+        Command::Predeploy(args) => predeploy_command(ui, &args),
         Command::Backups(pgsnap::cli::jobs::BackupsCommand::List { job, json, config }) => {
             backups_list(ui, config.config.as_deref(), job.as_deref(), json)
         }
@@ -487,12 +489,83 @@ fn run_command(ui: &Ui, args: &pgsnap::cli::jobs::RunArgs) -> ExitCode {
         Ok(j) => j.clone(),
         Err(code) => return code,
     };
+    execute(ui, &job, pgsnap::jobs::Trigger::Manual, None, false, !args.no_prune)
+}
+
+/// `pgsnap predeploy JOB --tag R [--keep D | --until-next] [-t PATTERN ...]`.
+fn predeploy_command(ui: &Ui, args: &pgsnap::cli::jobs::PredeployArgs) -> ExitCode {
+    let (path, config) = match load_config(ui, args.config.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut job = match find_job(ui, &path, &config, &args.job) {
+        Ok(j) => j.clone(),
+        Err(code) => return code,
+    };
+    let tag = args.tag.trim();
+    if tag.is_empty() || tag.contains(['\n', '\r']) {
+        ui.say(Level::Error, "--tag must be a non-empty single line");
+        return ExitCode::from(1);
+    }
+    for p in &args.tables {
+        if let Err(e) = pgsnap::select::pattern::check_dots(pgsnap::select::pattern::Kind::Table, p) {
+            return ui.fail(&anyhow::Error::new(e));
+        }
+    }
+    if !args.tables.is_empty() {
+        job.select = pgsnap::config::Select {
+            tables: args.tables.clone(),
+            ..pgsnap::config::Select::default()
+        };
+    }
+    let until = if args.until_next {
+        None
+    } else {
+        let span = match pgsnap::retention::parse_span(args.keep.as_deref().unwrap_or("48h")) {
+            Ok(s) => s,
+            Err(e) => {
+                ui.say(Level::Error, &format!("--keep: {e}"));
+                return ExitCode::from(1);
+            }
+        };
+        match jiff::Timestamp::now().to_zoned(job.time_zone.clone()).checked_add(span) {
+            Ok(z) => Some(z.timestamp().to_string()),
+            Err(e) => {
+                ui.say(Level::Error, &format!("--keep: {e}"));
+                return ExitCode::from(1);
+            }
+        }
+    };
+    let pin = pgsnap::jobs::PinRecord {
+        tag: tag.to_string(),
+        until,
+    };
+    execute(
+        ui,
+        &job,
+        pgsnap::jobs::Trigger::Predeploy,
+        Some(pin),
+        args.until_next,
+        true,
+    )
+}
+
+/// Runs a job now under the stop signals, prints where the backup is, then (after a
+/// success only) releases earlier `--until-next` pins and applies the retention.
+fn execute(
+    ui: &Ui,
+    job: &Job,
+    trigger: pgsnap::jobs::Trigger,
+    pin: Option<pgsnap::jobs::PinRecord>,
+    release_previous: bool,
+    prune: bool,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return ui.fail(&anyhow::Error::new(e).context("could not start the runtime")),
     };
     let result = runtime.block_on(async {
-        let running = pgsnap::jobs::run_job(&job, pgsnap::jobs::Trigger::Manual, None);
+        let running = pgsnap::jobs::run_job(job, trigger, pin);
         tokio::pin!(running);
         let signals = match StopSignals::install() {
             Ok(s) => s,
@@ -545,11 +618,34 @@ fn run_command(ui: &Ui, args: &pgsnap::cli::jobs::RunArgs) -> ExitCode {
         r.readers.as_deref().unwrap_or("?"),
     );
     out.push_str(&format!("record {}\n", outcome.record_path.display()));
-    if args.no_prune {
+    if let Some(p) = &r.pin {
+        match &p.until {
+            Some(u) => out.push_str(&format!("pinned as \"{}\" until {u}\n", p.tag)),
+            None => out.push_str(&format!(
+                "pinned as \"{}\" until the next successful predeploy --until-next\n",
+                p.tag
+            )),
+        }
+    }
+    let now = jiff::Timestamp::now();
+    if release_previous {
+        match pgsnap::jobs::release_pins(job, &outcome.record_path, now) {
+            Ok(released) => {
+                for r in released {
+                    out.push_str(&format!("released the pin of {r}\n"));
+                }
+            }
+            Err(e) => {
+                let _ = print_stdout(&out);
+                return ui.fail(&anyhow::Error::new(e));
+            }
+        }
+    }
+    if !prune {
         return finish_output(ui, print_stdout(&out));
     }
     let mut lines = Vec::new();
-    let pruned = pgsnap::jobs::prune(&job, jiff::Timestamp::now(), false, &mut |l| lines.push(l.to_string()));
+    let pruned = pgsnap::jobs::prune(job, now, false, &mut |l| lines.push(l.to_string()));
     for l in lines {
         out.push_str(&l);
         out.push('\n');

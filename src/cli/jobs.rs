@@ -101,3 +101,27 @@ pub enum BackupsCommand {
         config: ConfigFile,
     },
 }
+
+/// `pgsnap predeploy JOB --tag RELEASE [--keep 48h | --until-next] [-t PATTERN ...]`
+#[derive(Args, Debug)]
+pub struct PredeployArgs {
+    /// The job whose source, format and destination to use.
+    #[arg(value_name = "JOB")]
+    pub job: String,
+    /// The release (or change) this backup is taken before.
+    #[arg(long, value_name = "RELEASE")]
+    pub tag: String,
+    /// Keep the backup at least this long (48h, 3d; default 48h).
+    #[arg(long, value_name = "DURATION", conflicts_with = "until_next")]
+    pub keep: Option<String>,
+    /// Keep the backup until the next successful `predeploy --until-next` of this job,
+    /// which releases this one's pin.
+    #[arg(long)]
+    pub until_next: bool,
+    /// Dump only the tables matching this pattern (pg_dump -t semantics; repeatable),
+    /// instead of the job's selection.
+    #[arg(short = 't', long = "table", value_name = "PATTERN")]
+    pub tables: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigFile,
+}

@@ -98,6 +98,8 @@ pub enum Command {
     Retention(jobs::RetentionCommand),
     /// Run one configured job now, in the foreground, then apply its retention.
     Run(jobs::RunArgs),
+    /// Back up now before a deployment, pinned under a tag (exits 1 if the backup failed).
+    Predeploy(jobs::PredeployArgs),
     /// The backups of configured jobs.
     #[command(subcommand)]
     Backups(jobs::BackupsCommand),

@@ -321,3 +321,12 @@ fn every_error_is_reported_not_only_the_first() {
          owners, privileges, select, destination, schedule, timezone, retention, notify)"
     );
 }
+
+#[test]
+fn the_readme_shows_the_example_as_it_is() {
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains(&format!("```toml\n{EXAMPLE}```")),
+        "README's example differs from fixtures/config/pgsnap.toml"
+    );
+}

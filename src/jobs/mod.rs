@@ -123,24 +123,60 @@ impl Verdict {
 
 /// The job's backups (successful runs with their archive), newest first, each with the
 /// rules that keep it at `now`.
+///
+/// Pre-deployment backups are their own series, kept by their pins only: they may hold a
+/// few tables, so they must not stand for a day or a week of the job's regular backups.
 pub fn inventory(job: &Job, listed: &[Listed], now: Timestamp) -> Vec<Verdict> {
-    let backups: Vec<&Listed> = listed.iter().filter(|l| l.is_backup()).collect();
-    let candidates: Vec<Candidate> = backups
-        .iter()
-        .map(|l| Candidate {
-            time: l.started,
-            pin: l.record.pin.as_ref().map(|p| Pin {
-                until: p.until.as_deref().and_then(|u| u.parse().ok()),
-            }),
-        })
-        .collect();
-    retention::apply(&candidates, &job.retention, now, &job.time_zone)
-        .into_iter()
-        .map(|d| Verdict {
-            listed: backups[d.index].clone(),
-            rules: d.rules,
-        })
-        .collect()
+    let series = |predeploy: bool, policy: &retention::Policy| -> Vec<Verdict> {
+        let backups: Vec<&Listed> = listed
+            .iter()
+            .filter(|l| l.is_backup() && (l.record.trigger == Trigger::Predeploy) == predeploy)
+            .collect();
+        let candidates: Vec<Candidate> = backups
+            .iter()
+            .map(|l| Candidate {
+                time: l.started,
+                pin: l.record.pin.as_ref().map(|p| Pin {
+                    // An unreadable expiry keeps the pin (the safe side).
+                    until: p.until.as_deref().and_then(|u| u.parse().ok()),
+                }),
+            })
+            .collect();
+        retention::apply(&candidates, policy, now, &job.time_zone)
+            .into_iter()
+            .map(|d| Verdict {
+                listed: backups[d.index].clone(),
+                rules: d.rules,
+            })
+            .collect()
+    };
+    let mut all = series(false, &job.retention);
+    all.extend(series(true, &retention::Policy::default()));
+    all.sort_by_key(|v| std::cmp::Reverse(v.listed.started));
+    all
+}
+
+/// `--until-next`: after a successful pre-deployment backup, the pins held "until the
+/// next" by the job's earlier pre-deployment backups end now. Returns the archives
+/// released.
+pub fn release_pins(job: &Job, keep: &Path, now: Timestamp) -> Result<Vec<String>> {
+    let (listed, _) = scan(job)?;
+    let mut released = Vec::new();
+    for l in listed {
+        if l.record_path == keep || l.record.trigger != Trigger::Predeploy {
+            continue;
+        }
+        let mut record = l.record.clone();
+        let Some(pin) = record.pin.as_mut() else { continue };
+        if pin.until.is_some() {
+            continue;
+        }
+        pin.until = Some(now.to_string());
+        let tag = pin.tag.clone();
+        run::write_record(&l.record_path, &record)?;
+        released.push(format!("{} (tag {tag})", record.archive.as_deref().unwrap_or("-")));
+    }
+    Ok(released)
 }
 
 /// One line per backup: `keep <archive> <started> <rules>` or `forget <archive> <started>

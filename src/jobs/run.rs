@@ -211,7 +211,7 @@ fn checksums(dest: &Path, archive: &Path) -> Result<Vec<FileSum>> {
 }
 
 /// Writes the record under a temporary name, makes it durable, renames it into place.
-fn write_record(path: &Path, record: &RunRecord) -> Result<()> {
+pub(crate) fn write_record(path: &Path, record: &RunRecord) -> Result<()> {
     let text = serde_json::to_string_pretty(record)
         .map_err(|e| Error::config(format!("could not encode the run record: {e}")))?;
     let file_name = path

@@ -173,7 +173,7 @@ pub fn apply(backups: &[Candidate], policy: &Policy, now: Timestamp, tz: &TimeZo
     let local: Vec<Zoned> = order.iter().map(|&i| backups[i].time.to_zoned(tz.clone())).collect();
     let mut rules: Vec<Vec<Rule>> = vec![Vec::new(); order.len()];
 
-    let bucket_rules: [(Rule, u32, fn(&Zoned, usize) -> i64); 6] = [
+    let bucket_rules: [(Rule, u32, BucketOf); 6] = [
         // Every backup is its own bucket for keep-last.
         (Rule::Last, policy.last, |_, pos| pos as i64),
         (Rule::Hourly, policy.hourly, |z, _| {
@@ -230,6 +230,9 @@ pub fn apply(backups: &[Candidate], policy: &Policy, now: Timestamp, tz: &TimeZo
         .map(|(index, rules)| Decision { index, rules })
         .collect()
 }
+
+/// The bucket of a backup (its local time, its position newest first).
+type BucketOf = fn(&Zoned, usize) -> i64;
 
 fn day_key(z: &Zoned) -> i64 {
     i64::from(z.year()) * 10_000 + i64::from(z.month()) * 100 + i64::from(z.day())
