@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use pgsnap::cli::log::{Colors, Level, PgLog, colors_from_env, line, to_stderr};
 use pgsnap::cli::{Cli, Command, DumpCommand, DumpRequest, FilterReadError, Invocation, UsageError};
+use pgsnap::config::{Config, Job};
 use pgsnap::conn::{ConnSettings, PASSWORD_PROMPT, PasswordPrompt, ProcessEnv};
 use pgsnap::dump::dump;
 use pgsnap::{Error, ErrorKind};
@@ -272,6 +273,11 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
             ui.say(Level::Error, message.strip_prefix("error: ").unwrap_or(&message));
             let command = match argv.get(1).map(String::as_str) {
                 Some("list") => "pgsnap list",
+                Some("config") => "pgsnap config",
+                Some("retention") => "pgsnap retention",
+                Some("run") => "pgsnap run",
+                Some("backups") => "pgsnap backups",
+                Some("predeploy") => "pgsnap predeploy",
                 _ => "pgsnap",
             };
             ui.hint(command);
@@ -281,6 +287,16 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
     ui.init_logging(0);
     match cli.command {
         Command::Dump(args) => dump_command(ui, &args.args),
+        Command::Config(pgsnap::cli::jobs::ConfigCommand::Check { file }) => config_check(ui, file.as_deref()),
+        Command::Retention(pgsnap::cli::jobs::RetentionCommand::Plan(args)) => retention_plan(ui, &args),
+        Command::Run(args) => run_command(ui, &args),
+        Command::Predeploy(args) => predeploy_command(ui, &args),
+        Command::Backups(pgsnap::cli::jobs::BackupsCommand::List { job, json, config }) => {
+            backups_list(ui, config.config.as_deref(), job.as_deref(), json)
+        }
+        Command::Backups(pgsnap::cli::jobs::BackupsCommand::Prune { job, dry_run, config }) => {
+            backups_prune(ui, config.config.as_deref(), job.as_deref(), dry_run)
+        }
         Command::List(args) => {
             // Any format pgsnap writes (and pg_dump's): directory, custom, tar, or "-".
             let listing = pgsnap::archive::list_archive(&args.archive, args.create);
@@ -290,6 +306,474 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
             }
         }
     }
+}
+
+/// Reads and validates the configuration; on errors prints each (file:line:column: key:
+/// message) and returns the exit code.
+fn load_config(ui: &Ui, named: Option<&std::path::Path>) -> Result<(std::path::PathBuf, Config), ExitCode> {
+    let path = pgsnap::config::locate(named, std::env::var("PGSNAP_CONFIG").ok());
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            let err = Error::io(format!("could not read configuration file \"{}\"", path.display()), e);
+            return Err(ui.fail(&anyhow::Error::new(err)));
+        }
+    };
+    match pgsnap::config::parse(&text, &path, jiff::Timestamp::now()) {
+        Ok(c) => Ok((path, c)),
+        Err(errors) => {
+            for e in &errors {
+                let key = if e.key.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", e.key)
+                };
+                ui.say(
+                    Level::Error,
+                    &format!("{}:{}:{}: {key}{}", path.display(), e.line, e.column, e.message),
+                );
+            }
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// `pgsnap config check [FILE]`.
+fn config_check(ui: &Ui, file: Option<&std::path::Path>) -> ExitCode {
+    let (path, config) = match load_config(ui, file) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut out = format!(
+        "{}: OK, {} job(s), {} notifier(s)\n",
+        path.display(),
+        config.jobs.len(),
+        config.notifiers.len()
+    );
+    for job in &config.jobs {
+        let next = match &job.schedule {
+            Some(s) => format!(
+                "\"{}\", next run {}",
+                s.cron,
+                s.next.to_zoned(job.time_zone.clone()).strftime("%Y-%m-%d %H:%M:%S %Z")
+            ),
+            None => "no schedule (runs on demand)".to_string(),
+        };
+        out.push_str(&format!(
+            "job {}: {} {} of {} into {}; {next}; retention {} in {}\n",
+            job.name,
+            job.content.name(),
+            job.format.name(),
+            job.source.conninfo,
+            job.destination.display(),
+            job.retention.describe(),
+            job.time_zone_name
+        ));
+    }
+    finish_output(ui, print_stdout(&out))
+}
+
+/// `pgsnap retention plan ...`.
+fn retention_plan(ui: &Ui, args: &pgsnap::cli::jobs::PlanArgs) -> ExitCode {
+    use pgsnap::retention::{Policy, apply, parse_plan_input, parse_span, render_plan};
+    let usage = |message: String| {
+        ui.say(Level::Error, &message);
+        ui.hint("pgsnap retention plan");
+        ExitCode::from(1)
+    };
+    let now = match pgsnap::retention::parse_rfc3339(&args.now) {
+        Ok(t) => t,
+        Err(e) => return usage(format!("invalid --now \"{}\": {e}", args.now)),
+    };
+    let tz = match &args.tz {
+        Some(name) => match jiff::tz::TimeZone::get(name) {
+            Ok(z) => z,
+            Err(_) => {
+                return usage(format!(
+                    "unknown time zone \"{name}\" (an IANA name such as Europe/Berlin)"
+                ));
+            }
+        },
+        None => jiff::tz::TimeZone::system(),
+    };
+    let counts = [
+        args.keep_last,
+        args.keep_hourly,
+        args.keep_daily,
+        args.keep_weekly,
+        args.keep_monthly,
+        args.keep_yearly,
+    ];
+    let policy = if counts.iter().all(Option::is_none) && args.keep_within.is_none() {
+        Policy::gfs()
+    } else {
+        let within = match args.keep_within.as_deref().map(parse_span).transpose() {
+            Ok(w) => w,
+            Err(e) => return usage(format!("--keep-within: {e}")),
+        };
+        Policy {
+            last: args.keep_last.unwrap_or(0),
+            hourly: args.keep_hourly.unwrap_or(0),
+            daily: args.keep_daily.unwrap_or(0),
+            weekly: args.keep_weekly.unwrap_or(0),
+            monthly: args.keep_monthly.unwrap_or(0),
+            yearly: args.keep_yearly.unwrap_or(0),
+            within,
+        }
+    };
+    if !policy.keeps_anything() {
+        return usage("this policy keeps nothing: every backup would be forgotten".into());
+    }
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
+        return ui.fail(&anyhow::Error::new(Error::io("could not read standard input", e)));
+    }
+    let parsed = match parse_plan_input(&input) {
+        Ok(p) => p,
+        Err(e) => {
+            ui.say(Level::Error, &format!("standard input: {e}"));
+            return ExitCode::from(1);
+        }
+    };
+    let (texts, candidates): (Vec<String>, Vec<_>) = parsed.into_iter().unzip();
+    let decisions = apply(&candidates, &policy, now, &tz);
+    finish_output(ui, print_stdout(&render_plan(&texts, &decisions)))
+}
+
+fn find_job<'c>(ui: &Ui, path: &std::path::Path, config: &'c Config, name: &str) -> Result<&'c Job, ExitCode> {
+    config.job(name).ok_or_else(|| {
+        let names: Vec<&str> = config.jobs.iter().map(|j| j.name.as_str()).collect();
+        ui.say(
+            Level::Error,
+            &format!(
+                "no job named \"{name}\" in {} (jobs: {})",
+                path.display(),
+                names.join(", ")
+            ),
+        );
+        ExitCode::from(1)
+    })
+}
+
+/// The jobs a `backups` command is about: the one named, or all.
+fn select_jobs<'c>(
+    ui: &Ui,
+    path: &std::path::Path,
+    config: &'c Config,
+    name: Option<&str>,
+) -> Result<Vec<&'c Job>, ExitCode> {
+    match name {
+        Some(n) => Ok(vec![find_job(ui, path, config, n)?]),
+        None => Ok(config.jobs.iter().collect()),
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < units.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+/// `pgsnap run JOB`.
+fn run_command(ui: &Ui, args: &pgsnap::cli::jobs::RunArgs) -> ExitCode {
+    let (path, config) = match load_config(ui, args.config.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let job = match find_job(ui, &path, &config, &args.job) {
+        Ok(j) => j.clone(),
+        Err(code) => return code,
+    };
+    execute(ui, &job, pgsnap::jobs::Trigger::Manual, None, false, !args.no_prune)
+}
+
+/// `pgsnap predeploy JOB --tag R [--keep D | --until-next] [-t PATTERN ...]`.
+fn predeploy_command(ui: &Ui, args: &pgsnap::cli::jobs::PredeployArgs) -> ExitCode {
+    let (path, config) = match load_config(ui, args.config.config.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let mut job = match find_job(ui, &path, &config, &args.job) {
+        Ok(j) => j.clone(),
+        Err(code) => return code,
+    };
+    let tag = args.tag.trim();
+    if tag.is_empty() || tag.contains(['\n', '\r']) {
+        ui.say(Level::Error, "--tag must be a non-empty single line");
+        return ExitCode::from(1);
+    }
+    for p in &args.tables {
+        if let Err(e) = pgsnap::select::pattern::check_dots(pgsnap::select::pattern::Kind::Table, p) {
+            return ui.fail(&anyhow::Error::new(e));
+        }
+    }
+    if !args.tables.is_empty() {
+        job.select = pgsnap::config::Select {
+            tables: args.tables.clone(),
+            ..pgsnap::config::Select::default()
+        };
+    }
+    let until = if args.until_next {
+        None
+    } else {
+        let span = match pgsnap::retention::parse_span(args.keep.as_deref().unwrap_or("48h")) {
+            Ok(s) => s,
+            Err(e) => {
+                ui.say(Level::Error, &format!("--keep: {e}"));
+                return ExitCode::from(1);
+            }
+        };
+        match jiff::Timestamp::now().to_zoned(job.time_zone.clone()).checked_add(span) {
+            Ok(z) => Some(z.timestamp().to_string()),
+            Err(e) => {
+                ui.say(Level::Error, &format!("--keep: {e}"));
+                return ExitCode::from(1);
+            }
+        }
+    };
+    let pin = pgsnap::jobs::PinRecord {
+        tag: tag.to_string(),
+        until,
+    };
+    execute(
+        ui,
+        &job,
+        pgsnap::jobs::Trigger::Predeploy,
+        Some(pin),
+        args.until_next,
+        true,
+    )
+}
+
+/// Runs a job now under the stop signals, prints where the backup is, then (after a
+/// success only) releases earlier `--until-next` pins and applies the retention.
+fn execute(
+    ui: &Ui,
+    job: &Job,
+    trigger: pgsnap::jobs::Trigger,
+    pin: Option<pgsnap::jobs::PinRecord>,
+    release_previous: bool,
+    prune: bool,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return ui.fail(&anyhow::Error::new(e).context("could not start the runtime")),
+    };
+    let result = runtime.block_on(async {
+        let running = pgsnap::jobs::run_job(job, trigger, pin);
+        tokio::pin!(running);
+        let signals = match StopSignals::install() {
+            Ok(s) => s,
+            Err(e) => return Err(Error::io("could not install signal handlers", e)),
+        };
+        tokio::select! {
+            r = &mut running => r,
+            name = signals.recv() => {
+                // Cancelled on the server; the run fails through its own path, which
+                // removes the partial archive and records the failure.
+                pgsnap::pg::cancel_all_sessions().await;
+                match tokio::time::timeout(UNWIND_LIMIT, &mut running).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::cancelled(format!("interrupted by signal {name}"))),
+                }
+            }
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => return ui.fail(&anyhow::Error::new(e)),
+    };
+    if let Some(e) = &outcome.error {
+        ui.say(
+            Level::Error,
+            &format!(
+                "job \"{}\" failed: {e}; recorded in {}; nothing pruned",
+                job.name,
+                outcome.record_path.display()
+            ),
+        );
+        return ExitCode::from(1);
+    }
+    let r = &outcome.record;
+    let mut out = format!(
+        "backup {} ({} tables, {} rows, {}; {}, read by {})\n",
+        outcome
+            .archive_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        r.tables.unwrap_or(0),
+        r.rows.unwrap_or(0),
+        human_size(r.size.unwrap_or(0)),
+        r.archive_version
+            .as_deref()
+            .map(|v| format!("archive {v}"))
+            .unwrap_or_default(),
+        r.readers.as_deref().unwrap_or("?"),
+    );
+    out.push_str(&format!("record {}\n", outcome.record_path.display()));
+    if let Some(p) = &r.pin {
+        match &p.until {
+            Some(u) => out.push_str(&format!("pinned as \"{}\" until {u}\n", p.tag)),
+            None => out.push_str(&format!(
+                "pinned as \"{}\" until the next successful predeploy --until-next\n",
+                p.tag
+            )),
+        }
+    }
+    let now = jiff::Timestamp::now();
+    if release_previous {
+        match pgsnap::jobs::release_pins(job, &outcome.record_path, now) {
+            Ok(released) => {
+                for r in released {
+                    out.push_str(&format!("released the pin of {r}\n"));
+                }
+            }
+            Err(e) => {
+                let _ = print_stdout(&out);
+                return ui.fail(&anyhow::Error::new(e));
+            }
+        }
+    }
+    if !prune {
+        return finish_output(ui, print_stdout(&out));
+    }
+    let mut lines = Vec::new();
+    let pruned = pgsnap::jobs::prune(job, now, false, &mut |l| lines.push(l.to_string()));
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    match pruned {
+        Ok(n) => {
+            out.push_str(&format!("pruned {n} backup(s)\n"));
+            finish_output(ui, print_stdout(&out))
+        }
+        Err(e) => {
+            let _ = print_stdout(&out);
+            ui.fail(&anyhow::Error::new(e))
+        }
+    }
+}
+
+/// `pgsnap backups list [JOB] [--json]`.
+fn backups_list(ui: &Ui, config: Option<&std::path::Path>, name: Option<&str>, json: bool) -> ExitCode {
+    let (path, config) = match load_config(ui, config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let jobs = match select_jobs(ui, &path, &config, name) {
+        Ok(j) => j,
+        Err(code) => return code,
+    };
+    let now = jiff::Timestamp::now();
+    let mut text = String::new();
+    let mut items = Vec::new();
+    for job in jobs {
+        let (listed, problems) = match pgsnap::jobs::scan(job) {
+            Ok(s) => s,
+            Err(e) => return ui.fail(&anyhow::Error::new(e)),
+        };
+        for p in &problems {
+            ui.say(Level::Warning, p);
+        }
+        let verdicts = pgsnap::jobs::inventory(job, &listed, now);
+        for l in &listed {
+            let verdict = verdicts.iter().find(|v| v.listed.record_path == l.record_path);
+            let rules: Vec<&str> = verdict
+                .map(|v| v.rules.iter().map(|r| r.name()).collect())
+                .unwrap_or_default();
+            if json {
+                let mut v = match serde_json::to_value(&l.record) {
+                    Ok(v) => v,
+                    Err(e) => return ui.fail(&anyhow::Error::new(e)),
+                };
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("record_path".into(), l.record_path.display().to_string().into());
+                    if let Some(a) = &l.archive_path {
+                        obj.insert("archive_path".into(), a.display().to_string().into());
+                    }
+                    if verdict.is_some() {
+                        obj.insert(
+                            "retention".into(),
+                            serde_json::json!({ "keep": !rules.is_empty(), "rules": rules }),
+                        );
+                    }
+                }
+                items.push(v);
+                continue;
+            }
+            let decision = match verdict {
+                Some(_) if rules.is_empty() => "forget (no rule keeps it)".to_string(),
+                Some(_) => format!("keep {}", rules.join(",")),
+                None => match &l.record.error {
+                    Some(e) => format!("error: {e}"),
+                    None => "archive missing".to_string(),
+                },
+            };
+            let outcome = match l.record.outcome {
+                pgsnap::jobs::Outcome::Succeeded => "succeeded",
+                pgsnap::jobs::Outcome::Failed => "failed",
+            };
+            text.push_str(&format!(
+                "{} {} {} {} {} {}\n",
+                job.name,
+                l.record.started,
+                outcome,
+                l.record.archive.as_deref().unwrap_or("-"),
+                l.record.size.map(human_size).unwrap_or_else(|| "-".into()),
+                decision
+            ));
+        }
+    }
+    if json {
+        match serde_json::to_string_pretty(&items) {
+            Ok(s) => text = format!("{s}\n"),
+            Err(e) => return ui.fail(&anyhow::Error::new(e)),
+        }
+    }
+    finish_output(ui, print_stdout(&text))
+}
+
+/// `pgsnap backups prune [JOB] [--dry-run]`.
+fn backups_prune(ui: &Ui, config: Option<&std::path::Path>, name: Option<&str>, dry_run: bool) -> ExitCode {
+    let (path, config) = match load_config(ui, config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let jobs = match select_jobs(ui, &path, &config, name) {
+        Ok(j) => j,
+        Err(code) => return code,
+    };
+    let now = jiff::Timestamp::now();
+    let mut out = String::new();
+    for job in jobs {
+        let r = pgsnap::jobs::prune(job, now, dry_run, &mut |l| {
+            out.push_str(l);
+            out.push('\n');
+        });
+        match r {
+            Ok(n) => {
+                let verb = if dry_run { "would delete" } else { "deleted" };
+                out.push_str(&format!("job {}: {verb} {n} backup(s)\n", job.name));
+            }
+            Err(e) => {
+                let _ = print_stdout(&out);
+                return ui.fail(&anyhow::Error::new(e));
+            }
+        }
+    }
+    finish_output(ui, print_stdout(&out))
 }
 
 fn main() -> ExitCode {

@@ -8,6 +8,7 @@ pub mod compress;
 pub mod dump;
 pub mod getopt;
 pub mod help;
+pub mod jobs;
 pub mod log;
 
 use std::path::PathBuf;
@@ -89,6 +90,19 @@ pub enum Command {
     Dump(DumpArgs),
     /// List an archive's table of contents (like pg_restore -l).
     List(ListArgs),
+    /// Check a pgsnap.toml configuration.
+    #[command(subcommand)]
+    Config(jobs::ConfigCommand),
+    /// Retention policies (plan one over given timestamps).
+    #[command(subcommand)]
+    Retention(jobs::RetentionCommand),
+    /// Run one configured job now, in the foreground, then apply its retention.
+    Run(jobs::RunArgs),
+    /// Back up now before a deployment, pinned under a tag (exits 1 if the backup failed).
+    Predeploy(jobs::PredeployArgs),
+    /// The backups of configured jobs.
+    #[command(subcommand)]
+    Backups(jobs::BackupsCommand),
 }
 
 /// `pgsnap dump` arguments as given; they are read by [`dump::parse`], not by clap.

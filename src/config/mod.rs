@@ -1,0 +1,262 @@
+//! `pgsnap.toml`: backup jobs and notifiers. Read with a hand-written walker over the
+//! spanned TOML document (`toml::de::DeTable`) rather than serde, so that *every* error is
+//! reported at once, each with its line and its full key (`jobs.nightly.retention.keep_daily`);
+//! unknown keys are errors. Pure: the file's text in, a [`Config`] or the errors out (the
+//! caller reads the file and supplies `now` for the schedule check).
+
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use jiff::tz::TimeZone;
+use jiff::{Span, Timestamp};
+
+use crate::dump::OutputFormat;
+use crate::retention::Policy;
+
+pub use walk::parse;
+
+/// One problem in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// 1-based line and column.
+    pub line: usize,
+    pub column: usize,
+    /// The full dotted key (`jobs.nightly.schedule`), or `` for the document.
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "line {}: {}", self.line, self.message)
+        } else {
+            write!(f, "line {}: {}: {}", self.line, self.key, self.message)
+        }
+    }
+}
+
+/// A valid configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// In file order of their names (sorted).
+    pub jobs: Vec<Job>,
+    pub notifiers: Vec<Notifier>,
+}
+
+impl Config {
+    pub fn job(&self, name: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| j.name == name)
+    }
+}
+
+/// What a job dumps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    Full,
+    SchemaOnly,
+    DataOnly,
+}
+
+impl Content {
+    pub fn name(self) -> &'static str {
+        match self {
+            Content::Full => "full",
+            Content::SchemaOnly => "schema-only",
+            Content::DataOnly => "data-only",
+        }
+    }
+}
+
+/// A secret, never inline: read when the job runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    Env(String),
+    File(PathBuf),
+}
+
+impl Secret {
+    /// Reads the secret now. A file's trailing newline is not part of it.
+    pub fn read(&self) -> crate::Result<String> {
+        match self {
+            Secret::Env(name) => std::env::var(name).map_err(|_| {
+                crate::Error::config(format!(
+                    "environment variable {name} (named by the configuration) is not set"
+                ))
+            }),
+            Secret::File(path) => std::fs::read_to_string(path)
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                .map_err(|e| crate::Error::io(format!("could not read secret file \"{}\"", path.display()), e)),
+        }
+    }
+}
+
+/// Where a job connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// libpq keyword/value string built from the settings (no password in it).
+    pub conninfo: String,
+    pub password: Option<Secret>,
+}
+
+/// pg_dump's selection switches, as patterns with pg_dump's semantics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Select {
+    pub schemas: Vec<String>,
+    pub exclude_schemas: Vec<String>,
+    pub tables: Vec<String>,
+    pub exclude_tables: Vec<String>,
+    pub exclude_table_data: Vec<String>,
+}
+
+/// When a job runs by itself (the daemon that acts on it is later work).
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub cron: String,
+    /// The next time it fires after the `now` given to [`parse`].
+    pub next: Timestamp,
+}
+
+/// Who hears about a job.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notify {
+    pub on_failure: Vec<String>,
+    pub on_success: Vec<String>,
+    pub overdue: Vec<String>,
+}
+
+/// One backup job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub source: Source,
+    pub content: Content,
+    pub format: OutputFormat,
+    /// As `pg_dump -Z` takes it; `None` = pg_dump's default for the format.
+    pub compression: Option<String>,
+    pub parallel: u32,
+    /// `owners = false`: `-O`; `privileges = false`: `-x`.
+    pub owners: bool,
+    pub privileges: bool,
+    pub select: Select,
+    pub destination: PathBuf,
+    pub schedule: Option<Schedule>,
+    pub time_zone: TimeZone,
+    pub time_zone_name: String,
+    pub retention: Policy,
+    pub notify: Notify,
+    pub overdue_after: Option<Span>,
+}
+
+impl Job {
+    /// The `pgsnap dump` (pg_dump) arguments this job runs with, writing to `output`: a job
+    /// is a dump command, so it goes through the same parser, checks and library call as one
+    /// typed by hand. `-w`: a job never prompts for a password.
+    pub fn dump_args(&self, output: &Path) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "-F".into(),
+            self.format.name().into(),
+            "-w".into(),
+            "-d".into(),
+            self.source.conninfo.clone(),
+            "-f".into(),
+            output.to_string_lossy().into_owned(),
+        ];
+        if self.parallel > 1 {
+            a.extend(["-j".into(), self.parallel.to_string()]);
+        }
+        if let Some(z) = &self.compression {
+            a.extend(["-Z".into(), z.clone()]);
+        }
+        match self.content {
+            Content::Full => {}
+            Content::SchemaOnly => a.push("--schema-only".into()),
+            Content::DataOnly => a.push("--data-only".into()),
+        }
+        if !self.owners {
+            a.push("--no-owner".into());
+        }
+        if !self.privileges {
+            a.push("--no-privileges".into());
+        }
+        for (flag, list) in [
+            ("--schema", &self.select.schemas),
+            ("--exclude-schema", &self.select.exclude_schemas),
+            ("--table", &self.select.tables),
+            ("--exclude-table", &self.select.exclude_tables),
+            ("--exclude-table-data", &self.select.exclude_table_data),
+        ] {
+            for p in list {
+                a.push(format!("{flag}={p}"));
+            }
+        }
+        a
+    }
+
+    /// The archive's file name suffix for the job's format.
+    pub fn extension(&self) -> &'static str {
+        match self.format {
+            OutputFormat::Custom => "dump",
+            OutputFormat::Directory => "dir",
+            OutputFormat::Tar => "tar",
+            OutputFormat::Plain => "sql",
+        }
+    }
+}
+
+/// A notification channel (sending arrives with the daemon; the section is validated now).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notifier {
+    pub name: String,
+    pub kind: NotifierKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifierKind {
+    Webhook {
+        url: UrlSource,
+        hmac_secret: Option<Secret>,
+    },
+    Slack {
+        url: Secret,
+    },
+    Discord {
+        url: Secret,
+    },
+    Telegram {
+        bot_token: Secret,
+        chat_id: String,
+        api_base: String,
+    },
+    Email {
+        smtp_host: String,
+        smtp_port: u16,
+        starttls: bool,
+        from: String,
+        to: Vec<String>,
+        username: Option<String>,
+        password: Option<Secret>,
+    },
+}
+
+/// A generic webhook's URL may be written inline (it carries no secret of its own; the
+/// HMAC key does), or come from the environment or a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlSource {
+    Inline(String),
+    Secret(Secret),
+}
+
+/// The configuration file to use: the one named, else `$PGSNAP_CONFIG`, else `pgsnap.toml`
+/// in the working directory.
+pub fn locate(named: Option<&Path>, env: Option<String>) -> PathBuf {
+    match (named, env) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(e)) if !e.is_empty() => PathBuf::from(e),
+        _ => PathBuf::from("pgsnap.toml"),
+    }
+}

@@ -1,0 +1,332 @@
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use super::*;
+
+fn now() -> Timestamp {
+    "2026-11-30T12:00:00Z".parse().unwrap()
+}
+
+/// The README's example, kept in sync: `fixtures/config/pgsnap.toml`.
+const EXAMPLE: &str = include_str!("../../fixtures/config/pgsnap.toml");
+
+fn check(text: &str) -> Result<Config, Vec<ConfigError>> {
+    parse(text, Path::new("/etc/pgsnap/pgsnap.toml"), now())
+}
+
+const MINIMAL: &str = r#"
+[jobs.nightly]
+destination = "/backups"
+[jobs.nightly.source]
+dbname = "shop"
+"#;
+
+#[test]
+fn the_readme_example_is_valid() {
+    let c = check(EXAMPLE).unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(c.jobs.len(), 3);
+    let n = c.job("nightly").unwrap();
+    assert_eq!(n.format, OutputFormat::Custom);
+    assert_eq!(n.time_zone_name, "Europe/Berlin");
+    assert_eq!(
+        n.retention.describe(),
+        "keep-daily 7, keep-weekly 4, keep-monthly 12, keep-yearly 3"
+    );
+    assert_eq!(n.source.password, Some(Secret::Env("PGSNAP_SHOP_PASSWORD".into())));
+    // 02:00 Berlin (UTC+1 in winter) after 2026-11-30 12:00 UTC.
+    assert_eq!(n.schedule.as_ref().unwrap().next.to_string(), "2026-12-01T01:00:00Z");
+    assert_eq!(c.notifiers.len(), 5);
+    let critical = c.job("critical").unwrap();
+    assert_eq!(critical.select.tables, ["public.orders", "public.payments"]);
+    let args = critical.dump_args(Path::new("/x"));
+    assert!(args.contains(&"--table=public.orders".to_string()), "{args:?}");
+    let schema = c.job("schema").unwrap();
+    assert_eq!(schema.content, Content::SchemaOnly);
+    assert!(schema.dump_args(Path::new("/x")).contains(&"--no-owner".to_string()));
+}
+
+#[test]
+fn defaults() {
+    let c = check(MINIMAL).unwrap();
+    let j = &c.jobs[0];
+    assert_eq!(j.source.conninfo, "dbname=shop");
+    assert_eq!(j.content, Content::Full);
+    assert_eq!(j.format, OutputFormat::Custom);
+    assert_eq!(j.retention.describe(), Policy::gfs().describe());
+    assert_eq!(j.time_zone_name, "UTC");
+    assert!(j.schedule.is_none());
+    assert_eq!(j.parallel, 1);
+}
+
+#[test]
+fn relative_paths_are_taken_from_the_configs_directory() {
+    let c = check(&MINIMAL.replace("/backups", "backups")).unwrap();
+    assert_eq!(c.jobs[0].destination, Path::new("/etc/pgsnap/backups"));
+}
+
+/// A malformed configuration, the line and key of the error expected (the first one when
+/// several are reported), and a word its message must contain.
+struct Bad {
+    text: &'static str,
+    line: usize,
+    key: &'static str,
+    says: &'static str,
+}
+
+const BAD: &[Bad] = &[
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nschedul = \"0 2 * * *\"\n",
+        line: 4,
+        key: "jobs.a.schedul",
+        says: "unknown key",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\n[jobs.a.source]\ndbname = \"x\"\npassword = \"hunter2\"\n",
+        line: 5,
+        key: "jobs.a.source.password",
+        says: "password_env",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\n[jobs.a.source]\nconninfo = \"postgresql://u:secret@db/x\"\n",
+        line: 4,
+        key: "jobs.a.source.conninfo",
+        says: "inline",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\n[jobs.a.source]\ndbname = \"x\"\npassword_env = \"A\"\npassword_file = \"/f\"\n",
+        line: 6,
+        key: "jobs.a.source.password_file",
+        says: "not both",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\n[jobs.a.source]\nhost = \"db\"\n",
+        line: 3,
+        key: "jobs.a.source.dbname",
+        says: "missing",
+    },
+    Bad {
+        text: "[jobs.a]\nsource = { dbname = \"x\" }\n",
+        line: 1,
+        key: "jobs.a.destination",
+        says: "missing",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\n",
+        line: 1,
+        key: "jobs.a.source",
+        says: "missing",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nschedule = \"61 2 * * *\"\n",
+        line: 4,
+        key: "jobs.a.schedule",
+        says: "cron",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nschedule = \"0 0 30 2 *\"\n",
+        line: 4,
+        key: "jobs.a.schedule",
+        says: "never fires",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\ntimezone = \"Mars/Olympus\"\n",
+        line: 4,
+        key: "jobs.a.timezone",
+        says: "time zone",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nformat = \"zip\"\n",
+        line: 4,
+        key: "jobs.a.format",
+        says: "custom",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\ncontent = \"everything\"\n",
+        line: 4,
+        key: "jobs.a.content",
+        says: "schema-only",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\ncompression = \"brotli:5\"\n",
+        line: 4,
+        key: "jobs.a.compression",
+        says: "brotli",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nformat = \"custom\"\nparallel = 4\n",
+        line: 5,
+        key: "jobs.a.parallel",
+        says: "directory",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nparallel = \"4\"\n",
+        line: 4,
+        key: "jobs.a.parallel",
+        says: "integer",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.retention]\nkeep_daily = -1\n",
+        line: 5,
+        key: "jobs.a.retention.keep_daily",
+        says: "from 0",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.retention]\nkeep_within = \"a while\"\n",
+        line: 5,
+        key: "jobs.a.retention.keep_within",
+        says: "duration",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.retention]\nkeep_daily = 0\n",
+        line: 4,
+        key: "jobs.a.retention",
+        says: "keeps nothing",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.retention]\nkeep_dayly = 3\n",
+        line: 5,
+        key: "jobs.a.retention.keep_dayly",
+        says: "unknown key",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.select]\ntables = [\"a.b.c.d\"]\n",
+        line: 5,
+        key: "jobs.a.select.tables[0]",
+        says: "too many dotted names",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.select]\ntables = \"orders\"\n",
+        line: 5,
+        key: "jobs.a.select.tables",
+        says: "array",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.notify]\non_failure = [\"ops\"]\n",
+        line: 5,
+        key: "jobs.a.notify.on_failure[0]",
+        says: "no notifier",
+    },
+    Bad {
+        text: "[notifiers.ops]\ntype = \"slack\"\nurl = \"https://hooks.slack.com/services/T/B/x\"\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 3,
+        key: "notifiers.ops.url",
+        says: "url_env",
+    },
+    Bad {
+        text: "[notifiers.ops]\ntype = \"pager\"\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 2,
+        key: "notifiers.ops.type",
+        says: "webhook",
+    },
+    Bad {
+        text: "[notifiers.mail]\ntype = \"email\"\nsmtp_host = \"mx\"\nfrom = \"pgsnap@example.com\"\nto = [\"ops\"]\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 5,
+        key: "notifiers.mail.to[0]",
+        says: "email address",
+    },
+    Bad {
+        text: "[notifiers.tg]\ntype = \"telegram\"\nbot_token_env = \"T\"\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 1,
+        key: "notifiers.tg.chat_id",
+        says: "missing",
+    },
+    Bad {
+        text: "[jobs.\"night ly\"]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 1,
+        key: "jobs.night ly",
+        says: "names may only",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a]\nformat = \"tar\"\n",
+        line: 4,
+        key: "",
+        says: "invalid TOML",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\", port = 70000 }\n",
+        line: 3,
+        key: "jobs.a.source.port",
+        says: "65535",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\", sslmode = \"maybe\" }\n",
+        line: 3,
+        key: "jobs.a.source.sslmode",
+        says: "sslmode",
+    },
+    Bad {
+        text: "# nothing here yet\n",
+        line: 1,
+        key: "jobs",
+        says: "no job",
+    },
+    Bad {
+        text: "jobs = 3\n",
+        line: 1,
+        key: "jobs",
+        says: "table",
+    },
+    Bad {
+        text: "[job.a]\ndestination = \"/b\"\n",
+        line: 1,
+        key: "job",
+        says: "unknown key",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nowners = \"no\"\n",
+        line: 4,
+        key: "jobs.a.owners",
+        says: "true or false",
+    },
+];
+
+#[test]
+fn malformed_configs_name_the_line_and_key() {
+    assert!(BAD.len() >= 20);
+    for (n, b) in BAD.iter().enumerate() {
+        let errors = match check(b.text) {
+            Ok(_) => panic!("case {n} was accepted:\n{}", b.text),
+            Err(e) => e,
+        };
+        let first = &errors[0];
+        assert_eq!(
+            (first.line, first.key.as_str()),
+            (b.line, b.key),
+            "case {n}: {errors:#?}\n{}",
+            b.text
+        );
+        assert!(
+            first.message.contains(b.says),
+            "case {n}: \"{}\" does not say \"{}\"",
+            first.message,
+            b.says
+        );
+    }
+}
+
+#[test]
+fn every_error_is_reported_not_only_the_first() {
+    let text = "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nformat = \"zip\"\ntimezone = \"Nowhere\"\n\
+                [jobs.b]\ncolour = \"red\"\nsource = { dbname = \"y\" }\ndestination = \"/c\"\n";
+    let errors = check(text).unwrap_err();
+    let got: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.key.as_str())).collect();
+    assert_eq!(
+        got,
+        [(4, "jobs.a.format"), (5, "jobs.a.timezone"), (7, "jobs.b.colour")]
+    );
+    assert_eq!(
+        errors[2].to_string(),
+        "line 7: jobs.b.colour: unknown key (expected one of: source, content, format, compression, parallel, \
+         owners, privileges, select, destination, schedule, timezone, retention, notify)"
+    );
+}
+
+#[test]
+fn the_readme_shows_the_example_as_it_is() {
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains(&format!("```toml\n{EXAMPLE}```")),
+        "README's example differs from fixtures/config/pgsnap.toml"
+    );
+}

@@ -1,0 +1,246 @@
+//! Backup jobs: running one now ([`run_job`]), the run records kept beside the backups, and
+//! the backups of a job with retention's decision on each ([`inventory`], [`prune`]).
+//!
+//! Layout of a destination directory, per run of job `J` started at `T` (UTC):
+//! `J-YYYYMMDDTHHMMSSZ.EXT` (the archive: `.dump` custom, `.dir` directory, `.tar`, `.sql`)
+//! and `J-YYYYMMDDTHHMMSSZ.json` (the run record, also written for a failed run, which
+//! has no archive). The archive is dumped under a dot-name ending `.partial` and renamed
+//! into place only when complete; the record is written after it, so a backup is listed
+//! only once both exist. Pruning deletes the record first, then the archive.
+//!
+//! The scheduler (`pgsnap daemon`), the SQLite state database and the sending of
+//! notifications are later work; the records here are what they will read.
+
+mod record;
+mod run;
+
+pub use record::{FileSum, Outcome, PinRecord, RunRecord, Trigger};
+pub use run::{RunOutcome, run_job};
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+use crate::config::Job;
+use crate::error::{Error, Result};
+use crate::retention::{self, Candidate, Pin, Rule};
+
+/// One run found in a destination.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The record's file.
+    pub record_path: PathBuf,
+    pub record: RunRecord,
+    /// The archive, when the run succeeded and the archive is there.
+    pub archive_path: Option<PathBuf>,
+    pub started: Timestamp,
+}
+
+impl Listed {
+    /// A backup retention counts: a successful run whose archive exists.
+    pub fn is_backup(&self) -> bool {
+        self.record.outcome == Outcome::Succeeded && self.archive_path.is_some()
+    }
+}
+
+/// The runs of `job` in its destination, newest first, and the files that could not be
+/// read as records (named, not fatal: one damaged record must not hide the others).
+pub fn scan(job: &Job) -> Result<(Vec<Listed>, Vec<String>)> {
+    let dir = &job.destination;
+    let mut out = Vec::new();
+    let mut problems = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((out, problems)),
+        Err(e) => return Err(Error::io(format!("could not read directory \"{}\"", dir.display()), e)),
+    };
+    let prefix = format!("{}-", job.name);
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("could not read directory \"{}\"", dir.display()), e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(&prefix) || !name.ends_with(".json") {
+            continue;
+        }
+        let path = entry.path();
+        let record = match std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<RunRecord>(&t).map_err(|e| e.to_string()))
+        {
+            Ok(r) if r.job == job.name => r,
+            // Another job whose name shares the prefix (`nightly-eu` for `nightly`).
+            Ok(_) => continue,
+            Err(e) => {
+                problems.push(format!("{}: not a run record: {e}", path.display()));
+                continue;
+            }
+        };
+        let started = match record.started.parse::<Timestamp>() {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(format!("{}: invalid start time: {e}", path.display()));
+                continue;
+            }
+        };
+        let archive_path = record
+            .archive
+            .as_ref()
+            .map(|a| dir.join(a))
+            .filter(|p| std::fs::symlink_metadata(p).is_ok());
+        if record.outcome == Outcome::Succeeded && archive_path.is_none() {
+            problems.push(format!(
+                "{}: the archive it names ({}) is missing",
+                path.display(),
+                record.archive.as_deref().unwrap_or("none")
+            ));
+        }
+        out.push(Listed {
+            record_path: path,
+            record,
+            archive_path,
+            started,
+        });
+    }
+    out.sort_by(|a, b| {
+        b.started
+            .cmp(&a.started)
+            .then_with(|| b.record_path.cmp(&a.record_path))
+    });
+    Ok((out, problems))
+}
+
+/// Retention's decision on one backup.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub listed: Listed,
+    pub rules: Vec<Rule>,
+}
+
+impl Verdict {
+    pub fn keep(&self) -> bool {
+        !self.rules.is_empty()
+    }
+}
+
+/// The job's backups (successful runs with their archive), newest first, each with the
+/// rules that keep it at `now`.
+///
+/// Pre-deployment backups are their own series, kept by their pins only: they may hold a
+/// few tables, so they must not stand for a day or a week of the job's regular backups.
+pub fn inventory(job: &Job, listed: &[Listed], now: Timestamp) -> Vec<Verdict> {
+    let series = |predeploy: bool, policy: &retention::Policy| -> Vec<Verdict> {
+        let backups: Vec<&Listed> = listed
+            .iter()
+            .filter(|l| l.is_backup() && (l.record.trigger == Trigger::Predeploy) == predeploy)
+            .collect();
+        let candidates: Vec<Candidate> = backups
+            .iter()
+            .map(|l| Candidate {
+                time: l.started,
+                pin: l.record.pin.as_ref().map(|p| Pin {
+                    // An unreadable expiry keeps the pin (the safe side).
+                    until: p.until.as_deref().and_then(|u| u.parse().ok()),
+                }),
+            })
+            .collect();
+        retention::apply(&candidates, policy, now, &job.time_zone)
+            .into_iter()
+            .map(|d| Verdict {
+                listed: backups[d.index].clone(),
+                rules: d.rules,
+            })
+            .collect()
+    };
+    let mut all = series(false, &job.retention);
+    all.extend(series(true, &retention::Policy::default()));
+    all.sort_by_key(|v| std::cmp::Reverse(v.listed.started));
+    all
+}
+
+/// `--until-next`: after a successful pre-deployment backup, the pins held "until the
+/// next" by the job's earlier pre-deployment backups end now. Returns the archives
+/// released.
+pub fn release_pins(job: &Job, keep: &Path, now: Timestamp) -> Result<Vec<String>> {
+    let (listed, _) = scan(job)?;
+    let mut released = Vec::new();
+    for l in listed {
+        if l.record_path == keep || l.record.trigger != Trigger::Predeploy {
+            continue;
+        }
+        let mut record = l.record.clone();
+        let Some(pin) = record.pin.as_mut() else { continue };
+        if pin.until.is_some() {
+            continue;
+        }
+        pin.until = Some(now.to_string());
+        let tag = pin.tag.clone();
+        run::write_record(&l.record_path, &record)?;
+        released.push(format!("{} (tag {tag})", record.archive.as_deref().unwrap_or("-")));
+    }
+    Ok(released)
+}
+
+/// One line per backup: `keep <archive> <started> <rules>` or `forget <archive> <started>
+/// (no rule keeps it)`; with `dry_run`, `would forget`.
+pub fn describe(v: &Verdict, dry_run: bool) -> String {
+    let archive = v.listed.record.archive.as_deref().unwrap_or("-");
+    if v.keep() {
+        let rules: Vec<&str> = v.rules.iter().map(|r| r.name()).collect();
+        format!("keep {archive} {} {}", v.listed.record.started, rules.join(","))
+    } else {
+        let verb = if dry_run { "would forget" } else { "forget" };
+        format!("{verb} {archive} {} (no rule keeps it)", v.listed.record.started)
+    }
+}
+
+/// Deletes the backups retention forgets (unless `dry_run`), reporting each decision to
+/// `say` as it is made. Returns how many were (or would be) deleted.
+pub fn prune(job: &Job, now: Timestamp, dry_run: bool, say: &mut dyn FnMut(&str)) -> Result<usize> {
+    let (listed, problems) = scan(job)?;
+    for p in &problems {
+        say(&format!("warning: {p}"));
+    }
+    let mut deleted = 0;
+    say(&format!(
+        "job {}: policy {} (buckets in {})",
+        job.name,
+        job.retention.describe(),
+        job.time_zone_name
+    ));
+    for v in inventory(job, &listed, now) {
+        say(&describe(&v, dry_run));
+        if v.keep() {
+            continue;
+        }
+        deleted += 1;
+        if dry_run {
+            continue;
+        }
+        // The record goes first: a crash in between leaves an unlisted archive, never a
+        // listed backup without its archive.
+        remove_path(&v.listed.record_path)?;
+        if let Some(a) = &v.listed.archive_path {
+            remove_path(a)?;
+        }
+    }
+    Ok(deleted)
+}
+
+/// Removes a file or a directory tree.
+pub(crate) fn remove_path(p: &Path) -> Result<()> {
+    let meta = match std::fs::symlink_metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(format!("could not remove \"{}\"", p.display()), e)),
+    };
+    let r = if meta.is_dir() {
+        std::fs::remove_dir_all(p)
+    } else {
+        std::fs::remove_file(p)
+    };
+    r.map_err(|e| Error::io(format!("could not remove \"{}\"", p.display()), e))
+}
+
+/// The file stem of a run started at `t`: `JOB-YYYYMMDDTHHMMSSZ`.
+pub fn stem(job: &str, t: Timestamp) -> String {
+    format!("{job}-{}", t.strftime("%Y%m%dT%H%M%SZ"))
+}

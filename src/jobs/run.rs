@@ -1,0 +1,238 @@
+//! Running one job now: the job's dump through the same parser, checks and library call as
+//! `pgsnap dump`, under a temporary name renamed into place when complete, then the run
+//! record beside it. A failed run leaves its record (outcome `failed`, the error) and no
+//! archive.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use sha2::{Digest, Sha256};
+
+use super::record::{FileSum, Outcome, PinRecord, RunRecord, Trigger};
+use super::{remove_path, stem};
+use crate::cli::{DumpCommand, FilterReadError};
+use crate::config::Job;
+use crate::conn::{ConnSettings, ProcessEnv};
+use crate::error::{Error, ErrorKind, Result};
+
+/// What a run did: its record (written), and the dump's error when it failed.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub record: RunRecord,
+    pub record_path: PathBuf,
+    pub archive_path: Option<PathBuf>,
+    pub error: Option<Error>,
+}
+
+/// Runs `job` now. `Err` only when the run could not start or not be recorded (the
+/// destination is unusable, the job is already running); a failed dump is an `Ok` whose
+/// record says `failed`.
+pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Result<RunOutcome> {
+    let dest = &job.destination;
+    std::fs::create_dir_all(dest)
+        .map_err(|e| Error::io(format!("could not create destination \"{}\"", dest.display()), e))?;
+    // One run of a job at a time (a second `pgsnap run`, later the daemon): an advisory
+    // lock on a file in the destination, released when the process ends whatever happens.
+    let lock_path = dest.join(format!(".pgsnap-{}.lock", job.name));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(format!("could not open lock file \"{}\"", lock_path.display()), e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(Error::new(
+                ErrorKind::Lock,
+                format!(
+                    "job \"{}\" is already running (lock \"{}\" is held)",
+                    job.name,
+                    lock_path.display()
+                ),
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(Error::io(format!("could not lock \"{}\"", lock_path.display()), e));
+        }
+    }
+
+    let now = Timestamp::now();
+    let started = Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
+    let ext = job.extension();
+    let base = stem(&job.name, started);
+    let mut name = base.clone();
+    let mut n = 1;
+    while dest.join(format!("{name}.json")).exists() || dest.join(format!("{name}.{ext}")).exists() {
+        name = format!("{base}-{n}");
+        n += 1;
+    }
+    let archive_name = format!("{name}.{ext}");
+    let partial = dest.join(format!(".{archive_name}.partial"));
+    let final_path = dest.join(&archive_name);
+
+    let result = dump_to(job, &partial).await;
+    let mut record = RunRecord {
+        record_version: 1,
+        job: job.name.clone(),
+        trigger,
+        started: started.to_string(),
+        finished: String::new(),
+        outcome: Outcome::Failed,
+        error: None,
+        archive: None,
+        format: job.format.name().to_string(),
+        content: job.content.name().to_string(),
+        compression: job.compression.clone().unwrap_or_else(|| "default".to_string()),
+        archive_version: None,
+        readers: None,
+        tables: None,
+        rows: None,
+        bytes_in: None,
+        size: None,
+        files: Vec::new(),
+        pin,
+    };
+    let mut error = None;
+    let mut archive_path = None;
+    match result.and_then(|report| {
+        std::fs::rename(&partial, &final_path).map_err(|e| {
+            Error::io(
+                format!(
+                    "could not rename \"{}\" to \"{}\"",
+                    partial.display(),
+                    final_path.display()
+                ),
+                e,
+            )
+        })?;
+        Ok(report)
+    }) {
+        Ok(report) => {
+            let files = checksums(dest, &final_path)?;
+            record.outcome = Outcome::Succeeded;
+            record.archive = Some(archive_name);
+            record.archive_version = Some(report.version.to_string());
+            record.readers = Some(report.readers.clone());
+            record.tables = Some(report.tables.len());
+            record.rows = Some(report.rows);
+            record.bytes_in = Some(report.bytes_in);
+            record.size = Some(files.iter().map(|f| f.size).sum());
+            record.files = files;
+            archive_path = Some(final_path);
+        }
+        Err(e) => {
+            // Nothing that looks like a backup stays behind.
+            let _ = remove_path(&partial);
+            crate::archive::leftovers::remove_own(&partial);
+            record.error = Some(e.to_string());
+            error = Some(e);
+        }
+    }
+    record.finished = Timestamp::now().to_string();
+    let record_path = dest.join(format!("{name}.json"));
+    write_record(&record_path, &record)?;
+    drop(lock);
+    Ok(RunOutcome {
+        record,
+        record_path,
+        archive_path,
+        error,
+    })
+}
+
+/// The job's dump: its arguments through `pgsnap dump`'s parser into a request, the
+/// connection resolved as libpq does (never prompting), the password from its secret.
+async fn dump_to(job: &Job, output: &Path) -> Result<crate::dump::Report> {
+    let args = job.dump_args(output);
+    let command = crate::cli::dump::parse(&args, &mut |_| {
+        Err(FilterReadError::Open(std::io::Error::other(
+            "jobs take no filter files",
+        )))
+    })
+    .map_err(|e| Error::config(format!("job \"{}\": {e}", job.name)))?;
+    let DumpCommand::Run(req) = command else {
+        return Err(Error::config(format!("job \"{}\": not a dump command", job.name)));
+    };
+    let mut settings = ConnSettings::resolve(&req.conn, &ProcessEnv, &mut |_| {
+        Err(Error::config("a job never prompts for a password"))
+    })?;
+    if let Some(secret) = &job.source.password {
+        settings.password = Some(secret.read()?);
+    }
+    let target = crate::pg::Target::from_settings(&settings)?;
+    crate::dump::dump(req.options(target)).await
+}
+
+/// Every file of the archive (one, or a directory's), with its size and SHA-256.
+fn checksums(dest: &Path, archive: &Path) -> Result<Vec<FileSum>> {
+    let mut files = Vec::new();
+    let mut stack = vec![archive.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::metadata(&p).map_err(|e| Error::io(format!("could not read \"{}\"", p.display()), e))?;
+        if meta.is_dir() {
+            let entries =
+                std::fs::read_dir(&p).map_err(|e| Error::io(format!("could not read \"{}\"", p.display()), e))?;
+            for entry in entries {
+                stack.push(
+                    entry
+                        .map_err(|e| Error::io(format!("could not read \"{}\"", p.display()), e))?
+                        .path(),
+                );
+            }
+            continue;
+        }
+        let mut f = std::fs::File::open(&p).map_err(|e| Error::io(format!("could not open \"{}\"", p.display()), e))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut size = 0u64;
+        loop {
+            let n = f
+                .read(&mut buf)
+                .map_err(|e| Error::io(format!("could not read \"{}\"", p.display()), e))?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            hasher.update(&buf[..n]);
+        }
+        let digest = hasher.finalize();
+        let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let rel = p.strip_prefix(dest).unwrap_or(&p).to_string_lossy().into_owned();
+        files.push(FileSum {
+            path: rel,
+            size,
+            sha256,
+        });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// Writes the record under a temporary name, makes it durable, renames it into place.
+pub(crate) fn write_record(path: &Path, record: &RunRecord) -> Result<()> {
+    let text = serde_json::to_string_pretty(record)
+        .map_err(|e| Error::config(format!("could not encode the run record: {e}")))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(format!("could not write run record \"{}\"", path.display()), e)
+    })
+}
