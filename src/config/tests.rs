@@ -47,6 +47,19 @@ fn the_readme_example_is_valid() {
 }
 
 #[test]
+fn custom_and_tar_jobs_may_run_in_parallel() {
+    // `pgsnap dump` accepts -j with -Fc and -Ft; a job accepts what the command accepts.
+    for format in ["custom", "tar", "directory"] {
+        let text = format!(
+            "[jobs.a]\ndestination = \"/b\"\nformat = \"{format}\"\nparallel = 4\n\
+             source = {{ dbname = \"x\" }}\n"
+        );
+        let c = check(&text).unwrap_or_else(|e| panic!("{format}: {e:#?}"));
+        assert_eq!(c.job("a").unwrap().parallel, 4, "{format}");
+    }
+}
+
+#[test]
 fn defaults() {
     let c = check(MINIMAL).unwrap();
     let j = &c.jobs[0];
@@ -154,7 +167,7 @@ const BAD: &[Bad] = &[
         says: "brotli",
     },
     Bad {
-        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nformat = \"custom\"\nparallel = 4\n",
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nformat = \"plain\"\nparallel = 4\n",
         line: 5,
         key: "jobs.a.parallel",
         says: "directory",

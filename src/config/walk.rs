@@ -403,9 +403,10 @@ fn job(
     }
     if let (Some((n, span)), Some(f)) = (&parallel, format)
         && *n > 1
-        && f != OutputFormat::Directory
+        && f == OutputFormat::Plain
     {
-        // pg_dump.c main refuses the same: one file has one writer.
+        // As `pgsnap dump`: custom and tar take data from parallel workers; only a plain
+        // script (each table's rows in one place, in order) is refused.
         w.err(
             span.clone(),
             &join(path, "parallel"),
