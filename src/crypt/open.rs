@@ -64,8 +64,8 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+    use crate::archive::output::FileLayer;
     use crate::archive::output::tests::MemFile;
-    use crate::archive::output::{ArchiveFile, FileLayer};
     use crate::crypt::layer::AgeLayer;
     use crate::crypt::recipients::{Envelope, Key};
 
