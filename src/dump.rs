@@ -196,7 +196,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         OutputFormat::Plain => writer::Format::Plain,
     };
     // Checked before touching the server: an unusable output fails fast.
-    let mut writer = writer::create(
+    let writer = writer::create(
         format,
         opts.output.as_deref(),
         WriterOptions {
@@ -206,12 +206,15 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
             script: opts.script.clone(),
         },
     )?;
+    // The manifest (sizes, checksums, rows per table) is written once the archive is done.
+    let (mut writer, manifest) = crate::manifest::wrap(writer, opts.format.name(), opts.compression, &opts.layers);
     let created = now_utc();
 
     // Workers must reach the server the leader reached: the snapshot exists only there.
     let (mut leader, target) = opts.target.connect_pinned().await?;
     leader.setup(&opts.session).await?;
     let snapshot = leader.begin_leader_transaction(&opts.session).await?;
+    manifest.set_snapshot(&snapshot);
 
     let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
     // Archives hold large objects as their version does; a script prints them as the

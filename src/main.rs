@@ -10,6 +10,7 @@ use pgsnap::cli::log::{Colors, Level, PgLog, colors_from_env, line, to_stderr};
 use pgsnap::cli::{Cli, Command, DumpCommand, DumpRequest, FilterReadError, Invocation, UsageError};
 use pgsnap::config::{Config, Job};
 use pgsnap::conn::{ConnSettings, PASSWORD_PROMPT, PasswordPrompt, ProcessEnv};
+use pgsnap::crypt::{AgeLayer, Identities};
 use pgsnap::dump::dump;
 use pgsnap::{Error, ErrorKind};
 use tracing_subscriber::layer::SubscriberExt;
@@ -104,6 +105,8 @@ fn prompt_password(prompt: &str) -> pgsnap::Result<String> {
 }
 
 async fn run_dump(req: &DumpRequest) -> pgsnap::Result<()> {
+    // Keys first: a bad recipient or an unreadable passphrase file fails before connecting.
+    let envelope = req.encryption.resolve(std::env::var(PASSPHRASE_VAR).ok())?;
     // -W prompts here, before connecting.
     let mut settings = ConnSettings::resolve(&req.conn, &ProcessEnv, &mut prompt_password)?;
     let mut prompted = req.conn.password_prompt == PasswordPrompt::Force;
@@ -112,6 +115,9 @@ async fn run_dump(req: &DumpRequest) -> pgsnap::Result<()> {
         let mut opts = req.options(target);
         if req.progress == pgsnap::cli::dump::ProgressOutput::Json {
             opts.progress = std::sync::Arc::new(pgsnap::progress::JsonLines::new(std::io::stderr()));
+        }
+        if let Some(env) = &envelope {
+            opts.layers.push(std::sync::Arc::new(AgeLayer::new(env.clone())));
         }
         match dump(opts).await {
             Ok(report) => {
@@ -139,6 +145,75 @@ async fn run_dump(req: &DumpRequest) -> pgsnap::Result<()> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The environment variable holding a passphrase (never a command-line argument, which other
+/// users of the machine can read in the process list).
+const PASSPHRASE_VAR: &str = "PGSNAP_PASSPHRASE";
+
+/// The keys of `decrypt`/`verify`, from flags and the environment.
+fn identities(keys: &pgsnap::cli::KeyArgs) -> pgsnap::Result<Option<Identities>> {
+    Identities::resolve(
+        &keys.identities,
+        keys.passphrase_file.as_deref(),
+        std::env::var(PASSPHRASE_VAR).ok(),
+    )
+}
+
+fn keygen_command(ui: &Ui, args: &pgsnap::cli::KeygenArgs) -> ExitCode {
+    let created = pgsnap::manifest::rfc3339(std::time::SystemTime::now());
+    match pgsnap::crypt::generate_identity_file(&args.output, &created) {
+        Ok(recipient) => finish_output(ui, print_stdout(&format!("{recipient}\n"))),
+        Err(e) => ui.fail(&anyhow::Error::new(e)),
+    }
+}
+
+fn decrypt_command(ui: &Ui, args: &pgsnap::cli::DecryptArgs) -> ExitCode {
+    let run = || -> pgsnap::Result<()> {
+        let Some(ids) = identities(&args.keys)? else {
+            return Err(Error::usage(format!(
+                "no key given: use -i IDENTITY, --passphrase-file FILE or {PASSPHRASE_VAR}"
+            )));
+        };
+        let report = pgsnap::decrypt::decrypt(&args.archive, &ids, args.output.as_deref(), !args.no_sync)?;
+        tracing::info!("decrypted {} files, {} bytes", report.files, report.bytes);
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => ui.fail(&anyhow::Error::new(e)),
+    }
+}
+
+fn verify_command(ui: &Ui, args: &pgsnap::cli::VerifyArgs) -> ExitCode {
+    let report = match identities(&args.keys).and_then(|ids| pgsnap::verify::verify(&args.archive, ids.as_ref())) {
+        Ok(r) => r,
+        Err(e) => return ui.fail(&anyhow::Error::new(e)),
+    };
+    if report.ok() {
+        return finish_output(
+            ui,
+            print_stdout(&format!(
+                "{}: verified ({} files checked, {} data entries read, {} rows)\n",
+                args.archive.display(),
+                report.files_checked,
+                report.entries_read,
+                report.rows
+            )),
+        );
+    }
+    for p in &report.problems {
+        ui.say(Level::Error, &p.to_string());
+    }
+    ui.say(
+        Level::Error,
+        &format!(
+            "archive \"{}\" failed verification: {} problem(s)",
+            args.archive.display(),
+            report.problems.len()
+        ),
+    );
+    ExitCode::from(1)
 }
 
 /// How long a stopped dump may take to unwind (cancelled queries, removed files).
@@ -278,6 +353,9 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
                 Some("run") => "pgsnap run",
                 Some("backups") => "pgsnap backups",
                 Some("predeploy") => "pgsnap predeploy",
+                Some("keygen") => "pgsnap keygen",
+                Some("decrypt") => "pgsnap decrypt",
+                Some("verify") => "pgsnap verify",
                 _ => "pgsnap",
             };
             ui.hint(command);
@@ -305,6 +383,9 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
                 Err(e) => ui.fail(&anyhow::Error::new(e)),
             }
         }
+        Command::Keygen(args) => keygen_command(ui, &args),
+        Command::Decrypt(args) => decrypt_command(ui, &args),
+        Command::Verify(args) => verify_command(ui, &args),
     }
 }
 

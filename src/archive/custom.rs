@@ -122,7 +122,7 @@ impl CustomWriter {
             // unless the dump succeeds.
             file = Box::new(HoldBack::new(file, 5));
         }
-        let spool = Arc::new(SpoolDir::create(path)?);
+        let spool = Arc::new(SpoolDir::create_for(path, &opts.layers)?);
         Ok(CustomWriter {
             path: path.map(Path::to_path_buf),
             opts,

@@ -163,6 +163,17 @@ impl DirectoryWriter {
         &self.tmp
     }
 
+    /// Completes an archive whose files were put into [`temp_dir`](Self::temp_dir) by the
+    /// caller (`pgsnap decrypt` writes every member itself): syncs it and renames it into
+    /// place. Never call it after `start`.
+    pub fn finish_files(mut self) -> Result<PathBuf> {
+        if self.started.is_some() {
+            return Err(Error::internal("finish_files on a started directory archive"));
+        }
+        self.move_into_place()?;
+        Ok(self.target.clone())
+    }
+
     /// Renames the complete temporary directory to the target (after syncing it).
     fn move_into_place(&mut self) -> Result<()> {
         let shown = self.target.display().to_string();

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::crypt::seal::{RECORD, Sealer};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Write buffer of single-file outputs and spool files.
@@ -60,6 +61,15 @@ pub trait FileLayer: Send + Sync + fmt::Debug {
     /// Wraps `inner`, the archive file named `name` (`toc.dat`, `2565.dat.gz`, or the file
     /// name of a single-file archive).
     fn wrap(&self, name: &str, inner: Box<dyn ArchiveFile>) -> Result<Box<dyn ArchiveFile>>;
+    /// Whether temporary files written while the archive is built (spools) must be sealed
+    /// too, because this layer keeps the archive's bytes from the disk (encryption).
+    fn seals_temporaries(&self) -> bool {
+        false
+    }
+    /// Public keys the files are encrypted to, for the manifest (never a secret).
+    fn public_keys(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Wraps `file` in `layers`; bytes pass through `layers[0]` first, the file last.
@@ -98,7 +108,7 @@ pub fn open_single_file(path: Option<&Path>, sync: bool) -> Result<Box<dyn Archi
 }
 
 /// The directory an output path is created in (`.` for a bare name).
-pub(super) fn parent_dir(path: &Path) -> PathBuf {
+pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -574,12 +584,24 @@ impl ArchiveFile for HoldBack {
 #[derive(Debug)]
 pub struct SpoolDir {
     path: PathBuf,
+    /// Seals every spool file when the archive is encrypted (see `crypt::seal`).
+    seal: Option<Arc<Sealer>>,
 }
 
 impl SpoolDir {
     /// Creates `.<name>.pgsnap-spool-<pid>-<n>` (mode 0700) beside `beside`, or in the
     /// system's temporary directory when there is no output path (standard output).
     pub fn create(beside: Option<&Path>) -> Result<SpoolDir> {
+        Self::create_sealed(beside, false)
+    }
+
+    /// [`create`](Self::create) for an archive written through `layers`: its spool files are
+    /// sealed with a key held in memory when a layer asks for it.
+    pub fn create_for(beside: Option<&Path>, layers: &[Arc<dyn FileLayer>]) -> Result<SpoolDir> {
+        Self::create_sealed(beside, layers.iter().any(|l| l.seals_temporaries()))
+    }
+
+    fn create_sealed(beside: Option<&Path>, sealed: bool) -> Result<SpoolDir> {
         let (dir, name) = match beside {
             Some(p) => (
                 parent_dir(p),
@@ -599,7 +621,8 @@ impl SpoolDir {
             b.create(p)
         })
         .map_err(|e| e.context("creating a directory for spool files"))?;
-        Ok(SpoolDir { path })
+        let seal = if sealed { Some(Arc::new(Sealer::new()?)) } else { None };
+        Ok(SpoolDir { path, seal })
     }
 
     pub fn path(&self) -> &Path {
@@ -616,6 +639,8 @@ impl SpoolDir {
             path,
             file: BufWriter::with_capacity(64 * 1024, f),
             len: 0,
+            seal: self.seal.clone(),
+            pending: Vec::new(),
         })
     }
 }
@@ -634,16 +659,46 @@ impl Drop for SpoolDir {
 pub struct SpoolFile {
     path: PathBuf,
     file: BufWriter<File>,
+    /// Bytes given (before sealing).
     len: u64,
+    seal: Option<Arc<Sealer>>,
+    /// Sealed spools: bytes not yet sealed into a record.
+    pending: Vec<u8>,
 }
 
 impl SpoolFile {
     pub fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        self.len += buf.len() as u64;
+        if self.seal.is_some() {
+            self.pending.extend_from_slice(buf);
+            if self.pending.len() >= RECORD {
+                self.seal_pending()?;
+            }
+            return Ok(());
+        }
+        self.raw_write(buf)
+    }
+
+    fn raw_write(&mut self, buf: &[u8]) -> Result<()> {
         self.file
             .write_all(buf)
-            .map_err(|e| Error::io(format!("could not write spool file \"{}\"", self.path.display()), e))?;
-        self.len += buf.len() as u64;
-        Ok(())
+            .map_err(|e| Error::io(format!("could not write spool file \"{}\"", self.path.display()), e))
+    }
+
+    /// Seals what is pending into records written to the file.
+    fn seal_pending(&mut self) -> Result<()> {
+        let Some(seal) = self.seal.clone() else {
+            return Ok(());
+        };
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut out = Vec::with_capacity(self.pending.len() + 64);
+        for part in self.pending.chunks(RECORD) {
+            seal.seal(part, &mut out)?;
+        }
+        self.pending.clear();
+        self.raw_write(&out)
     }
 
     pub fn len(&self) -> u64 {
@@ -655,7 +710,8 @@ impl SpoolFile {
     }
 
     /// Closes the file (freeing its descriptor); it is read back by [`Spooled::copy_into`].
-    pub fn close(self) -> Result<Spooled> {
+    pub fn close(mut self) -> Result<Spooled> {
+        self.seal_pending()?;
         let shown = self.path.display().to_string();
         self.file
             .into_inner()
@@ -663,17 +719,22 @@ impl SpoolFile {
         Ok(Spooled {
             path: self.path,
             len: self.len,
+            seal: self.seal,
         })
     }
 
     /// Copies what was written so far into `out` and keeps writing to the same file.
     pub fn copy_so_far(&mut self, out: &mut dyn ArchiveFile) -> Result<()> {
+        self.seal_pending()?;
         let shown = self.path.display().to_string();
         self.file
             .flush()
             .map_err(|e| Error::io(format!("could not write spool file \"{shown}\""), e))?;
         let f = File::open(&self.path).map_err(|e| Error::io(format!("could not open spool file \"{shown}\""), e))?;
-        copy_exact(f, self.len, &shown, &mut |b| out.write_all(b))
+        match &self.seal {
+            Some(seal) => copy_sealed(f, seal, self.len, &shown, &mut |b| out.write_all(b)),
+            None => copy_exact(f, self.len, &shown, &mut |b| out.write_all(b)),
+        }
     }
 }
 
@@ -682,6 +743,7 @@ impl SpoolFile {
 pub struct Spooled {
     path: PathBuf,
     len: u64,
+    seal: Option<Arc<Sealer>>,
 }
 
 impl Spooled {
@@ -702,7 +764,10 @@ impl Spooled {
     pub fn copy_to(self, visit: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
         let shown = self.path.display().to_string();
         let f = File::open(&self.path).map_err(|e| Error::io(format!("could not open spool file \"{shown}\""), e))?;
-        copy_exact(f, self.len, &shown, visit)?;
+        match &self.seal {
+            Some(seal) => copy_sealed(f, seal, self.len, &shown, visit)?,
+            None => copy_exact(f, self.len, &shown, visit)?,
+        }
         let _ = fs::remove_file(&self.path);
         Ok(())
     }
@@ -712,6 +777,46 @@ impl Drop for Spooled {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
     }
+}
+
+/// Reads a sealed spool file: every record opened, `len` bytes of plaintext in all.
+fn copy_sealed(
+    mut f: File,
+    seal: &Sealer,
+    len: u64,
+    shown: &str,
+    out: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut raw: Vec<u8> = Vec::with_capacity(2 * BUF_SIZE);
+    let mut buf = vec![0u8; BUF_SIZE];
+    let mut plain = Vec::with_capacity(BUF_SIZE);
+    let mut total = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| Error::io(format!("could not read spool file \"{shown}\""), e))?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        plain.clear();
+        let used = seal
+            .open_records(&raw, &mut plain)
+            .map_err(|e| e.context(format!("reading spool file \"{shown}\"")))?;
+        raw.drain(..used);
+        total += plain.len() as u64;
+        if total > len {
+            break;
+        }
+        out(&plain)?;
+    }
+    if !raw.is_empty() || total != len {
+        return Err(Error::io(
+            format!("spool file \"{shown}\" does not hold what was written ({len} bytes)"),
+            io::Error::from(io::ErrorKind::UnexpectedEof),
+        ));
+    }
+    Ok(())
 }
 
 fn copy_exact(mut f: File, len: u64, shown: &str, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {

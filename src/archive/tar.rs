@@ -223,7 +223,7 @@ impl TarWriter {
         Ok(TarWriter {
             path: path.map(Path::to_path_buf),
             file: Some(file),
-            spool: Some(Arc::new(SpoolDir::create(path)?)),
+            spool: Some(Arc::new(SpoolDir::create_for(path, &opts.layers)?)),
             mtime,
             started: None,
         })

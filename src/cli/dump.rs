@@ -13,6 +13,7 @@ use crate::archive::toc::ArchiveVersion;
 use crate::catalog::Selection;
 use crate::codec::Compression;
 use crate::conn::{ConnOptions, PasswordPrompt};
+use crate::crypt::EnvelopeRequest;
 use crate::dump::{DumpOptions, OutputFormat};
 use crate::model::InsertOptions;
 use crate::pg::{SessionOptions, Target};
@@ -100,6 +101,10 @@ enum O {
     Unhandled,
     ArchiveVersion,
     Progress,
+    EncryptTo,
+    EncryptToFile,
+    PassphraseFile,
+    EncryptWithPassphrase,
 }
 
 const fn opt(id: O, short: Option<char>, long: &'static [&'static str], has_arg: HasArg) -> OptSpec<O> {
@@ -216,6 +221,10 @@ const OPTIONS: &[OptSpec<O>] = &[
     opt(O::Unhandled, Some('X'), &[], No),
     own(O::ArchiveVersion, &["archive-version"], Req),
     own(O::Progress, &["progress"], Req),
+    own(O::EncryptTo, &["encrypt-to"], Req),
+    own(O::EncryptToFile, &["encrypt-to-file"], Req),
+    own(O::PassphraseFile, &["passphrase-file"], Req),
+    own(O::EncryptWithPassphrase, &["encrypt-with-passphrase"], No),
 ];
 
 /// The long option names pg_dump 18 accepts (and pgsnap's own), for the help test.
@@ -302,6 +311,9 @@ pub struct DumpRequest {
     pub script: ScriptOptions,
     /// `--no-sync` turns it off.
     pub sync: bool,
+    /// `--encrypt-to`, `--encrypt-to-file`, `--passphrase-file`, `--encrypt-with-passphrase`
+    /// (files not read yet; see [`EnvelopeRequest::resolve`]).
+    pub encryption: EnvelopeRequest,
     /// `-v` given this many times: narrate as pg_dump's verbose mode does (more than once:
     /// debugging detail too).
     pub verbose: u8,
@@ -556,6 +568,7 @@ struct Raw {
     restrict_key: Option<String>,
     archive_version: Option<String>,
     progress: Option<String>,
+    encryption: EnvelopeRequest,
     patterns: Patterns,
     include_everything: bool,
     operands: Vec<String>,
@@ -742,6 +755,10 @@ fn read_args(
             O::RestrictKey => r.restrict_key = Some(value),
             O::ArchiveVersion => r.archive_version = Some(value),
             O::Progress => r.progress = Some(value),
+            O::EncryptTo => r.encryption.recipients.push(value),
+            O::EncryptToFile => r.encryption.recipient_files.push(PathBuf::from(value)),
+            O::PassphraseFile => r.encryption.passphrase_file = Some(PathBuf::from(value)),
+            O::EncryptWithPassphrase => r.encryption.passphrase_env = true,
         }
     }
     Ok(r)
@@ -916,6 +933,7 @@ pub fn parse(
             )));
         }
     };
+    r.encryption.check().map_err(UsageError::fatal)?;
     let archive_version = match r.archive_version.as_deref() {
         None => None,
         Some("1.14") | Some("1.14.0") => Some(ArchiveVersion::V1_14),
@@ -1055,6 +1073,7 @@ pub fn parse(
         session,
         script,
         sync: !r.no_sync,
+        encryption: r.encryption.clone(),
         verbose: r.verbose,
         warnings,
     })))

@@ -22,6 +22,11 @@ General options:
   --archive-version=VERSION    archive format to write (1.14, 1.15, 1.16);
                                default: the oldest the options allow
   --progress=json|none         write progress events as JSON lines to stderr
+  --encrypt-to=RECIPIENT       encrypt every archive file with age to RECIPIENT
+                               (age1..., ssh-ed25519 or ssh-rsa public key; repeatable)
+  --encrypt-to-file=FILE       encrypt to the recipients listed in FILE
+  --passphrase-file=FILE       encrypt with the passphrase on FILE's first line
+  --encrypt-with-passphrase    encrypt with the passphrase in PGSNAP_PASSPHRASE
   --lock-wait-timeout=TIMEOUT  fail after waiting TIMEOUT for a table lock
   --no-sync                    do not wait for changes to be written safely to disk
   --sync-method=METHOD         set method for syncing files to disk (fsync, syncfs)

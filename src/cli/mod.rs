@@ -103,6 +103,58 @@ pub enum Command {
     /// The backups of configured jobs.
     #[command(subcommand)]
     Backups(jobs::BackupsCommand),
+    /// Write a new age X25519 identity (mode 0600) to FILE and print its recipient.
+    Keygen(KeygenArgs),
+    /// Decrypt an encrypted archive into the plain archive pg_restore reads.
+    Decrypt(DecryptArgs),
+    /// Check an archive against its manifest, read every data file to its end.
+    Verify(VerifyArgs),
+}
+
+/// `pgsnap verify` flags.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The archive: a directory, or a custom/tar/plain file with NAME.manifest beside it.
+    #[arg(value_name = "ARCHIVE")]
+    pub archive: PathBuf,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `pgsnap keygen` flags.
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// The identity file to create (never overwritten).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// The keys that open an encrypted archive (shared by `decrypt` and `verify`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct KeyArgs {
+    /// An identity file (age identity or unencrypted OpenSSH private key); repeatable.
+    #[arg(short = 'i', long = "identity", value_name = "IDENTITY")]
+    pub identities: Vec<PathBuf>,
+    /// A file whose first line is the passphrase (else PGSNAP_PASSPHRASE, when set).
+    #[arg(long = "passphrase-file", value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// `pgsnap decrypt` flags.
+#[derive(Args, Debug)]
+pub struct DecryptArgs {
+    /// The encrypted archive: a directory, or a custom/tar/plain file.
+    #[arg(value_name = "ARCHIVE")]
+    pub archive: PathBuf,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Where to write the plain archive (required for a directory archive); standard output
+    /// when omitted or "-".
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Do not wait for the output to be written safely to disk.
+    #[arg(long = "no-sync")]
+    pub no_sync: bool,
 }
 
 /// `pgsnap dump` arguments as given; they are read by [`dump::parse`], not by clap.

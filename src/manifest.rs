@@ -1,0 +1,595 @@
+//! The archive manifest: proof of what a dump wrote, checked by `pgsnap verify`.
+//!
+//! `pgsnap.manifest` is JSON, written last, after the archive is complete and in place: its
+//! presence means the dump finished. It records pgsnap's and the server's versions, the
+//! database, the snapshot, start and end times, the archive version and which pg_restore
+//! versions read it, format and codec, the recipients' public keys (never a secret), per file
+//! its size and SHA-256 of the bytes on disk (ciphertext when encrypted), and per table the
+//! rows counted in its COPY stream as the dump wrote it.
+//!
+//! Where it goes: inside a directory archive (pg_restore ignores files the TOC does not
+//! name); beside a single-file archive as `NAME.manifest` (a sidecar, not a trailer: bytes
+//! after an age file's end make `age -d` fail, bytes after a tar's end-of-archive blocks
+//! are easily lost by tools that rewrite tars, and a file cannot hold its own checksum). A
+//! dump to standard output or a device has no manifest. An encrypted archive's manifest
+//! names no table (row counts are per dump id), so its plaintext tells nothing about the
+//! schema.
+//!
+//! Checksums are taken by reading each file back once it is complete and in place: the bytes
+//! checked are those on disk, including the custom format's TOC rewritten with data offsets.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::archive::output::FileLayer;
+use crate::archive::toc::{Header, TocEntry};
+use crate::archive::writer::{ArchiveWriter, DataSink, DataSinks, Finished};
+use crate::codec::Compression;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Name of the manifest inside a directory archive.
+pub const MANIFEST_FILE: &str = "pgsnap.manifest";
+/// Suffix of a single-file archive's sidecar manifest.
+pub const SIDECAR_SUFFIX: &str = ".manifest";
+/// The layout version of the manifest written here.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// One archive file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSum {
+    /// Name inside a directory archive, or the file name of a single-file archive.
+    pub name: String,
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the bytes on disk.
+    pub sha256: String,
+}
+
+/// Rows of one table as the dump wrote them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRows {
+    pub dump_id: i32,
+    /// `schema.table`; left out of encrypted archives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// Data lines of its COPY stream.
+    pub rows: u64,
+}
+
+/// The manifest document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub pgsnap_version: String,
+    pub server_version: String,
+    pub database: String,
+    pub snapshot: String,
+    pub started: String,
+    pub finished: String,
+    pub format: String,
+    pub compression: String,
+    pub archive_version: String,
+    pub readers: String,
+    pub encrypted: bool,
+    pub recipients: Vec<String>,
+    pub files: Vec<FileSum>,
+    pub tables: Vec<TableRows>,
+}
+
+impl Manifest {
+    /// Parses a manifest; every field must be present.
+    pub fn parse(text: &[u8]) -> std::result::Result<Manifest, String> {
+        let m: Manifest = serde_json::from_slice(text).map_err(|e| e.to_string())?;
+        if m.manifest_version != MANIFEST_VERSION {
+            return Err(format!("unknown manifest version {}", m.manifest_version));
+        }
+        Ok(m)
+    }
+
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        let mut v = serde_json::to_vec_pretty(self).map_err(|e| Error::internal(format!("manifest: {e}")))?;
+        v.push(b'\n');
+        Ok(v)
+    }
+}
+
+/// Where the manifest of the archive at `archive` lives.
+pub fn manifest_path(archive: &Path) -> PathBuf {
+    if archive.is_dir() {
+        archive.join(MANIFEST_FILE)
+    } else {
+        let mut s = archive.as_os_str().to_owned();
+        s.push(SIDECAR_SUFFIX);
+        PathBuf::from(s)
+    }
+}
+
+/// Size and SHA-256 of the file at `path`, read to its end.
+pub fn sum_file(path: &Path, name: &str) -> io::Result<FileSum> {
+    let mut f = fs::File::open(path)?;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        ctx.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok(FileSum {
+        name: name.to_string(),
+        size,
+        sha256: hex(ctx.finish().as_ref()),
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of `t` (UTC).
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a proleptic Gregorian date, by 400-year eras.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counting rows in COPY text
+
+/// Counts the rows of a COPY text stream: one line per row, up to the `\.` end marker (the
+/// lines after it, if any, are not rows). Fed block by block; lines may span blocks.
+#[derive(Debug, Default, Clone)]
+pub struct RowCounter {
+    rows: u64,
+    /// Bytes of the current line so far (up to 3 kept to recognise `\.`).
+    line: Vec<u8>,
+    line_len: u64,
+    ended: bool,
+}
+
+impl RowCounter {
+    pub fn feed(&mut self, mut block: &[u8]) {
+        while !block.is_empty() && !self.ended {
+            match memchr_nl(block) {
+                Some(i) => {
+                    self.take(&block[..i]);
+                    if self.line_len == 2 && self.line == b"\\." {
+                        self.ended = true;
+                    } else {
+                        self.rows += 1;
+                    }
+                    self.line.clear();
+                    self.line_len = 0;
+                    block = &block[i + 1..];
+                }
+                None => {
+                    self.take(block);
+                    block = &[];
+                }
+            }
+        }
+    }
+
+    fn take(&mut self, part: &[u8]) {
+        if self.line.len() < 3 {
+            let room = 3 - self.line.len();
+            self.line.extend_from_slice(&part[..part.len().min(room)]);
+        }
+        self.line_len += part.len() as u64;
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Whether the `\.` end marker was seen.
+    pub fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Whether the stream ended inside a line (no final newline).
+    pub fn partial_line(&self) -> bool {
+        self.line_len > 0
+    }
+}
+
+fn memchr_nl(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// What the dump knows that the writer does not.
+#[derive(Debug, Default)]
+struct Known {
+    snapshot: String,
+    started: Option<SystemTime>,
+}
+
+/// Handle for the dump to record what only it knows (the snapshot).
+#[derive(Debug, Clone, Default)]
+pub struct ManifestNotes(Arc<Mutex<Known>>);
+
+impl ManifestNotes {
+    pub fn set_snapshot(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).snapshot = id.to_string();
+    }
+}
+
+/// Wraps `inner` so that its completed archive gets a manifest. `format` and `readers` as
+/// the manifest states them; `layers` are asked for the public keys.
+pub fn wrap(
+    inner: Box<dyn ArchiveWriter>,
+    format: &str,
+    compression: Compression,
+    layers: &[Arc<dyn FileLayer>],
+) -> (Box<dyn ArchiveWriter>, ManifestNotes) {
+    let notes = ManifestNotes(Arc::new(Mutex::new(Known {
+        snapshot: String::new(),
+        started: Some(SystemTime::now()),
+    })));
+    let recipients: Vec<String> = layers.iter().flat_map(|l| l.public_keys()).collect();
+    let w = ManifestWriter {
+        inner: Some(inner),
+        notes: notes.clone(),
+        format: format.to_string(),
+        compression,
+        encrypted: layers.iter().any(|l| l.seals_temporaries()),
+        recipients,
+        header: None,
+        tables: BTreeMap::new(),
+        counts: Arc::new(Mutex::new(BTreeMap::new())),
+    };
+    (Box::new(w), notes)
+}
+
+struct ManifestWriter {
+    inner: Option<Box<dyn ArchiveWriter>>,
+    notes: ManifestNotes,
+    format: String,
+    compression: Compression,
+    encrypted: bool,
+    recipients: Vec<String>,
+    header: Option<Header>,
+    /// COPY data entries: dump id → `schema.table`.
+    tables: BTreeMap<i32, String>,
+    counts: Arc<Mutex<BTreeMap<i32, u64>>>,
+}
+
+impl ArchiveWriter for ManifestWriter {
+    fn start(&mut self, header: Header, entries: Vec<TocEntry>) -> Result<()> {
+        self.tables = entries
+            .iter()
+            .filter(|e| e.had_dumper && e.desc == "TABLE DATA" && e.copy_stmt.as_deref().is_some_and(|s| !s.is_empty()))
+            .map(|e| {
+                let name = match &e.namespace {
+                    Some(ns) if !ns.is_empty() => format!("{ns}.{}", e.tag),
+                    _ => e.tag.clone(),
+                };
+                (e.dump_id, name)
+            })
+            .collect();
+        self.header = Some(header.clone());
+        match self.inner.as_mut() {
+            Some(w) => w.start(header, entries),
+            None => Err(Error::internal("manifest writer without an archive")),
+        }
+    }
+
+    fn sinks(&self) -> Result<Arc<dyn DataSinks>> {
+        let Some(w) = self.inner.as_ref() else {
+            return Err(Error::internal("manifest writer without an archive"));
+        };
+        Ok(Arc::new(CountingSinks {
+            inner: w.sinks()?,
+            tables: self.tables.keys().copied().collect(),
+            counts: self.counts.clone(),
+        }))
+    }
+
+    fn data_order(&self) -> Option<Vec<i32>> {
+        self.inner.as_ref().and_then(|w| w.data_order())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Finished> {
+        let Some(inner) = self.inner.take() else {
+            return Err(Error::internal("manifest writer without an archive"));
+        };
+        let finished = inner.finish()?;
+        if let Some(path) = &finished.path {
+            self.write_manifest(path).map_err(|e| {
+                e.context(format!(
+                    "archive \"{}\" is complete but its manifest is not",
+                    path.display()
+                ))
+            })?;
+        }
+        Ok(finished)
+    }
+}
+
+impl ManifestWriter {
+    fn write_manifest(&self, archive: &Path) -> Result<()> {
+        let meta = fs::metadata(archive).map_err(|e| Error::io(format!("checking \"{}\"", archive.display()), e))?;
+        // A device or FIFO (`-f /dev/null`) gets none.
+        if !meta.is_dir() && !meta.is_file() {
+            return Ok(());
+        }
+        let mut files = Vec::new();
+        if meta.is_dir() {
+            let mut names: Vec<String> = fs::read_dir(archive)
+                .map_err(|e| Error::io(format!("reading \"{}\"", archive.display()), e))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != MANIFEST_FILE)
+                .collect();
+            names.sort();
+            for n in names {
+                let p = archive.join(&n);
+                files.push(sum_file(&p, &n).map_err(|e| Error::io(format!("reading \"{}\"", p.display()), e))?);
+            }
+        } else {
+            let name = archive
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            files.push(
+                sum_file(archive, &name).map_err(|e| Error::io(format!("reading \"{}\"", archive.display()), e))?,
+            );
+        }
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let tables = self
+            .tables
+            .iter()
+            .filter_map(|(id, name)| {
+                counts.get(id).map(|&rows| TableRows {
+                    dump_id: *id,
+                    table: (!self.encrypted).then(|| name.clone()),
+                    rows,
+                })
+            })
+            .collect();
+        let (snapshot, started) = {
+            let k = self.notes.0.lock().unwrap_or_else(|p| p.into_inner());
+            (k.snapshot.clone(), k.started.unwrap_or_else(SystemTime::now))
+        };
+        let header = self.header.as_ref();
+        let plain = self.format == "plain";
+        let m = Manifest {
+            manifest_version: MANIFEST_VERSION,
+            pgsnap_version: env!("CARGO_PKG_VERSION").to_string(),
+            server_version: header.map(|h| h.server_version.clone()).unwrap_or_default(),
+            database: header.map(|h| h.dbname.clone()).unwrap_or_default(),
+            snapshot,
+            started: rfc3339(started),
+            finished: rfc3339(SystemTime::now()),
+            format: self.format.clone(),
+            compression: self.compression.name().to_string(),
+            archive_version: if plain {
+                "none (SQL script)".into()
+            } else {
+                header.map(|h| h.version.to_string()).unwrap_or_default()
+            },
+            readers: if plain {
+                "psql".into()
+            } else {
+                header.map(|h| h.version.readers()).unwrap_or_default()
+            },
+            encrypted: self.encrypted,
+            recipients: self.recipients.clone(),
+            files,
+            tables,
+        };
+        write_atomically(&manifest_path(archive), &m.to_json()?)
+    }
+}
+
+/// Writes `bytes` to `path` through a private temporary sibling renamed into place.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let shown = path.display();
+    let dir = crate::archive::output::parent_dir(path);
+    let tmp = dir.join(format!(
+        ".{}.pgsnap-tmp-{}-m",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let _ = fs::remove_file(&tmp);
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let res = opts
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = res {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(format!("could not write manifest \"{shown}\""), e));
+    }
+    if let Ok(d) = fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+struct CountingSinks {
+    inner: Arc<dyn DataSinks>,
+    tables: std::collections::HashSet<i32>,
+    counts: Arc<Mutex<BTreeMap<i32, u64>>>,
+}
+
+impl DataSinks for CountingSinks {
+    fn open(&self, dump_id: i32) -> Result<Box<dyn DataSink>> {
+        let inner = self.inner.open(dump_id)?;
+        if !self.tables.contains(&dump_id) {
+            return Ok(inner);
+        }
+        Ok(Box::new(CountingSink {
+            inner,
+            dump_id,
+            counter: RowCounter::default(),
+            counts: self.counts.clone(),
+            bytes: Arc::new(AtomicU64::new(0)),
+        }))
+    }
+}
+
+/// Counts a table's rows in the COPY text it passes on.
+struct CountingSink {
+    inner: Box<dyn DataSink>,
+    dump_id: i32,
+    counter: RowCounter,
+    counts: Arc<Mutex<BTreeMap<i32, u64>>>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl DataSink for CountingSink {
+    fn write(&mut self, block: Vec<u8>) -> Result<()> {
+        self.counter.feed(&block);
+        self.bytes.fetch_add(block.len() as u64, Ordering::Relaxed);
+        self.inner.write(block)
+    }
+    fn start_object(&mut self, oid: u32) -> Result<()> {
+        self.inner.start_object(oid)
+    }
+    fn end_object(&mut self) -> Result<()> {
+        self.inner.end_object()
+    }
+    fn finish(self: Box<Self>) -> Result<u64> {
+        let rows = self.counter.rows();
+        let n = self.inner.finish()?;
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(self.dump_id, rows);
+        Ok(n)
+    }
+}
+
+/// A problem found in an archive: which file, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub what: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.file, self.what)
+    }
+}
+
+/// The error for a failed verification.
+pub fn problems_error(problems: &[Problem]) -> Error {
+    Error::new(
+        ErrorKind::Archive,
+        format!("archive verification failed: {} problem(s)", problems.len()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_lines_up_to_the_end_marker() {
+        let mut c = RowCounter::default();
+        c.feed(b"1\ta\n2\tb");
+        c.feed(b"\n3\t\\N\n\\");
+        c.feed(b".\n\n");
+        assert_eq!(c.rows(), 3);
+        assert!(!c.partial_line());
+        // Without the marker every line counts; a line that only starts like it is a row.
+        let mut c = RowCounter::default();
+        c.feed(b"\\.x\n\\\\.\n");
+        assert_eq!(c.rows(), 2);
+        let mut c = RowCounter::default();
+        c.feed(b"1\n2");
+        assert_eq!(c.rows(), 1);
+        assert!(c.partial_line());
+    }
+
+    #[test]
+    fn manifest_json_round_trip_and_times() {
+        let m = Manifest {
+            manifest_version: 1,
+            pgsnap_version: "0.1.0".into(),
+            server_version: "18.1".into(),
+            database: "shop".into(),
+            snapshot: "00000003-0000001B-1".into(),
+            started: rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000)),
+            finished: rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)),
+            format: "directory".into(),
+            compression: "gzip".into(),
+            archive_version: "1.14".into(),
+            readers: "pg_restore 14-18".into(),
+            encrypted: false,
+            recipients: vec![],
+            files: vec![FileSum {
+                name: "toc.dat".into(),
+                size: 3,
+                sha256: "ab".into(),
+            }],
+            tables: vec![TableRows {
+                dump_id: 4,
+                table: Some("public.t".into()),
+                rows: 9,
+            }],
+        };
+        assert_eq!(m.started, "2023-11-14T22:13:20Z");
+        assert_eq!(m.finished, "2000-02-29T00:00:00Z");
+        let back = Manifest::parse(&m.to_json().unwrap()).unwrap();
+        assert_eq!(back, m);
+        let mut v: serde_json::Value = serde_json::from_slice(&m.to_json().unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("files");
+        assert!(Manifest::parse(v.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn sums_are_sha256() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        fs::write(&p, b"abc").unwrap();
+        let s = sum_file(&p, "f").unwrap();
+        assert_eq!(s.size, 3);
+        assert_eq!(
+            s.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

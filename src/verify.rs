@@ -1,0 +1,688 @@
+//! `pgsnap verify`: proves an archive whole before anyone needs it.
+//!
+//! Checks, each problem named with its file:
+//! 1. the manifest is there (its absence means the dump never completed) and complete;
+//! 2. every file it lists exists with its size and SHA-256, and a directory archive holds no
+//!    file it does not list;
+//! 3. with the keys of an encrypted archive (or for a plain one): `toc.dat` is decrypted and
+//!    parsed, every data entry is backed by its file (or member, or block), and every data
+//!    file is decrypted (each age chunk authenticated, the end marker required) and
+//!    decompressed to its end, its COPY text well formed (fields per line as the entry's
+//!    column list, the `\.` end marker) and its rows as many as the manifest says.
+//!
+//! An encrypted archive checked without keys fails: its contents cannot be vouched for.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::{self, Read, Seek};
+use std::path::Path;
+
+use crate::archive::custom::{CustomReader, DataEvent};
+use crate::archive::directory::{DISCOVERY_SUFFIXES, TOC_FILE};
+use crate::archive::read::open_regular;
+use crate::archive::tar::TarReader;
+use crate::archive::toc::{TocEntry, decode_toc};
+use crate::codec;
+use crate::crypt::identity::Identities;
+use crate::crypt::open::{AGE_MAGIC, is_age, open_reader, read_failure};
+use crate::error::{Error, Result};
+use crate::manifest::{MANIFEST_FILE, Manifest, Problem, RowCounter, manifest_path, sum_file};
+
+/// Largest decompressed data a single entry may expand to while verifying (a bound against
+/// decompression bombs in damaged archives, far above any real table).
+const DATA_LIMIT: u64 = 1 << 44;
+/// Largest toc.dat read.
+const TOC_LIMIT: u64 = 1 << 30;
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyReport {
+    pub problems: Vec<Problem>,
+    /// Files whose size and checksum matched.
+    pub files_checked: usize,
+    /// Data entries read to their end.
+    pub entries_read: usize,
+    /// Rows counted in them.
+    pub rows: u64,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn problem(&mut self, file: impl Into<String>, what: impl Into<String>) {
+        self.problems.push(Problem {
+            file: file.into(),
+            what: what.into(),
+        });
+    }
+}
+
+/// Verifies the archive at `archive` (a directory, or the file of a single-file archive with
+/// its `NAME.manifest` beside it). An error is returned only when there is no archive there;
+/// everything found wrong with one is a problem in the report.
+pub fn verify(archive: &Path, ids: Option<&Identities>) -> Result<VerifyReport> {
+    let meta =
+        fs::metadata(archive).map_err(|e| Error::io(format!("could not open archive \"{}\"", archive.display()), e))?;
+    let mut r = VerifyReport::default();
+    let mpath = manifest_path(archive);
+    let mshown = mpath.display().to_string();
+    let manifest = match fs::read(&mpath) {
+        Ok(bytes) => match Manifest::parse(&bytes) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                r.problem(&mshown, format!("manifest unreadable or incomplete: {e}"));
+                None
+            }
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            r.problem(
+                &mshown,
+                "manifest missing: the dump did not complete, or it was removed",
+            );
+            None
+        }
+        Err(e) => {
+            r.problem(&mshown, format!("manifest cannot be read: {e}"));
+            None
+        }
+    };
+    if let Some(m) = &manifest {
+        check_sums(archive, meta.is_dir(), m, &mut r);
+    }
+    let encrypted = manifest.as_ref().is_some_and(|m| m.encrypted) || looks_encrypted(archive, meta.is_dir());
+    if encrypted && ids.is_none() {
+        r.problem(
+            archive.display().to_string(),
+            "encrypted: give -i IDENTITY (or a passphrase) to check its contents",
+        );
+        return Ok(r);
+    }
+    let rows: Option<BTreeMap<i32, u64>> = manifest
+        .as_ref()
+        .map(|m| m.tables.iter().map(|t| (t.dump_id, t.rows)).collect());
+    let ctx = Ctx {
+        ids: if encrypted { ids } else { None },
+        rows,
+    };
+    if meta.is_dir() {
+        check_directory(archive, &ctx, &mut r);
+    } else {
+        check_single(archive, manifest.as_ref().map(|m| m.format.as_str()), &ctx, &mut r);
+    }
+    Ok(r)
+}
+
+struct Ctx<'a> {
+    /// Keys, when the archive is encrypted.
+    ids: Option<&'a Identities>,
+    /// Rows per dump id, from the manifest.
+    rows: Option<BTreeMap<i32, u64>>,
+}
+
+fn looks_encrypted(archive: &Path, dir: bool) -> bool {
+    let probe = if dir {
+        archive.join(TOC_FILE)
+    } else {
+        archive.to_path_buf()
+    };
+    let mut head = vec![0u8; AGE_MAGIC.len()];
+    open_regular(&probe)
+        .and_then(|(mut f, _)| f.read_exact(&mut head))
+        .is_ok_and(|()| is_age(&head))
+}
+
+fn check_sums(archive: &Path, dir: bool, m: &Manifest, r: &mut VerifyReport) {
+    if m.files.is_empty() {
+        r.problem(manifest_path(archive).display().to_string(), "manifest lists no file");
+    }
+    let mut listed = BTreeSet::new();
+    for f in &m.files {
+        let path = if dir {
+            if f.name.contains('/') || f.name == ".." || f.name == "." {
+                r.problem(
+                    format!("{}/{}", archive.display(), f.name),
+                    "unsafe name in the manifest",
+                );
+                continue;
+            }
+            archive.join(&f.name)
+        } else {
+            archive.to_path_buf()
+        };
+        listed.insert(f.name.clone());
+        let shown = path.display().to_string();
+        match sum_file(&path, &f.name) {
+            Ok(s) if s.size != f.size => r.problem(
+                shown,
+                format!(
+                    "size {} differs from the manifest's {} (truncated or replaced)",
+                    s.size, f.size
+                ),
+            ),
+            Ok(s) if s.sha256 != f.sha256 => {
+                r.problem(shown, "SHA-256 differs from the manifest (damaged or replaced)")
+            }
+            Ok(_) => r.files_checked += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => r.problem(shown, "missing (listed in the manifest)"),
+            Err(e) => r.problem(shown, format!("cannot be read: {e}")),
+        }
+    }
+    if dir {
+        if !listed.contains(TOC_FILE) {
+            r.problem(
+                manifest_path(archive).display().to_string(),
+                "manifest does not list toc.dat",
+            );
+        }
+        if let Ok(rd) = fs::read_dir(archive) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n != MANIFEST_FILE && !listed.contains(&n) {
+                    r.problem(e.path().display().to_string(), "not listed in the manifest");
+                }
+            }
+        }
+    }
+}
+
+/// Opens `path`, decrypting when `ids` are given.
+fn open_file<'a>(path: &Path, ids: Option<&Identities>) -> Result<Box<dyn Read + Send + 'a>> {
+    let shown = format!("\"{}\"", path.display());
+    let (f, _) = open_regular(path).map_err(|e| Error::io(format!("could not open {shown}"), e))?;
+    match ids {
+        Some(ids) => Ok(Box::new(open_reader(f, ids, &shown)?)),
+        None => Ok(Box::new(io::BufReader::new(f))),
+    }
+}
+
+/// Reads `r` to its end, mapping decryption damage to a clear message.
+fn read_all(mut r: impl Read, name: &str, limit: u64) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    (&mut r)
+        .take(limit)
+        .read_to_end(&mut v)
+        .map_err(|e| read_failure(name, e))?;
+    Ok(v)
+}
+
+fn check_directory(dir: &Path, ctx: &Ctx<'_>, r: &mut VerifyReport) {
+    let toc_path = dir.join(TOC_FILE);
+    let toc_shown = toc_path.display().to_string();
+    let toc = open_file(&toc_path, ctx.ids).and_then(|f| read_all(f, &format!("\"{toc_shown}\""), TOC_LIMIT));
+    let entries = match toc.and_then(|b| decode_toc(&b)) {
+        Ok((_, entries)) => entries,
+        Err(e) => {
+            r.problem(toc_shown, format!("cannot be read as a TOC: {e}"));
+            return;
+        }
+    };
+    let mut seen = BTreeSet::new();
+    for e in entries.iter().filter(|e| e.had_dumper) {
+        seen.insert(e.dump_id);
+        if e.filename.is_empty() || e.filename.contains('/') {
+            r.problem(&toc_shown, format!("{} names no usable data file", e.label()));
+            continue;
+        }
+        if e.desc == "BLOBS" {
+            check_blobs_dir(dir, e, ctx, r);
+            continue;
+        }
+        let found = DISCOVERY_SUFFIXES
+            .iter()
+            .map(|s| (dir.join(format!("{}{s}", e.filename)), *s))
+            .find(|(p, _)| p.exists());
+        let Some((path, suffix)) = found else {
+            r.problem(
+                dir.join(&e.filename).display().to_string(),
+                format!("data file of {} missing", e.label()),
+            );
+            continue;
+        };
+        let shown = path.display().to_string();
+        let res = open_file(&path, ctx.ids).and_then(|f| {
+            let mut d = codec::decoder_for_suffix(suffix, f)?;
+            let mut check = CopyCheck::for_entry(e);
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = d
+                    .read(&mut buf)
+                    .map_err(|err| read_failure(&format!("\"{shown}\""), err))?;
+                if n == 0 {
+                    break;
+                }
+                check.feed(&buf[..n]);
+            }
+            Ok(check)
+        });
+        match res {
+            Ok(check) => finish_entry(e, check, &shown, ctx, r),
+            Err(err) => r.problem(&shown, format!("{}: {err}", e.label())),
+        }
+    }
+    missing_in_toc(ctx, &seen, &toc_shown, r);
+}
+
+/// A BLOBS entry's blobs TOC and each large object file, read to their ends.
+fn check_blobs_dir(dir: &Path, e: &TocEntry, ctx: &Ctx<'_>, r: &mut VerifyReport) {
+    let path = dir.join(&e.filename);
+    let shown = path.display().to_string();
+    let text = match open_file(&path, ctx.ids).and_then(|f| read_all(f, &shown, TOC_LIMIT)) {
+        Ok(t) => t,
+        Err(err) => {
+            r.problem(shown, format!("blobs TOC of {}: {err}", e.label()));
+            return;
+        }
+    };
+    for line in String::from_utf8_lossy(&text).lines() {
+        let Some((_, name)) = line.split_once(' ') else {
+            r.problem(&shown, format!("malformed line \"{line}\""));
+            continue;
+        };
+        if name.contains('/') {
+            r.problem(&shown, format!("unsafe file name \"{name}\""));
+            continue;
+        }
+        let found = DISCOVERY_SUFFIXES
+            .iter()
+            .map(|s| (dir.join(format!("{name}{s}")), *s))
+            .find(|(p, _)| p.exists());
+        let Some((p, suffix)) = found else {
+            r.problem(dir.join(name).display().to_string(), "large object file missing");
+            continue;
+        };
+        let pshown = p.display().to_string();
+        let res = open_file(&p, ctx.ids).and_then(|f| {
+            let d = codec::decoder_for_suffix(suffix, f)?;
+            read_all(d, &format!("\"{pshown}\""), DATA_LIMIT).map(|_| ())
+        });
+        if let Err(err) = res {
+            r.problem(pshown, err.to_string());
+        }
+    }
+    r.entries_read += 1;
+}
+
+fn missing_in_toc(ctx: &Ctx<'_>, seen: &BTreeSet<i32>, toc: &str, r: &mut VerifyReport) {
+    if let Some(rows) = &ctx.rows {
+        for id in rows.keys().filter(|id| !seen.contains(id)) {
+            r.problem(
+                toc,
+                format!("the manifest counts rows of dump id {id}, which has no data entry"),
+            );
+        }
+    }
+}
+
+/// Compares what was read of entry `e` with the manifest.
+fn finish_entry(e: &TocEntry, check: CopyCheck, file: &str, ctx: &Ctx<'_>, r: &mut VerifyReport) {
+    r.entries_read += 1;
+    if let Some(what) = check.problem() {
+        r.problem(file, format!("{}: {what}", e.label()));
+        return;
+    }
+    if !check.is_copy {
+        return;
+    }
+    r.rows += check.rows.rows();
+    if let Some(rows) = &ctx.rows {
+        match rows.get(&e.dump_id) {
+            Some(&n) if n != check.rows.rows() => r.problem(
+                file,
+                format!("{}: {} rows, the manifest says {n}", e.label(), check.rows.rows()),
+            ),
+            Some(_) => {}
+            None => r.problem(file, format!("{}: the manifest has no row count for it", e.label())),
+        }
+    }
+}
+
+fn check_single(archive: &Path, format: Option<&str>, ctx: &Ctx<'_>, r: &mut VerifyReport) {
+    let shown = archive.display().to_string();
+    let quoted = format!("\"{shown}\"");
+    let res = (|| -> Result<()> {
+        let (f, _) = open_regular(archive).map_err(|e| Error::io(format!("could not open {quoted}"), e))?;
+        let mut src: Box<dyn ReadSeek> = match ctx.ids {
+            Some(ids) => {
+                let mut s = open_seekable(f, ids, &quoted)?;
+                // Every chunk, to the final one, must authenticate, whatever the format
+                // reader below looks at.
+                io::copy(&mut s, &mut io::sink()).map_err(|e| read_failure(&quoted, e))?;
+                s.seek(io::SeekFrom::Start(0)).map_err(|e| read_failure(&quoted, e))?;
+                Box::new(s)
+            }
+            None => Box::new(f),
+        };
+        let mut head = vec![0u8; 512];
+        let n = read_up_to(&mut src, &mut head).map_err(|e| read_failure(&quoted, e))?;
+        src.seek(io::SeekFrom::Start(0)).map_err(|e| read_failure(&quoted, e))?;
+        if head[..n].starts_with(b"PGDMP") {
+            check_custom(src, &quoted, ctx, r)
+        } else if format == Some("plain") || !crate::archive::tar::looks_like_tar(&head[..n]) {
+            check_plain(src, archive, &quoted, ctx, r)
+        } else {
+            check_tar(src, &quoted, ctx, r)
+        }
+    })();
+    if let Err(e) = res {
+        r.problem(shown, e.to_string());
+    }
+}
+
+trait ReadSeek: Read + Seek + Send {}
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+/// A seekable decrypting reader over an age file.
+fn open_seekable(f: fs::File, ids: &Identities, name: &str) -> Result<age::stream::StreamReader<fs::File>> {
+    let d =
+        age::Decryptor::new(f).map_err(|_| Error::archive(format!("{name}: not a valid age file (damaged header)")))?;
+    d.decrypt(ids.iter())
+        .map_err(|e| Error::archive(format!("{name}: {} does not decrypt it ({e})", ids.described)))
+}
+
+fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn check_custom(src: Box<dyn ReadSeek>, name: &str, ctx: &Ctx<'_>, r: &mut VerifyReport) -> Result<()> {
+    let mut reader = CustomReader::new(src).map_err(|e| e.context(format!("reading {name}")))?;
+    let entries: Vec<TocEntry> = reader.toc().entries.iter().filter(|e| e.had_dumper).cloned().collect();
+    let mut seen = BTreeSet::new();
+    for e in &entries {
+        seen.insert(e.dump_id);
+        let mut check = CopyCheck::for_entry(e);
+        let res = reader.read_data(e.dump_id, DATA_LIMIT, &mut |ev| {
+            if let DataEvent::Bytes(b) = ev {
+                check.feed(b);
+            }
+            Ok(())
+        });
+        match res {
+            Ok(()) => finish_entry(e, check, name, ctx, r),
+            Err(err) => r.problem(name, format!("{}: {err}", e.label())),
+        }
+    }
+    missing_in_toc(ctx, &seen, name, r);
+    Ok(())
+}
+
+fn check_tar(src: Box<dyn ReadSeek>, name: &str, ctx: &Ctx<'_>, r: &mut VerifyReport) -> Result<()> {
+    let mut reader = TarReader::new(src).map_err(|e| e.context(format!("reading {name}")))?;
+    let entries: Vec<TocEntry> = reader.entries().iter().filter(|e| e.had_dumper).cloned().collect();
+    let mut seen = BTreeSet::new();
+    for e in &entries {
+        seen.insert(e.dump_id);
+        if e.desc == "BLOBS" {
+            r.entries_read += 1;
+            continue;
+        }
+        let Some(member) = reader.member(&e.filename) else {
+            r.problem(name, format!("{}: member \"{}\" missing", e.label(), e.filename));
+            continue;
+        };
+        let mut check = CopyCheck::for_entry(e);
+        let res = reader.copy_member(&member, DATA_LIMIT, &mut |b| {
+            check.feed(b);
+            Ok(())
+        });
+        match res {
+            Ok(()) => finish_entry(e, check, name, ctx, r),
+            Err(err) => r.problem(name, format!("{}: {err}", e.label())),
+        }
+    }
+    missing_in_toc(ctx, &seen, name, r);
+    Ok(())
+}
+
+/// A plain script: decrypted and decompressed to its end; the rows of all its COPY blocks
+/// together must be the manifest's total (a script carries no dump ids).
+fn check_plain(src: Box<dyn ReadSeek>, path: &Path, name: &str, ctx: &Ctx<'_>, r: &mut VerifyReport) -> Result<()> {
+    let suffix = match path.extension().and_then(|e| e.to_str()) {
+        Some("gz") => ".gz",
+        Some("lz4") => ".lz4",
+        Some("zst") => ".zst",
+        _ => "",
+    };
+    let mut d = codec::decoder_for_suffix(suffix, src)?;
+    let mut rows = 0u64;
+    let mut in_copy = false;
+    let mut line = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = d.read(&mut buf).map_err(|e| read_failure(name, e))?;
+        if n == 0 {
+            break;
+        }
+        for &b in &buf[..n] {
+            if b != b'\n' {
+                if line.len() < 64 {
+                    line.push(b);
+                }
+                continue;
+            }
+            if in_copy {
+                if line == b"\\." {
+                    in_copy = false;
+                } else {
+                    rows += 1;
+                }
+            } else if line.starts_with(b"COPY ") && line.ends_with(b"FROM stdin;")
+                || line.starts_with(b"COPY ") && line.len() == 64
+            {
+                in_copy = true;
+            }
+            line.clear();
+        }
+    }
+    r.entries_read += 1;
+    r.rows += rows;
+    if in_copy {
+        r.problem(name, "the script ends inside COPY data");
+    }
+    if let Some(m) = &ctx.rows {
+        let want: u64 = m.values().sum();
+        if want != rows {
+            r.problem(
+                name,
+                format!("{rows} rows in its COPY blocks, the manifest says {want}"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Reads an entry's data: counts rows and checks that its COPY text is well formed.
+struct CopyCheck {
+    is_copy: bool,
+    rows: RowCounter,
+    /// Fields per line, when the entry's column list could be read.
+    columns: Option<usize>,
+    fields: usize,
+    bad: Option<String>,
+    after_end: bool,
+    /// Start of the current line (up to 3 bytes), to recognise the `\.` line.
+    line: Vec<u8>,
+    at_end_line: bool,
+    bytes: u64,
+}
+
+impl CopyCheck {
+    fn for_entry(e: &TocEntry) -> CopyCheck {
+        let copy = e.copy_stmt.as_deref().filter(|s| !s.is_empty());
+        CopyCheck {
+            is_copy: copy.is_some() && e.desc == "TABLE DATA",
+            rows: RowCounter::default(),
+            columns: copy.and_then(column_count),
+            fields: 1,
+            bad: None,
+            after_end: false,
+            line: Vec::new(),
+            at_end_line: false,
+            bytes: 0,
+        }
+    }
+
+    fn feed(&mut self, b: &[u8]) {
+        self.bytes += b.len() as u64;
+        if !self.is_copy || self.bad.is_some() {
+            return;
+        }
+        self.rows.feed(b);
+        for &c in b {
+            if self.after_end {
+                if c != b'\n' {
+                    self.bad = Some("bytes after the end of COPY data".into());
+                }
+                continue;
+            }
+            match c {
+                b'\t' => self.fields += 1,
+                b'\n' => {
+                    if let Some(n) = self.columns
+                        && !self.at_end_line
+                        && self.fields != n.max(1)
+                    {
+                        self.bad = Some(format!(
+                            "malformed COPY data: a line has {} fields, {n} expected",
+                            self.fields
+                        ));
+                        return;
+                    }
+                    if self.line == b"\\." {
+                        self.after_end = true;
+                    }
+                    self.fields = 1;
+                    self.line.clear();
+                    self.at_end_line = false;
+                    continue;
+                }
+                _ => {}
+            }
+            if self.line.len() < 3 {
+                self.line.push(c);
+                self.at_end_line = self.line == b"\\.";
+            } else {
+                self.at_end_line = false;
+            }
+        }
+    }
+
+    fn rows_ended(&self) -> bool {
+        self.rows.ended()
+    }
+
+    fn problem(&self) -> Option<String> {
+        if let Some(b) = &self.bad {
+            return Some(b.clone());
+        }
+        if self.is_copy {
+            if self.rows.partial_line() {
+                return Some("COPY data ends inside a line (truncated)".into());
+            }
+            if !self.rows_ended() {
+                return Some("COPY data has no end marker \\. (truncated)".into());
+            }
+        }
+        None
+    }
+}
+
+/// Columns in `COPY name (a, b, ...) FROM stdin;` (0 for `COPY name  FROM stdin;`).
+fn column_count(stmt: &str) -> Option<usize> {
+    let s = stmt.strip_prefix("COPY ")?;
+    let mut chars = s.char_indices().peekable();
+    let mut quoted = false;
+    let mut open = None;
+    for (i, c) in chars.by_ref() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' if !quoted => {
+                open = Some(i);
+                break;
+            }
+            ' ' if !quoted && s[i..].trim_start().starts_with("FROM stdin") => return Some(0),
+            _ => {}
+        }
+    }
+    open?;
+    let mut count = 1;
+    let mut quoted = false;
+    for (_, c) in chars {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => count += 1,
+            ')' if !quoted => return Some(count),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_lists() {
+        assert_eq!(column_count("COPY public.t (a, b, c) FROM stdin;\n"), Some(3));
+        assert_eq!(
+            column_count("COPY \"we(ird\".\"t,x\" (\"a,b\", c) FROM stdin;\n"),
+            Some(2)
+        );
+        assert_eq!(column_count("COPY public.nocols  FROM stdin;\n"), Some(0));
+    }
+
+    fn entry(copy: &str) -> TocEntry {
+        TocEntry {
+            dump_id: 1,
+            had_dumper: true,
+            tableoid: "0".into(),
+            oid: "0".into(),
+            tag: "t".into(),
+            desc: "TABLE DATA".into(),
+            section: 3,
+            defn: None,
+            drop_stmt: None,
+            copy_stmt: Some(copy.into()),
+            namespace: Some("public".into()),
+            tablespace: None,
+            tableam: None,
+            relkind: 0,
+            owner: None,
+            deps: Vec::new(),
+            filename: "1.dat".into(),
+        }
+    }
+
+    #[test]
+    fn copy_text_checks() {
+        let e = entry("COPY public.t (a, b) FROM stdin;\n");
+        let mut c = CopyCheck::for_entry(&e);
+        c.feed(b"1\tx\n2\t");
+        c.feed(b"\\N\n\\.\n\n");
+        assert_eq!(c.problem(), None);
+        assert_eq!(c.rows.rows(), 2);
+        let mut c = CopyCheck::for_entry(&e);
+        c.feed(b"1\tx\n2\n\\.\n");
+        assert!(c.problem().unwrap().contains("fields"));
+        let mut c = CopyCheck::for_entry(&e);
+        c.feed(b"1\tx\n2\tz\n");
+        assert!(c.problem().unwrap().contains("end marker"));
+        let mut c = CopyCheck::for_entry(&e);
+        c.feed(b"1\tx\n2\tz");
+        assert!(c.problem().unwrap().contains("truncated"));
+        let mut c = CopyCheck::for_entry(&e);
+        c.feed(b"1\tx\n\\.\nextra\n");
+        assert!(c.problem().unwrap().contains("after the end"));
+    }
+}
