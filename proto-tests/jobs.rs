@@ -270,6 +270,14 @@ fn run_rotates_records_failures_and_restores_with_stock_pg_restore() {
         assert_eq!(r["size"], std::fs::metadata(dest.join(archive)).unwrap().len());
     }
     assert_eq!(recs[1]["rows"], 504 + 50);
+    // Each kept archive's sidecar manifest followed it to its final name and verifies;
+    // the pruned archives' sidecars went with them.
+    assert_eq!(archives(&dest, ".manifest").len(), 2, "{:?}", archives(&dest, ""));
+    for r in &recs {
+        let archive = dest.join(r["archive"].as_str().unwrap());
+        let o = pgsnap(&["verify", archive.to_str().unwrap()], "");
+        assert_eq!(o.status.code(), Some(0), "{}{}", out(&o), err(&o));
+    }
     // No temporaries left.
     let hidden: Vec<String> = std::fs::read_dir(&dest)
         .unwrap()

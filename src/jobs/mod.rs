@@ -219,7 +219,12 @@ pub fn prune(job: &Job, now: Timestamp, dry_run: bool, say: &mut dyn FnMut(&str)
         // listed backup without its archive.
         remove_path(&v.listed.record_path)?;
         if let Some(a) = &v.listed.archive_path {
+            // A single-file archive's sidecar manifest goes after it (a directory's is inside).
+            let sidecar = (!a.is_dir()).then(|| crate::manifest::manifest_path(a));
             remove_path(a)?;
+            if let Some(m) = sidecar {
+                remove_path(&m)?;
+            }
         }
     }
     Ok(deleted)

@@ -107,6 +107,18 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
                 e,
             )
         })?;
+        // A single-file archive's manifest is a sidecar named after the archive: it follows
+        // the archive to its final name (written last by the dump, so it moves last too).
+        let sidecar = crate::manifest::manifest_path(&partial);
+        if sidecar.exists() {
+            let to = crate::manifest::manifest_path(&final_path);
+            std::fs::rename(&sidecar, &to).map_err(|e| {
+                Error::io(
+                    format!("could not rename \"{}\" to \"{}\"", sidecar.display(), to.display()),
+                    e,
+                )
+            })?;
+        }
         Ok(report)
     }) {
         Ok(report) => {
@@ -125,6 +137,7 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         Err(e) => {
             // Nothing that looks like a backup stays behind.
             let _ = remove_path(&partial);
+            let _ = remove_path(&crate::manifest::manifest_path(&partial));
             crate::archive::leftovers::remove_own(&partial);
             record.error = Some(e.to_string());
             error = Some(e);
