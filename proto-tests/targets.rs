@@ -154,7 +154,12 @@ cp -a "$B/m1" "$B/ours" && cp -a "$B/m2" "$B/stock"
     assert_eq!(field(&stdout, "stock_mode"), "751");
     assert_eq!(field(&stdout, "ours_mode"), "751", "the mount point keeps its mode");
     let files = field(&stdout, "ours_files");
-    assert!(files.contains("toc.dat") && !files.contains("pgsnap"), "{files}");
+    // The archive and its manifest, nothing hidden left behind.
+    let files: Vec<&str> = files.split_whitespace().collect();
+    assert!(
+        files.contains(&"toc.dat") && files.contains(&"pgsnap.manifest") && !files.iter().any(|f| f.starts_with('.')),
+        "{files:?}"
+    );
     restores_equal(c, &base.join("ours"), &Fingerprint::data_of(c, &db.name));
 }
 
@@ -259,9 +264,11 @@ fn dot_in_an_empty_working_directory_like_stock() {
         "{:?}",
         names(&ours_dir)
     );
+    // Stock's files and pgsnap's manifest.
+    assert!(names(&ours_dir).contains(&"pgsnap.manifest".to_string()));
     assert_eq!(
         names(&ours_dir).len(),
-        names(&stock_dir).len(),
+        names(&stock_dir).len() + 1,
         "{:?} vs {:?}",
         names(&ours_dir),
         names(&stock_dir)
