@@ -3,7 +3,9 @@
 use super::quote::ident;
 
 pub fn enable_rls_sql(table: &str) -> String {
-    format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;\n")
+    // dumpPolicy writes this one without a trailing newline (the script shows one blank
+    // line after it, not two).
+    format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;")
 }
 
 pub struct PolicyDef<'a> {
@@ -67,7 +69,7 @@ mod tests {
             create_policy_sql(&p),
             "CREATE POLICY own ON s.t AS RESTRICTIVE FOR SELECT TO app_reader USING ((owner = CURRENT_USER));\n"
         );
-        assert_eq!(enable_rls_sql("s.t"), "ALTER TABLE s.t ENABLE ROW LEVEL SECURITY;\n");
+        assert_eq!(enable_rls_sql("s.t"), "ALTER TABLE s.t ENABLE ROW LEVEL SECURITY;");
         assert_eq!(drop_policy_sql("own", "s.t"), "DROP POLICY own ON s.t;\n");
     }
 }

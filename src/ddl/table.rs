@@ -237,7 +237,8 @@ pub fn relation_default_sql(keyword: &str, table: &str, column: &str, expr: &str
     let col = ident(column);
     (
         format!("ALTER {keyword} ONLY {table} ALTER COLUMN {col} SET DEFAULT {expr};\n"),
-        format!("ALTER {keyword} ONLY {table} ALTER COLUMN {col} DROP DEFAULT;\n"),
+        // dumpAttrDef's drop statement has no ONLY (its SET DEFAULT has).
+        format!("ALTER {keyword} {table} ALTER COLUMN {col} DROP DEFAULT;\n"),
     )
 }
 
@@ -441,10 +442,7 @@ mod tests {
             d,
             "ALTER TABLE ONLY shop.orders ALTER COLUMN invoice_no SET DEFAULT nextval('shop.s'::regclass);\n"
         );
-        assert_eq!(
-            x,
-            "ALTER TABLE ONLY shop.orders ALTER COLUMN invoice_no DROP DEFAULT;\n"
-        );
+        assert_eq!(x, "ALTER TABLE shop.orders ALTER COLUMN invoice_no DROP DEFAULT;\n");
         assert_eq!(
             attach_sql("s.p", "s.c", "DEFAULT"),
             "ALTER TABLE ONLY s.p ATTACH PARTITION s.c DEFAULT;\n"
