@@ -219,6 +219,29 @@ fn verify_command(ui: &Ui, args: &pgsnap::cli::VerifyArgs) -> ExitCode {
 /// How long a stopped dump may take to unwind (cancelled queries, removed files).
 const UNWIND_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Runs `work` (a dump, a job's run) until it ends or a stop signal arrives. On a signal, as
+/// pg_dump's handler does: cancel what the server runs for us, then let the work fail through
+/// its own error path (closing sessions, removing partial output, recording the failure),
+/// bounded by UNWIND_LIMIT in case it is stuck elsewhere. Work that finished successfully in
+/// the meantime is complete and in place, and counts.
+async fn until_stopped<T>(work: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    tokio::pin!(work);
+    let signals = match StopSignals::install() {
+        Ok(s) => s,
+        Err(e) => return Err(Error::io("could not install signal handlers", e)),
+    };
+    tokio::select! {
+        r = &mut work => r,
+        name = signals.recv() => {
+            pgsnap::pg::cancel_all_sessions().await;
+            match tokio::time::timeout(UNWIND_LIMIT, &mut work).await {
+                Ok(Ok(v)) => Ok(v),
+                _ => Err(Error::cancelled(format!("interrupted by signal {name}"))),
+            }
+        }
+    }
+}
+
 /// The signals that stop a dump: SIGINT (Ctrl-C), SIGTERM (systemd, Kubernetes, `timeout`),
 /// SIGHUP (a closed terminal) and SIGQUIT, all handled alike, as pg_dump does
 /// (`setup_cancel_handler` in parallel.c covers the same set).
@@ -282,28 +305,7 @@ fn dump_command(ui: &Ui, args: &[String]) -> ExitCode {
         Ok(r) => r,
         Err(e) => return ui.fail(&anyhow::Error::new(e).context("could not start the runtime")),
     };
-    let result = runtime.block_on(async {
-        let dumping = run_dump(&req);
-        tokio::pin!(dumping);
-        let signals = match StopSignals::install() {
-            Ok(s) => s,
-            Err(e) => return Err(Error::io("could not install signal handlers", e)),
-        };
-        tokio::select! {
-            r = &mut dumping => r,
-            name = signals.recv() => {
-                // As pg_dump's signal handler: cancel what the server runs for us, then stop.
-                // The dump fails through its own error path, which closes the sessions and
-                // removes the partial output; bounded, in case it is stuck elsewhere.
-                pgsnap::pg::cancel_all_sessions().await;
-                match tokio::time::timeout(UNWIND_LIMIT, &mut dumping).await {
-                    // Finished in the meantime: the archive is complete and in place.
-                    Ok(Ok(())) => Ok(()),
-                    _ => Err(Error::cancelled(format!("interrupted by signal {name}"))),
-                }
-            }
-        }
-    });
+    let result = runtime.block_on(until_stopped(run_dump(&req)));
     // Tasks still running (a dump stuck past the limit) are dropped with their files and
     // connections; then nothing of ours may remain beside the output.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
@@ -649,26 +651,7 @@ fn execute(
         Ok(r) => r,
         Err(e) => return ui.fail(&anyhow::Error::new(e).context("could not start the runtime")),
     };
-    let result = runtime.block_on(async {
-        let running = pgsnap::jobs::run_job(job, trigger, pin);
-        tokio::pin!(running);
-        let signals = match StopSignals::install() {
-            Ok(s) => s,
-            Err(e) => return Err(Error::io("could not install signal handlers", e)),
-        };
-        tokio::select! {
-            r = &mut running => r,
-            name = signals.recv() => {
-                // Cancelled on the server; the run fails through its own path, which
-                // removes the partial archive and records the failure.
-                pgsnap::pg::cancel_all_sessions().await;
-                match tokio::time::timeout(UNWIND_LIMIT, &mut running).await {
-                    Ok(r) => r,
-                    Err(_) => Err(Error::cancelled(format!("interrupted by signal {name}"))),
-                }
-            }
-        }
-    });
+    let result = runtime.block_on(until_stopped(pgsnap::jobs::run_job(job, trigger, pin)));
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     let outcome = match result {
         Ok(o) => o,
