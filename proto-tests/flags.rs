@@ -259,38 +259,14 @@ fn run_case(c: &Cluster, db: &str, case: &Case, dir: &Path) -> Result<(), String
             support::fingerprint::line_diff(&stock, &ours)
         ));
     }
-    let (fp_ours, err_ours) = restored(c, case.stock, &ours_dir, "mx_ours");
-    if let Some(source) = &case.source {
-        let data = Fingerprint {
-            schema: String::new(),
-            ..fp_ours.clone()
-        };
-        let d = source.diff(&data);
-        if !d.is_empty() {
-            problems.push_str(&format!("restored data differs from the source:\n{d}"));
-        }
-    }
-    let (fp_stock, err_stock) = restored(c, case.stock, &stock_dir, "mx_stock");
-    let d = fp_stock.diff(&fp_ours);
-    if !d.is_empty() {
-        problems.push_str(&format!("restored databases differ (stock vs ours):\n{d}"));
-    }
-    if err_ours != err_stock {
-        problems.push_str(&format!(
-            "pg_restore reported {err_ours} errors for ours, {err_stock} for stock\n"
-        ));
-    }
+    problems.push_str(&compare_restores(c, case, &ours_dir, &stock_dir, "pg_restore"));
     if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
-/// A plain case: the scripts equal line by line, and the databases psql makes of them equal,
-/// with the same number of failing statements.
-fn compare_scripts(c: &Cluster, case: &Case, ours: &Path, stock: &Path) -> Result<(), String> {
+/// Both outputs restored into fresh databases: ours holds the source's data (for whole-data
+/// cases), equals stock's restore, and `tool` reported as many errors for each.
+fn compare_restores(c: &Cluster, case: &Case, ours: &Path, stock: &Path, tool: &str) -> String {
     let mut problems = String::new();
-    let (a, b) = (script_text(ours), script_text(stock));
-    if a != b {
-        problems.push_str(&format!("scripts differ:\n{}", support::fingerprint::line_diff(&b, &a)));
-    }
     let (fp_ours, err_ours) = restored(c, case.stock, ours, "mx_ours");
     if let Some(source) = &case.source {
         let data = Fingerprint {
@@ -309,9 +285,21 @@ fn compare_scripts(c: &Cluster, case: &Case, ours: &Path, stock: &Path) -> Resul
     }
     if err_ours != err_stock {
         problems.push_str(&format!(
-            "psql reported {err_ours} errors for ours, {err_stock} for stock\n"
+            "{tool} reported {err_ours} errors for ours, {err_stock} for stock\n"
         ));
     }
+    problems
+}
+
+/// A plain case: the scripts equal line by line, and the databases psql makes of them equal,
+/// with the same number of failing statements.
+fn compare_scripts(c: &Cluster, case: &Case, ours: &Path, stock: &Path) -> Result<(), String> {
+    let mut problems = String::new();
+    let (a, b) = (script_text(ours), script_text(stock));
+    if a != b {
+        problems.push_str(&format!("scripts differ:\n{}", support::fingerprint::line_diff(&b, &a)));
+    }
+    problems.push_str(&compare_restores(c, case, ours, stock, "psql"));
     if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
