@@ -266,7 +266,7 @@ fn start_dump_copying_big(db: &TestDb, out: &Path, jobs: &str, when: &str) -> st
         &db.name,
         &format!(
             "SELECT {when} FROM pg_stat_activity \
-             WHERE application_name = 'pgsnap_' || current_database() AND query LIKE 'COPY %public.big%'"
+             WHERE application_name = 'pgsnap_' || current_database() AND state = 'active' AND query LIKE 'COPY %public.big%'"
         ),
     );
     child

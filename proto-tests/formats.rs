@@ -376,13 +376,15 @@ fn dump_with_terminated_worker(db: &TestDb, cmd: &mut Command) -> (u32, Output) 
     run_until_worker_terminated(db, cmd.args(["-j", "2"]))
 }
 
-/// Starts `cmd` and terminates the connection copying `big` once it is copying.
+/// Starts `cmd` and terminates the connection copying `big` once it is copying (`active`:
+/// an idle session still shows its last query, and ending it after the copy proves nothing).
 fn run_until_worker_terminated(db: &TestDb, cmd: &mut Command) -> (u32, Output) {
     let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
     let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(60);
     let sql = "SELECT count(pg_terminate_backend(pid)) > 0 FROM pg_stat_activity \
-               WHERE application_name = 'pgsnap_' || current_database() AND query LIKE 'COPY %public.big%'";
+               WHERE application_name = 'pgsnap_' || current_database() AND state = 'active' \
+               AND query LIKE 'COPY %public.big%'";
     while db.psql(sql).trim() != "t" {
         if child.try_wait().unwrap().is_some() {
             let out = child.wait_with_output().unwrap();
