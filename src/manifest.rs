@@ -22,7 +22,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -464,7 +463,6 @@ impl DataSinks for CountingSinks {
             dump_id,
             counter: RowCounter::default(),
             counts: self.counts.clone(),
-            bytes: Arc::new(AtomicU64::new(0)),
         }))
     }
 }
@@ -475,13 +473,11 @@ struct CountingSink {
     dump_id: i32,
     counter: RowCounter,
     counts: Arc<Mutex<BTreeMap<i32, u64>>>,
-    bytes: Arc<AtomicU64>,
 }
 
 impl DataSink for CountingSink {
     fn write(&mut self, block: Vec<u8>) -> Result<()> {
         self.counter.feed(&block);
-        self.bytes.fetch_add(block.len() as u64, Ordering::Relaxed);
         self.inner.write(block)
     }
     fn start_object(&mut self, oid: u32) -> Result<()> {
