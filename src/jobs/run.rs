@@ -3,11 +3,9 @@
 //! record beside it. A failed run leaves its record (outcome `failed`, the error) and no
 //! archive.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 
 use super::record::{FileSum, Outcome, PinRecord, RunRecord, Trigger};
 use super::{remove_path, stem};
@@ -178,47 +176,34 @@ async fn dump_to(job: &Job, output: &Path) -> Result<crate::dump::Report> {
     crate::dump::dump(req.options(target)).await
 }
 
-/// Every file of the archive (one, or a directory's), with its size and SHA-256.
+/// Every file of the archive (one, or a directory's), with its size and SHA-256: taken from
+/// the manifest the dump wrote last (it read the archive back once already), plus a
+/// directory's manifest itself; paths relative to `dest`.
 fn checksums(dest: &Path, archive: &Path) -> Result<Vec<FileSum>> {
-    let mut files = Vec::new();
-    let mut stack = vec![archive.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        let meta = std::fs::metadata(&p).map_err(|e| Error::io(format!("could not read \"{}\"", p.display()), e))?;
-        if meta.is_dir() {
-            let entries =
-                std::fs::read_dir(&p).map_err(|e| Error::io(format!("could not read \"{}\"", p.display()), e))?;
-            for entry in entries {
-                stack.push(
-                    entry
-                        .map_err(|e| Error::io(format!("could not read \"{}\"", p.display()), e))?
-                        .path(),
-                );
-            }
-            continue;
-        }
-        let mut f = std::fs::File::open(&p).map_err(|e| Error::io(format!("could not open \"{}\"", p.display()), e))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut size = 0u64;
-        loop {
-            let n = f
-                .read(&mut buf)
-                .map_err(|e| Error::io(format!("could not read \"{}\"", p.display()), e))?;
-            if n == 0 {
-                break;
-            }
-            size += n as u64;
-            hasher.update(&buf[..n]);
-        }
-        let digest = hasher.finalize();
-        let sha256 = digest.iter().map(|b| format!("{b:02x}")).collect();
-        let rel = p.strip_prefix(dest).unwrap_or(&p).to_string_lossy().into_owned();
-        files.push(FileSum {
-            path: rel,
-            size,
-            sha256,
-        });
-    }
+    let manifest_path = crate::manifest::manifest_path(archive);
+    let shown = manifest_path.display();
+    let text = std::fs::read(&manifest_path).map_err(|e| Error::io(format!("could not read \"{shown}\""), e))?;
+    let manifest = crate::manifest::Manifest::parse(&text)
+        .map_err(|e| Error::internal(format!("the dump's manifest \"{shown}\" does not parse: {e}")))?;
+    let rel = |p: &Path| p.strip_prefix(dest).unwrap_or(p).to_string_lossy().into_owned();
+    let entry = |path: String, f: crate::manifest::FileSum| FileSum {
+        path,
+        size: f.size,
+        sha256: f.sha256,
+    };
+    let mut files: Vec<FileSum> = if archive.is_dir() {
+        let mut v: Vec<FileSum> = manifest
+            .files
+            .into_iter()
+            .map(|f| entry(rel(&archive.join(&f.name)), f))
+            .collect();
+        let own = crate::manifest::sum_file(&manifest_path, crate::manifest::MANIFEST_FILE)
+            .map_err(|e| Error::io(format!("could not read \"{shown}\""), e))?;
+        v.push(entry(rel(&manifest_path), own));
+        v
+    } else {
+        manifest.files.into_iter().map(|f| entry(rel(archive), f)).collect()
+    };
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
