@@ -137,6 +137,18 @@ fn config_check_names_file_line_and_key_of_every_error() {
     let o = pgsnap(&["config", "check", fixture.to_str().unwrap()], "");
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(out(&o).contains(": OK, 3 job(s), 5 notifier(s)"), "{}", out(&o));
+    // The daemon's settings and each schedule's policies.
+    assert!(
+        out(&o).contains("\nstate in /var/lib/pgsnap; daemon grace period 10m\n"),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        out(&o).contains("missed runs: run-once, jitter up to 5m; retention keep-daily 7"),
+        "{}",
+        out(&o)
+    );
+    assert!(out(&o).contains("missed runs: skip; retention"), "{}", out(&o));
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("pgsnap.toml");

@@ -445,12 +445,26 @@ fn config_check(ui: &Ui, file: Option<&std::path::Path>) -> ExitCode {
         config.jobs.len(),
         config.notifiers.len()
     );
+    let state_dir = config.daemon.state_dir.clone().unwrap_or_else(|| {
+        pgsnap::config::default_state_dir(&path, std::env::var("XDG_STATE_HOME").ok(), std::env::var("HOME").ok())
+    });
+    out.push_str(&format!(
+        "state in {}; daemon grace period {}\n",
+        state_dir.display(),
+        human_duration(config.daemon.grace_period)
+    ));
     for job in &config.jobs {
         let next = match &job.schedule {
             Some(s) => format!(
-                "\"{}\", next run {}",
+                "\"{}\", next run {}, missed runs: {}{}",
                 s.cron,
-                s.next.to_zoned(job.time_zone.clone()).strftime("%Y-%m-%d %H:%M:%S %Z")
+                s.next.to_zoned(job.time_zone.clone()).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                job.missed.name(),
+                if job.jitter.is_zero() {
+                    String::new()
+                } else {
+                    format!(", jitter up to {}", human_duration(job.jitter))
+                }
             ),
             None => "no schedule (runs on demand)".to_string(),
         };
@@ -466,6 +480,25 @@ fn config_check(ui: &Ui, file: Option<&std::path::Path>) -> ExitCode {
         ));
     }
     finish_output(ui, print_stdout(&out))
+}
+
+/// `90s` → `1m 30s`: as the configuration writes durations.
+fn human_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 && d.subsec_millis() > 0 {
+        return format!("{}ms", d.subsec_millis());
+    }
+    let mut parts = Vec::new();
+    for (unit, n) in [("h", secs / 3600), ("m", secs / 60 % 60), ("s", secs % 60)] {
+        if n > 0 {
+            parts.push(format!("{n}{unit}"));
+        }
+    }
+    if parts.is_empty() {
+        "0s".to_string()
+    } else {
+        parts.join(" ")
+    }
 }
 
 /// `pgsnap retention plan ...`.

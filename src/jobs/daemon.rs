@@ -16,7 +16,8 @@
 //! - Two daemons never schedule one job: each holds `daemon-JOB.lock` in the state
 //!   directory for as long as it schedules the job.
 //! - Overdue: when a job has had no successful run for two schedule intervals (or its
-//!   `overdue_after`), [`raise_overdue`] is called once, until the job succeeds again.
+//!   `overdue_after`) and no run of it is going, [`raise_overdue`] is called once, until the
+//!   job succeeds again.
 //!
 //! The signals are the caller's: it sends [`Control`] messages.
 
@@ -393,9 +394,12 @@ impl Daemon {
 
     fn check_overdue(&mut self, now: Timestamp) {
         for (name, slot) in &mut self.slots {
+            // A run going may still succeed (the one fired at the deadline, typically): the
+            // event waits for its end.
             if let Some(at) = slot.overdue_at
                 && at <= now
                 && !slot.overdue_raised
+                && slot.running.is_none()
             {
                 slot.overdue_raised = true;
                 let last_good = self
@@ -413,7 +417,8 @@ impl Daemon {
     fn wake_at(&self) -> Option<Timestamp> {
         self.slots
             .values()
-            .flat_map(|s| [s.due, s.overdue_at.filter(|_| !s.overdue_raised)])
+            // A running job's lateness is looked at when its run ends (a message wakes us).
+            .flat_map(|s| [s.due, s.overdue_at.filter(|_| !s.overdue_raised && s.running.is_none())])
             .flatten()
             .min()
     }
