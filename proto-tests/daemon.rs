@@ -443,6 +443,7 @@ fn daemon_schedules_rotates_skips_overlaps_recovers_and_stops_cleanly() {
     //    it is back, the next run succeeds.
     cluster.stop();
     let t_down = Timestamp::now();
+    let log_at_down = log().len();
     let failed = wait_for(
         "a failed run while the server is down",
         Duration::from_secs(10),
@@ -458,6 +459,28 @@ fn daemon_schedules_rotates_skips_overlaps_recovers_and_stops_cleanly() {
         serde_json::from_str(&std::fs::read_to_string(failed.record_path.unwrap()).unwrap()).unwrap();
     assert_eq!(rec["outcome"], "failed");
     assert!(log().contains("pgsnap: error: job \"fast\" failed: "), "{}", log());
+    // Down past the second fire time after the last good backup, with no run going: the
+    // job is overdue (the daemon says so once; status shows it).
+    wait_for(
+        "the overdue event",
+        Duration::from_secs(10),
+        || {
+            log()[log_at_down..]
+                .contains("pgsnap: warning: job \"fast\" is overdue: no successful run since ")
+                .then_some(())
+        },
+        &log,
+    );
+    let o = pgsnap(&["status", "--json", "-c", cfg_s]);
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let fast = st.as_array().unwrap().iter().find(|j| j["job"] == "fast").unwrap();
+    assert_eq!(fast["overdue"], true, "{st}");
+    let o = pgsnap(&["status", "-c", cfg_s]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("  OVERDUE since "),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     cluster.start();
     let t_up = Timestamp::now();
     wait_for(
