@@ -220,7 +220,8 @@ fn config(cluster: &Cluster, db: &str, fast: &str, grace: &str) -> String {
         "[daemon]\nstate_dir = \"state\"\ngrace_period = \"{grace}\"\n\n\
          [jobs.fast]\nschedule = \"{fast}\"\ndestination = \"backups\"\n{source}\n\
          retention = {{ keep_last = 2 }}\n\n\
-         [jobs.schema]\nschedule = \"*/3 * * * * *\"\nmissed = \"skip\"\ncontent = \"schema-only\"\n\
+         [jobs.schema]\nschedule = \"*/3 * * * * *\"\nmissed = \"skip\"\njitter = \"800ms\"\n\
+         content = \"schema-only\"\n\
          format = \"plain\"\ndestination = \"schema\"\n{source}\n\
          select = {{ exclude_tables = [\"slow\"] }}\nretention = {{ keep_last = 1 }}\n"
     )
@@ -589,6 +590,16 @@ fn daemon_schedules_rotates_skips_overlaps_recovers_and_stops_cleanly() {
     assert_eq!(listed[0]["outcome"], "failed", "{listed:?}");
     assert!(listed[0].get("archive").is_none());
     lock.release();
+    // `schema` starts each run up to 800 ms after its fire time (jitter), never before, and
+    // not always at once.
+    let late: Vec<i64> = runs(&state, "schema")
+        .iter()
+        .filter(|r| r.outcome != "skipped")
+        .filter_map(|r| Some(r.started.duration_since(r.scheduled_for?).as_millis() as i64))
+        .collect();
+    assert!(late.len() >= 5, "{late:?}");
+    assert!(late.iter().all(|ms| (0..1300).contains(ms)), "{late:?}");
+    assert!(late.iter().any(|ms| *ms > 60), "{late:?}");
     // The daemon's lock is gone with it.
     let o = pgsnap(&["status", "--json", "-c", cfg_s]);
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
