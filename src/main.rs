@@ -798,7 +798,17 @@ fn open_state(ui: &Ui, path: &std::path::Path, config: &Config) -> Result<pgsnap
     let dir = config.daemon.state_dir.clone().unwrap_or_else(|| {
         pgsnap::config::default_state_dir(path, std::env::var("XDG_STATE_HOME").ok(), std::env::var("HOME").ok())
     });
-    pgsnap::jobs::StateDb::open(&dir).map_err(|e| ui.fail(&anyhow::Error::new(e)))
+    pgsnap::jobs::StateDb::open(&dir).map_err(|e| {
+        let hint = if config.daemon.state_dir.is_none() {
+            format!(
+                " (choose another with state_dir in the [daemon] table of {})",
+                path.display()
+            )
+        } else {
+            String::new()
+        };
+        ui.fail(&anyhow::Error::msg(format!("{e}{hint}")))
+    })
 }
 
 /// The configuration's errors as the lines `load_config` prints.
