@@ -14,7 +14,14 @@ use support::{Cluster, TestDb};
 const MAJOR: u32 = 17;
 
 fn pgsnap(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pgsnap"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgsnap"));
+    // The state database goes beside the test's configuration, not into $HOME.
+    if let Some(i) = args.iter().position(|a| *a == "-c")
+        && let Some(dir) = args.get(i + 1).and_then(|c| Path::new(c).parent())
+    {
+        cmd.env("XDG_STATE_HOME", dir);
+    }
+    let mut child = cmd
         .args(args)
         .env_remove("PG_COLOR")
         .env_remove("PGSNAP_CONFIG")
@@ -130,6 +137,18 @@ fn config_check_names_file_line_and_key_of_every_error() {
     let o = pgsnap(&["config", "check", fixture.to_str().unwrap()], "");
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(out(&o).contains(": OK, 3 job(s), 5 notifier(s)"), "{}", out(&o));
+    // The daemon's settings and each schedule's policies.
+    assert!(
+        out(&o).contains("\nstate in /var/lib/pgsnap; daemon grace period 10m\n"),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        out(&o).contains("missed runs: run-once, jitter up to 5m; retention keep-daily 7"),
+        "{}",
+        out(&o)
+    );
+    assert!(out(&o).contains("missed runs: skip; retention"), "{}", out(&o));
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("pgsnap.toml");
@@ -164,6 +183,18 @@ fn config_check_names_file_line_and_key_of_every_error() {
     let o = pgsnap(&["config", "check", "/nonexistent/pgsnap.toml"], "");
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("could not read configuration file"), "{}", err(&o));
+}
+
+/// (trigger, outcome) of each run of `job` in a state database, oldest first.
+fn state_rows(db: &Path, job: &str) -> Vec<(String, String)> {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut s = c
+        .prepare("SELECT trigger, outcome FROM runs WHERE job = ?1 ORDER BY started_ms, id")
+        .unwrap();
+    s.query_map([job], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 fn write_config(path: &Path, body: &str) {
@@ -332,6 +363,15 @@ fn run_rotates_records_failures_and_restores_with_stock_pg_restore() {
     assert_eq!(failed["outcome"], "failed");
     assert!(failed.get("archive").is_none());
     assert!(!failed["error"].as_str().unwrap().is_empty());
+    // Every run is in the state database too (beside the configuration here: the tests
+    // point XDG_STATE_HOME there), the failed one with its error.
+    let rows = state_rows(&dir.path().join("pgsnap/state.db"), "shop");
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    assert!(
+        rows[..4].iter().all(|r| r == &("manual".into(), "succeeded".into())),
+        "{rows:?}"
+    );
+    assert_eq!(rows[4].1, "failed");
 
     // backups list: the three runs, newest first, with retention's decision.
     let o = pgsnap(
@@ -475,6 +515,14 @@ fn predeploy_pins_tags_and_releases() {
     assert!(text.contains("pinned as \"mig-1\" until "), "{text}");
     let mig = by_tag("mig-1");
     assert_eq!(mig["trigger"], "predeploy");
+    // The state database has both runs, with their triggers.
+    assert_eq!(
+        state_rows(&dir.path().join("pgsnap/state.db"), "app"),
+        [
+            ("manual".to_string(), "succeeded".to_string()),
+            ("predeploy".to_string(), "succeeded".to_string())
+        ]
+    );
     let until: jiff::Timestamp = mig["pin"]["until"].as_str().unwrap().parse().unwrap();
     let started: jiff::Timestamp = mig["started"].as_str().unwrap().parse().unwrap();
     let hours = until.duration_since(started).as_secs_f64() / 3600.0;

@@ -54,6 +54,10 @@ impl Ui {
             2 => "info",
             _ => "debug",
         };
+        self.init_logging_with(default);
+    }
+
+    fn init_logging_with(&self, default: &str) {
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
         let _ = tracing_subscriber::registry()
@@ -358,13 +362,19 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
                 Some("keygen") => "pgsnap keygen",
                 Some("decrypt") => "pgsnap decrypt",
                 Some("verify") => "pgsnap verify",
+                Some("daemon") => "pgsnap daemon",
+                Some("status") => "pgsnap status",
                 _ => "pgsnap",
             };
             ui.hint(command);
             return ExitCode::from(1);
         }
     };
-    ui.init_logging(0);
+    match &cli.command {
+        // The daemon says what it schedules, starts and skips.
+        Command::Daemon(_) => ui.init_logging_with("warn,pgsnap::daemon=info"),
+        _ => ui.init_logging(0),
+    }
     match cli.command {
         Command::Dump(args) => dump_command(ui, &args.args),
         Command::Config(pgsnap::cli::jobs::ConfigCommand::Check { file }) => config_check(ui, file.as_deref()),
@@ -385,6 +395,8 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
                 Err(e) => ui.fail(&anyhow::Error::new(e)),
             }
         }
+        Command::Daemon(args) => daemon_command(ui, args.config.config.as_deref()),
+        Command::Status(args) => status_command(ui, args.config.config.as_deref(), args.json),
         Command::Keygen(args) => keygen_command(ui, &args),
         Command::Decrypt(args) => decrypt_command(ui, &args),
         Command::Verify(args) => verify_command(ui, &args),
@@ -433,12 +445,26 @@ fn config_check(ui: &Ui, file: Option<&std::path::Path>) -> ExitCode {
         config.jobs.len(),
         config.notifiers.len()
     );
+    let state_dir = config.daemon.state_dir.clone().unwrap_or_else(|| {
+        pgsnap::config::default_state_dir(&path, std::env::var("XDG_STATE_HOME").ok(), std::env::var("HOME").ok())
+    });
+    out.push_str(&format!(
+        "state in {}; daemon grace period {}\n",
+        state_dir.display(),
+        human_duration(config.daemon.grace_period)
+    ));
     for job in &config.jobs {
         let next = match &job.schedule {
             Some(s) => format!(
-                "\"{}\", next run {}",
+                "\"{}\", next run {}, missed runs: {}{}",
                 s.cron,
-                s.next.to_zoned(job.time_zone.clone()).strftime("%Y-%m-%d %H:%M:%S %Z")
+                s.next.to_zoned(job.time_zone.clone()).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                job.missed.name(),
+                if job.jitter.is_zero() {
+                    String::new()
+                } else {
+                    format!(", jitter up to {}", human_duration(job.jitter))
+                }
             ),
             None => "no schedule (runs on demand)".to_string(),
         };
@@ -454,6 +480,25 @@ fn config_check(ui: &Ui, file: Option<&std::path::Path>) -> ExitCode {
         ));
     }
     finish_output(ui, print_stdout(&out))
+}
+
+/// `90s` → `1m 30s`: as the configuration writes durations.
+fn human_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    if secs == 0 && d.subsec_millis() > 0 {
+        return format!("{}ms", d.subsec_millis());
+    }
+    let mut parts = Vec::new();
+    for (unit, n) in [("h", secs / 3600), ("m", secs / 60 % 60), ("s", secs % 60)] {
+        if n > 0 {
+            parts.push(format!("{n}{unit}"));
+        }
+    }
+    if parts.is_empty() {
+        "0s".to_string()
+    } else {
+        parts.join(" ")
+    }
 }
 
 /// `pgsnap retention plan ...`.
@@ -576,7 +621,19 @@ fn run_command(ui: &Ui, args: &pgsnap::cli::jobs::RunArgs) -> ExitCode {
         Ok(j) => j.clone(),
         Err(code) => return code,
     };
-    execute(ui, &job, pgsnap::jobs::Trigger::Manual, None, false, !args.no_prune)
+    let state = match open_state(ui, &path, &config) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    execute(
+        ui,
+        &job,
+        &state,
+        pgsnap::jobs::Trigger::Manual,
+        None,
+        false,
+        !args.no_prune,
+    )
 }
 
 /// `pgsnap predeploy JOB --tag R [--keep D | --until-next] [-t PATTERN ...]`.
@@ -627,9 +684,14 @@ fn predeploy_command(ui: &Ui, args: &pgsnap::cli::jobs::PredeployArgs) -> ExitCo
         tag: tag.to_string(),
         until,
     };
+    let state = match open_state(ui, &path, &config) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     execute(
         ui,
         &job,
+        &state,
         pgsnap::jobs::Trigger::Predeploy,
         Some(pin),
         args.until_next,
@@ -642,6 +704,7 @@ fn predeploy_command(ui: &Ui, args: &pgsnap::cli::jobs::PredeployArgs) -> ExitCo
 fn execute(
     ui: &Ui,
     job: &Job,
+    state: &pgsnap::jobs::StateDb,
     trigger: pgsnap::jobs::Trigger,
     pin: Option<pgsnap::jobs::PinRecord>,
     release_previous: bool,
@@ -651,7 +714,7 @@ fn execute(
         Ok(r) => r,
         Err(e) => return ui.fail(&anyhow::Error::new(e).context("could not start the runtime")),
     };
-    let result = runtime.block_on(until_stopped(pgsnap::jobs::run_job(job, trigger, pin)));
+    let result = runtime.block_on(until_stopped(pgsnap::jobs::run_tracked(job, trigger, pin, state, None)));
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     let outcome = match result {
         Ok(o) => o,
@@ -728,6 +791,127 @@ fn execute(
             ui.fail(&anyhow::Error::new(e))
         }
     }
+}
+
+/// The state directory's database: the configuration's `daemon.state_dir`, else the default.
+fn open_state(ui: &Ui, path: &std::path::Path, config: &Config) -> Result<pgsnap::jobs::StateDb, ExitCode> {
+    let dir = config.daemon.state_dir.clone().unwrap_or_else(|| {
+        pgsnap::config::default_state_dir(path, std::env::var("XDG_STATE_HOME").ok(), std::env::var("HOME").ok())
+    });
+    pgsnap::jobs::StateDb::open(&dir).map_err(|e| {
+        let hint = if config.daemon.state_dir.is_none() {
+            format!(
+                " (choose another with state_dir in the [daemon] table of {})",
+                path.display()
+            )
+        } else {
+            String::new()
+        };
+        ui.fail(&anyhow::Error::msg(format!("{e}{hint}")))
+    })
+}
+
+/// The configuration's errors as the lines `load_config` prints.
+fn config_error_lines(path: &std::path::Path, errors: &[pgsnap::config::ConfigError]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|e| {
+            let key = if e.key.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", e.key)
+            };
+            format!("{}:{}:{}: {key}{}", path.display(), e.line, e.column, e.message)
+        })
+        .collect()
+}
+
+/// `pgsnap daemon [-c FILE]`.
+fn daemon_command(ui: &Ui, named: Option<&std::path::Path>) -> ExitCode {
+    let (path, config) = match load_config(ui, named) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let state = match open_state(ui, &path, &config) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return ui.fail(&anyhow::Error::new(e).context("could not start the runtime")),
+    };
+    let reload_path = path.clone();
+    let loader: pgsnap::jobs::daemon::Loader = Box::new(move || {
+        let text = std::fs::read_to_string(&reload_path).map_err(|e| {
+            vec![format!(
+                "could not read configuration file \"{}\": {e}",
+                reload_path.display()
+            )]
+        })?;
+        pgsnap::config::parse(&text, &reload_path, jiff::Timestamp::now())
+            .map_err(|errors| config_error_lines(&reload_path, &errors))
+    });
+    let result = runtime.block_on(async {
+        use pgsnap::jobs::daemon::Control;
+        use tokio::signal::unix::{SignalKind, signal};
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        for (name, kind) in [
+            ("SIGTERM", SignalKind::terminate()),
+            ("SIGINT", SignalKind::interrupt()),
+            ("SIGHUP", SignalKind::hangup()),
+        ] {
+            let mut stream = signal(kind).map_err(|e| Error::io("could not install signal handlers", e))?;
+            let tx = tx.clone();
+            let message = if name == "SIGHUP" {
+                Control::Reload
+            } else {
+                Control::Stop(name)
+            };
+            tokio::spawn(async move {
+                while stream.recv().await.is_some() {
+                    if tx.send(message.clone()).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        pgsnap::jobs::daemon::run_daemon(config, state, loader, rx).await
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => ui.fail(&anyhow::Error::new(e)),
+    }
+}
+
+/// `pgsnap status [--json] [-c FILE]`.
+fn status_command(ui: &Ui, named: Option<&std::path::Path>, json: bool) -> ExitCode {
+    let (path, config) = match load_config(ui, named) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let state = match open_state(ui, &path, &config) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let now = jiff::Timestamp::now();
+    let mut statuses = Vec::new();
+    for job in &config.jobs {
+        match pgsnap::jobs::status::job_status(job, &state, now) {
+            Ok(s) => statuses.push(s),
+            Err(e) => return ui.fail(&anyhow::Error::new(e)),
+        }
+    }
+    let text = if json {
+        match serde_json::to_string_pretty(&statuses) {
+            Ok(s) => format!("{s}\n"),
+            Err(e) => return ui.fail(&anyhow::Error::new(e)),
+        }
+    } else {
+        pgsnap::jobs::status::render(&statuses)
+    };
+    finish_output(ui, print_stdout(&text))
 }
 
 /// `pgsnap backups list [JOB] [--json]`.

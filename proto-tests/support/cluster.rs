@@ -392,6 +392,34 @@ impl Cluster {
     }
 
     /// `server_version_num` of the running server.
+    /// Stops this (private) server, fast mode: sessions are ended, as when a server goes down.
+    pub fn stop(&self) {
+        assert!(
+            matches!(self.kind, Kind::Private { .. }),
+            "only a private cluster is stopped"
+        );
+        let mut c = server_cmd(&server_bin(self.major, "pg_ctl"));
+        c.arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "fast", "-w", "stop"]);
+        run_ok(c, "pg_ctl stop");
+    }
+
+    /// Starts this (private) server again, on its port.
+    pub fn start(&self) {
+        assert!(
+            matches!(self.kind, Kind::Private { .. }),
+            "only a private cluster is started"
+        );
+        let mut c = server_cmd(&server_bin(self.major, "pg_ctl"));
+        c.arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-w", "-t", "60", "-o", &format!("-p {}", self.port), "start"]);
+        run_ok(c, "pg_ctl start");
+    }
+
     pub fn version_num(&self) -> u32 {
         self.psql("postgres", "SHOW server_version_num")
             .trim()

@@ -1,4 +1,5 @@
-//! The backup-job commands: `config check`, `retention plan`, `run`, `backups list|prune`.
+//! The backup-job commands: `config check`, `retention plan`, `run`, `backups list|prune`,
+//! `daemon`, `status`.
 
 use std::path::PathBuf;
 
@@ -122,6 +123,23 @@ pub struct PredeployArgs {
     /// instead of the job's selection.
     #[arg(short = 't', long = "table", value_name = "PATTERN")]
     pub tables: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigFile,
+}
+
+/// `pgsnap daemon [-c FILE]`
+#[derive(Args, Debug)]
+pub struct DaemonArgs {
+    #[command(flatten)]
+    pub config: ConfigFile,
+}
+
+/// `pgsnap status [--json] [-c FILE]`
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// One JSON array, an object per job.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub config: ConfigFile,
 }

@@ -103,6 +103,11 @@ pub enum Command {
     /// The backups of configured jobs.
     #[command(subcommand)]
     Backups(jobs::BackupsCommand),
+    /// Run the scheduled jobs at their times until SIGTERM/SIGINT (SIGHUP reloads the
+    /// configuration).
+    Daemon(jobs::DaemonArgs),
+    /// Every job's last run, next run, last good backup, and whether it is overdue.
+    Status(jobs::StatusArgs),
     /// Write a new age X25519 identity (mode 0600) to FILE and print its recipient.
     Keygen(KeygenArgs),
     /// Decrypt an encrypted archive into the plain archive pg_restore reads.

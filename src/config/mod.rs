@@ -46,6 +46,60 @@ pub struct Config {
     /// In file order of their names (sorted).
     pub jobs: Vec<Job>,
     pub notifiers: Vec<Notifier>,
+    pub daemon: DaemonSettings,
+}
+
+/// The `[daemon]` table: where the state lives and how the daemon stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonSettings {
+    /// `state_dir`: the state database and the job locks; `None` = the default
+    /// ([`default_state_dir`]), resolved by the caller (it depends on the environment).
+    pub state_dir: Option<PathBuf>,
+    /// `grace_period`: how long a running dump may go on after SIGTERM/SIGINT before it is
+    /// cancelled.
+    pub grace_period: std::time::Duration,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        DaemonSettings {
+            state_dir: None,
+            grace_period: std::time::Duration::from_secs(60),
+        }
+    }
+}
+
+/// The state directory when the configuration names none: `$XDG_STATE_HOME/pgsnap`, else
+/// `$HOME/.local/state/pgsnap` (the XDG base directory default), else `pgsnap-state` beside
+/// the configuration file.
+pub fn default_state_dir(config_path: &Path, xdg_state_home: Option<String>, home: Option<String>) -> PathBuf {
+    match (xdg_state_home, home) {
+        (Some(x), _) if Path::new(&x).is_absolute() => PathBuf::from(x).join("pgsnap"),
+        (_, Some(h)) if Path::new(&h).is_absolute() => PathBuf::from(h).join(".local/state/pgsnap"),
+        _ => config_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+            .join("pgsnap-state"),
+    }
+}
+
+/// What the daemon does about fire times that passed while it was not running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missed {
+    /// One catch-up run at start, however many fire times were missed (anacron's way).
+    RunOnce,
+    /// Wait for the next fire time.
+    Skip,
+}
+
+impl Missed {
+    pub fn name(self) -> &'static str {
+        match self {
+            Missed::RunOnce => "run-once",
+            Missed::Skip => "skip",
+        }
+    }
 }
 
 impl Config {
@@ -113,10 +167,12 @@ pub struct Select {
     pub exclude_table_data: Vec<String>,
 }
 
-/// When a job runs by itself (the daemon that acts on it is later work).
+/// When a job runs by itself (`pgsnap daemon`).
 #[derive(Debug, Clone)]
 pub struct Schedule {
     pub cron: String,
+    /// The parsed expression (fire times are found in the job's time zone).
+    pub parsed: croner::Cron,
     /// The next time it fires after the `now` given to [`parse`].
     pub next: Timestamp,
 }
@@ -150,6 +206,10 @@ pub struct Job {
     pub retention: Policy,
     pub notify: Notify,
     pub overdue_after: Option<Span>,
+    /// `missed`: after downtime (default run-once).
+    pub missed: Missed,
+    /// `jitter`: each scheduled run starts up to this much later, at random (default none).
+    pub jitter: std::time::Duration,
 }
 
 impl Job {

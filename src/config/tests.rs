@@ -73,6 +73,49 @@ fn defaults() {
 }
 
 #[test]
+fn daemon_settings_and_schedule_policies() {
+    let c = check(MINIMAL).unwrap();
+    assert_eq!(c.daemon, DaemonSettings::default());
+    assert_eq!(c.daemon.grace_period, std::time::Duration::from_secs(60));
+    assert_eq!(c.jobs[0].missed, Missed::RunOnce);
+    assert_eq!(c.jobs[0].jitter, std::time::Duration::ZERO);
+    let c = check(
+        "[daemon]\nstate_dir = \"state\"\ngrace_period = \"1m 30s\"\n\
+         [jobs.nightly]\nschedule = \"*/5 * * * * *\"\nmissed = \"skip\"\njitter = \"2s\"\n\
+         destination = \"/b\"\nsource = { dbname = \"x\" }\n",
+    )
+    .unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(c.daemon.state_dir.as_deref(), Some(Path::new("/etc/pgsnap/state")));
+    assert_eq!(c.daemon.grace_period, std::time::Duration::from_secs(90));
+    let j = &c.jobs[0];
+    assert_eq!(j.missed, Missed::Skip);
+    assert_eq!(j.jitter, std::time::Duration::from_secs(2));
+    // Seconds field: every 5 s after now (12:00:00).
+    assert_eq!(j.schedule.as_ref().unwrap().next.to_string(), "2026-11-30T12:00:05Z");
+    // A grace period of zero cancels at once.
+    let c = check(&format!("[daemon]\ngrace_period = \"0s\"\n{MINIMAL}")).unwrap();
+    assert_eq!(c.daemon.grace_period, std::time::Duration::ZERO);
+}
+
+#[test]
+fn the_state_directory_defaults_to_xdg() {
+    let cfg = Path::new("/etc/pgsnap/pgsnap.toml");
+    assert_eq!(
+        default_state_dir(cfg, Some("/var/state".into()), Some("/home/u".into())),
+        Path::new("/var/state/pgsnap")
+    );
+    // A relative XDG_STATE_HOME is ignored, as the XDG spec says.
+    assert_eq!(
+        default_state_dir(cfg, Some("rel".into()), Some("/home/u".into())),
+        Path::new("/home/u/.local/state/pgsnap")
+    );
+    assert_eq!(
+        default_state_dir(cfg, None, None),
+        Path::new("/etc/pgsnap/pgsnap-state")
+    );
+}
+
+#[test]
 fn relative_paths_are_taken_from_the_configs_directory() {
     let c = check(&MINIMAL.replace("/backups", "backups")).unwrap();
     assert_eq!(c.jobs[0].destination, Path::new("/etc/pgsnap/backups"));
@@ -292,6 +335,42 @@ const BAD: &[Bad] = &[
         key: "jobs.a.owners",
         says: "true or false",
     },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nschedule = \"0 2 * * *\"\nmissed = \"catch-up\"\n",
+        line: 5,
+        key: "jobs.a.missed",
+        says: "run-once, skip",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nmissed = \"skip\"\n",
+        line: 4,
+        key: "jobs.a.missed",
+        says: "only a job with a schedule",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nschedule = \"0 2 * * *\"\njitter = \"a bit\"\n",
+        line: 5,
+        key: "jobs.a.jitter",
+        says: "invalid duration",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nschedule = \"0 2 * * *\"\njitter = \"1mo\"\n",
+        line: 5,
+        key: "jobs.a.jitter",
+        says: "seconds, minutes, hours or days",
+    },
+    Bad {
+        text: "[daemon]\ngrace_period = \"-5s\"\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 2,
+        key: "daemon.grace_period",
+        says: "positive",
+    },
+    Bad {
+        text: "[daemon]\nstatedir = \"/var/lib/pgsnap\"\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 2,
+        key: "daemon.statedir",
+        says: "unknown key",
+    },
 ];
 
 #[test]
@@ -331,7 +410,7 @@ fn every_error_is_reported_not_only_the_first() {
     assert_eq!(
         errors[2].to_string(),
         "line 7: jobs.b.colour: unknown key (expected one of: source, content, format, compression, parallel, \
-         owners, privileges, select, destination, schedule, timezone, retention, notify)"
+         owners, privileges, select, destination, schedule, timezone, retention, notify, missed, jitter)"
     );
 }
 

@@ -128,6 +128,44 @@ impl Walker<'_> {
         out
     }
 
+    /// A duration of hours, minutes, seconds (days count 24 hours; months and years, whose
+    /// length varies, are refused). `zero_ok`: `0s` is allowed.
+    fn fixed_duration(
+        &mut self,
+        t: &DeTable<'_>,
+        path: &str,
+        name: &str,
+        zero_ok: bool,
+    ) -> Option<std::time::Duration> {
+        let (s, span) = self.text(t, path, name)?;
+        let key = join(path, name);
+        let parsed: Result<jiff::Span, String> = s
+            .trim()
+            .parse()
+            .map_err(|e| format!("invalid duration \"{s}\": {e} (examples: 30s, 5m, 2h)"));
+        let d = parsed.and_then(|sp| {
+            sp.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+                .map_err(|_| format!("invalid duration \"{s}\": use seconds, minutes, hours or days"))
+        });
+        match d {
+            Ok(d) if d.is_negative() || (d.is_zero() && !zero_ok) => {
+                self.err(span, &key, format!("invalid duration \"{s}\": must be positive"));
+                None
+            }
+            Ok(d) => match std::time::Duration::try_from(d) {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    self.err(span, &key, format!("invalid duration \"{s}\""));
+                    None
+                }
+            },
+            Err(e) => {
+                self.err(span, &key, e);
+                None
+            }
+        }
+    }
+
     fn table<'a, 'i>(&mut self, t: &'a DeTable<'i>, path: &str, name: &str) -> Option<&'a DeTable<'i>> {
         let v = t.get(name)?;
         match v.get_ref().as_table() {
@@ -209,7 +247,10 @@ const JOB_KEYS: &[&str] = &[
     "timezone",
     "retention",
     "notify",
+    "missed",
+    "jitter",
 ];
+const DAEMON_KEYS: &[&str] = &["state_dir", "grace_period"];
 const SOURCE_KEYS: &[&str] = &[
     "conninfo",
     "host",
@@ -261,7 +302,18 @@ pub fn parse(text: &str, path: &Path, now: Timestamp) -> Result<Config, Vec<Conf
         }
     };
     let doc = doc.get_ref();
-    w.known(doc, "", &["jobs", "notifiers"]);
+    w.known(doc, "", &["jobs", "notifiers", "daemon"]);
+
+    let mut daemon = DaemonSettings::default();
+    if let Some(d) = w.table(doc, "", "daemon") {
+        w.known(d, "daemon", DAEMON_KEYS);
+        if let Some((dir, _)) = w.text(d, "daemon", "state_dir") {
+            daemon.state_dir = Some(resolve_path(&base, &dir));
+        }
+        if let Some(g) = w.fixed_duration(d, "daemon", "grace_period", true) {
+            daemon.grace_period = g;
+        }
+    }
 
     let mut notifiers = Vec::new();
     if let Some(ns) = w.table(doc, "", "notifiers") {
@@ -307,7 +359,11 @@ pub fn parse(text: &str, path: &Path, now: Timestamp) -> Result<Config, Vec<Conf
     }
 
     if w.errors.is_empty() {
-        Ok(Config { jobs, notifiers })
+        Ok(Config {
+            jobs,
+            notifiers,
+            daemon,
+        })
     } else {
         w.errors.sort_by_key(|e| (e.line, e.column));
         Err(w.errors)
@@ -483,6 +539,7 @@ fn job(
             Ok(cron) => match cron.find_next_occurrence(&now.to_zoned(time_zone.clone()), false) {
                 Ok(next) => Some(Schedule {
                     cron: expr,
+                    parsed: cron,
                     next: next.timestamp(),
                 }),
                 Err(e) => {
@@ -566,6 +623,31 @@ fn job(
         }
     }
 
+    let missed = match w.string(t, path, "missed") {
+        None => Some(Missed::RunOnce),
+        Some((s, span)) => match s.as_str() {
+            "run-once" => Some(Missed::RunOnce),
+            "skip" => Some(Missed::Skip),
+            _ => {
+                w.err(
+                    span,
+                    &join(path, "missed"),
+                    format!("\"{s}\" is not one of run-once, skip"),
+                );
+                None
+            }
+        },
+    };
+    let jitter = w.fixed_duration(t, path, "jitter", true).unwrap_or_default();
+    for key in ["missed", "jitter"] {
+        if schedule.is_none()
+            && !t.contains_key("schedule")
+            && let Some(v) = t.get(key)
+        {
+            w.err(v.span(), &join(path, key), "only a job with a schedule has one");
+        }
+    }
+
     let job = Job {
         name: name.to_string(),
         source: source?,
@@ -583,6 +665,8 @@ fn job(
         retention: retention?,
         notify,
         overdue_after,
+        missed: missed?,
+        jitter,
     };
     if w.errors.len() != before {
         return None;

@@ -8,14 +8,22 @@
 //! into place only when complete; the record is written after it, so a backup is listed
 //! only once both exist. Pruning deletes the record first, then the archive.
 //!
-//! The scheduler (`pgsnap daemon`), the SQLite state database and the sending of
-//! notifications are later work; the records here are what they will read.
+//! Every run is also stored in the state database ([`StateDb`], `state.db` in the state
+//! directory) through [`run_tracked`], which `pgsnap run`, `predeploy` and the scheduler
+//! (`pgsnap daemon`, [`daemon`]) all use; [`status`] reads it back.
 
+pub mod daemon;
 mod record;
 mod run;
+pub mod schedule;
+mod state;
+pub mod status;
+mod tracked;
 
 pub use record::{FileSum, Outcome, PinRecord, RunRecord, Trigger};
 pub use run::{RunOutcome, run_job};
+pub use state::{JobLock, StateDb, StateOutcome, StateRun};
+pub use tracked::run_tracked;
 
 use std::path::{Path, PathBuf};
 

@@ -16,9 +16,9 @@ pub enum Outcome {
 pub enum Trigger {
     /// `pgsnap run JOB`.
     Manual,
-    /// The scheduler (later work).
+    /// `pgsnap daemon`, at a fire time of the job's schedule.
     Schedule,
-    /// `pgsnap predeploy` (later work).
+    /// `pgsnap predeploy`.
     Predeploy,
 }
 
