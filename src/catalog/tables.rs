@@ -12,6 +12,7 @@ use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::comment::comment_entry;
 use crate::ddl::constraint::{add_relation_constraint_sql, drop_relation_constraint_sql};
 use crate::ddl::quote::{ident, qualified};
+use crate::ddl::seclabel::relation_seclabel_entry;
 use crate::ddl::table::{
     ColumnAlter, ColumnDef, ForeignTable, TableDef, attach_sql, column_alters_sql, copy_columns, copy_in_sql,
     create_table_sql, relation_default_sql,
@@ -20,7 +21,8 @@ use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Part, PartKind, Priority, Render, Section, TableData, catalog_oid};
 
 /// What pg_dump attaches to a relation's entry, in its order: the relation's comment
-/// (`<kind> name`), column comments, comments on constraints printed inside the table, the
+/// (`<kind> name`), column comments, the security labels of the relation and its columns,
+/// comments on constraints printed inside the table, the
 /// relation's ACL, then column ACLs (`dumpTableSchema` comments, `dumpTable` ACLs). `columns`
 /// are (name, attnum, attacl); `constraints` are (name, oid) of the constraints printed inside
 /// the table (18's NOT NULLs, CHECKs), in pg_dump's order.
@@ -47,6 +49,13 @@ pub(crate) fn attach_relation_extras(
             let c = comment_entry(e, "COLUMN", &name_sql, &tag, text);
             e.attached.push(c);
         }
+    }
+    // The relation's and its columns' labels, in one entry, between the column comments and
+    // the constraint comments (dumpTableSchema).
+    let named: Vec<(&str, i64)> = columns.iter().map(|(name, attnum, _)| (*name, *attnum)).collect();
+    let labels = ctx.relation_labels(oid, &named);
+    if let Some(l) = relation_seclabel_entry(e, comment_kind, &rel.qualified, &ident(&rel.name), &labels) {
+        e.attached.push(l);
     }
     for (name, con_oid) in constraints {
         if let Some(text) = ctx.comment(catalog_oid::PG_CONSTRAINT, *con_oid, 0) {
