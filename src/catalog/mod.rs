@@ -685,6 +685,7 @@ pub mod sequences;
 pub mod statistics;
 pub mod subscriptions;
 pub mod system_acls;
+pub mod table_rows;
 pub mod tables;
 pub mod text_search;
 pub mod transforms;
