@@ -94,6 +94,7 @@ family!(event_triggers_stats);
 family!(functions);
 family!(extension_config);
 family!(tablespaces_identity);
+family!(security_labels);
 
 /// The measuring stick is tested too: equal archives compare equal, and each kind of
 /// difference is caught (stock pg_dump with a flag that leaves something out stands in for a

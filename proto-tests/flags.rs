@@ -622,7 +622,8 @@ fn schema_and_extension_patterns_match_stock() {
 /// rules and publication memberships follow their table, matview refreshes only where the
 /// matview's data is dumped (in dependency order, none reading a never-populated one),
 /// foreign table rows only for a named server and a selected table, extension configuration
-/// rows with their extension or when -t / -n name them (pg_dump.c `processExtensionTables`).
+/// rows with their extension or when -t / -n name them (pg_dump.c `processExtensionTables`),
+/// security labels with their objects and not at all with `--no-security-labels`.
 #[test]
 fn new_object_kinds_follow_selection_like_stock() {
     let c = Cluster::shared(18);
@@ -660,6 +661,11 @@ fn new_object_kinds_follow_selection_like_stock() {
             case("configuration data excluded", &["--exclude-table-data", "extcfg_kinds"]),
             case("sequence values of a schema-only dump", &["-s", "--sequence-data"]),
             case("configuration rows as INSERTs", &["--inserts", "-t", "extcfg_items"]),
+            case("no security labels", &["--no-security-labels"]),
+            case(
+                "a labelled table alone, no labels",
+                &["-t", "k.t", "--no-security-labels"],
+            ),
         ],
     );
 }

@@ -614,3 +614,85 @@ fn a_running_servers_mirror_is_kept_after_the_installation_changed() {
     reap_unused_mirrors(&base, None);
     assert!(!base.exists() || names(&base).is_empty());
 }
+
+/// Every cluster loads the project's label provider (`fixtures/seclabel/pgsnap_seclabel.c`):
+/// its labels are accepted from both providers, any other label is refused, so a dump that
+/// mangled one would fail to restore.
+#[test]
+fn clusters_load_the_label_provider_which_refuses_unknown_labels() {
+    let c = Cluster::shared(15);
+    let db = c.create_database("labels", "CREATE TABLE t (x int);");
+    let psql = |sql: &str| {
+        c.tool("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db, "-c", sql])
+            .output()
+            .unwrap()
+    };
+    for sql in [
+        "SECURITY LABEL FOR pgsnap ON TABLE t IS 'secret'",
+        "SECURITY LABEL FOR \"pgsnap audit\" ON COLUMN t.x IS 'it''s \"quoted\" \\ and ünïcödé'",
+    ] {
+        let out = psql(sql);
+        assert!(out.status.success(), "{sql}: {}", show(&out));
+    }
+    let out = psql("SECURITY LABEL FOR pgsnap ON TABLE t IS 'bogus'");
+    assert!(!out.status.success(), "a wrong label was accepted: {}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("\"bogus\" is not a label pgsnap_seclabel accepts"),
+        "{}",
+        show(&out)
+    );
+    let labels = c.psql(&db, "SELECT provider || '=' || label FROM pg_seclabel ORDER BY 1");
+    assert_eq!(
+        labels.trim(),
+        "pgsnap audit=it's \"quoted\" \\ and ünïcödé\npgsnap=secret"
+    );
+    c.drop_database(&db);
+}
+
+/// A provisioned installation without the label provider module (provisioned before the
+/// module existed, or built by hand) stops the test at the first cluster, naming the file and
+/// the fix, instead of failing later on "security label provider not loaded".
+#[test]
+fn a_missing_label_provider_module_is_named_with_the_fix() {
+    const TEST: &str = "a_missing_label_provider_module_is_named_with_the_fix";
+    if std::env::var_os("PGSNAP_NO_MODULE_CHILD").is_some() {
+        let c = Cluster::private(15);
+        println!("no-module child: started on port {}", c.port);
+        return;
+    }
+    let root = tempfile::Builder::new().prefix("pgs-nomodule-").tempdir().unwrap();
+    fs::set_permissions(root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    // Hard links where possible: a copy of the provisioned 15 without the module.
+    let mut cp = Command::new("cp");
+    cp.arg("-al")
+        .arg(support::server_install::pg_root().join("15"))
+        .arg(root.path().join("15"));
+    if !cp.status().unwrap().success() {
+        let mut cp = Command::new("cp");
+        cp.arg("-a")
+            .arg(support::server_install::pg_root().join("15"))
+            .arg(root.path().join("15"));
+        run(cp, "copy PostgreSQL 15");
+    }
+    let module = root.path().join("15/lib/pgsnap_seclabel.so");
+    let _ = fs::remove_file(&module);
+    let mirrors = tempfile::Builder::new().prefix("pgs-mirror-").tempdir().unwrap();
+    fs::set_permissions(mirrors.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let out = child(
+        TEST,
+        &[
+            ("PGSNAP_NO_MODULE_CHILD", Path::new("1")),
+            ("PGSNAP_PG_ROOT", root.path()),
+            ("PGSNAP_PG_MIRROR", mirrors.path()),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(
+        stderr.contains("security label provider is missing") && stderr.contains("pgsnap_seclabel.so does not exist"),
+        "{}",
+        show(&out)
+    );
+    assert!(stderr.contains("Fix: run `./scripts/provision`"), "{}", show(&out));
+}

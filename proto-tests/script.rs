@@ -288,6 +288,18 @@ fn app_fixture_prints_as_pg_restore_18_does() {
     oracle(18, "app.sql", &[], OPTION_SETS_18);
 }
 
+/// Security labels of every kind (the database's only with -C, large objects' as data),
+/// under every option set, including --no-security-labels.
+#[test]
+fn security_labels_print_as_pg_restore_18_does() {
+    oracle(18, "compat/security_labels.sql", &[], &[]);
+}
+
+#[test]
+fn security_labels_print_as_pg_restore_15_does() {
+    oracle(15, "compat/security_labels.sql", &[], &[]);
+}
+
 #[test]
 fn awkward_fixture_prints_as_pg_restore_18_does() {
     oracle(18, "awkward.sql", &[], &[]);

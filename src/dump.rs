@@ -118,7 +118,7 @@ pub struct Report {
     /// Bytes written to data files.
     pub bytes_out: u64,
     pub elapsed: Duration,
-    /// Objects not dumped (kinds not supported yet) and dependency loops the planner broke.
+    /// What pg_dump would warn about while collecting, and dependency loops the planner broke.
     pub warnings: Vec<String>,
 }
 
@@ -230,13 +230,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     to_lock.extend(catalog::ext_config::lockable(&ctx).await?);
     leader.lock_tables(&to_lock, opts.session.lock_wait_timeout).await?;
     catalog::read_all(&mut ctx).await?;
-    // Never drop objects silently: name every one of a kind pgsnap cannot dump yet.
-    let mut warnings: Vec<String> = catalog::unsupported::find(&ctx)
-        .await?
-        .into_iter()
-        .map(|o| format!("not dumped (not supported yet): {o}"))
-        .collect();
-    warnings.append(&mut ctx.warnings);
+    let mut warnings: Vec<String> = std::mem::take(&mut ctx.warnings);
     for w in &warnings {
         tracing::warn!("{w}");
     }

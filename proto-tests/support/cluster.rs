@@ -194,6 +194,28 @@ fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// The security label provider every test cluster loads (`shared_preload_libraries`):
+/// `fixtures/seclabel/pgsnap_seclabel.c`, compiled into `.pg/<major>/lib/` by
+/// scripts/provision. It registers the providers `pgsnap` and `"pgsnap audit"`, which accept
+/// only the labels `unclassified`, `confidential`, `secret`, `top secret` and
+/// `it's "quoted" \ and ünïcödé`.
+pub const LABEL_PROVIDER: &str = "pgsnap_seclabel";
+
+/// Fails with the fix when the label provider module is not built for `major` in the
+/// installation its servers run from.
+fn require_label_provider(major: u32) {
+    let so = server_install(major).join("lib").join(format!("{LABEL_PROVIDER}.so"));
+    if !so.is_file() {
+        panic!(
+            "the test clusters' security label provider is missing: {} does not exist.\n\
+             Fix: run `./scripts/provision` in {} (it compiles fixtures/seclabel/pgsnap_seclabel.c \
+             against each provisioned PostgreSQL's headers into .pg/<major>/lib/).",
+            so.display(),
+            project_root().display()
+        );
+    }
+}
+
 /// Extra configuration for a private cluster: `conf` is appended to postgresql.conf, `hba`
 /// lines go before the harness's own (the first matching line wins), and `files` (name
 /// relative to the data directory, contents) are written with mode 0600 before the server
@@ -259,7 +281,7 @@ impl Cluster {
         }
         // As root, the mirror the servers run from; locked until this process exits, so it is
         // not reaped while this process uses a server started from it.
-        server_install(major);
+        require_label_provider(major);
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
         let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o755));
         let setup = open_lock(&dir.join("setup.lock"));
@@ -466,7 +488,8 @@ fn ensure_running(major: u32, dir: &Path, opts: &ClusterOptions) -> u16 {
             "\n# pgsnap test harness\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
              fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 60\n\
              shared_buffers = 64MB\nmax_wal_size = 1GB\ncheckpoint_timeout = 30min\n\
-             log_min_messages = warning\nlog_line_prefix = '%m [%p] %d '\ntimezone = 'UTC'\n",
+             log_min_messages = warning\nlog_line_prefix = '%m [%p] %d '\ntimezone = 'UTC'\n\
+             shared_preload_libraries = '{LABEL_PROVIDER}'\n",
             sock.display()
         );
         let mut f = OpenOptions::new()

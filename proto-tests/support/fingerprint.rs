@@ -1,6 +1,6 @@
 //! Fingerprints of a database: per table a row count and a checksum of its sorted row hashes,
-//! per sequence its state, per large object its owner, ACL, comment and a checksum of its
-//! contents, and the schema as stock `pg_dump -s` prints it (normalised).
+//! per sequence its state, per large object its owner, ACL, comment, security labels and a
+//! checksum of its contents, and the schema as stock `pg_dump -s` prints it (normalised).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -15,7 +15,7 @@ pub struct Fingerprint {
     pub tables: BTreeMap<String, (i64, String)>,
     /// `schema.sequence` → `last_value,is_called`.
     pub sequences: BTreeMap<String, String>,
-    /// Large object OID → `owner,acl,comment,md5 of the contents`.
+    /// Large object OID → `owner,acl,comment,md5 of the contents,provider=label;...`.
     pub large_objects: BTreeMap<u32, String>,
     /// Tables and sequences whose query failed (only `data_of_tolerant` fills this).
     pub unreadable: Vec<String>,
@@ -116,7 +116,9 @@ impl Fingerprint {
         }
         sql.push_str(
             "SELECT concat('L', chr(31), l.oid, chr(31), pg_get_userbyid(l.lomowner), ',', l.lomacl, ',', \
-             obj_description(l.oid, 'pg_largeobject'), ',', md5(lo_get(l.oid)), chr(30)) \
+             obj_description(l.oid, 'pg_largeobject'), ',', md5(lo_get(l.oid)), ',', \
+             (SELECT string_agg(s.provider || '=' || s.label, ';' ORDER BY s.provider) FROM pg_seclabel s \
+              WHERE s.classoid = 'pg_largeobject'::regclass AND s.objoid = l.oid), chr(30)) \
              FROM pg_largeobject_metadata l ORDER BY l.oid;\n",
         );
         let mut c = cluster.tool("psql");

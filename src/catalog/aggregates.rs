@@ -8,7 +8,7 @@ use crate::catalog::functions::{ARG_TYPE_COLUMNS, ArgTypes};
 use crate::catalog::operators::{operator_name_columns, operator_ref};
 use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::aggregate::{self, Aggregate};
-use crate::ddl::{comment, quote};
+use crate::ddl::{comment, quote, seclabel};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 
@@ -112,6 +112,10 @@ pub(crate) fn build(ctx: &Ctx<'_>, r: &AggRow) -> (Entry, Dump) {
     if let Some(text) = ctx.comment(catalog_oid::PG_PROC, r.oid, 0) {
         let c = comment::comment_entry(&e, "AGGREGATE", &a.qualified_signature(), &a.signature(), text);
         e.attached.push(c);
+    }
+    let labels = ctx.labels(catalog_oid::PG_PROC, r.oid);
+    if let Some(l) = seclabel::seclabel_entry(&e, "AGGREGATE", &a.qualified_signature(), &a.signature(), &labels) {
+        e.attached.push(l);
     }
     // GRANT ... ON FUNCTION name(argument types): no `(*)`, no ORDER BY.
     let fsig = format!("{}({})", quote::ident(&a.name), r.argtypes.formatted.join(", "));

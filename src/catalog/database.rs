@@ -8,6 +8,7 @@ use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::comment::comment_entry;
 use crate::ddl::database::properties_sql;
 use crate::ddl::quote::{ident, literal};
+use crate::ddl::seclabel::{Label, seclabel_entry};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 use crate::pg::Session;
@@ -124,6 +125,24 @@ pub async fn header_entries(s: &Session, selection: &Selection) -> Result<(Vec<E
     {
         let c = comment_entry(&database, "DATABASE", &q, &q, &text);
         database.attached.push(c);
+    }
+    // The database's labels are shared (pg_shseclabel), read as pg_dump's dumpDatabase does
+    // (buildShSecLabelQuery: no order but the catalog's) and printed by pg_restore only with
+    // -C, like its comment.
+    if !selection.no_security_labels {
+        let mut labels = Vec::new();
+        for r in s
+            .query(&format!(
+                "SELECT provider, label FROM pg_catalog.pg_shseclabel \
+                 WHERE classoid = 'pg_catalog.pg_database'::pg_catalog.regclass AND objoid = '{oid}'"
+            ))
+            .await?
+        {
+            labels.push(Label::new(r.text(0)?, r.text(1)?));
+        }
+        if let Some(l) = seclabel_entry(&database, "DATABASE", &q, &q, &labels) {
+            database.attached.push(l);
+        }
     }
     if !selection.no_privileges
         && let Some(acl) = row.opt_text(13)?

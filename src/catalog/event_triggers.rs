@@ -4,7 +4,7 @@
 use crate::catalog::Ctx;
 use crate::catalog::dumpable::{self, Dump};
 use crate::ddl::event_trigger::{self, EventTrigger};
-use crate::ddl::{comment, quote};
+use crate::ddl::{comment, quote, seclabel};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 
@@ -61,10 +61,14 @@ pub(crate) fn build(ctx: &Ctx<'_>, r: &EventTriggerRow) -> Option<(Entry, Dump)>
     .with_owner(ctx.role(r.owner))
     .with_defn(create)
     .with_drop(drop);
+    let q = quote::ident(&t.name);
     if let Some(text) = ctx.comment(catalog_oid::PG_EVENT_TRIGGER, r.oid, 0) {
-        let q = quote::ident(&t.name);
         e.attached
             .push(comment::comment_entry(&e, "EVENT TRIGGER", &q, &q, text));
+    }
+    let labels = ctx.labels(catalog_oid::PG_EVENT_TRIGGER, r.oid);
+    if let Some(l) = seclabel::seclabel_entry(&e, "EVENT TRIGGER", &q, &q, &labels) {
+        e.attached.push(l);
     }
     Some((e, dump))
 }

@@ -4,7 +4,7 @@
 //! includes everything, never as extension members. Foreign tables are tables (tables.rs).
 
 use super::Ctx;
-use super::tables::options_list_sql;
+use super::table_rows::options_list_sql;
 use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::comment::comment_entry;
 use crate::ddl::foreign_data::{

@@ -7,8 +7,8 @@
 use crate::catalog::Ctx;
 use crate::catalog::dumpable::{self, Dump};
 use crate::ddl::acl::{AclKind, acl_entry};
-use crate::ddl::comment;
 use crate::ddl::function::{self, Body, Function};
+use crate::ddl::{comment, seclabel};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 use crate::pg::Row;
@@ -158,6 +158,10 @@ pub(crate) fn build(ctx: &Ctx<'_>, r: &FuncRow) -> (Entry, Dump) {
     if let Some(text) = ctx.comment(catalog_oid::PG_PROC, r.oid, 0) {
         let c = comment::comment_entry(&e, keyword, &name_sql, &tag_name, text);
         e.attached.push(c);
+    }
+    let labels = ctx.labels(catalog_oid::PG_PROC, r.oid);
+    if let Some(l) = seclabel::seclabel_entry(&e, keyword, &name_sql, &tag_name, &labels) {
+        e.attached.push(l);
     }
     let kind = if f.kind == 'p' {
         AclKind::Procedure

@@ -6,7 +6,7 @@ use crate::catalog::Ctx;
 use crate::catalog::dumpable::{self, Dump};
 use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::language::{self, Language};
-use crate::ddl::{comment, quote};
+use crate::ddl::{comment, quote, seclabel};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 use crate::pg::Row;
@@ -129,6 +129,9 @@ pub(crate) fn build(ctx: &Ctx<'_>, r: &LangRow) -> (Entry, Dump) {
     let q = quote::ident(&r.name);
     if let Some(text) = ctx.comment(catalog_oid::PG_LANGUAGE, r.oid, 0) {
         e.attached.push(comment::comment_entry(&e, "LANGUAGE", &q, &q, text));
+    }
+    if let Some(l) = seclabel::seclabel_entry(&e, "LANGUAGE", &q, &q, &ctx.labels(catalog_oid::PG_LANGUAGE, r.oid)) {
+        e.attached.push(l);
     }
     if r.trusted
         && let Some((cur, base)) = ctx.acl_lists(catalog_oid::PG_LANGUAGE, r.oid, 0, r.acl.as_deref(), &r.acldefault)

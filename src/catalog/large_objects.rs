@@ -12,6 +12,7 @@
 use crate::catalog::Ctx;
 use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::comment;
+use crate::ddl::seclabel::{self, Label};
 use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 
@@ -29,6 +30,8 @@ pub struct LargeObject {
     /// `acldefault('L', lomowner)::text`.
     pub acl_default: String,
     pub comment: Option<String>,
+    /// Its security labels (data, like the object: `dumpSecLabel`).
+    pub labels: Vec<Label>,
 }
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -58,6 +61,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             acl: r.opt_text(2)?,
             acl_default: r.text(3)?,
             comment: ctx.comment(catalog_oid::PG_LARGEOBJECT, oid, 0).map(str::to_string),
+            labels: ctx.large_object_labels(oid),
         });
     }
     let entries = if ctx.large_object_groups {
@@ -102,6 +106,9 @@ fn per_object_entries(ctx: &Ctx<'_>, los: &[LargeObject]) -> Vec<(Entry, bool)> 
         if let Some(text) = &lo.comment {
             let c = comment::comment_entry(&e, "LARGE OBJECT", &name, &name, text);
             e.attached.push(c);
+        }
+        if let Some(l) = seclabel::seclabel_entry(&e, "LARGE OBJECT", &name, &name, &lo.labels) {
+            e.attached.push(l);
         }
         if let Some((cur, base)) = acl_lists(ctx, lo)
             && let Some(a) = acl_entry(
@@ -165,11 +172,15 @@ fn grouped_entries(ctx: &Ctx<'_>, los: &[LargeObject]) -> Vec<(Entry, bool)> {
             .with_defn(oids)
             // pg_restore wants a non-empty drop statement to issue the per-OID OWNER TO.
             .with_drop("-- dummy");
+        // Each object's comment, then its labels (dumpLO).
         for lo in group {
+            let name = lo.oid.to_string();
             if let Some(text) = &lo.comment {
-                let name = lo.oid.to_string();
                 let c = comment::comment_entry(&meta, "LARGE OBJECT", &name, &name, text);
                 meta.attached.push(c);
+            }
+            if let Some(l) = seclabel::seclabel_entry(&meta, "LARGE OBJECT", &name, &name, &lo.labels) {
+                meta.attached.push(l);
             }
         }
         // One ACL for the group, written for its first object; pg_restore repeats it for
@@ -214,6 +225,7 @@ mod tests {
             acl: acl.map(str::to_string),
             acl_default: format!("{{{owner}=rw/{owner}}}"),
             comment: None,
+            labels: Vec::new(),
         }
     }
 

@@ -128,6 +128,8 @@ pub struct Ctx<'a> {
     pub depend: DependGraph,
     /// (classoid, objoid, objsubid) → comment text.
     pub comments: HashMap<(u32, u32, i32), String>,
+    /// Security labels (pg_seclabel), empty when none are dumped.
+    pub seclabels: seclabels::Labels,
     /// (classoid, objoid, objsubid) → initial privileges (`pg_init_privs.initprivs::text`).
     pub init_privs: HashMap<(u32, u32, i32), String>,
     /// Every relation whose definition is dumped (pg_dump's `selectDumpableTable`: its
@@ -232,6 +234,35 @@ impl<'a> Ctx<'a> {
             return None;
         }
         self.comments.get(&(classoid, objoid, subid)).map(String::as_str)
+    }
+
+    /// The object's own security labels when they are dumped (schema wanted, no
+    /// `--no-security-labels`; `dumpSecLabel`).
+    pub fn labels(&self, classoid: u32, objoid: u32) -> Vec<crate::ddl::seclabel::Label> {
+        if !seclabels::dumped(self.selection, false) {
+            return Vec::new();
+        }
+        seclabels::own(&self.seclabels, classoid, objoid)
+    }
+
+    /// A large object's security labels, which pg_dump counts as data.
+    pub fn large_object_labels(&self, oid: u32) -> Vec<crate::ddl::seclabel::Label> {
+        if !seclabels::dumped(self.selection, true) {
+            return Vec::new();
+        }
+        seclabels::own(&self.seclabels, catalog_oid::PG_LARGEOBJECT, oid)
+    }
+
+    /// A relation's labels and its columns' (`dumpTableSecLabel`), columns as (name, attnum).
+    pub fn relation_labels<'c>(
+        &self,
+        oid: u32,
+        columns: &[(&'c str, i64)],
+    ) -> Vec<(Option<&'c str>, crate::ddl::seclabel::Label)> {
+        if !seclabels::dumped(self.selection, false) {
+            return Vec::new();
+        }
+        seclabels::with_columns(&self.seclabels, catalog_oid::PG_CLASS, oid, columns)
     }
 
     /// `(current, baseline)` aclitem lists for an object, or `None` when there is nothing to
@@ -497,6 +528,8 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
     {
         init_privs.insert((r.oid(0)?, r.oid(1)?, r.int(2)? as i32), r.text(3)?);
     }
+    narrate!("reading security labels");
+    let seclabels = seclabels::group(seclabels::fetch(db, selection).await?);
     narrate!("reading user-defined tables");
     let (relations, all_relations) = dumped_relations(db, &namespaces, &roles, &ext_members, &selected).await?;
     Ok(Ctx {
@@ -508,6 +541,7 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         ext_members,
         depend: DependGraph::new(rows),
         comments,
+        seclabels,
         init_privs,
         relations: Arc::new(relations),
         all_relations: Arc::new(all_relations),
@@ -646,15 +680,16 @@ pub mod publications;
 pub mod rel_stats;
 pub mod rules;
 pub mod schemas;
+pub mod seclabels;
 pub mod sequences;
 pub mod statistics;
 pub mod subscriptions;
 pub mod system_acls;
+pub mod table_rows;
 pub mod tables;
 pub mod text_search;
 pub mod transforms;
 pub mod triggers;
 pub mod types;
 pub mod unselected;
-pub mod unsupported;
 pub mod views;

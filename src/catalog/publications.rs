@@ -10,6 +10,7 @@ use crate::ddl::publication::{
     Publication, drop_publication_sql, publication_schema_sql, publication_sql, publication_table_sql,
 };
 use crate::ddl::quote::{ident, qualified};
+use crate::ddl::seclabel::{Label, seclabel_entry};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 
@@ -128,8 +129,8 @@ pub async fn fetch_schemas(ctx: &Ctx<'_>) -> Result<Vec<PublicationSchemaRow>> {
     Ok(out)
 }
 
-/// The PUBLICATION entry, with its comment.
-pub fn publication_entry(p: &PublicationRow, comment: Option<&str>) -> Entry {
+/// The PUBLICATION entry, with its comment and security labels.
+pub fn publication_entry(p: &PublicationRow, comment: Option<&str>, labels: &[Label]) -> Entry {
     let mut e = Entry::new(
         "PUBLICATION",
         Priority::Publication,
@@ -144,6 +145,10 @@ pub fn publication_entry(p: &PublicationRow, comment: Option<&str>) -> Entry {
         let q = ident(&p.def.name);
         let c = comment_entry(&e, "PUBLICATION", &q, &q, text);
         e.attached.push(c);
+    }
+    let q = ident(&p.def.name);
+    if let Some(l) = seclabel_entry(&e, "PUBLICATION", &q, &q, labels) {
+        e.attached.push(l);
     }
     e
 }
@@ -203,7 +208,8 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     for p in &pubs {
         let comment = ctx.comment(catalog_oid::PG_PUBLICATION, p.oid, 0).map(str::to_string);
-        let e = publication_entry(p, comment.as_deref());
+        let labels = ctx.labels(catalog_oid::PG_PUBLICATION, p.oid);
+        let e = publication_entry(p, comment.as_deref(), &labels);
         ctx.push(e);
     }
     let find = |oid: u32| pubs.iter().find(|p| p.oid == oid);
@@ -269,7 +275,7 @@ mod tests {
         let e = publication_schema_entry(&publication(), &s);
         assert_eq!(e.tag, "pub4 k");
         assert_eq!(e.key, Some(CatalogId::new(6237, 20003)));
-        let e = publication_entry(&publication(), Some("p4"));
+        let e = publication_entry(&publication(), Some("p4"), &[]);
         assert_eq!(e.schema, None);
         assert_eq!(e.attached[0].tag, "PUBLICATION pub4");
     }

@@ -2,7 +2,7 @@
 
 use crate::catalog::{Ctx, parse_acl_array};
 use crate::ddl::acl::{AclKind, acl_entry};
-use crate::ddl::{comment, quote, schema};
+use crate::ddl::{comment, quote, schema, seclabel};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 
@@ -56,6 +56,10 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             && !ctx.selection.no_comments
         {
             extra.push(comment::comment_entry(&e, "SCHEMA", &q, &q, &text));
+        }
+        let labels = ctx.labels(catalog_oid::PG_NAMESPACE, oid);
+        if let Some(l) = seclabel::seclabel_entry(&e, "SCHEMA", &q, &q, &labels) {
+            extra.push(l);
         }
         let lists = if is_public {
             let baseline = r.text(5)?;

@@ -7,6 +7,7 @@ use super::tables::relation_acl;
 use crate::ddl::acl::AclKind;
 use crate::ddl::comment::comment_entry;
 use crate::ddl::quote::ident;
+use crate::ddl::seclabel::seclabel_entry;
 use crate::ddl::sequence::{SequenceDef, create_sequence_sql, identity_sql, owned_by_sql, setval_sql};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
@@ -77,9 +78,22 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 e.drop_stmt = Some(format!("DROP SEQUENCE {};\n", rel.qualified));
             }
         }
+        // The OWNED BY entry follows the sequence at once, before its comment and labels
+        // (dumpSequence); it depends on the sequence alone, which sorts after its table.
+        if let (false, Some("a"), Some(t), Some(col)) = (identity, deptype.as_deref(), owner_table, column.as_deref()) {
+            let o = Entry::new("SEQUENCE OWNED BY", Priority::Table, Section::PreData, rel.name.clone())
+                .with_schema(rel.schema.clone())
+                .with_owner(rel.owner.clone())
+                .with_defn(owned_by_sql(&rel.qualified, &t.qualified, col));
+            e.attached.push(o);
+        }
         if let Some(text) = ctx.comment(catalog_oid::PG_CLASS, oid, 0) {
             let c = comment_entry(&e, "SEQUENCE", &rel.qualified, &ident(&rel.name), text);
             e.attached.push(c);
+        }
+        let labels = ctx.labels(catalog_oid::PG_CLASS, oid);
+        if let Some(l) = seclabel_entry(&e, "SEQUENCE", &rel.qualified, &ident(&rel.name), &labels) {
+            e.attached.push(l);
         }
         let default_acl = r.text(10)?;
         if let Some(a) = relation_acl(
@@ -97,16 +111,6 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             e.attached.push(a);
         }
         ctx.push(e);
-
-        if let (false, Some("a"), Some(t), Some(col)) = (identity, deptype.as_deref(), owner_table, column.as_deref()) {
-            let o = Entry::new("SEQUENCE OWNED BY", Priority::Table, Section::PreData, rel.name.clone())
-                .with_schema(rel.schema.clone())
-                .with_owner(rel.owner.clone())
-                .with_defn(owned_by_sql(&rel.qualified, &t.qualified, col))
-                .with_dep(Dep::Catalog(CatalogId::class(oid)))
-                .with_dep(Dep::Catalog(CatalogId::class(t.oid)));
-            ctx.push(o);
-        }
 
         if ctx.sequence_data_dumped(oid) {
             let (last, called) = if v18 {

@@ -6,6 +6,7 @@
 use super::Ctx;
 use crate::ddl::comment::comment_entry;
 use crate::ddl::quote::ident;
+use crate::ddl::seclabel::{Label, seclabel_entry};
 use crate::ddl::subscription::{Subscription, drop_subscription_sql, subscription_sql};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, ServerVersion};
@@ -77,8 +78,8 @@ pub async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<SubscriptionRow>> {
     Ok(out)
 }
 
-/// The SUBSCRIPTION entry, with its comment.
-pub fn subscription_entry(s: &SubscriptionRow, comment: Option<&str>) -> Entry {
+/// The SUBSCRIPTION entry, with its comment and security labels.
+pub fn subscription_entry(s: &SubscriptionRow, comment: Option<&str>, labels: &[Label]) -> Entry {
     let mut e = Entry::new(
         "SUBSCRIPTION",
         Priority::Subscription,
@@ -93,6 +94,10 @@ pub fn subscription_entry(s: &SubscriptionRow, comment: Option<&str>) -> Entry {
         let q = ident(&s.def.name);
         let c = comment_entry(&e, "SUBSCRIPTION", &q, &q, text);
         e.attached.push(c);
+    }
+    let q = ident(&s.def.name);
+    if let Some(l) = seclabel_entry(&e, "SUBSCRIPTION", &q, &q, labels) {
+        e.attached.push(l);
     }
     e
 }
@@ -127,7 +132,8 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             continue;
         }
         let comment = ctx.comment(PG_SUBSCRIPTION, s.oid, 0).map(str::to_string);
-        let e = subscription_entry(&s, comment.as_deref());
+        let labels = ctx.labels(PG_SUBSCRIPTION, s.oid);
+        let e = subscription_entry(&s, comment.as_deref(), &labels);
         ctx.push(e);
     }
     Ok(())
@@ -160,7 +166,7 @@ mod tests {
             owner: "postgres".into(),
             def,
         };
-        let e = subscription_entry(&s, Some("sub"));
+        let e = subscription_entry(&s, Some("sub"), &[Label::new("pgsnap", "secret")]);
         assert_eq!((e.desc.as_str(), e.tag.as_str()), ("SUBSCRIPTION", "sub1"));
         assert_eq!(e.key, Some(CatalogId::new(6100, 20000)));
         assert_eq!(e.section, Section::PostData);
@@ -169,6 +175,15 @@ mod tests {
         assert_eq!(
             e.attached[0].defn.as_deref(),
             Some("COMMENT ON SUBSCRIPTION sub1 IS 'sub';\n")
+        );
+        // The label follows the comment (dumpSubscription).
+        assert_eq!(
+            (e.attached[1].desc.as_str(), e.attached[1].tag.as_str()),
+            ("SECURITY LABEL", "SUBSCRIPTION sub1")
+        );
+        assert_eq!(
+            e.attached[1].defn.as_deref(),
+            Some("SECURITY LABEL FOR pgsnap ON SUBSCRIPTION sub1 IS 'secret';\n")
         );
     }
 }

@@ -16,7 +16,7 @@ use crate::catalog::Ctx;
 use crate::catalog::dumpable::{self, Dump};
 use crate::ddl::acl::{AclKind, acl_entry};
 use crate::ddl::types::{self, Attribute, BaseType, Domain, DomainConstraint, Range, TypeDefault};
-use crate::ddl::{comment, quote};
+use crate::ddl::{comment, quote, seclabel};
 use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Part, PartKind, Priority, Render, Section, catalog_oid};
 
@@ -356,16 +356,11 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             let c = comment::comment_entry(&e, desc, &qualified, &qname, text);
             e.attached.push(c);
         }
-        for (col, text) in column_comments {
-            let qc = quote::ident(&col);
-            let c = comment::comment_entry(
-                &e,
-                "COLUMN",
-                &format!("{qualified}.{qc}"),
-                &format!("{qname}.{qc}"),
-                &text,
-            );
-            e.attached.push(c);
+        // Only the type's own labels: pg_dump has no place for labels on a composite type's
+        // columns (they are on its pg_class row) and leaves them out.
+        let labels = ctx.labels(catalog_oid::PG_TYPE, t.oid);
+        if let Some(l) = seclabel::seclabel_entry(&e, desc, &qualified, &qname, &labels) {
+            e.attached.push(l);
         }
         if let Some((cur, base)) = ctx.acl_lists(catalog_oid::PG_TYPE, t.oid, 0, t.acl.as_deref(), &t.acldefault)
             && let Some(a) = acl_entry(
@@ -381,6 +376,18 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             )
         {
             e.attached.push(a);
+        }
+        // A composite type's column comments come after its ACL (dumpCompositeType).
+        for (col, text) in column_comments {
+            let qc = quote::ident(&col);
+            let c = comment::comment_entry(
+                &e,
+                "COLUMN",
+                &format!("{qualified}.{qc}"),
+                &format!("{qname}.{qc}"),
+                &text,
+            );
+            e.attached.push(c);
         }
         // Comments on inline domain constraints follow the domain.
         let mut separate = Vec::new();

@@ -24,6 +24,7 @@ pub mod quote;
 pub mod rel_stats;
 pub mod rule;
 pub mod schema;
+pub mod seclabel;
 pub mod sequence;
 pub mod statistics;
 pub mod subscription;
