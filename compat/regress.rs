@@ -6,7 +6,7 @@
 //!
 //! Usage (scripts/regress fetches the sources and passes these):
 //!   regress --major 15 --regress-dir DIR --lib-dir DIR --cache-dir DIR --source-version V
-//!           [--rebuild] [--keep] [--out DIR]
+//!           [--rebuild] [--keep] [--out DIR] [--archive-version V]
 //!
 //! * `--regress-dir`: `src/test/regress` of the PostgreSQL source (parallel_schedule, sql/,
 //!   expected/, data/);
@@ -15,7 +15,9 @@
 //! * `--cache-dir`: the built database is kept there as a stock pg_dump archive
 //!   (`regression.dump`) plus `pg_dumpall -g` output, and restored on later runs unless
 //!   `--rebuild`;
-//! * `--out`: writes `report.txt`, `row.md` (the results-table row) and `kinds.md` there.
+//! * `--out`: writes `report.txt`, `row.md` (the results-table row) and `kinds.md` there;
+//! * `--archive-version`: passed to pgsnap, so on 18 its archive can be compared with stock's
+//!   own 1.16 layout as well as with pgsnap's default 1.15.
 
 #[path = "../proto-tests/support/mod.rs"]
 mod support;
@@ -26,7 +28,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use support::Cluster;
-use support::compare::{CompareOptions, Comparison, compare_with_stock};
+use support::compare::{Candidate, CompareOptions, Comparison, compare_with_stock};
 
 struct Args {
     major: u32,
@@ -37,12 +39,13 @@ struct Args {
     rebuild: bool,
     keep: bool,
     out: Option<PathBuf>,
+    archive_version: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let (mut major, mut regress_dir, mut lib_dir, mut cache_dir, mut source_version) = (None, None, None, None, None);
-    let (mut rebuild, mut keep, mut out) = (false, false, None);
+    let (mut rebuild, mut keep, mut out, mut archive_version) = (false, false, None, None);
     while let Some(a) = it.next() {
         let mut val = || it.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
@@ -52,6 +55,7 @@ fn parse_args() -> Result<Args, String> {
             "--cache-dir" => cache_dir = Some(PathBuf::from(val()?)),
             "--source-version" => source_version = Some(val()?),
             "--out" => out = Some(PathBuf::from(val()?)),
+            "--archive-version" => archive_version = Some(val()?),
             "--rebuild" => rebuild = true,
             "--keep" => keep = true,
             other => return Err(format!("unknown argument {other}")),
@@ -66,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
         rebuild,
         keep,
         out,
+        archive_version,
     })
 }
 
@@ -283,8 +288,16 @@ fn main() -> ExitCode {
         counts.trim()
     );
 
-    eprintln!("== comparing pgsnap dump -Fd -j 2 with stock pg_dump -Fd -j 2 (both restored with pg_restore -j 2)");
+    let extra: Vec<String> = match &args.archive_version {
+        Some(v) => vec!["--archive-version".into(), v.clone()],
+        None => Vec::new(),
+    };
+    eprintln!(
+        "== comparing pgsnap dump -Fd -j 2 {} with stock pg_dump -Fd -j 2 (both restored with pg_restore -j 2)",
+        extra.join(" ")
+    );
     let mut opts = CompareOptions::for_major(args.major);
+    opts.candidate = Candidate::Pgsnap(extra);
     // Issue 8 asks for equal entry sets here; the order is reported, not required.
     opts.check_order = false;
     opts.keep = args.keep;
@@ -292,8 +305,12 @@ fn main() -> ExitCode {
     let elapsed = started.elapsed();
 
     let label = format!(
-        "PostgreSQL {server} regression database (tests of {})",
-        args.source_version
+        "PostgreSQL {server} regression database (tests of {}){}",
+        args.source_version,
+        match &args.archive_version {
+            Some(v) => format!(", pgsnap `--archive-version {v}`"),
+            None => String::new(),
+        }
     );
     let row = cmp.summary_row(&label);
     let details = cmp.details();
