@@ -8,13 +8,15 @@
 //! into place only when complete; the record is written after it, so a backup is listed
 //! only once both exist. Pruning deletes the record first, then the archive.
 //!
-//! The scheduler (`pgsnap daemon`), the SQLite state database and the sending of
-//! notifications are later work; the records here are what they will read.
+//! The scheduler (`pgsnap daemon`) and the SQLite state database are later work; the
+//! records here are what they will read. Everything per run (dump, verify, test restore,
+//! notifications) happens in [`run_job`], which the scheduler calls as `pgsnap run` does.
 
+mod check;
 mod record;
 mod run;
 
-pub use record::{FileSum, Outcome, PinRecord, RunRecord, Trigger};
+pub use record::{FileSum, Outcome, PinRecord, RestoreEvidence, RunRecord, Trigger, VerifyEvidence};
 pub use run::{RunOutcome, run_job};
 
 use std::path::{Path, PathBuf};
