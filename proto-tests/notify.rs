@@ -586,3 +586,56 @@ fn encrypted_jobs_verify_with_an_identity_or_say_what_they_could_not_check() {
     let archive = dir.path().join("phrase").join(rec["archive"].as_str().unwrap());
     assert!(std::fs::read(&archive).unwrap().starts_with(b"age-encryption.org/v1"));
 }
+
+/// The restore server is unreachable: the run fails (exit 1, recorded with the test restore's
+/// error), the verified archive stays for inspection, and nothing counts it as a backup.
+#[test]
+fn a_failed_test_restore_fails_the_run_and_keeps_the_archive() {
+    let db = TestDb::new(
+        MAJOR,
+        "notify_rfail",
+        "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = dir.path().join("no-server");
+    std::fs::create_dir(&nowhere).unwrap();
+    let config = dir.path().join("pgsnap.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[jobs.t]\ndestination = \"out\"\n\
+             source = {{ host = \"{}\", port = {}, user = \"postgres\", dbname = \"{}\" }}\n\
+             [jobs.t.verify.restore]\nhost = \"{}\"\nport = {}\nuser = \"postgres\"\npg_restore = \"{}\"\n",
+            db.cluster.socket_dir().display(),
+            db.cluster.port,
+            db.name,
+            nowhere.display(),
+            db.cluster.port,
+            support::pg_bin(MAJOR, "pg_restore").display()
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let o = pgsnap(&["run", "t", "-c", cfg], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("the test restore failed"), "{}", text(&o));
+    let dest = dir.path().join("out");
+    let rec = newest_record(&dest);
+    assert_eq!(rec["outcome"], "failed");
+    assert_eq!(rec["verification"]["ok"], true);
+    let t = &rec["test_restore"];
+    assert_eq!(t["ok"], false, "{t:#}");
+    assert!(
+        t["error"]
+            .as_str()
+            .unwrap()
+            .contains("connecting to the restore server"),
+        "{t:#}"
+    );
+    let archive = dest.join(rec["archive"].as_str().expect("the archive is named"));
+    assert!(archive.is_file(), "kept for inspection");
+    let o = pgsnap(&["backups", "list", "t", "-c", cfg, "--json"], &[]);
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["outcome"], "failed");
+}
