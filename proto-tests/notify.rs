@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -39,6 +39,28 @@ struct Recorder {
 
 impl Recorder {
     fn start() -> Recorder {
+        Recorder::start_with(None)
+    }
+
+    /// Over TLS (HTTPS) with this certificate chain and key.
+    fn start_tls(cert: &str, key: &str) -> Recorder {
+        let certs = vec![rustls::pki_types::CertificateDer::from(
+            rustls::pki_types::pem::PemObject::from_pem_slice(cert.as_bytes())
+                .map(|c: rustls::pki_types::CertificateDer<'static>| c.to_vec())
+                .unwrap(),
+        )];
+        let key: rustls::pki_types::PrivateKeyDer<'static> =
+            rustls::pki_types::pem::PemObject::from_pem_slice(key.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        Recorder::start_with(Some(Arc::new(config)))
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -46,8 +68,19 @@ impl Recorder {
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
+                conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
                 let log = log.clone();
-                std::thread::spawn(move || serve(conn, &log));
+                let tls = tls.clone();
+                std::thread::spawn(move || match tls {
+                    None => serve(conn, &log),
+                    Some(config) => {
+                        let session = rustls::ServerConnection::new(config).unwrap();
+                        let mut stream = rustls::StreamOwned::new(session, conn);
+                        serve(&mut stream, &log);
+                        stream.conn.send_close_notify();
+                        let _ = stream.flush();
+                    }
+                });
             }
         });
         Recorder { port, seen }
@@ -62,9 +95,8 @@ impl Recorder {
     }
 }
 
-fn serve(conn: TcpStream, log: &Mutex<Vec<Request>>) {
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut r = BufReader::new(conn.try_clone().unwrap());
+fn serve<S: Read + Write>(conn: S, log: &Mutex<Vec<Request>>) {
+    let mut r = BufReader::new(conn);
     let mut line = String::new();
     r.read_line(&mut line).unwrap();
     let mut parts = line.split_whitespace();
@@ -93,8 +125,9 @@ fn serve(conn: TcpStream, log: &Mutex<Vec<Request>>) {
     let answer = format!(
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{{\"ok\":true}}"
     );
-    let mut w = conn;
+    let w = r.get_mut();
     let _ = w.write_all(answer.as_bytes());
+    let _ = w.flush();
 }
 
 /// aiosmtpd on a free port, with STARTTLS (the certificate and key given) and AUTH.
@@ -257,6 +290,7 @@ fn notifications_reach_real_servers_failures_are_retried_and_recorded() {
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
     let smtp = Smtp::start(dir.path(), &cert_path, &key_path, "pgsnap", "smtp-pass");
+    let https = Recorder::start_tls(&cert.cert.pem(), &cert.signing_key.serialize_pem());
     std::fs::write(dir.path().join("smtp-password"), "smtp-pass\n").unwrap();
     std::fs::write(
         dir.path().join("discord-url"),
@@ -271,7 +305,7 @@ fn notifications_reach_real_servers_failures_are_retried_and_recorded() {
         "[jobs.shop]\ndestination = \"backups\"\n\
          source = {{ host = \"{host}\", port = {port}, user = \"postgres\", dbname = \"{db}\" }}\n\
          [jobs.shop.notify]\n\
-         on_success = [\"hook\", \"slack\", \"discord\", \"telegram\", \"mail\", \"broken\", \"down\"]\n\
+         on_success = [\"hook\", \"slack\", \"discord\", \"telegram\", \"mail\", \"broken\", \"down\", \"secure\", \"untrusted\"]\n\
          on_failure = [\"hook\", \"mail\"]\n\
          [jobs.shop.verify.restore]\n{restore}\
          [notifiers.hook]\ntype = \"webhook\"\nurl = \"{hook}\"\nhmac_secret_env = \"TEST_HMAC_KEY\"\n\
@@ -282,7 +316,9 @@ fn notifications_reach_real_servers_failures_are_retried_and_recorded() {
          to = [\"dba@example.com\", \"oncall@example.com\"]\nusername = \"pgsnap\"\npassword_file = \"smtp-password\"\n\
          tls_ca_file = \"smtp.crt\"\n\
          [notifiers.broken]\ntype = \"webhook\"\nurl = \"{broken}\"\nattempts = 2\n\
-         [notifiers.down]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{closed}/hook\"\nattempts = 2\n",
+         [notifiers.down]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{closed}/hook\"\nattempts = 2\n\
+         [notifiers.secure]\ntype = \"webhook\"\nurl = \"https://localhost:{secure}/secure\"\ntls_ca_file = \"smtp.crt\"\n\
+         [notifiers.untrusted]\ntype = \"webhook\"\nurl = \"https://localhost:{secure}/untrusted\"\nattempts = 1\n",
         host = socket.display(),
         port = db.cluster.port,
         db = db.name,
@@ -291,6 +327,7 @@ fn notifications_reach_real_servers_failures_are_retried_and_recorded() {
         tg = http.url("/tg"),
         smtp = smtp.port,
         broken = http.url("/fail/hook"),
+        secure = https.port,
     );
     std::fs::write(&config, &body).unwrap();
     let cfg = config.to_str().unwrap();
@@ -338,8 +375,8 @@ fn notifications_reach_real_servers_failures_are_retried_and_recorded() {
     assert_eq!(scratch_databases(&db.cluster), "", "the scratch database is dropped");
 
     let d = deliveries(&rec);
-    assert_eq!(d.len(), 7, "{d:#?}");
-    for name in ["hook", "slack", "discord", "telegram", "mail"] {
+    assert_eq!(d.len(), 9, "{d:#?}");
+    for name in ["hook", "slack", "discord", "telegram", "mail", "secure"] {
         assert_eq!(d[name]["outcome"], "delivered", "{name}: {:#}", d[name]);
         assert_eq!(d[name]["attempts"], 1);
         assert_eq!(d[name]["event"], "success");
@@ -391,6 +428,19 @@ fn notifications_reach_real_servers_failures_are_retried_and_recorded() {
     let tg = by_path("/tg/bot123:tok/sendMessage");
     assert_eq!(tg.len(), 1, "{:?}", reqs.iter().map(|r| &r.path).collect::<Vec<_>>());
     assert_eq!(tg[0].json()["chat_id"], -100123);
+
+    // A certificate the system's roots do not vouch for is refused.
+    assert_eq!(d["untrusted"]["outcome"], "failed");
+    let untrusted = d["untrusted"]["error"].as_str().unwrap();
+    assert!(
+        untrusted.contains("TLS handshake with https://localhost:"),
+        "{untrusted}"
+    );
+    // HTTPS, the server's certificate checked against tls_ca_file.
+    let secure = https.take();
+    assert_eq!(secure.len(), 1);
+    assert_eq!(secure[0].path, "/secure");
+    assert_eq!(secure[0].json()["event"], "success");
 
     let mail = smtp.messages();
     assert_eq!(mail.len(), 1);
