@@ -163,7 +163,8 @@ async fn deliver(job: &Job, n: &Notifier, event: &Event, host: &str, backoff: Ba
                 break;
             }
             Err(e) => {
-                tracing::warn!(
+                // The caller reports the final outcome; each try is detail.
+                tracing::info!(
                     "notifier {} ({}): try {tries} of {attempts} failed: {}",
                     n.name,
                     n.kind.channel(),
