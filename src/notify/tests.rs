@@ -136,3 +136,60 @@ async fn an_unreachable_notifier_is_retried_and_reported() {
     let d = send_with(&j, &Event::Run(Box::new(record(Outcome::Succeeded))), b).await;
     assert!(d.is_empty());
 }
+
+/// The scheduler's call: an overdue event goes to the job's `overdue` notifiers only.
+#[tokio::test]
+async fn overdue_goes_to_the_overdue_list() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Headers, then as many body bytes as Content-Length says.
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                if body.len() >= len {
+                    s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
+                    return text;
+                }
+            }
+            assert!(n > 0, "closed early: {text}");
+        }
+    });
+    let mut j = job();
+    j.notifiers[0].kind = NotifierKind::Webhook {
+        url: UrlSource::Inline(format!("http://127.0.0.1:{port}/late")),
+        hmac_secret: None,
+    };
+    j.notify.on_failure.clear();
+    j.notify.overdue = vec!["hook".into()];
+    let event = Event::Overdue {
+        due: "2026-12-01T03:00:00Z".into(),
+        last_success: Some("2026-11-29T02:00:00Z".into()),
+    };
+    let d = send(&j, &event).await;
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0].outcome, d[0].attempts, d[0].event),
+        (DeliveryOutcome::Delivered, 1, EventKind::Overdue)
+    );
+    let request = server.await.unwrap();
+    assert!(request.starts_with("POST /late HTTP/1.1\r\n"), "{request}");
+    assert!(request.contains("\r\nX-Pgsnap-Event: overdue\r\n"), "{request}");
+    let body: serde_json::Value = serde_json::from_str(request.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(body["overdue"]["last_success"], "2026-11-29T02:00:00Z");
+    // Nothing goes to on_failure for it, and a run's failure not to `overdue`.
+    let d = send(&j, &Event::Run(Box::new(record(Outcome::Failed)))).await;
+    assert!(d.is_empty());
+}
