@@ -97,6 +97,7 @@ pub mod dump;
 pub mod engine;
 pub mod jobs;
 pub mod manifest;
+pub mod notify;
 pub mod pg;
 pub mod plan;
 pub mod progress;

@@ -720,6 +720,20 @@ fn execute(
         Ok(o) => o,
         Err(e) => return ui.fail(&anyhow::Error::new(e)),
     };
+    for d in &outcome.record.notifications {
+        if d.outcome == pgsnap::notify::DeliveryOutcome::Failed {
+            ui.say(
+                Level::Warning,
+                &format!(
+                    "notifier \"{}\" ({}) failed after {} attempt(s): {}",
+                    d.notifier,
+                    d.channel,
+                    d.attempts,
+                    d.error.as_deref().unwrap_or("")
+                ),
+            );
+        }
+    }
     if let Some(e) = &outcome.error {
         ui.say(
             Level::Error,
@@ -748,6 +762,17 @@ fn execute(
             .unwrap_or_default(),
         r.readers.as_deref().unwrap_or("?"),
     );
+    if let Some(v) = &r.verification {
+        out.push_str(&format!("verify {}\n", v.summary()));
+    }
+    if let Some(t) = &r.test_restore {
+        out.push_str(&format!("test restore {}\n", t.summary()));
+    }
+    for d in &r.notifications {
+        if d.outcome == pgsnap::notify::DeliveryOutcome::Delivered {
+            out.push_str(&format!("notified {} ({})\n", d.notifier, d.channel));
+        }
+    }
     out.push_str(&format!("record {}\n", outcome.record_path.display()));
     if let Some(p) = &r.pin {
         match &p.until {

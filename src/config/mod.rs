@@ -210,6 +210,56 @@ pub struct Job {
     pub missed: Missed,
     /// `jitter`: each scheduled run starts up to this much later, at random (default none).
     pub jitter: std::time::Duration,
+    /// The notifiers `notify` names, resolved (so a job alone is enough to notify).
+    pub notifiers: Vec<Notifier>,
+    pub encryption: Encryption,
+    pub verify: Verification,
+}
+
+/// Whom a job's archives are encrypted to (`pgsnap dump --encrypt-to`, `--encrypt-to-file`,
+/// `--passphrase-file`): recipients or one passphrase file, never both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Encryption {
+    pub recipients: Vec<String>,
+    pub recipient_files: Vec<PathBuf>,
+    pub passphrase_file: Option<PathBuf>,
+}
+
+impl Encryption {
+    pub fn is_set(&self) -> bool {
+        !self.recipients.is_empty() || !self.recipient_files.is_empty() || self.passphrase_file.is_some()
+    }
+}
+
+/// What is checked after each successful run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// `pgsnap verify` on the new archive (default on).
+    pub enabled: bool,
+    /// Keys that decrypt the job's archives, for verify and the test restore. A job
+    /// encrypted with a passphrase file uses that file.
+    pub identity_files: Vec<PathBuf>,
+    pub restore: Option<TestRestore>,
+}
+
+impl Default for Verification {
+    fn default() -> Self {
+        Verification {
+            enabled: true,
+            identity_files: Vec::new(),
+            restore: None,
+        }
+    }
+}
+
+/// A test restore into a scratch database created (and dropped) on this server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRestore {
+    /// Where to connect to create the scratch database (`dbname` defaults to `postgres`).
+    pub server: Source,
+    /// The `pg_restore` to run; else the one of the server's major version in the usual
+    /// places, else `pg_restore` on PATH.
+    pub pg_restore: Option<PathBuf>,
 }
 
 impl Job {
@@ -243,6 +293,15 @@ impl Job {
         if !self.privileges {
             a.push("--no-privileges".into());
         }
+        for r in &self.encryption.recipients {
+            a.push(format!("--encrypt-to={r}"));
+        }
+        for f in &self.encryption.recipient_files {
+            a.push(format!("--encrypt-to-file={}", f.display()));
+        }
+        if let Some(f) = &self.encryption.passphrase_file {
+            a.push(format!("--passphrase-file={}", f.display()));
+        }
         for (flag, list) in [
             ("--schema", &self.select.schemas),
             ("--exclude-schema", &self.select.exclude_schemas),
@@ -268,11 +327,28 @@ impl Job {
     }
 }
 
-/// A notification channel (sending arrives with the daemon; the section is validated now).
+/// A notification channel (sent by [`crate::notify`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notifier {
     pub name: String,
     pub kind: NotifierKind,
+    /// Tries per notification (first one included), with backoff between them.
+    pub attempts: u32,
+    /// PEM certificates to trust for its TLS (instead of the system's roots).
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+impl NotifierKind {
+    /// The channel's type as written in the file.
+    pub fn channel(&self) -> &'static str {
+        match self {
+            NotifierKind::Webhook { .. } => "webhook",
+            NotifierKind::Slack { .. } => "slack",
+            NotifierKind::Discord { .. } => "discord",
+            NotifierKind::Telegram { .. } => "telegram",
+            NotifierKind::Email { .. } => "email",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

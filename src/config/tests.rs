@@ -371,6 +371,126 @@ const BAD: &[Bad] = &[
         key: "daemon.statedir",
         says: "unknown key",
     },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nencrypt_to = [\"age1notakey\"]\n",
+        line: 4,
+        key: "jobs.a.encrypt_to[0]",
+        says: "recipient",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nencrypt_to = \"age1qqq\"\n",
+        line: 4,
+        key: "jobs.a.encrypt_to",
+        says: "array",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nencrypt_to_file = \"r.txt\"\npassphrase_file = \"p\"\n",
+        line: 5,
+        key: "jobs.a.passphrase_file",
+        says: "cannot be combined",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\npassphrase = \"hunter2\"\n",
+        line: 4,
+        key: "jobs.a.passphrase",
+        says: "passphrase_file",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.verify]\nenabled = \"yes\"\n",
+        line: 5,
+        key: "jobs.a.verify.enabled",
+        says: "true or false",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.verify]\nidentity_file = \"key.txt\"\n",
+        line: 5,
+        key: "jobs.a.verify.identity_file",
+        says: "not encrypted",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\npassphrase_file = \"p\"\n[jobs.a.verify]\nidentity_file = \"key.txt\"\n",
+        line: 6,
+        key: "jobs.a.verify.identity_file",
+        says: "passphrase file",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.verify]\nsample = 3\n",
+        line: 5,
+        key: "jobs.a.verify.sample",
+        says: "unknown key",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nformat = \"plain\"\n[jobs.a.verify.restore]\nhost = \"/tmp\"\n",
+        line: 5,
+        key: "jobs.a.verify.restore",
+        says: "plain SQL",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nencrypt_to_file = \"r.txt\"\n[jobs.a.verify.restore]\nhost = \"/tmp\"\n",
+        line: 5,
+        key: "jobs.a.verify.restore",
+        says: "identity_file",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.verify.restore]\nhost = \"/tmp\"\npassword = \"pw\"\n",
+        line: 6,
+        key: "jobs.a.verify.restore.password",
+        says: "password_env",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.verify.restore]\nport = \"x\"\nserver = 1\n",
+        line: 6,
+        key: "jobs.a.verify.restore.server",
+        says: "unknown key",
+    },
+    Bad {
+        text: "[notifiers.h]\ntype = \"webhook\"\nurl = \"http://h/\"\nattempts = 0\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 4,
+        key: "notifiers.h.attempts",
+        says: "at least 1",
+    },
+    Bad {
+        text: "[notifiers.h]\ntype = \"webhook\"\nurl = \"http://h/\"\nattempts = 11\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 4,
+        key: "notifiers.h.attempts",
+        says: "from 0 to 10",
+    },
+    Bad {
+        text: "[notifiers.h]\ntype = \"webhook\"\nurl = \"http://h/\"\nhmac_secret = \"k\"\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 4,
+        key: "notifiers.h.hmac_secret",
+        says: "hmac_secret_env",
+    },
+    Bad {
+        text: "[notifiers.t]\ntype = \"telegram\"\nbot_token = \"1:x\"\nchat_id = 1\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 3,
+        key: "notifiers.t.bot_token",
+        says: "bot_token_env",
+    },
+    Bad {
+        text: "[notifiers.m]\ntype = \"email\"\nsmtp_host = \"mx\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\nusername = \"u\"\npassword_env = \"P\"\nstarttls = false\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 8,
+        key: "notifiers.m.starttls",
+        says: "never sent unencrypted",
+    },
+    Bad {
+        text: "[notifiers.m]\ntype = \"email\"\nsmtp_host = \"mx\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\nusername = \"u\"\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 1,
+        key: "notifiers.m.password_env",
+        says: "both username and",
+    },
+    Bad {
+        text: "[notifiers.m]\ntype = \"email\"\nsmtp_host = \"mx\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\ntls_ca_file = 3\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 6,
+        key: "notifiers.m.tls_ca_file",
+        says: "a string",
+    },
+    Bad {
+        text: "[notifiers.s]\ntype = \"slack\"\nurl_env = \"S\"\napi_base = \"http://x\"\n[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n",
+        line: 4,
+        key: "notifiers.s.api_base",
+        says: "unknown key",
+    },
 ];
 
 #[test]
@@ -410,7 +530,8 @@ fn every_error_is_reported_not_only_the_first() {
     assert_eq!(
         errors[2].to_string(),
         "line 7: jobs.b.colour: unknown key (expected one of: source, content, format, compression, parallel, \
-         owners, privileges, select, destination, schedule, timezone, retention, notify, missed, jitter)"
+         owners, privileges, select, destination, schedule, timezone, retention, notify, missed, jitter, \
+         encrypt_to, encrypt_to_file, passphrase_file, verify)"
     );
 }
 

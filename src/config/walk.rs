@@ -40,7 +40,10 @@ impl Walker<'_> {
         for (k, _) in table.iter() {
             if !allowed.contains(&k.get_ref().as_ref()) {
                 let key = join(path, k.get_ref());
-                let hint = if matches!(k.get_ref().as_ref(), "password" | "url" | "bot_token" | "hmac_secret") {
+                let hint = if k.get_ref().as_ref() == "passphrase" {
+                    "secrets are never written inline: use passphrase_file (a file whose first line is the passphrase)"
+                        .to_string()
+                } else if matches!(k.get_ref().as_ref(), "password" | "url" | "bot_token" | "hmac_secret") {
                     format!(
                         "secrets are never written inline: use {0}_env (an environment variable) or {0}_file (a file)",
                         k.get_ref()
@@ -249,6 +252,10 @@ const JOB_KEYS: &[&str] = &[
     "notify",
     "missed",
     "jitter",
+    "encrypt_to",
+    "encrypt_to_file",
+    "passphrase_file",
+    "verify",
 ];
 const DAEMON_KEYS: &[&str] = &["state_dir", "grace_period"];
 const SOURCE_KEYS: &[&str] = &[
@@ -282,6 +289,11 @@ const RETENTION_KEYS: &[&str] = &[
     "keep_within",
 ];
 const NOTIFY_KEYS: &[&str] = &["on_failure", "on_success", "overdue", "overdue_after"];
+const VERIFY_KEYS: &[&str] = &["enabled", "identity_file", "restore"];
+/// Keys every notifier may hold besides its type's own.
+const NOTIFIER_COMMON_KEYS: &[&str] = &["type", "attempts", "tls_ca_file"];
+/// Most tries of one notification.
+const MAX_ATTEMPTS: u64 = 10;
 
 /// Parses `text` (the file at `path`, whose directory relative paths are taken from).
 /// `now` is when the schedules' next runs are computed from.
@@ -324,10 +336,21 @@ pub fn parse(text: &str, path: &Path, now: Timestamp) -> Result<Config, Vec<Conf
                 w.type_err(v, &path, "a table");
                 continue;
             };
-            if let Some(kind) = notifier(&mut w, t, &path, v.span(), &base) {
+            let attempts = match w.uint(t, &path, "attempts", MAX_ATTEMPTS) {
+                Some((0, span)) => {
+                    w.err(span, &join(&path, "attempts"), "must be at least 1");
+                    None
+                }
+                Some((n, _)) => Some(n as u32),
+                None => Some(3),
+            };
+            let tls_ca_file = w.text(t, &path, "tls_ca_file").map(|(f, _)| resolve_path(&base, &f));
+            if let (Some(kind), Some(attempts)) = (notifier(&mut w, t, &path, v.span(), &base), attempts) {
                 notifiers.push(Notifier {
                     name: name.get_ref().to_string(),
                     kind,
+                    attempts,
+                    tls_ca_file,
                 });
             }
         }
@@ -406,6 +429,7 @@ fn job(
             &join(path, "source"),
             t.get("source").map_or(at.clone(), |v| v.span()),
             base,
+            None,
         ),
         None => {
             if !t.contains_key("source") {
@@ -647,6 +671,17 @@ fn job(
             w.err(v.span(), &join(path, key), "only a job with a schedule has one");
         }
     }
+    let encryption = encryption(w, t, path, base);
+    let verify = verification(w, t, path, base, at.clone(), &encryption, format);
+    let job_notifiers: Vec<Notifier> = notifiers
+        .iter()
+        .filter(|n| {
+            [&notify.on_failure, &notify.on_success, &notify.overdue]
+                .iter()
+                .any(|l| l.contains(&n.name))
+        })
+        .cloned()
+        .collect();
 
     let job = Job {
         name: name.to_string(),
@@ -667,6 +702,9 @@ fn job(
         overdue_after,
         missed: missed?,
         jitter,
+        notifiers: job_notifiers,
+        encryption,
+        verify: verify?,
     };
     if w.errors.len() != before {
         return None;
@@ -692,13 +730,133 @@ fn job(
     Some(job)
 }
 
+/// `encrypt_to`, `encrypt_to_file`, `passphrase_file`: as `pgsnap dump` takes them.
+fn encryption(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, base: &Path) -> Encryption {
+    let mut e = Encryption::default();
+    for (i, (r, span)) in w.strings(t, path, "encrypt_to").into_iter().enumerate() {
+        if let Err(err) = crate::crypt::recipients::parse_recipient(&r) {
+            w.err(span, &format!("{}[{i}]", join(path, "encrypt_to")), err.to_string());
+        }
+        e.recipients.push(r);
+    }
+    // One file or several.
+    match t.get("encrypt_to_file").map(|v| v.get_ref()) {
+        Some(DeValue::Array(_)) => {
+            e.recipient_files = w
+                .strings(t, path, "encrypt_to_file")
+                .into_iter()
+                .map(|(f, _)| resolve_path(base, &f))
+                .collect();
+        }
+        Some(_) => {
+            if let Some((f, _)) = w.text(t, path, "encrypt_to_file") {
+                e.recipient_files.push(resolve_path(base, &f));
+            }
+        }
+        None => {}
+    }
+    if let Some((f, span)) = w.text(t, path, "passphrase_file") {
+        e.passphrase_file = Some(resolve_path(base, &f));
+        if !e.recipients.is_empty() || !e.recipient_files.is_empty() {
+            w.err(
+                span,
+                &join(path, "passphrase_file"),
+                "a passphrase cannot be combined with recipients (encrypt_to, encrypt_to_file): an age file is \
+                 encrypted to one or the other",
+            );
+        }
+    }
+    e
+}
+
+/// `[jobs.NAME.verify]`: `enabled`, `identity_file` (one or several), `restore` (a server).
+fn verification(
+    w: &mut Walker<'_>,
+    t: &DeTable<'_>,
+    path: &str,
+    base: &Path,
+    at: Range<usize>,
+    encryption: &Encryption,
+    format: Option<OutputFormat>,
+) -> Option<Verification> {
+    let mut v = Verification::default();
+    let Some(vt) = w.table(t, path, "verify") else {
+        return (!t.contains_key("verify")).then_some(v);
+    };
+    let before = w.errors.len();
+    let vp = join(path, "verify");
+    let vspan = t.get("verify").map_or(at, |x| x.span());
+    w.known(vt, &vp, VERIFY_KEYS);
+    v.enabled = w.boolean(vt, &vp, "enabled").unwrap_or(true);
+    let ids: Vec<(String, Range<usize>)> = match vt.get("identity_file").map(|x| x.get_ref()) {
+        Some(DeValue::Array(_)) => w.strings(vt, &vp, "identity_file"),
+        Some(_) => w.text(vt, &vp, "identity_file").into_iter().collect(),
+        None => Vec::new(),
+    };
+    if let Some((_, span)) = ids.first() {
+        if encryption.passphrase_file.is_some() {
+            w.err(
+                span.clone(),
+                &join(&vp, "identity_file"),
+                "this job is encrypted with a passphrase file, which is also what decrypts it: leave identity_file out",
+            );
+        } else if !encryption.is_set() {
+            w.err(
+                span.clone(),
+                &join(&vp, "identity_file"),
+                "this job's archives are not encrypted (give encrypt_to or encrypt_to_file)",
+            );
+        }
+    }
+    v.identity_files = ids.into_iter().map(|(f, _)| resolve_path(base, &f)).collect();
+    if let Some(rt) = w.table(vt, &vp, "restore") {
+        let rp = join(&vp, "restore");
+        let rspan = vt.get("restore").map_or(vspan.clone(), |x| x.span());
+        let pg_restore = w.text(rt, &rp, "pg_restore").map(|(f, _)| resolve_path(base, &f));
+        if format == Some(OutputFormat::Plain) {
+            w.err(
+                rspan.clone(),
+                &rp,
+                "a plain SQL script is not restored by pg_restore: a test restore needs format custom, directory or tar",
+            );
+        }
+        if encryption.is_set() && encryption.passphrase_file.is_none() && v.identity_files.is_empty() {
+            w.err(
+                rspan.clone(),
+                &rp,
+                "the archives are encrypted: a test restore needs verify.identity_file to decrypt them",
+            );
+        }
+        if let Some(server) = source(w, rt, &rp, rspan, base, Some("postgres")) {
+            v.restore = Some(TestRestore { server, pg_restore });
+        }
+    }
+    if w.errors.len() != before { None } else { Some(v) }
+}
+
 fn n_span(t: &DeTable<'_>, at: Range<usize>) -> Range<usize> {
     t.get("notify").map_or(at, |v| v.span())
 }
 
-fn source(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, at: Range<usize>, base: &Path) -> Option<Source> {
+/// A connection's settings; `default_db` is the database when none is named (else naming
+/// one is required). `pg_restore` is allowed when `default_db` is given (a test restore's
+/// server) and read by the caller.
+fn source(
+    w: &mut Walker<'_>,
+    t: &DeTable<'_>,
+    path: &str,
+    at: Range<usize>,
+    base: &Path,
+    default_db: Option<&str>,
+) -> Option<Source> {
     let before = w.errors.len();
-    w.known(t, path, SOURCE_KEYS);
+    if default_db.is_some() {
+        let mut keys = SOURCE_KEYS.to_vec();
+        keys.push("pg_restore");
+        w.known(t, path, &keys);
+    } else {
+        w.known(t, path, SOURCE_KEYS);
+    }
     let password = w.secret(t, path, "password", false, base, at.clone());
     let conninfo = w.text(t, path, "conninfo");
     let mut info = ConnInfo::default();
@@ -763,6 +921,9 @@ fn source(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, at: Range<usize>, bas
             _ => w.type_err(v, &key, "an integer"),
         }
     }
+    if let (None, Some(db)) = (info.get("dbname"), default_db) {
+        let _ = info.set("dbname", db.to_string());
+    }
     if info.get("dbname").is_none() {
         w.err(
             at,
@@ -798,14 +959,7 @@ fn notifier(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, at: Range<usize>, b
             w.known(
                 t,
                 path,
-                &[
-                    "type",
-                    "url",
-                    "url_env",
-                    "url_file",
-                    "hmac_secret_env",
-                    "hmac_secret_file",
-                ],
+                &with_common(&["url", "url_env", "url_file", "hmac_secret_env", "hmac_secret_file"]),
             );
             let inline = w.text(t, path, "url");
             let secret = w.secret(t, path, "url", false, base, at.clone());
@@ -829,7 +983,7 @@ fn notifier(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, at: Range<usize>, b
         }
         "slack" | "discord" => {
             // The URL of an incoming webhook is its credential.
-            w.known(t, path, &["type", "url_env", "url_file"]);
+            w.known(t, path, &with_common(&["url_env", "url_file"]));
             w.secret(t, path, "url", true, base, at).map(|url| {
                 if kind == "slack" {
                     NotifierKind::Slack { url }
@@ -842,7 +996,7 @@ fn notifier(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, at: Range<usize>, b
             w.known(
                 t,
                 path,
-                &["type", "bot_token_env", "bot_token_file", "chat_id", "api_base"],
+                &with_common(&["bot_token_env", "bot_token_file", "chat_id", "api_base"]),
             );
             let token = w.secret(t, path, "bot_token", true, base, at.clone());
             let chat_id = match t.get("chat_id") {
@@ -879,8 +1033,7 @@ fn notifier(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, at: Range<usize>, b
             w.known(
                 t,
                 path,
-                &[
-                    "type",
+                &with_common(&[
                     "smtp_host",
                     "smtp_port",
                     "starttls",
@@ -889,7 +1042,7 @@ fn notifier(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, at: Range<usize>, b
                     "username",
                     "password_env",
                     "password_file",
-                ],
+                ]),
             );
             let host = w.text(t, path, "smtp_host");
             if host.is_none() && !t.contains_key("smtp_host") {
@@ -928,7 +1081,26 @@ fn notifier(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, at: Range<usize>, b
                 );
             }
             let username = w.text(t, path, "username").map(|(u, _)| u);
-            let password = w.secret(t, path, "password", false, base, at);
+            let password = w.secret(t, path, "password", false, base, at.clone());
+            if username.is_some() != password.is_some() && w.errors.len() == before {
+                w.err(
+                    at,
+                    &join(path, if username.is_some() { "password_env" } else { "username" }),
+                    "SMTP authentication needs both username and password_env/password_file",
+                );
+            }
+            if !starttls
+                && username.is_some()
+                && let Some(v) = t.get("starttls")
+            {
+                {
+                    w.err(
+                        v.span(),
+                        &join(path, "starttls"),
+                        "a password is never sent unencrypted: SMTP authentication needs starttls = true",
+                    );
+                }
+            }
             match (host, from) {
                 (Some((smtp_host, _)), Some((from, _))) => Some(NotifierKind::Email {
                     smtp_host,
@@ -952,6 +1124,12 @@ fn notifier(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, at: Range<usize>, b
         }
     };
     if w.errors.len() != before { None } else { out }
+}
+
+fn with_common(own: &[&'static str]) -> Vec<&'static str> {
+    let mut v = NOTIFIER_COMMON_KEYS.to_vec();
+    v.extend_from_slice(own);
+    v
 }
 
 fn check_url(w: &mut Walker<'_>, u: &str, span: Range<usize>, key: &str) {

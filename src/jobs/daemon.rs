@@ -36,6 +36,7 @@ use super::state::{JobLock, StateDb, StateOutcome};
 use super::tracked::run_tracked;
 use crate::config::{Config, Job, Missed};
 use crate::error::{Error, ErrorKind, Result};
+use crate::notify::{self, DeliveryOutcome, Event};
 
 /// How long cancelled runs may take to fail through their own path before being dropped.
 pub const UNWIND_LIMIT: Duration = Duration::from_secs(5);
@@ -63,10 +64,9 @@ macro_rules! fail {
 }
 
 /// A job's overdue event. The daemon calls this once when `job` passes `deadline` without a
-/// successful run (since `last_good`, or never), and again only after a success.
-///
-/// This is where notification of overdue jobs hooks in (the job's `notify.overdue`
-/// notifiers); for now the event is logged.
+/// successful run (since `last_good`, or never), and again only after a success: it is
+/// logged, and sent to the job's `notify.overdue` notifiers in the background (a notification
+/// never holds up scheduling; each failed one is logged).
 pub fn raise_overdue(job: &Job, last_good: Option<Timestamp>, deadline: Timestamp) {
     let since = match last_good {
         Some(t) => format!("since {t}"),
@@ -76,6 +76,27 @@ pub fn raise_overdue(job: &Job, last_good: Option<Timestamp>, deadline: Timestam
         "job \"{}\" is overdue: no successful run {since} (due by {deadline})",
         job.name
     );
+    if job.notify.overdue.is_empty() {
+        return;
+    }
+    let job = job.clone();
+    let event = Event::Overdue {
+        due: deadline.to_string(),
+        last_success: last_good.map(|t| t.to_string()),
+    };
+    tokio::spawn(async move {
+        for d in notify::send(&job, &event).await {
+            if d.outcome == DeliveryOutcome::Failed {
+                warn!(
+                    "job \"{}\": overdue notification to \"{}\" failed after {} tries: {}",
+                    job.name,
+                    d.notifier,
+                    d.attempts,
+                    d.error.as_deref().unwrap_or("unknown error")
+                );
+            }
+        }
+    });
 }
 
 struct Running {

@@ -10,8 +10,11 @@
 //!
 //! Every run is also stored in the state database ([`StateDb`], `state.db` in the state
 //! directory) through [`run_tracked`], which `pgsnap run`, `predeploy` and the scheduler
-//! (`pgsnap daemon`, [`daemon`]) all use; [`status`] reads it back.
+//! (`pgsnap daemon`, [`daemon`]) all use; [`status`] reads it back. Everything per run
+//! (dump, verify, test restore, notifications) happens in [`run_job`], which
+//! [`run_tracked`] calls.
 
+mod check;
 pub mod daemon;
 mod record;
 mod run;
@@ -20,7 +23,7 @@ mod state;
 pub mod status;
 mod tracked;
 
-pub use record::{FileSum, Outcome, PinRecord, RunRecord, Trigger};
+pub use record::{FileSum, Outcome, PinRecord, RestoreEvidence, RunRecord, Trigger, VerifyEvidence};
 pub use run::{RunOutcome, run_job};
 pub use state::{JobLock, StateDb, StateOutcome, StateRun};
 pub use tracked::run_tracked;

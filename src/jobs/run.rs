@@ -1,7 +1,9 @@
 //! Running one job now: the job's dump through the same parser, checks and library call as
 //! `pgsnap dump`, under a temporary name renamed into place when complete, then the run
 //! record beside it. A failed run leaves its record (outcome `failed`, the error) and no
-//! archive.
+//! archive. Then, per the job: `verify` of the new archive and a test restore (an archive
+//! that fails either is kept for inspection, but the run is `failed`), and notifications
+//! (their fate added to the record; they never change the run's outcome).
 
 use std::path::{Path, PathBuf};
 
@@ -91,6 +93,10 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         size: None,
         files: Vec::new(),
         pin,
+        encrypted_to: Vec::new(),
+        verification: None,
+        test_restore: None,
+        notifications: Vec::new(),
     };
     let mut error = None;
     let mut archive_path = None;
@@ -120,9 +126,10 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         Ok(report)
     }) {
         Ok(report) => {
-            let files = checksums(dest, &final_path)?;
+            let (files, encrypted_to) = checksums(dest, &final_path)?;
             record.outcome = Outcome::Succeeded;
-            record.archive = Some(archive_name);
+            record.encrypted_to = encrypted_to;
+            record.archive = Some(archive_name.clone());
             record.archive_version = Some(report.version.to_string());
             record.readers = Some(report.readers.clone());
             record.tables = Some(report.tables.len());
@@ -130,6 +137,11 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
             record.bytes_in = Some(report.bytes_in);
             record.size = Some(files.iter().map(|f| f.size).sum());
             record.files = files;
+            if let Err(e) = check(job, &final_path, &archive_name, &mut record).await {
+                record.outcome = Outcome::Failed;
+                record.error = Some(e.to_string());
+                error = Some(e);
+            }
             archive_path = Some(final_path);
         }
         Err(e) => {
@@ -144,6 +156,12 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
     record.finished = Timestamp::now().to_string();
     let record_path = dest.join(format!("{name}.json"));
     write_record(&record_path, &record)?;
+    // The record is on disk before anyone is told (a crash while notifying loses no run).
+    let deliveries = crate::notify::send(job, &crate::notify::Event::Run(Box::new(record.clone()))).await;
+    if !deliveries.is_empty() {
+        record.notifications = deliveries;
+        write_record(&record_path, &record)?;
+    }
     drop(lock);
     Ok(RunOutcome {
         record,
@@ -151,6 +169,30 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         archive_path,
         error,
     })
+}
+
+/// Verify and test restore, as the job asks, their evidence put in the record. `Err` when
+/// the archive failed either.
+async fn check(job: &Job, archive: &Path, name: &str, record: &mut RunRecord) -> Result<()> {
+    if job.verify.enabled {
+        let v = super::check::verify(job, archive).await;
+        let ok = v.ok;
+        let summary = v.summary();
+        record.verification = Some(v);
+        if !ok {
+            return Err(Error::archive(format!("the new archive does not verify: {summary}")));
+        }
+    }
+    if let Some(cfg) = &job.verify.restore {
+        let t = super::check::test_restore(job, cfg, archive, name).await;
+        let ok = t.ok;
+        let summary = t.summary();
+        record.test_restore = Some(t);
+        if !ok {
+            return Err(Error::archive(format!("the test restore failed: {summary}")));
+        }
+    }
+    Ok(())
 }
 
 /// The job's dump: its arguments through `pgsnap dump`'s parser into a request, the
@@ -166,6 +208,9 @@ async fn dump_to(job: &Job, output: &Path) -> Result<crate::dump::Report> {
     let DumpCommand::Run(req) = command else {
         return Err(Error::config(format!("job \"{}\": not a dump command", job.name)));
     };
+    // Keys first, as `pgsnap dump` does: a bad recipient file fails before connecting. A job's
+    // passphrase comes from its file only, never from the environment.
+    let envelope = req.encryption.resolve(None)?;
     let mut settings = ConnSettings::resolve(&req.conn, &ProcessEnv, &mut |_| {
         Err(Error::config("a job never prompts for a password"))
     })?;
@@ -173,18 +218,24 @@ async fn dump_to(job: &Job, output: &Path) -> Result<crate::dump::Report> {
         settings.password = Some(secret.read()?);
     }
     let target = crate::pg::Target::from_settings(&settings)?;
-    crate::dump::dump(req.options(target)).await
+    let mut opts = req.options(target);
+    if let Some(env) = envelope {
+        opts.layers.push(std::sync::Arc::new(crate::crypt::AgeLayer::new(env)));
+    }
+    crate::dump::dump(opts).await
 }
 
 /// Every file of the archive (one, or a directory's), with its size and SHA-256: taken from
 /// the manifest the dump wrote last (it read the archive back once already), plus a
 /// directory's manifest itself; paths relative to `dest`.
-fn checksums(dest: &Path, archive: &Path) -> Result<Vec<FileSum>> {
+fn checksums(dest: &Path, archive: &Path) -> Result<(Vec<FileSum>, Vec<String>)> {
     let manifest_path = crate::manifest::manifest_path(archive);
     let shown = manifest_path.display();
     let text = std::fs::read(&manifest_path).map_err(|e| Error::io(format!("could not read \"{shown}\""), e))?;
     let manifest = crate::manifest::Manifest::parse(&text)
         .map_err(|e| Error::internal(format!("the dump's manifest \"{shown}\" does not parse: {e}")))?;
+    let encrypted = manifest.encrypted;
+    let recipients = manifest.recipients.clone();
     let rel = |p: &Path| p.strip_prefix(dest).unwrap_or(p).to_string_lossy().into_owned();
     let entry = |path: String, f: crate::manifest::FileSum| FileSum {
         path,
@@ -205,7 +256,12 @@ fn checksums(dest: &Path, archive: &Path) -> Result<Vec<FileSum>> {
         manifest.files.into_iter().map(|f| entry(rel(archive), f)).collect()
     };
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    let to = match (encrypted, recipients.is_empty()) {
+        (false, _) => Vec::new(),
+        (true, true) => vec!["passphrase (scrypt)".to_string()],
+        (true, false) => recipients,
+    };
+    Ok((files, to))
 }
 
 /// Writes the record under a temporary name, makes it durable, renames it into place.

@@ -438,6 +438,10 @@ mod tests {
             size: Some(50),
             files: Vec::new(),
             pin: None,
+            encrypted_to: Vec::new(),
+            verification: None,
+            test_restore: None,
+            notifications: Vec::new(),
         }
     }
 

@@ -16,7 +16,7 @@
 
 mod key;
 mod names;
-mod pem;
+pub(crate) mod pem;
 mod verify;
 mod x509;
 
@@ -344,7 +344,7 @@ fn read_roots(path: &Path) -> Result<(Vec<CertificateDer<'static>>, Vec<Certific
     Ok((certs, crls))
 }
 
-fn system_roots() -> Result<Vec<CertificateDer<'static>>> {
+pub(crate) fn system_roots() -> Result<Vec<CertificateDer<'static>>> {
     let found = rustls_native_certs::load_native_certs();
     if found.certs.is_empty() {
         let why = found
