@@ -240,6 +240,14 @@ struct Known {
 pub struct ManifestNotes(Arc<Mutex<Known>>);
 
 impl ManifestNotes {
+    /// Notes nobody reads (a dump with `--no-manifest`).
+    pub fn none() -> ManifestNotes {
+        ManifestNotes(Arc::new(Mutex::new(Known {
+            snapshot: String::new(),
+            started: None,
+        })))
+    }
+
     pub fn set_snapshot(&self, id: &str) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).snapshot = id.to_string();
     }
