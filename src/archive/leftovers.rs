@@ -22,9 +22,14 @@ use std::time::{Duration, SystemTime};
 pub(crate) const GRACE: Duration = Duration::from_secs(10);
 
 /// Takes the liveness lock on a temporary this run just created (`file` is the open file, or
-/// the directory opened with [`File::open`]). Held until `file` is closed.
+/// the directory opened with [`File::open`]). Held until `file` is closed. A filesystem that
+/// has no locks (some FUSE mounts) does not stop the dump: the temporary is then judged by
+/// its pid alone, as a failed `try_lock` in [`owner_gone`] is.
 pub(crate) fn hold(file: &File) -> io::Result<()> {
-    file.lock()
+    if let Err(e) = file.lock() {
+        tracing::debug!(error = %e, "no lock on a temporary: it will be judged by its pid");
+    }
+    Ok(())
 }
 
 /// Opens directory `dir` and takes its liveness lock; keep the returned handle open while the
@@ -37,16 +42,24 @@ pub(crate) fn hold_dir(dir: &Path) -> io::Result<File> {
 
 /// Whether the run that made the temporary at `path` (pid `pid` in its name) is gone.
 fn owner_gone(path: &Path, pid: u32) -> bool {
-    // A link is never a temporary of ours, and opening it would follow it: judge by pid.
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(_) => return false,
     };
     let pid_gone = process_alive(pid) == Some(false);
-    if meta.file_type().is_symlink() {
+    // A link, FIFO or device is never a temporary of ours, and opening it would follow the
+    // link or wait for the FIFO's writer: judge by pid.
+    if !meta.is_dir() && !meta.is_file() {
         return pid_gone;
     }
-    let Ok(f) = File::open(path) else {
+    let opened = {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+            .open(path)
+    };
+    let Ok(f) = opened else {
         // Cannot be opened (permissions): the pid is all there is.
         return pid_gone;
     };
@@ -257,6 +270,16 @@ mod tests {
         // Just made, not yet locked, by a run whose pid is alive here: left for now.
         let fresh = dir.path().join(format!(".e.pgsnap-tmp-{alive}-4"));
         fs::create_dir(&fresh).unwrap();
+        // A FIFO under such a name is never opened (that would wait for a writer): kept
+        // while its pid lives here.
+        let fifo = dir.path().join(format!(".f.pgsnap-tmp-{alive}-5"));
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
         remove_stale(dir.path());
         let mut left: Vec<String> = fs::read_dir(dir.path())
             .unwrap()
@@ -269,8 +292,10 @@ mod tests {
                 format!(".a.pgsnap-tmp-{dead}-0"),
                 format!(".b.pgsnap-tmp-{dead}-1"),
                 format!(".e.pgsnap-tmp-{alive}-4"),
+                format!(".f.pgsnap-tmp-{alive}-5"),
             ]
         );
+        fs::remove_file(&fifo).unwrap();
         // The live run ends (its locks go with its descriptors): the next sweep removes both.
         drop(held_dir);
         drop(held_file);
