@@ -9,7 +9,9 @@
 //! small tables. Each case runs both tools the same way (format, codec, -j), alternating
 //! stock and pgsnap, `--runs` times each after one warm-up pair; each run is timed as a whole
 //! process by GNU time (`/usr/bin/time`: wall, user and system CPU of the process and its
-//! children, and the largest resident set among them). Medians are reported.
+//! children, and the largest resident set among them). Medians are reported. The encrypted
+//! cases run pgsnap a third time per round with `--encrypt-to` and report what encryption
+//! adds to its wall time, round by round.
 
 #[path = "../proto-tests/support/mod.rs"]
 mod support;
@@ -240,6 +242,9 @@ struct Case {
     stock: Vec<String>,
     ours: Vec<String>,
     file: &'static str,
+    /// Also run pgsnap with `ours` plus `--encrypt-to RECIPIENT` in every round, and report
+    /// what encryption adds to pgsnap's own wall time (issue 11: at most 10 %).
+    encrypted: bool,
 }
 
 fn words(s: &str) -> Vec<String> {
@@ -254,6 +259,11 @@ fn cases(main_db: &str, many_db: &str, j: u32) -> Vec<Case> {
         stock: words(&args),
         ours: words(&args),
         file,
+        encrypted: false,
+    };
+    let encrypted = |name, label: String, args: String, file| Case {
+        encrypted: true,
+        ..same(name, label, main_db, args, file)
     };
     vec![
         same(
@@ -312,7 +322,20 @@ fn cases(main_db: &str, many_db: &str, j: u32) -> Vec<Case> {
             stock: words("-Fc"),
             ours: words(&format!("-Fc -j {j}")),
             file: "c",
+            encrypted: false,
         },
+        encrypted(
+            "encrypt",
+            format!("whole db -Fd -Z gzip:6 -j {j}, encrypted"),
+            format!("-Fd -Z gzip:6 -j {j}"),
+            "d",
+        ),
+        encrypted(
+            "encrypt-custom",
+            "whole db -Fc (gzip, one job), encrypted".into(),
+            "-Fc".into(),
+            "c",
+        ),
     ]
 }
 
@@ -340,8 +363,11 @@ fn main() {
         eprint!("\rbench: loading the main database, step {}", i + 1);
     }
     let many_db = cluster.create_database("many", "");
-    for stmt in many_tables_sql() {
-        cluster.psql(&many_db, &stmt);
+    // 10 000 tables take a while to make: only when a case dumps them.
+    if args.cases.as_ref().is_none_or(|c| c.iter().any(|c| c == "many")) {
+        for stmt in many_tables_sql() {
+            cluster.psql(&many_db, &stmt);
+        }
     }
     let size = |db: &str| -> u64 {
         cluster
@@ -382,7 +408,23 @@ fn main() {
         ]
     };
     let env = vec![("PGTZ", "UTC".to_string())];
+    // An X25519 identity for the encrypted cases; only its public recipient is used.
+    let key = work.join("bench.key");
+    let _ = std::fs::remove_file(&key);
+    let keygen = Command::new(&pgsnap)
+        .arg("keygen")
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(
+        keygen.status.success(),
+        "pgsnap keygen: {}",
+        String::from_utf8_lossy(&keygen.stderr)
+    );
+    let recipient = String::from_utf8_lossy(&keygen.stdout).trim().to_string();
     let mut rows = String::new();
+    let mut notes = String::new();
     for case in cases(&main_db, &many_db, args.jobs) {
         if let Some(only) = &args.cases
             && !only.iter().any(|c| c == case.name)
@@ -398,14 +440,20 @@ fn main() {
         our_args.extend(case.ours.clone());
         our_args.extend(["--no-sync".to_string(), "-f".into(), out_ours.display().to_string()]);
         our_args.extend(conn(&case.db));
-        let (mut stock, mut ours) = (Vec::new(), Vec::new());
-        // One warm-up pair (caches, catalogs), then alternating pairs.
+        let mut enc_args = our_args.clone();
+        enc_args.extend(["--encrypt-to".to_string(), recipient.clone()]);
+        let (mut stock, mut ours, mut enc) = (Vec::new(), Vec::new(), Vec::new());
+        // One warm-up round (caches, catalogs), then alternating rounds.
         for round in 0..=args.runs {
             let s = measure("stock pg_dump", &pg_dump, &stock_args, &env, &out_stock);
             let o = measure("pgsnap dump", &pgsnap, &our_args, &env, &out_ours);
+            let e = case
+                .encrypted
+                .then(|| measure("pgsnap dump --encrypt-to", &pgsnap, &enc_args, &env, &out_ours));
             if round > 0 {
                 stock.push(s);
                 ours.push(o);
+                enc.extend(e);
             }
         }
         let (s, o) = (summarise(&stock), summarise(&ours));
@@ -416,7 +464,27 @@ fn main() {
             o.wall,
             s.wall / o.wall
         );
-        for (tool, m) in [("pg_dump", s), ("pgsnap", o)] {
+        let mut tools = vec![("pg_dump", s), ("pgsnap", o)];
+        if case.encrypted {
+            let e = summarise(&enc);
+            // Each round's encrypted run against the unencrypted one beside it.
+            let ratios: Vec<f64> = enc.iter().zip(&ours).map(|(e, o)| e.wall / o.wall.max(0.001)).collect();
+            let r = median(ratios.clone());
+            eprintln!("bench: {}: encryption adds {:+.1}% wall", case.label, (r - 1.0) * 100.0);
+            let _ = writeln!(
+                notes,
+                "- {}: `--encrypt-to` adds {:+.1}% to pgsnap's wall time (median of per-round ratios {}; \
+                 {:.2} s vs {:.2} s), {:+.1}% client CPU",
+                case.label,
+                (r - 1.0) * 100.0,
+                ratios.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", "),
+                e.wall,
+                o.wall,
+                (e.cpu / o.cpu.max(0.001) - 1.0) * 100.0
+            );
+            tools.push(("pgsnap --encrypt-to", e));
+        }
+        for (tool, m) in tools {
             let _ = writeln!(
                 rows,
                 "| {} | {tool} | {:.2} | {:.1} | {:.0} | {:.2} | {:.2} |{}",
@@ -426,11 +494,11 @@ fn main() {
                 m.rss_mb,
                 m.cpu,
                 m.cpu / m.wall.max(0.001),
-                if tool == "pgsnap" {
+                if tool != "pg_dump" {
                     format!(
                         " {:.2}x | {:.2} |",
-                        s.wall / o.wall.max(0.001),
-                        o.bytes as f64 / s.bytes.max(1) as f64
+                        s.wall / m.wall.max(0.001),
+                        m.bytes as f64 / s.bytes.max(1) as f64
                     )
                 } else {
                     " | |".to_string()
@@ -444,12 +512,17 @@ fn main() {
         "{version} (server and client), pgsnap {}; {cpus} CPUs, load average at the end {}; \
          main database {:.0} MB ({:.0} MB table data); medians of {} runs after a warm-up\n\n\
          | case | tool | wall s | archive MB | peak RSS MB | client CPU s | cores busy | speed-up (stock/pgsnap wall) | size pgsnap/stock |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|\n{rows}",
+         |---|---|---:|---:|---:|---:|---:|---:|---:|\n{rows}{}",
         env!("CARGO_PKG_VERSION"),
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         size(&main_db) as f64 / 1e6,
         data as f64 / 1e6,
         args.runs,
+        if notes.is_empty() {
+            String::new()
+        } else {
+            format!("\n{notes}")
+        },
     );
     println!("\n{report}");
     if let Some(path) = &args.out {

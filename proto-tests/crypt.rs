@@ -556,6 +556,35 @@ fn manifest_records_the_dump_and_verify_passes_whole_archives() {
             &verify(&a, &["-i", key.to_str().unwrap()]),
         );
     }
+
+    // `--no-manifest` (a schema file kept in git): no sidecar, no pgsnap.manifest; verify
+    // refuses such an archive, naming the missing manifest, as nothing proves it whole.
+    let schema = work.join("schema.sql");
+    check_ok(
+        "dump -Fp -s --no-manifest",
+        &dump(c, &db.name, "p", &schema, &["-s", "--no-manifest"], &[]),
+    );
+    assert!(
+        fs::read_to_string(&schema)
+            .unwrap()
+            .contains("CREATE TABLE public.secrets")
+    );
+    assert!(!work.join("schema.sql.manifest").exists());
+    assert_detected(
+        "verify without a manifest",
+        &verify(&schema, &[]),
+        &["schema.sql.manifest"],
+    );
+    let bare = work.join("bare.d");
+    check_ok(
+        "dump -Fd --no-manifest",
+        &dump(c, &db.name, "d", &bare, &["--no-manifest"], &[]),
+    );
+    assert!(bare.join("toc.dat").is_file() && !bare.join("pgsnap.manifest").exists());
+    // Without the flag the same script gets its sidecar.
+    check_ok("dump -Fp -s", &dump(c, &db.name, "p", &schema, &["-s"], &[]));
+    assert!(work.join("schema.sql.manifest").is_file());
+    check_ok("verify -Fp -s", &verify(&schema, &[]));
 }
 
 #[test]

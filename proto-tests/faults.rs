@@ -565,3 +565,86 @@ fn a_killed_runs_leftovers_are_removed_by_the_next_run() {
     assert_eq!(temporaries(&parent), Vec::<String>::new());
     assert!(parent.join("b").join("toc.dat").exists());
 }
+
+/// A run in another pid namespace (a container sharing the volume) leaves a temporary whose
+/// name carries a pid that means nothing here (1, which exists here too). While that run
+/// lives, a run here never removes it, however old it looks; once it is SIGKILLed (its lock
+/// released with it), the next run here removes it.
+#[test]
+fn a_run_in_another_pid_namespace_is_judged_by_its_lock_not_its_pid() {
+    let (db, holder) = db_with_held_lock("pidns");
+    let c = &db.cluster;
+    let parent = out_dir();
+    let inner = dump_cmd(c, &db.name, &parent.join("a"));
+    // A new user and pid namespace; --kill-child: SIGKILL to unshare reaches pgsnap.
+    let mut cmd = Command::new("unshare");
+    cmd.args(["-r", "-p", "-f", "--mount-proc", "--kill-child", "--"])
+        .arg(inner.get_program())
+        .args(inner.get_args());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not run unshare (util-linux): {e}"));
+    wait_for_dump_blocked(&db);
+    let left = temporaries(&parent);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(
+        left[0].contains(".pgsnap-tmp-1-"),
+        "pgsnap is pid 1 in its namespace: {left:?}"
+    );
+    // Old enough that only the lock can keep it.
+    std::fs::File::open(parent.join(&left[0]))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
+    let here = |out: &str| {
+        let mut cmd = pgsnap();
+        cmd.env("PGAPPNAME", app(&db.name));
+        cmd.args(["dump", "-Fd", "-T", "locked", "-h"]).arg(c.socket_dir());
+        cmd.args(["-p", &c.port.to_string(), "-U", "postgres", "-f"])
+            .arg(parent.join(out))
+            .arg(&db.name);
+        let res = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&res.stderr).into_owned();
+        assert!(res.status.success(), "{stderr}");
+        stderr
+    };
+    let stderr = here("b");
+    assert!(
+        !stderr.contains("removed"),
+        "a live run's temporary was taken for dead:\n{stderr}"
+    );
+    assert_eq!(temporaries(&parent), left, "the live run's temporary stays");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // pgsnap dies with unshare (its parent-death signal); its lock goes with it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let free = Command::new("flock")
+            .args(["-n", "-E", "75"])
+            .arg(parent.join(&left[0]))
+            .arg("true")
+            .status()
+            .unwrap();
+        if free.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the killed run still holds its lock");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stderr = here("c");
+    assert!(
+        stderr.contains("removed") && stderr.contains(&left[0]) && stderr.contains("process 1 does not hold it"),
+        "the next run removes it and says why:\n{stderr}"
+    );
+    assert_eq!(temporaries(&parent), Vec::<String>::new());
+    release_lock(&db, holder);
+    assert_no_sessions(c, &db.name);
+}

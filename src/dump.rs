@@ -61,6 +61,9 @@ pub struct DumpOptions {
     pub script: ScriptOptions,
     /// Make the output durable before reporting success (`--no-sync` turns it off).
     pub sync: bool,
+    /// Write the manifest (`pgsnap.manifest` inside a directory archive, `NAME.manifest`
+    /// beside a file); `--no-manifest` turns it off.
+    pub manifest: bool,
     /// Byte transforms every archive file passes through (encryption, digests, …).
     pub layers: Vec<Arc<dyn FileLayer>>,
     /// Worker connections for table data (1 for the plain format).
@@ -87,6 +90,7 @@ impl DumpOptions {
             output: Some(output.into()),
             script: ScriptOptions::default(),
             sync: true,
+            manifest: true,
             layers: Vec::new(),
             jobs: 2,
             compression: Compression::Gzip { level: 6 },
@@ -207,7 +211,11 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         },
     )?;
     // The manifest (sizes, checksums, rows per table) is written once the archive is done.
-    let (mut writer, manifest) = crate::manifest::wrap(writer, opts.format.name(), opts.compression, &opts.layers);
+    let (mut writer, manifest) = if opts.manifest {
+        crate::manifest::wrap(writer, opts.format.name(), opts.compression, &opts.layers)
+    } else {
+        (writer, crate::manifest::ManifestNotes::none())
+    };
     let created = now_utc();
 
     // Workers must reach the server the leader reached: the snapshot exists only there.

@@ -240,6 +240,14 @@ struct Known {
 pub struct ManifestNotes(Arc<Mutex<Known>>);
 
 impl ManifestNotes {
+    /// Notes nobody reads (a dump with `--no-manifest`).
+    pub fn none() -> ManifestNotes {
+        ManifestNotes(Arc::new(Mutex::new(Known {
+            snapshot: String::new(),
+            started: None,
+        })))
+    }
+
     pub fn set_snapshot(&self, id: &str) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).snapshot = id.to_string();
     }
@@ -409,7 +417,45 @@ impl ManifestWriter {
             files,
             tables,
         };
-        write_atomically(&manifest_path(archive), &m.to_json()?)
+        let path = manifest_path(archive);
+        let json = m.to_json()?;
+        match write_atomically(&path, &json) {
+            Err(e) if !meta.is_dir() && crate::archive::output::cannot_create_in_dir(&e) => {
+                write_sidecar_in_place(&path, &json, e)
+            }
+            other => other,
+        }
+    }
+}
+
+/// A single-file archive written in place in a directory nobody may write (see
+/// `archive::output::open_single_file`): an existing sidecar that can be written is rewritten
+/// in place; with none, the archive is complete but has no manifest, which is said (a
+/// warning: the archive itself is what pg_dump would have written). An existing sidecar that
+/// cannot be updated would describe another archive: that is an error.
+fn write_sidecar_in_place(path: &Path, json: &[u8], why: Error) -> Result<()> {
+    let shown = path.display();
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => {
+            let res = fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(json).and_then(|()| f.sync_all()));
+            res.map_err(|e| {
+                Error::io(
+                    format!("could not update manifest \"{shown}\", which describes an earlier archive"),
+                    e,
+                )
+            })
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            tracing::warn!(
+                "no manifest written: {why}; the archive is complete, but `pgsnap verify` needs \"{shown}\""
+            );
+            Ok(())
+        }
+        _ => Err(why),
     }
 }
 

@@ -51,6 +51,8 @@ pub struct DirectoryWriter {
     opts: WriterOptions,
     /// Set once the temporary directory is gone (renamed or removed).
     done: bool,
+    /// The temporary directory opened and locked: a live run's mark (`leftovers`).
+    _lock: File,
     started: Option<(Header, Vec<TocEntry>, Arc<DirSinks>)>,
 }
 
@@ -73,14 +75,35 @@ impl DirectoryWriter {
     /// (`_ArchiveEntry`/`InitArchiveFmt_Directory` only require it to be empty): the files
     /// are built in a hidden directory inside it, on its own filesystem, and moved up at the
     /// end with toc.dat last; the directory itself, its mode and its owner, stay as they were.
+    ///
+    /// A symbolic link is followed, as pg_dump follows it (`opendir`/`mkdir` on the path): a
+    /// link to an existing empty directory is written in place like that directory; a link to
+    /// anything else, or to nothing, is refused.
     pub fn create_with(target: &Path, opts: WriterOptions) -> Result<Self> {
         let shown = target.display();
+        let resolved;
+        let target = match fs::symlink_metadata(target) {
+            Ok(m) if m.file_type().is_symlink() => match fs::canonicalize(target) {
+                Ok(real) if real.is_dir() => {
+                    resolved = real;
+                    resolved.as_path()
+                }
+                Ok(real) => {
+                    return Err(Error::usage(format!(
+                        "could not create directory \"{shown}\": it is a symbolic link to \"{}\", which is not a directory",
+                        real.display()
+                    )));
+                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory) => {
+                    return Err(Error::usage(format!(
+                        "could not create directory \"{shown}\": it is a symbolic link to a directory that does not exist"
+                    )));
+                }
+                Err(e) => return Err(Error::io(format!("resolving \"{shown}\""), e)),
+            },
+            _ => target,
+        };
         let in_place = match fs::symlink_metadata(target) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(Error::usage(format!(
-                    "output directory \"{shown}\" is a symbolic link; give the real path so it can be replaced atomically"
-                )));
-            }
             Ok(m) if m.is_dir() => {
                 let mut listing = fs::read_dir(target).map_err(|e| Error::io(format!("reading \"{shown}\""), e))?;
                 if listing.next().is_some() {
@@ -126,6 +149,13 @@ impl DirectoryWriter {
             let tmp = workdir_parent.join(format!(".{name}.pgsnap-tmp-{pid}-{n}"));
             match private_dir_builder().create(&tmp) {
                 Ok(()) => {
+                    let lock = match super::leftovers::hold_dir(&tmp) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            let _ = fs::remove_dir(&tmp);
+                            return Err(Error::io(format!("could not lock directory \"{}\"", tmp.display()), e));
+                        }
+                    };
                     tracing::debug!(tmp = %tmp.display(), target = %shown, in_place, "created temporary archive directory");
                     return Ok(DirectoryWriter {
                         target: target.to_path_buf(),
@@ -133,6 +163,7 @@ impl DirectoryWriter {
                         in_place,
                         opts,
                         done: false,
+                        _lock: lock,
                         started: None,
                     });
                 }
@@ -936,12 +967,53 @@ mod tests {
 
         #[cfg(unix)]
         {
+            // Links to a file, to nothing, and to a non-empty directory are refused, and
+            // nothing is written through them.
             let link = base.path().join("link");
-            fs::create_dir(base.path().join("real")).unwrap();
-            std::os::unix::fs::symlink(base.path().join("real"), &link).unwrap();
+            std::os::unix::fs::symlink(&file, &link).unwrap();
             let e = DirectoryWriter::create(&link, Compression::None).unwrap_err();
-            assert!(e.to_string().contains("symbolic link"), "{e}");
+            assert_eq!(e.kind(), ErrorKind::Usage);
+            assert!(e.to_string().contains("not a directory"), "{e}");
+            let dangling = base.path().join("dangling");
+            std::os::unix::fs::symlink(base.path().join("nowhere"), &dangling).unwrap();
+            let e = DirectoryWriter::create(&dangling, Compression::None).unwrap_err();
+            assert!(e.to_string().contains("does not exist"), "{e}");
+            assert!(!base.path().join("nowhere").exists());
+            let full = base.path().join("full");
+            fs::create_dir(&full).unwrap();
+            fs::write(full.join("keep"), b"x").unwrap();
+            let to_full = base.path().join("to_full");
+            std::os::unix::fs::symlink(&full, &to_full).unwrap();
+            let e = DirectoryWriter::create(&to_full, Compression::None).unwrap_err();
+            assert!(e.to_string().contains("not empty"), "{e}");
+            assert_eq!(names(&full), vec!["keep"]);
         }
+    }
+
+    /// A link to an existing empty directory is followed, as pg_dump follows it: the archive
+    /// is written into the directory it names (its mode kept, toc.dat last), the link stays.
+    #[cfg(unix)]
+    #[test]
+    fn link_to_an_empty_directory_is_written_through() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = tempfile::tempdir().unwrap();
+        let real = base.path().join("real");
+        fs::create_dir(&real).unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o750)).unwrap();
+        let link = base.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        // Abandoned: the directory it names is left empty.
+        let w = DirectoryWriter::create(&link, Compression::None).unwrap();
+        assert_eq!(w.temp_dir().parent(), Some(fs::canonicalize(&real).unwrap().as_path()));
+        drop(w);
+        assert!(names(&real).is_empty());
+        write_archive(&link, Compression::Gzip { level: 6 }).unwrap();
+        assert_eq!(names(&real), vec!["2.dat.gz", "toc.dat"]);
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(fs::metadata(&real).unwrap().permissions().mode() & 0o777, 0o750);
+        let r = DirectoryReader::open(&link).unwrap();
+        assert!(!r.entries().is_empty());
+        assert_eq!(names(base.path()), vec!["link", "real"]);
     }
 
     #[cfg(unix)]

@@ -87,7 +87,10 @@ pub fn apply_layers(
 
 /// Opens the single file of a `-Fc`/`-Ft` archive: standard output when `path` is `None`; a
 /// device or FIFO in place (as pg_dump writes `-f /dev/null`); otherwise an [`AtomicFile`]
-/// beside the target (following a symbolic link to the file it names).
+/// beside the target (following a symbolic link to the file it names). An existing file in a
+/// directory where no temporary can be made (not writable by this user, a read-only mount
+/// with a writable file bind-mounted on it) is written in place instead, as pg_dump writes it
+/// (`fopen(..., PG_BINARY_W)` in `_allocAH`/`InitArchiveFmt_Custom`): see [`InPlaceFile`].
 pub fn open_single_file(path: Option<&Path>, sync: bool) -> Result<Box<dyn ArchiveFile>> {
     let Some(path) = path else {
         return Ok(Box::new(StreamFile::stdout()?));
@@ -100,10 +103,181 @@ pub fn open_single_file(path: Option<&Path>, sync: bool) -> Result<Box<dyn Archi
         Ok(m) if !m.is_file() => Ok(Box::new(StreamFile::open_existing(path)?)),
         Ok(_) => {
             let real = fs::canonicalize(path).map_err(|e| Error::io(format!("resolving \"{shown}\""), e))?;
-            Ok(Box::new(AtomicFile::create(&real, sync)?))
+            match AtomicFile::create(&real, sync) {
+                Ok(f) => Ok(Box::new(f)),
+                Err(e) if cannot_create_in_dir(&e) => {
+                    tracing::debug!(target = %real.display(), error = %e, "no temporary beside the output: writing the existing file in place");
+                    Ok(Box::new(InPlaceFile::open(&real, sync)?))
+                }
+                Err(e) => Err(e),
+            }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Box::new(AtomicFile::create(path, sync)?)),
         Err(e) => Err(Error::io(format!("could not open output file \"{shown}\""), e)),
+    }
+}
+
+/// Whether `e` says nothing can be created in a directory (permission, a read-only mount).
+pub(crate) fn cannot_create_in_dir(e: &Error) -> bool {
+    matches!(
+        e.io_error_kind(),
+        Some(io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem)
+    )
+}
+
+/// Existing files being written in place and not yet committed; emptied by
+/// [`abandon_in_place`] when a run is stopped before the writers could be dropped.
+static IN_PLACE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn in_place_list() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    IN_PLACE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Empties every file this process is writing in place and has not committed (a backstop
+/// after a signal, once the dump has been stopped).
+pub fn abandon_in_place() {
+    for path in in_place_list().drain(..) {
+        if let Err(e) = OpenOptions::new().write(true).open(&path).and_then(|f| f.set_len(0)) {
+            tracing::warn!("could not empty the partial \"{}\": {e}", path.display());
+        }
+    }
+}
+
+/// An existing regular file written in place: truncated when opened, as pg_dump does, and
+/// truncated to nothing again if abandoned before `commit`. Used only when no temporary can
+/// be made beside it (its directory is not writable): then it cannot be replaced by a rename
+/// nor removed, and an empty file is the one state no reader takes for an archive, so a
+/// failed dump never leaves a partial archive that looks whole. The file keeps its mode and
+/// owner (pg_dump's behaviour; a new file is created 0600). The previous contents are lost
+/// from the start, as with pg_dump: there is nowhere else to put the new archive.
+pub struct InPlaceFile {
+    path: PathBuf,
+    file: Option<BufWriter<File>>,
+    pos: u64,
+    sync: bool,
+}
+
+impl InPlaceFile {
+    pub fn open(path: &Path, sync: bool) -> Result<InPlaceFile> {
+        let f = OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| Error::io(format!("could not open output file \"{}\"", path.display()), e))?;
+        in_place_list().push(path.to_path_buf());
+        Ok(InPlaceFile {
+            path: path.to_path_buf(),
+            file: Some(BufWriter::with_capacity(BUF_SIZE, f)),
+            pos: 0,
+            sync,
+        })
+    }
+
+    fn file(&mut self) -> Result<&mut BufWriter<File>> {
+        self.file
+            .as_mut()
+            .ok_or_else(|| Error::internal(format!("\"{}\" was already committed", self.path.display())))
+    }
+
+    fn forget(&self) {
+        in_place_list().retain(|p| p != &self.path);
+    }
+}
+
+impl ArchiveFile for InPlaceFile {
+    fn write_all(&mut self, buf: &[u8]) -> Result<()> {
+        let shown = self.path.display().to_string();
+        self.file()?
+            .write_all(buf)
+            .map_err(|e| Error::io(format!("could not write to file \"{shown}\""), e))?;
+        self.pos += buf.len() as u64;
+        Ok(())
+    }
+
+    fn position(&self) -> u64 {
+        self.pos
+    }
+
+    fn can_patch(&self) -> bool {
+        true
+    }
+
+    fn patch(&mut self, pos: u64, bytes: &[u8]) -> Result<()> {
+        if pos + bytes.len() as u64 > self.pos {
+            return Err(Error::internal(format!(
+                "patch of {} bytes at {pos} beyond the end ({})",
+                bytes.len(),
+                self.pos
+            )));
+        }
+        let shown = self.path.display().to_string();
+        let f = self.file()?;
+        f.flush()
+            .map_err(|e| Error::io(format!("could not write to file \"{shown}\""), e))?;
+        write_at(f.get_ref(), pos, bytes).map_err(|e| Error::io(format!("could not write to file \"{shown}\""), e))
+    }
+
+    fn is_atomic(&self) -> bool {
+        false
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let shown = self.path.display().to_string();
+        let Some(f) = self.file.take() else {
+            return Err(Error::internal(format!("\"{shown}\" was already committed")));
+        };
+        let result = f
+            .into_inner()
+            .map_err(|e| Error::io(format!("could not write to file \"{shown}\""), e.into_error()))
+            .and_then(|f| {
+                if self.sync {
+                    f.sync_all()
+                        .map_err(|e| Error::io(format!("could not fsync \"{shown}\""), e))?;
+                }
+                Ok(f)
+            });
+        match result {
+            Ok(_) => {
+                self.forget();
+                tracing::debug!(target = %shown, "archive file written in place");
+                Ok(())
+            }
+            Err(e) => {
+                self.empty();
+                Err(e)
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("\"{}\"", self.path.display())
+    }
+}
+
+impl InPlaceFile {
+    /// Abandons the file: truncated to nothing (and made durable when syncing).
+    fn empty(&mut self) {
+        // Unwritten buffered bytes are dropped with the writer, never flushed.
+        if let Some(w) = self.file.take() {
+            let (f, _) = w.into_parts();
+            drop(f);
+        }
+        let res = OpenOptions::new().write(true).open(&self.path).and_then(|f| {
+            f.set_len(0)?;
+            if self.sync { f.sync_all() } else { Ok(()) }
+        });
+        if let Err(e) = res {
+            tracing::warn!("could not empty the partial \"{}\": {e}", self.path.display());
+        }
+        self.forget();
+    }
+}
+
+impl Drop for InPlaceFile {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            self.empty();
+        }
     }
 }
 
@@ -142,6 +316,16 @@ fn private_file(path: &Path) -> io::Result<File> {
         opts.mode(0o600);
     }
     opts.open(path)
+}
+
+/// [`private_file`] holding the liveness lock of a temporary (see `leftovers`).
+fn locked_private_file(path: &Path) -> io::Result<File> {
+    let f = private_file(path)?;
+    if let Err(e) = super::leftovers::hold(&f) {
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(f)
 }
 
 fn sync_path(path: &Path) -> Result<()> {
@@ -213,7 +397,7 @@ impl AtomicFile {
         };
         let parent = parent_dir(target);
         check_parent(&parent, &format!("could not open output file \"{shown}\""), "directory")?;
-        let (tmp, file) = unique_sibling(&parent, &name, "tmp", private_file)
+        let (tmp, file) = unique_sibling(&parent, &name, "tmp", locked_private_file)
             .map_err(|e| e.context(format!("preparing output file \"{shown}\"")))?;
         tracing::debug!(tmp = %tmp.display(), target = %shown, "created temporary archive file");
         Ok(AtomicFile {
@@ -580,10 +764,21 @@ impl ArchiveFile for HoldBack {
     }
 }
 
+/// Set once a spool directory was made in the system's temporary directory instead of beside
+/// its output.
+static SPOOLED_IN_TEMP_DIR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process made a spool directory in the system's temporary directory.
+pub(crate) fn spooled_in_temp_dir() -> bool {
+    SPOOLED_IN_TEMP_DIR.load(Ordering::Relaxed)
+}
+
 /// A private directory for spool files, removed with everything in it when dropped.
 #[derive(Debug)]
 pub struct SpoolDir {
     path: PathBuf,
+    /// The directory opened and locked: a live run's mark (`leftovers`).
+    _lock: File,
     /// Seals every spool file when the archive is encrypted (see `crypt::seal`).
     seal: Option<Arc<Sealer>>,
 }
@@ -611,18 +806,37 @@ impl SpoolDir {
             ),
             None => (std::env::temp_dir(), "stdout".to_string()),
         };
-        let (path, ()) = unique_sibling(&dir, &name, "spool", |p| {
+        let make = |p: &Path| {
             let mut b = fs::DirBuilder::new();
             #[cfg(unix)]
             {
                 use std::os::unix::fs::DirBuilderExt;
                 b.mode(0o700);
             }
-            b.create(p)
-        })
-        .map_err(|e| e.context("creating a directory for spool files"))?;
+            b.create(p)?;
+            super::leftovers::hold_dir(p).inspect_err(|_| {
+                let _ = fs::remove_dir(p);
+            })
+        };
+        let made = match unique_sibling(&dir, &name, "spool", make) {
+            // An existing file written in place in a directory nobody may write (see
+            // `open_single_file`): spool in the system's temporary directory instead.
+            Err(e) if beside.is_some() && cannot_create_in_dir(&e) => {
+                let tmp = std::env::temp_dir();
+                tracing::debug!(dir = %tmp.display(), error = %e, "spooling in the temporary directory");
+                super::leftovers::remove_stale(&tmp);
+                SPOOLED_IN_TEMP_DIR.store(true, Ordering::Relaxed);
+                unique_sibling(&tmp, &name, "spool", make)
+            }
+            other => other,
+        };
+        let (path, lock) = made.map_err(|e| e.context("creating a directory for spool files"))?;
         let seal = if sealed { Some(Arc::new(Sealer::new()?)) } else { None };
-        Ok(SpoolDir { path, seal })
+        Ok(SpoolDir {
+            path,
+            _lock: lock,
+            seal,
+        })
     }
 
     pub fn path(&self) -> &Path {

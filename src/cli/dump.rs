@@ -86,6 +86,7 @@ enum O {
     NoToastCompression,
     NoUnloggedTableData,
     NoSync,
+    NoManifest,
     OnConflictDoNothing,
     RowsPerInsert,
     IncludeForeignData,
@@ -225,6 +226,7 @@ const OPTIONS: &[OptSpec<O>] = &[
     own(O::EncryptToFile, &["encrypt-to-file"], Req),
     own(O::PassphraseFile, &["passphrase-file"], Req),
     own(O::EncryptWithPassphrase, &["encrypt-with-passphrase"], No),
+    own(O::NoManifest, &["no-manifest"], No),
 ];
 
 /// The long option names pg_dump 18 accepts (and pgsnap's own), for the help test.
@@ -311,6 +313,8 @@ pub struct DumpRequest {
     pub script: ScriptOptions,
     /// `--no-sync` turns it off.
     pub sync: bool,
+    /// `--no-manifest` turns it off.
+    pub manifest: bool,
     /// `--encrypt-to`, `--encrypt-to-file`, `--passphrase-file`, `--encrypt-with-passphrase`
     /// (files not read yet; see [`EnvelopeRequest::resolve`]).
     pub encryption: EnvelopeRequest,
@@ -329,6 +333,7 @@ impl DumpRequest {
         o.output = self.output.clone();
         o.script = self.script.clone();
         o.sync = self.sync;
+        o.manifest = self.manifest;
         o.jobs = self.jobs;
         o.compression = self.compression;
         o.archive_version = self.archive_version;
@@ -563,6 +568,7 @@ struct Raw {
     no_toast_compression: bool,
     no_unlogged_table_data: bool,
     no_sync: bool,
+    no_manifest: bool,
     on_conflict_do_nothing: bool,
     sequence_data: bool,
     restrict_key: Option<String>,
@@ -734,6 +740,7 @@ fn read_args(
             O::NoToastCompression => r.no_toast_compression = true,
             O::NoUnloggedTableData => r.no_unlogged_table_data = true,
             O::NoSync => r.no_sync = true,
+            O::NoManifest => r.no_manifest = true,
             O::OnConflictDoNothing => r.on_conflict_do_nothing = true,
             O::RowsPerInsert => r.dump_inserts = parse_int(&value, "--rows-per-insert", 1, i64::from(i32::MAX))?,
             O::IncludeForeignData => p.foreign_servers.push(value),
@@ -1073,6 +1080,7 @@ pub fn parse(
         session,
         script,
         sync: !r.no_sync,
+        manifest: !r.no_manifest,
         encryption: r.encryption.clone(),
         verbose: r.verbose,
         warnings,

@@ -28,6 +28,9 @@ General options:
   --passphrase-file=FILE       encrypt with the passphrase on FILE's first line
   --encrypt-with-passphrase    encrypt with the passphrase in PGSNAP_PASSPHRASE
   --lock-wait-timeout=TIMEOUT  fail after waiting TIMEOUT for a table lock
+  --no-manifest                write no manifest (pgsnap.manifest in a directory
+                               archive, FILE.manifest beside a file); `pgsnap verify`
+                               then cannot check the archive
   --no-sync                    do not wait for changes to be written safely to disk
   --sync-method=METHOD         set method for syncing files to disk (fsync, syncfs)
   -?, --help                   show this help, then exit
