@@ -372,11 +372,16 @@ fn a_clone_in_a_private_directory_starts_a_cluster_and_dumps() {
         }
     }
     let mut provision = Command::new(clone.join("scripts/provision"));
-    // PIP_NO_INDEX: a wheel missing from the cache fails the test instead of downloading.
+    // PIP_NO_INDEX: a wheel missing from the cache fails the test instead of downloading;
+    // the Python test tools are this work tree's, which its own provisioning installed.
     provision
         .arg("15")
         .env_remove("PGSNAP_PG_ROOT")
-        .env("PIP_NO_INDEX", "1");
+        .env("PIP_NO_INDEX", "1")
+        .env(
+            "PGSNAP_PY_TOOLS",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/pytools"),
+        );
     run(provision, "scripts/provision 15 in the clone");
     eprintln!("provisioned by {:.1?}", start.elapsed());
     let initdb = pg.join("15/bin/initdb");

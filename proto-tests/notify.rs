@@ -139,7 +139,11 @@ struct Smtp {
 
 impl Smtp {
     fn start(dir: &Path, cert: &Path, key: &Path, user: &str, password: &str) -> Smtp {
-        let python = support::project_root().join(".cache/pytools/bin/python");
+        // Where scripts/provision put the venv (PGSNAP_PY_TOOLS moves it, as there).
+        let python = std::env::var_os("PGSNAP_PY_TOOLS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| support::project_root().join(".cache/pytools"))
+            .join("bin/python");
         if !python.is_file() {
             panic!(
                 "aiosmtpd is not installed at {}.\nFix: run ./scripts/provision (it installs aiosmtpd into \

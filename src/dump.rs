@@ -420,10 +420,10 @@ async fn finish_off_runtime(writer: Box<dyn ArchiveWriter>) -> Result<writer::Fi
 /// out; statistics entries only with `--statistics[-only]`).
 fn wanted(e: &Entry, selection: &Selection) -> bool {
     match e.desc.as_str() {
-        // Large objects and their comments and ACLs are data to pg_dump (they exist only
-        // when the selection wants large objects, which needs data).
+        // Large objects and their comments, security labels and ACLs are data to pg_dump
+        // (they exist only when the selection wants large objects, which needs data).
         "BLOB" | "BLOB METADATA" | "BLOBS" => selection.data,
-        "COMMENT" | "ACL" if e.tag.starts_with("LARGE OBJECT") => selection.data,
+        "COMMENT" | "ACL" | "SECURITY LABEL" if e.tag.starts_with("LARGE OBJECT") => selection.data,
         "TABLE DATA" => selection.data,
         "SEQUENCE SET" => selection.data || selection.sequence_data,
         "MATERIALIZED VIEW DATA" => selection.data && selection.schema,
@@ -609,6 +609,12 @@ mod tests {
             assert_eq!(wanted(&e(desc), &schema_only), in_schema, "{desc} with -s");
             assert_eq!(wanted(&e(desc), &data_only), in_data, "{desc} with -a");
             assert!(wanted(&e(desc), &Selection::default()));
+        }
+        // A large object's comment, label and ACL go with its data (dumpLO), not the schema.
+        for desc in ["COMMENT", "SECURITY LABEL", "ACL"] {
+            let lo = Entry::new(desc, Priority::Table, Section::None, "LARGE OBJECT 16510");
+            assert!(wanted(&lo, &data_only), "{desc} of a large object with -a");
+            assert!(!wanted(&lo, &schema_only), "{desc} of a large object with -s");
         }
     }
 
