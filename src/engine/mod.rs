@@ -117,6 +117,10 @@ pub struct TableReport {
 struct Work {
     job: Arc<ExportJob>,
     range: Option<Range>,
+    /// The table's main-fork pages and bytes (measured under the snapshot, or the catalog's
+    /// estimate), for progress.
+    pages: u64,
+    estimated_bytes: u64,
 }
 
 struct Range {
@@ -363,15 +367,12 @@ async fn plan_queue(shared: &Shared, session: &Session) -> Result<()> {
         && opts.split_pages > 0
         && opts.inserts.is_none()
         && session.version().at_least(14);
-    let candidates: Vec<u32> = jobs
-        .iter()
-        .filter(|j| may_split && splittable(&j.table))
-        .map(|j| j.table.table_oid)
-        .collect();
-    let sizes = if candidates.is_empty() {
-        HashMap::new()
+    // Every table is measured (one query), for the progress estimate and the split decision.
+    let oids: Vec<u32> = jobs.iter().map(|j| j.table.table_oid).filter(|&oid| oid != 0).collect();
+    let (block_size, sizes) = if oids.is_empty() {
+        (DEFAULT_PAGE_BYTES, HashMap::new())
     } else {
-        main_fork_pages(session, &candidates).await?
+        relation_sizes(session, &oids).await?
     };
     let mut spool: Option<Arc<SpoolDir>> = None;
     let mut queue = VecDeque::new();
@@ -385,18 +386,30 @@ async fn plan_queue(shared: &Shared, session: &Session) -> Result<()> {
             (pages, j)
         })
         .collect();
+    opts.progress.event(&Event::Planned {
+        tables: sized.len(),
+        estimated_bytes: sized.iter().map(|(pages, _)| pages * block_size).sum(),
+    });
     if !opts.in_order {
         // The measured size wins over the catalog's estimate (relpages lags behind loads).
         sized.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
     }
     for (pages, job) in sized {
         let job = Arc::new(job);
+        let estimated_bytes = pages * block_size;
         let ranges = match sizes.get(&job.table.table_oid) {
-            Some(&p) if p >= opts.split_pages => page_ranges(p, opts.split_pages, shared.workers),
+            Some(&p) if may_split && splittable(&job.table) && p >= opts.split_pages => {
+                page_ranges(p, opts.split_pages, shared.workers)
+            }
             _ => Vec::new(),
         };
         if ranges.len() < 2 {
-            queue.push_back(Work { job, range: None });
+            queue.push_back(Work {
+                job,
+                range: None,
+                pages,
+                estimated_bytes,
+            });
             continue;
         }
         let spool = match &spool {
@@ -409,14 +422,16 @@ async fn plan_queue(shared: &Shared, session: &Session) -> Result<()> {
         };
         tracing::debug!(table = %job.table.qualified_name, pages, parts = ranges.len(), "split into page ranges");
         let table = Arc::new(SplitTable::new(ranges.len(), opts.block_size, spool));
-        for (index, pages) in ranges.into_iter().enumerate() {
+        for (index, range) in ranges.into_iter().enumerate() {
             queue.push_back(Work {
                 job: job.clone(),
                 range: Some(Range {
                     index,
-                    pages,
+                    pages: range,
                     table: table.clone(),
                 }),
+                pages,
+                estimated_bytes,
             });
         }
     }
@@ -430,23 +445,30 @@ fn splittable(t: &TableData) -> bool {
     !t.foreign && t.table_oid != 0 && t.filter.as_deref().is_none_or(str::is_empty)
 }
 
-/// Main-fork pages of the plain tables among `oids`, now: the leader's ACCESS SHARE lock
-/// keeps VACUUM from truncating them, and the last range is open-ended anyway, so pages added
-/// after this read lose no row visible to the snapshot.
-async fn main_fork_pages(session: &Session, oids: &[u32]) -> Result<HashMap<u32, u64>> {
+/// PostgreSQL's default block size, for estimates where no server said otherwise.
+const DEFAULT_PAGE_BYTES: u64 = 8192;
+
+/// The server's block size and the main-fork pages of the plain tables among `oids`, now
+/// (others keep the catalog's estimate and are never split): the
+/// leader's ACCESS SHARE lock keeps VACUUM from truncating them, and the last range of a
+/// split table is open-ended anyway, so pages added after this read lose no row visible to
+/// the snapshot.
+async fn relation_sizes(session: &Session, oids: &[u32]) -> Result<(u64, HashMap<u32, u64>)> {
     let list = oids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
     let rows = session
         .query(&format!(
-            "SELECT c.oid, pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int8 \
+            "SELECT c.oid, pg_catalog.pg_relation_size(c.oid), pg_catalog.current_setting('block_size')::int8 \
              FROM pg_catalog.pg_class c WHERE c.oid = ANY('{{{list}}}'::pg_catalog.oid[]) AND c.relkind = 'r'"
         ))
         .await
-        .map_err(|e| e.context("measuring tables to split"))?;
+        .map_err(|e| e.context("measuring the tables to export"))?;
+    let mut block_size = DEFAULT_PAGE_BYTES;
     let mut out = HashMap::with_capacity(rows.len());
     for r in rows {
-        out.insert(r.oid(0)?, r.int(1)?.max(0) as u64);
+        block_size = r.int(2)?.max(1) as u64;
+        out.insert(r.oid(0)?, r.int(1)?.max(0) as u64 / block_size);
     }
-    Ok(out)
+    Ok((block_size, out))
 }
 
 /// Splits `pages` into ranges for `workers`: about four per worker (so a worker that finishes
@@ -542,9 +564,17 @@ async fn copy_one(session: &Session, worker: usize, work: &Work, shared: &Shared
             id: job.id,
             table: job.table.qualified_name.clone(),
             parts: work.range.as_ref().map_or(1, |r| r.table.parts()),
-            pages: job.table.estimated_pages.max(0) as u64,
+            pages: work.pages,
+            estimated_bytes: work.estimated_bytes,
         });
     }
+    let range = work.range.as_ref().map(|r| r.pages);
+    opts.progress.event(&Event::PartStarted {
+        id: job.id,
+        table: job.table.qualified_name.clone(),
+        worker,
+        range,
+    });
     let started = Instant::now();
     let sink = match &work.range {
         None => shared.sinks.open(job)?,
@@ -556,7 +586,7 @@ async fn copy_one(session: &Session, worker: usize, work: &Work, shared: &Shared
         id: job.id,
         table: job.table.qualified_name.clone(),
         worker,
-        range: work.range.as_ref().map(|r| r.pages),
+        range,
     });
     let done = match (&opts.inserts, &work.range) {
         (Some(inserts), _) => inserts::export_one(session, job, sink, opts, inserts, &shared.failed).await?,
@@ -583,6 +613,14 @@ async fn copy_one(session: &Session, worker: usize, work: &Work, shared: &Shared
             .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
             .await?;
     }
+    opts.progress.event(&Event::PartFinished {
+        id: job.id,
+        table: job.table.qualified_name.clone(),
+        worker,
+        range,
+        rows: done.0,
+        bytes: done.1,
+    });
     let finished = match &work.range {
         None => Some((done.0, done.1, done.2, started.elapsed())),
         Some(r) => r.table.part_done(done.0, done.1),
