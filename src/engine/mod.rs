@@ -8,9 +8,11 @@
 //! error cancels the others (server-side cancel included) and fails the export with that
 //! error; dropping the export's future aborts every worker and cancels their queries.
 
+pub mod fake;
 pub mod inserts;
 pub mod large_objects;
 pub mod sink;
+pub mod source;
 mod split;
 
 use std::collections::{HashMap, VecDeque};
@@ -27,10 +29,11 @@ use tokio_util::sync::CancellationToken;
 use crate::archive::output::SpoolDir;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{InsertOptions, TableData};
-use crate::pg::{CancelHandle, Session, SessionOptions, Target};
+use crate::pg::{CancelHandle, SessionOptions, Target};
 pub use crate::progress::{Event, NoProgress, PageRange, Progress};
 
 pub use sink::{ArchiveSinks, BlockSink, SinkFactory};
+use source::{CopyRequest, CopySource, PgSource, TableReader};
 use split::SplitTable;
 
 /// COPY text is gathered into blocks of this size before it leaves the worker (a server
@@ -130,9 +133,8 @@ struct Range {
 }
 
 /// State shared by the workers of one export.
-struct Shared {
-    target: Target,
-    snapshot: String,
+struct Shared<S> {
+    source: S,
     opts: ExportOptions,
     sinks: Arc<dyn SinkFactory>,
     /// Filled once, by the first worker inside the snapshot (range planning needs a session).
@@ -151,6 +153,21 @@ struct Shared {
 pub async fn export_tables(
     target: &Target,
     snapshot: &str,
+    jobs: Vec<ExportJob>,
+    sinks: Arc<dyn SinkFactory>,
+    opts: &ExportOptions,
+) -> Result<Vec<TableReport>> {
+    let source = PgSource {
+        target: target.clone(),
+        snapshot: snapshot.to_string(),
+        session: opts.session.clone(),
+    };
+    export_from(source, jobs, sinks, opts).await
+}
+
+/// [`export_tables`] reading from any [`CopySource`] (a fake one in tests and benchmarks).
+pub async fn export_from<S: CopySource>(
+    source: S,
     mut jobs: Vec<ExportJob>,
     sinks: Arc<dyn SinkFactory>,
     opts: &ExportOptions,
@@ -185,8 +202,7 @@ pub async fn export_tables(
         opts.jobs.clamp(1, jobs.len())
     };
     let shared = Arc::new(Shared {
-        target: target.clone(),
-        snapshot: snapshot.to_string(),
+        source,
         opts: opts.clone(),
         sinks,
         queue: Mutex::new(VecDeque::new()),
@@ -248,7 +264,7 @@ pub async fn export_tables(
 }
 
 /// Marks the export failed, wakes every worker and cancels what the server runs for them.
-async fn stop_all(shared: &Shared) {
+async fn stop_all<S>(shared: &Shared<S>) {
     if shared.failed.swap(true, Ordering::SeqCst) {
         return;
     }
@@ -293,26 +309,13 @@ impl Drop for CancelOnDrop {
     }
 }
 
-async fn worker(w: usize, shared: &Shared) -> Result<Vec<TableReport>> {
-    let opts = &shared.opts;
-    let mut session = shared
-        .target
-        .connect()
-        .await
-        .map_err(|e| e.context(format!("worker {w}")))?;
-    let mut guard = CancelOnDrop(Some(session.cancel_handle()));
-    shared
-        .cancels
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(session.cancel_handle());
-    session.setup(&opts.session).await?;
-    session.begin_snapshot_transaction().await?;
-    session
-        .import_snapshot(&shared.snapshot)
-        .await
-        .map_err(|e| e.context(format!("worker {w}: importing snapshot")))?;
-    shared.planned.get_or_try_init(|| plan_queue(shared, &session)).await?;
+async fn worker<S: CopySource>(w: usize, shared: &Shared<S>) -> Result<Vec<TableReport>> {
+    let reader = shared.source.open(w).await?;
+    let mut guard = CancelOnDrop(reader.cancel_handle());
+    if let Some(h) = reader.cancel_handle() {
+        shared.cancels.lock().unwrap_or_else(|p| p.into_inner()).push(h);
+    }
+    shared.planned.get_or_try_init(|| plan_queue(shared, &reader)).await?;
     let mut reports = Vec::new();
     loop {
         if shared.failed.load(Ordering::SeqCst) {
@@ -323,9 +326,7 @@ async fn worker(w: usize, shared: &Shared) -> Result<Vec<TableReport>> {
         };
         let started = Instant::now();
         let what = format!("dumping data of table {}", work.job.table.qualified_name);
-        let report = copy_one(&session, w, &work, shared)
-            .await
-            .map_err(|e| e.context(what))?;
+        let report = copy_one(&reader, w, &work, shared).await.map_err(|e| e.context(what))?;
         tracing::info!(
             table = %work.job.table.qualified_name,
             part = work.range.as_ref().map(|r| r.index),
@@ -345,16 +346,15 @@ async fn worker(w: usize, shared: &Shared) -> Result<Vec<TableReport>> {
             parts: work.range.as_ref().map_or(1, |r| r.table.parts()),
         });
     }
-    let _ = session.execute("COMMIT").await;
     guard.0 = None;
-    session.close().await;
+    reader.close().await;
     Ok(reports)
 }
 
 /// Builds the work queue: tables in the order given, a large table replaced by its page
 /// ranges in page order (workers take them in that order, so the ranges waiting for their
 /// turn stay few).
-async fn plan_queue(shared: &Shared, session: &Session) -> Result<()> {
+async fn plan_queue<S: CopySource>(shared: &Shared<S>, reader: &S::Reader) -> Result<()> {
     let jobs = shared
         .jobs
         .lock()
@@ -366,13 +366,13 @@ async fn plan_queue(shared: &Shared, session: &Session) -> Result<()> {
         && shared.workers > 1
         && opts.split_pages > 0
         && opts.inserts.is_none()
-        && session.version().at_least(14);
+        && reader.ranges_supported();
     // Every table is measured (one query), for the progress estimate and the split decision.
     let oids: Vec<u32> = jobs.iter().map(|j| j.table.table_oid).filter(|&oid| oid != 0).collect();
     let (block_size, sizes) = if oids.is_empty() {
         (DEFAULT_PAGE_BYTES, HashMap::new())
     } else {
-        relation_sizes(session, &oids).await?
+        reader.relation_sizes(&oids).await?
     };
     let mut spool: Option<Arc<SpoolDir>> = None;
     let mut queue = VecDeque::new();
@@ -446,30 +446,7 @@ fn splittable(t: &TableData) -> bool {
 }
 
 /// PostgreSQL's default block size, for estimates where no server said otherwise.
-const DEFAULT_PAGE_BYTES: u64 = 8192;
-
-/// The server's block size and the main-fork pages of the plain tables among `oids`, now
-/// (others keep the catalog's estimate and are never split): the
-/// leader's ACCESS SHARE lock keeps VACUUM from truncating them, and the last range of a
-/// split table is open-ended anyway, so pages added after this read lose no row visible to
-/// the snapshot.
-async fn relation_sizes(session: &Session, oids: &[u32]) -> Result<(u64, HashMap<u32, u64>)> {
-    let list = oids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-    let rows = session
-        .query(&format!(
-            "SELECT c.oid, pg_catalog.pg_relation_size(c.oid), pg_catalog.current_setting('block_size')::int8 \
-             FROM pg_catalog.pg_class c WHERE c.oid = ANY('{{{list}}}'::pg_catalog.oid[]) AND c.relkind = 'r'"
-        ))
-        .await
-        .map_err(|e| e.context("measuring the tables to export"))?;
-    let mut block_size = DEFAULT_PAGE_BYTES;
-    let mut out = HashMap::with_capacity(rows.len());
-    for r in rows {
-        block_size = r.int(2)?.max(1) as u64;
-        out.insert(r.oid(0)?, r.int(1)?.max(0) as u64 / block_size);
-    }
-    Ok((block_size, out))
-}
+pub(crate) const DEFAULT_PAGE_BYTES: u64 = 8192;
 
 /// Splits `pages` into ranges for `workers`: about four per worker (so a worker that finishes
 /// early takes another and the ranges waiting for their turn stay small), none under half the
@@ -537,19 +514,15 @@ impl BlockSink for Watched {
     }
 }
 
-async fn copy_one(session: &Session, worker: usize, work: &Work, shared: &Shared) -> Result<(u64, u64, u64)> {
+async fn copy_one<S: CopySource>(
+    reader: &S::Reader,
+    worker: usize,
+    work: &Work,
+    shared: &Shared<S>,
+) -> Result<(u64, u64, u64)> {
     let job = &work.job;
     let opts = &shared.opts;
-    if job.table.foreign {
-        // Foreign tables are never locked (pg_dump locks plain and partitioned tables only);
-        // reading one needs the foreign-table access the session otherwise restricts
-        // (pg_dump.c `dumpTableData_copy`, `dumpTableData_insert`).
-        session.restrict_relation_kinds("view").await?;
-    } else {
-        // The leader holds ACCESS SHARE already; NOWAIT turns a queued exclusive lock into an
-        // immediate failure instead of an undetectable deadlock (pg_dump parallel.c).
-        session.lock_table_nowait(&job.table.qualified_name).await?;
-    }
+    reader.begin_table(&job.table).await?;
     let first = work.range.as_ref().is_none_or(|r| {
         let mut started = r.table.started.lock().unwrap_or_else(|p| p.into_inner());
         let first = started.is_none();
@@ -589,30 +562,34 @@ async fn copy_one(session: &Session, worker: usize, work: &Work, shared: &Shared
         range,
     });
     let done = match (&opts.inserts, &work.range) {
-        (Some(inserts), _) => inserts::export_one(session, job, sink, opts, inserts, &shared.failed).await?,
+        (Some(inserts), _) => {
+            let session = reader
+                .session()
+                .ok_or_else(|| Error::internal("INSERT output needs a server session"))?;
+            inserts::export_one(session, job, sink, opts, inserts, &shared.failed).await?
+        }
         (None, None) => {
-            copy_text(
-                session,
-                &job.table.copy_out_sql(),
-                sink,
-                opts.copy_trailer,
-                opts,
-                &shared.failed,
-            )
-            .await?
+            let sql = job.table.copy_out_sql();
+            let req = CopyRequest {
+                table: &job.table,
+                range: None,
+                sql: &sql,
+            };
+            copy_text(reader, req, sink, opts.copy_trailer, opts, &shared.failed).await?
         }
         (None, Some(r)) => {
             // Only the last range ends the table's stream with the trailer.
             let last = r.index + 1 == r.table.parts();
             let sql = range_copy_sql(&job.table, r.pages);
-            copy_text(session, &sql, sink, opts.copy_trailer && last, opts, &shared.failed).await?
+            let req = CopyRequest {
+                table: &job.table,
+                range: Some(r.pages),
+                sql: &sql,
+            };
+            copy_text(reader, req, sink, opts.copy_trailer && last, opts, &shared.failed).await?
         }
     };
-    if job.table.foreign {
-        session
-            .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
-            .await?;
-    }
+    reader.end_table(&job.table).await?;
     opts.progress.event(&Event::PartFinished {
         id: job.id,
         table: job.table.qualified_name.clone(),
@@ -639,15 +616,15 @@ async fn copy_one(session: &Session, worker: usize, work: &Work, shared: &Shared
 }
 
 /// Streams the COPY text of `sql` into `sink` in blocks; (rows, bytes read, bytes written).
-async fn copy_text(
-    session: &Session,
-    sql: &str,
+async fn copy_text<R: TableReader>(
+    reader: &R,
+    req: CopyRequest<'_>,
     mut sink: Box<dyn BlockSink>,
     trailer: bool,
     opts: &ExportOptions,
     failed: &AtomicBool,
 ) -> Result<(u64, u64, u64)> {
-    let stream = session.copy_out(sql).await?;
+    let stream = reader.copy_out(req).await?;
     futures_util::pin_mut!(stream);
     let (mut rows, mut bytes) = (0u64, 0u64);
     let mut block: Vec<u8> = Vec::with_capacity(opts.block_size);
@@ -704,6 +681,9 @@ fn check_unique_ids(jobs: &[ExportJob]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod fake_tests;
 
 #[cfg(test)]
 mod tests {
