@@ -335,157 +335,97 @@ fn dropping_a_running_dump_leaves_no_session_and_no_output() {
     assert!(!path.exists());
 }
 
-/// A small strict JSON reader: enough to check that each line is one well-formed object.
-mod json {
-    use std::collections::BTreeMap;
+/// A table's parts as the events tell them.
+#[derive(Default, Debug)]
+struct Seen {
+    started: usize,
+    parts: u64,
+    part_started: u64,
+    part_finished: u64,
+    part_rows: u64,
+    part_bytes: u64,
+    piece_bytes: u64,
+    finished: Option<(u64, u64, u64)>,
+}
 
-    #[derive(Debug, Clone, PartialEq)]
-    pub enum Value {
-        Null,
-        Bool(bool),
-        Num(f64),
-        Str(String),
-        Arr(Vec<Value>),
-        Obj(BTreeMap<String, Value>),
-    }
+fn num(o: &serde_json::Value, key: &str) -> u64 {
+    o[key].as_u64().unwrap_or_else(|| panic!("{key} is not a count in {o}"))
+}
 
-    pub fn parse(s: &str) -> Result<Value, String> {
-        let b = s.as_bytes();
-        let mut i = 0;
-        let v = value(b, &mut i)?;
-        ws(b, &mut i);
-        if i != b.len() {
-            return Err(format!("trailing bytes at {i}"));
+/// Checks a dump's progress events (JSON lines) of `big_db`: one plan first; per table one
+/// start, each part started and finished by one worker that wrote only its own pieces, one
+/// finish after its parts; rows and bytes add up from pieces to parts to table.
+fn check_events(lines: &[String]) -> std::collections::BTreeMap<String, Seen> {
+    let mut planned = None;
+    let mut tables: std::collections::BTreeMap<String, Seen> = Default::default();
+    // worker -> the (table, range) it is reading now.
+    let mut busy: std::collections::HashMap<u64, (String, serde_json::Value)> = Default::default();
+    for (n, line) in lines.iter().enumerate() {
+        let o: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(o.is_object(), "not an object: {line}");
+        let event = o["event"].as_str().unwrap_or_else(|| panic!("no event: {line}"));
+        if event == "planned" {
+            assert_eq!(n, 0, "planned comes first: {lines:#?}");
+            planned = Some((num(&o, "tables"), num(&o, "estimated_bytes")));
+            continue;
         }
-        Ok(v)
-    }
-
-    fn ws(b: &[u8], i: &mut usize) {
-        while *i < b.len() && b" \t\r\n".contains(&b[*i]) {
-            *i += 1;
-        }
-    }
-
-    fn value(b: &[u8], i: &mut usize) -> Result<Value, String> {
-        ws(b, i);
-        let rest = &b[*i..];
-        for (lit, v) in [
-            (&b"null"[..], Value::Null),
-            (b"true", Value::Bool(true)),
-            (b"false", Value::Bool(false)),
-        ] {
-            if rest.starts_with(lit) {
-                *i += lit.len();
-                return Ok(v);
+        assert!(planned.is_some(), "{line} before the plan");
+        let table = o["table"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no table: {line}"))
+            .to_string();
+        let t = tables.entry(table.clone()).or_default();
+        match event {
+            "table_started" => {
+                t.started += 1;
+                t.parts = num(&o, "parts");
+                assert!(num(&o, "pages") > 0 || table == "public.small", "{line}");
             }
-        }
-        match rest.first() {
-            Some(b'"') => string(b, i).map(Value::Str),
-            Some(b'[') => {
-                *i += 1;
-                let mut out = Vec::new();
-                ws(b, i);
-                if b.get(*i) == Some(&b']') {
-                    *i += 1;
-                    return Ok(Value::Arr(out));
-                }
-                loop {
-                    out.push(value(b, i)?);
-                    ws(b, i);
-                    match b.get(*i) {
-                        Some(b',') => *i += 1,
-                        Some(b']') => {
-                            *i += 1;
-                            return Ok(Value::Arr(out));
-                        }
-                        _ => return Err(format!("bad array at {i}")),
-                    }
-                }
+            "part_started" => {
+                assert_eq!(t.started, 1, "a part before its table: {line}");
+                t.part_started += 1;
+                let prev = busy.insert(num(&o, "worker"), (table.clone(), o["range"].clone()));
+                assert!(prev.is_none(), "worker busy twice: {line}");
             }
-            Some(b'{') => {
-                *i += 1;
-                let mut out = BTreeMap::new();
-                ws(b, i);
-                if b.get(*i) == Some(&b'}') {
-                    *i += 1;
-                    return Ok(Value::Obj(out));
-                }
-                loop {
-                    ws(b, i);
-                    let k = string(b, i)?;
-                    ws(b, i);
-                    if b.get(*i) != Some(&b':') {
-                        return Err(format!("expected : at {i}"));
-                    }
-                    *i += 1;
-                    let v = value(b, i)?;
-                    if out.insert(k, v).is_some() {
-                        return Err("duplicate key".into());
-                    }
-                    ws(b, i);
-                    match b.get(*i) {
-                        Some(b',') => *i += 1,
-                        Some(b'}') => {
-                            *i += 1;
-                            return Ok(Value::Obj(out));
-                        }
-                        _ => return Err(format!("bad object at {i}")),
-                    }
-                }
+            "piece_written" => {
+                let w = num(&o, "worker");
+                assert_eq!(busy.get(&w), Some(&(table.clone(), o["range"].clone())), "{line}");
+                t.piece_bytes += num(&o, "bytes");
             }
-            Some(c) if *c == b'-' || c.is_ascii_digit() => {
-                let start = *i;
-                while *i < b.len() && (b[*i].is_ascii_digit() || b"+-.eE".contains(&b[*i])) {
-                    *i += 1;
-                }
-                let t = std::str::from_utf8(&b[start..*i]).unwrap();
-                t.parse().map(Value::Num).map_err(|e| format!("{t}: {e}"))
+            "part_finished" => {
+                let w = num(&o, "worker");
+                assert_eq!(busy.remove(&w), Some((table.clone(), o["range"].clone())), "{line}");
+                t.part_finished += 1;
+                t.part_rows += num(&o, "rows");
+                t.part_bytes += num(&o, "bytes");
             }
-            _ => Err(format!("unexpected input at {i}")),
+            "table_finished" => {
+                assert_eq!(t.part_finished, t.parts, "finished before its parts: {line}");
+                assert!(o["elapsed_s"].as_f64().is_some_and(|e| e >= 0.0), "{line}");
+                assert!(t.finished.is_none(), "finished twice: {line}");
+                t.finished = Some((num(&o, "rows"), num(&o, "bytes"), num(&o, "written")));
+            }
+            other => panic!("unknown event {other:?}: {line}"),
         }
     }
-
-    fn string(b: &[u8], i: &mut usize) -> Result<String, String> {
-        if b.get(*i) != Some(&b'"') {
-            return Err(format!("expected string at {i}"));
-        }
-        *i += 1;
-        let mut out = Vec::new();
-        loop {
-            match b.get(*i) {
-                None => return Err("unterminated string".into()),
-                Some(b'"') => {
-                    *i += 1;
-                    return String::from_utf8(out).map_err(|e| e.to_string());
-                }
-                Some(b'\\') => {
-                    let esc = *b.get(*i + 1).ok_or("bad escape")?;
-                    *i += 2;
-                    match esc {
-                        b'"' | b'\\' | b'/' => out.push(esc),
-                        b'n' => out.push(b'\n'),
-                        b't' => out.push(b'\t'),
-                        b'r' => out.push(b'\r'),
-                        b'b' => out.push(8),
-                        b'f' => out.push(12),
-                        b'u' => {
-                            let hex = std::str::from_utf8(b.get(*i..*i + 4).ok_or("bad \\u")?).unwrap();
-                            let cp = u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
-                            *i += 4;
-                            let ch = char::from_u32(cp).ok_or("bad code point")?;
-                            out.extend_from_slice(ch.to_string().as_bytes());
-                        }
-                        _ => return Err("bad escape".into()),
-                    }
-                }
-                Some(c) if *c < 0x20 => return Err("control character in string".into()),
-                Some(c) => {
-                    out.push(*c);
-                    *i += 1;
-                }
-            }
-        }
+    assert_eq!(planned.map(|p| p.0), Some(2), "{lines:#?}");
+    assert!(planned.is_some_and(|p| p.1 >= 8192), "{lines:#?}");
+    assert!(busy.is_empty(), "parts never finished: {busy:?}");
+    assert_eq!(tables.keys().collect::<Vec<_>>(), ["public.big", "public.small"]);
+    for (name, t) in &tables {
+        assert_eq!(t.started, 1, "{name}");
+        assert_eq!((t.part_started, t.part_finished), (t.parts, t.parts), "{name}");
+        let (rows, bytes, written) = t.finished.unwrap_or_else(|| panic!("{name} never finished"));
+        // The bytes add up: pieces = parts = table, plus the `\.` trailer in the last piece.
+        assert_eq!((rows, bytes), (t.part_rows, t.part_bytes), "{name}");
+        assert_eq!(
+            t.piece_bytes,
+            bytes + pgsnap::engine::COPY_TRAILER.len() as u64,
+            "{name}"
+        );
+        assert!(written > 0, "{name}");
     }
+    tables
 }
 
 #[test]
@@ -508,32 +448,49 @@ fn progress_json_prints_one_object_per_event() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let mut started = Vec::new();
-    let mut finished = std::collections::BTreeMap::new();
-    let mut pieces = 0;
-    for line in stderr.lines() {
-        let json::Value::Obj(o) = json::parse(line).unwrap_or_else(|e| panic!("{e}: {line}")) else {
-            panic!("not an object: {line}");
-        };
-        let json::Value::Str(table) = &o["table"] else {
-            panic!("no table: {line}")
-        };
-        match &o["event"] {
-            json::Value::Str(e) if e == "table_started" => started.push(table.clone()),
-            json::Value::Str(e) if e == "piece_written" => pieces += 1,
-            json::Value::Str(e) if e == "table_finished" => {
-                let (json::Value::Num(rows), json::Value::Num(elapsed)) = (&o["rows"], &o["elapsed_s"]) else {
-                    panic!("{line}")
-                };
-                assert!(*elapsed >= 0.0);
-                finished.insert(table.clone(), *rows as i64);
-            }
-            other => panic!("unknown event {other:?}"),
-        }
+    let lines: Vec<String> = stderr.lines().map(str::to_string).collect();
+    let tables = check_events(&lines);
+    let (rows, bytes, _) = tables["public.big"].finished.unwrap();
+    assert_eq!(rows as i64, ROWS - ROWS / 97 + 300);
+    assert!(bytes > 0);
+    assert_eq!(tables["public.small"].finished.unwrap().0, 10);
+    // The archive's data files hold what the events counted (uncompressed, gzip-inflated).
+    let data: u64 = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "gz"))
+        .map(|p| {
+            let mut d = flate2::read::MultiGzDecoder::new(std::fs::File::open(p).unwrap());
+            std::io::copy(&mut d, &mut std::io::sink()).unwrap()
+        })
+        .sum();
+    assert_eq!(data, tables.values().map(|t| t.piece_bytes).sum::<u64>());
+}
+
+/// Collects the events as their JSON lines.
+#[derive(Debug, Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl Progress for Recorder {
+    fn event(&self, e: &Event) {
+        self.0.lock().unwrap().push(pgsnap::progress::to_json(e));
     }
-    started.sort();
-    assert_eq!(started, ["public.big", "public.small"]);
-    assert!(pieces >= 2, "{stderr}");
-    assert_eq!(finished["public.big"], ROWS - ROWS / 97 + 300);
-    assert_eq!(finished["public.small"], 10);
+}
+
+#[test]
+fn progress_events_of_a_split_table_add_up() {
+    let db = big_db(15, "split_events");
+    let path = out_dir().join("archive");
+    let mut opts = options(&db, OutputFormat::Directory, "gzip:1", &path);
+    let recorder = Arc::new(Recorder::default());
+    opts.progress = recorder.clone();
+    let report = runtime().block_on(pgsnap::dump(opts)).unwrap();
+    let lines = recorder.0.lock().unwrap().clone();
+    let tables = check_events(&lines);
+    let big = &tables["public.big"];
+    assert!(big.parts >= 4, "big was read in {} parts", big.parts);
+    for t in &report.tables {
+        let seen = &tables[&t.table];
+        assert_eq!(seen.finished, Some((t.rows, t.bytes, t.written)), "{}", t.table);
+    }
 }

@@ -6,6 +6,8 @@ use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
+use pgsnap::cli::display::Display;
+use pgsnap::cli::dump::ProgressOutput;
 use pgsnap::cli::log::{Colors, Level, PgLog, colors_from_env, line, to_stderr};
 use pgsnap::cli::{Cli, Command, DumpCommand, DumpRequest, FilterReadError, Invocation, UsageError};
 use pgsnap::config::{Config, Job};
@@ -108,7 +110,10 @@ fn prompt_password(prompt: &str) -> pgsnap::Result<String> {
     Ok(answer.trim_end_matches(['\n', '\r']).to_string())
 }
 
-async fn run_dump(req: &DumpRequest) -> pgsnap::Result<()> {
+async fn run_dump(
+    req: &DumpRequest,
+    progress: Option<std::sync::Arc<dyn pgsnap::progress::Progress>>,
+) -> pgsnap::Result<()> {
     // Keys first: a bad recipient or an unreadable passphrase file fails before connecting.
     let envelope = req.encryption.resolve(std::env::var(PASSPHRASE_VAR).ok())?;
     // -W prompts here, before connecting.
@@ -117,8 +122,8 @@ async fn run_dump(req: &DumpRequest) -> pgsnap::Result<()> {
     loop {
         let target = pgsnap::pg::Target::from_settings(&settings)?;
         let mut opts = req.options(target);
-        if req.progress == pgsnap::cli::dump::ProgressOutput::Json {
-            opts.progress = std::sync::Arc::new(pgsnap::progress::JsonLines::new(std::io::stderr()));
+        if let Some(p) = &progress {
+            opts.progress = p.clone();
         }
         if let Some(env) = &envelope {
             opts.layers.push(std::sync::Arc::new(AgeLayer::new(env.clone())));
@@ -309,10 +314,26 @@ fn dump_command(ui: &Ui, args: &[String]) -> ExitCode {
         Ok(r) => r,
         Err(e) => return ui.fail(&anyhow::Error::new(e).context("could not start the runtime")),
     };
-    let result = runtime.block_on(until_stopped(run_dump(&req)));
+    // The live display on a terminal that can move its cursor (not TERM=dumb), or when asked.
+    let terminal = std::io::stderr().is_terminal() && std::env::var("TERM").is_ok_and(|t| t != "dumb");
+    let display = match req.progress {
+        ProgressOutput::Bar => Some(std::sync::Arc::new(Display::stderr())),
+        ProgressOutput::Auto if terminal => Some(std::sync::Arc::new(Display::stderr())),
+        _ => None,
+    };
+    let progress: Option<std::sync::Arc<dyn pgsnap::progress::Progress>> = match (&display, req.progress) {
+        (Some(d), _) => Some(d.clone()),
+        (None, ProgressOutput::Json) => Some(std::sync::Arc::new(pgsnap::progress::JsonLines::new(std::io::stderr()))),
+        _ => None,
+    };
+    let result = runtime.block_on(until_stopped(run_dump(&req, progress)));
     // Tasks still running (a dump stuck past the limit) are dropped with their files and
     // connections; then nothing of ours may remain beside the output.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    // Off the screen before the last message, whatever ended the dump (a signal included).
+    if let Some(d) = &display {
+        d.close();
+    }
     if result.is_err()
         && let Some(out) = &req.output
     {

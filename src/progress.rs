@@ -14,9 +14,20 @@ pub struct PageRange {
     pub to: Option<u64>,
 }
 
-/// One thing that happened while table data was exported.
+/// One thing that happened while table data was exported. For one table: `TableStarted`,
+/// then per part (the whole table, or each page range of a split one) `PartStarted`, its
+/// `PieceWritten`s and `PartFinished`, and last `TableFinished`; the parts of different
+/// tables interleave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// The work is planned, before any table starts: the basis of an ETA.
+    Planned {
+        /// Tables to export.
+        tables: usize,
+        /// Their size on disk (main fork, `pg_relation_size` under the snapshot; the
+        /// catalog's `relpages` where it could not be read): an estimate of the COPY bytes.
+        estimated_bytes: u64,
+    },
     /// A table's first reader started (a split table starts once, with its first range).
     TableStarted {
         /// The job's id (the TABLE DATA dump id in a dump).
@@ -24,8 +35,18 @@ pub enum Event {
         table: String,
         /// How many ranges read it (1 = not split).
         parts: usize,
-        /// Main-fork pages under the snapshot when it was split, else the catalog's estimate.
+        /// Main-fork pages under the snapshot (the catalog's estimate where unmeasured).
         pages: u64,
+        /// This table's share of [`Event::Planned`]'s `estimated_bytes`.
+        estimated_bytes: u64,
+    },
+    /// A worker started reading a table, or one page range of it.
+    PartStarted {
+        id: i32,
+        table: String,
+        worker: usize,
+        /// The range this worker reads (`None`: the whole table).
+        range: Option<PageRange>,
     },
     /// A block of COPY text left a worker for compression and the archive.
     PieceWritten {
@@ -34,7 +55,19 @@ pub enum Event {
         worker: usize,
         /// The range this worker reads (`None`: the whole table).
         range: Option<PageRange>,
-        /// Bytes of COPY text in the block.
+        /// Bytes of the block as it enters the table's stream: COPY text (INSERT statements
+        /// with `--inserts`); in the archive formats a table's last block also carries
+        /// pg_dump's trailer (`\.` and three newlines, `engine::COPY_TRAILER`).
+        bytes: u64,
+    },
+    /// A worker finished its part of a table.
+    PartFinished {
+        id: i32,
+        table: String,
+        worker: usize,
+        range: Option<PageRange>,
+        rows: u64,
+        /// COPY text bytes received for this part.
         bytes: u64,
     },
     /// A table's last reader finished and its data is complete.
@@ -96,14 +129,31 @@ impl<W: Write + Send> Progress for JsonLines<W> {
 /// The event as one JSON object (no newline).
 pub fn to_json(event: &Event) -> String {
     match event {
+        Event::Planned {
+            tables,
+            estimated_bytes,
+        } => {
+            format!("{{\"event\":\"planned\",\"tables\":{tables},\"estimated_bytes\":{estimated_bytes}}}")
+        }
         Event::TableStarted {
             id,
             table,
             parts,
             pages,
+            estimated_bytes,
         } => format!(
-            "{{\"event\":\"table_started\",\"id\":{id},\"table\":{},\"parts\":{parts},\"pages\":{pages}}}",
+            "{{\"event\":\"table_started\",\"id\":{id},\"table\":{},\"parts\":{parts},\"pages\":{pages},\"estimated_bytes\":{estimated_bytes}}}",
             json_string(table)
+        ),
+        Event::PartStarted {
+            id,
+            table,
+            worker,
+            range,
+        } => format!(
+            "{{\"event\":\"part_started\",\"id\":{id},\"table\":{},\"worker\":{worker},\"range\":{}}}",
+            json_string(table),
+            json_range(range)
         ),
         Event::PieceWritten {
             id,
@@ -111,17 +161,23 @@ pub fn to_json(event: &Event) -> String {
             worker,
             range,
             bytes,
-        } => {
-            let range = match range {
-                None => "null".to_string(),
-                Some(PageRange { from, to: Some(to) }) => format!("[{from},{to}]"),
-                Some(PageRange { from, to: None }) => format!("[{from},null]"),
-            };
-            format!(
-                "{{\"event\":\"piece_written\",\"id\":{id},\"table\":{},\"worker\":{worker},\"range\":{range},\"bytes\":{bytes}}}",
-                json_string(table)
-            )
-        }
+        } => format!(
+            "{{\"event\":\"piece_written\",\"id\":{id},\"table\":{},\"worker\":{worker},\"range\":{},\"bytes\":{bytes}}}",
+            json_string(table),
+            json_range(range)
+        ),
+        Event::PartFinished {
+            id,
+            table,
+            worker,
+            range,
+            rows,
+            bytes,
+        } => format!(
+            "{{\"event\":\"part_finished\",\"id\":{id},\"table\":{},\"worker\":{worker},\"range\":{},\"rows\":{rows},\"bytes\":{bytes}}}",
+            json_string(table),
+            json_range(range)
+        ),
         Event::TableFinished {
             id,
             table,
@@ -134,6 +190,15 @@ pub fn to_json(event: &Event) -> String {
             json_string(table),
             elapsed.as_secs_f64()
         ),
+    }
+}
+
+/// `[from,to]`, `[from,null]` (to the end), or `null` (the whole table).
+fn json_range(range: &Option<PageRange>) -> String {
+    match range {
+        None => "null".to_string(),
+        Some(PageRange { from, to: Some(to) }) => format!("[{from},{to}]"),
+        Some(PageRange { from, to: None }) => format!("[{from},null]"),
     }
 }
 
@@ -167,10 +232,38 @@ mod tests {
             table: "public.\"we\"\"ird\\\"\n".into(),
             parts: 3,
             pages: 120,
+            estimated_bytes: 983_040,
         };
         assert_eq!(
             to_json(&e),
-            r#"{"event":"table_started","id":7,"table":"public.\"we\"\"ird\\\"\n","parts":3,"pages":120}"#
+            r#"{"event":"table_started","id":7,"table":"public.\"we\"\"ird\\\"\n","parts":3,"pages":120,"estimated_bytes":983040}"#
+        );
+        assert_eq!(
+            to_json(&Event::Planned {
+                tables: 2,
+                estimated_bytes: 16384
+            }),
+            r#"{"event":"planned","tables":2,"estimated_bytes":16384}"#
+        );
+        assert_eq!(
+            to_json(&Event::PartStarted {
+                id: 7,
+                table: "t".into(),
+                worker: 0,
+                range: Some(PageRange { from: 0, to: Some(40) }),
+            }),
+            r#"{"event":"part_started","id":7,"table":"t","worker":0,"range":[0,40]}"#
+        );
+        assert_eq!(
+            to_json(&Event::PartFinished {
+                id: 7,
+                table: "t".into(),
+                worker: 0,
+                range: None,
+                rows: 3,
+                bytes: 30,
+            }),
+            r#"{"event":"part_finished","id":7,"table":"t","worker":0,"range":null,"rows":3,"bytes":30}"#
         );
         let p = Event::PieceWritten {
             id: 7,
@@ -206,12 +299,14 @@ mod tests {
             table: "a".into(),
             parts: 1,
             pages: 0,
+            estimated_bytes: 0,
         });
         j.event(&Event::TableStarted {
             id: 2,
             table: "b".into(),
             parts: 1,
             pages: 0,
+            estimated_bytes: 0,
         });
         let out = String::from_utf8(j.out.into_inner().unwrap()).unwrap();
         assert_eq!(out.lines().count(), 2);

@@ -289,8 +289,12 @@ pub enum DumpCommand {
 /// What `--progress` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ProgressOutput {
-    /// Nothing (the default).
+    /// A live display when standard error is a terminal, else nothing (the default).
     #[default]
+    Auto,
+    /// `--progress=bar`: the live display on standard error even when it is not a terminal.
+    Bar,
+    /// Nothing.
     None,
     /// One JSON object per event on standard error.
     Json,
@@ -306,7 +310,7 @@ pub struct DumpRequest {
     pub jobs: usize,
     pub compression: Compression,
     pub archive_version: Option<ArchiveVersion>,
-    /// `--progress=json`: one JSON object per progress event on standard error.
+    /// `--progress=auto|bar|json|none`.
     pub progress: ProgressOutput,
     pub selection: Selection,
     pub session: SessionOptions,
@@ -932,11 +936,13 @@ pub fn parse(
 
     // pgsnap's own checks, before anything is written.
     let progress = match r.progress.as_deref() {
-        None | Some("none") => ProgressOutput::None,
+        None | Some("auto") => ProgressOutput::Auto,
+        Some("bar") => ProgressOutput::Bar,
+        Some("none") => ProgressOutput::None,
         Some("json") => ProgressOutput::Json,
         Some(other) => {
             return Err(UsageError::fatal(format!(
-                "invalid value \"{other}\" for option --progress (expected json or none)"
+                "invalid value \"{other}\" for option --progress (expected auto, bar, json or none)"
             )));
         }
     };
@@ -1099,8 +1105,10 @@ mod tests {
     }
 
     #[test]
-    fn progress_json_or_none() {
-        assert_eq!(run(&["db"]).unwrap().progress, ProgressOutput::None);
+    fn progress_auto_bar_json_or_none() {
+        assert_eq!(run(&["db"]).unwrap().progress, ProgressOutput::Auto);
+        assert_eq!(run(&["--progress=auto", "db"]).unwrap().progress, ProgressOutput::Auto);
+        assert_eq!(run(&["--progress=bar", "db"]).unwrap().progress, ProgressOutput::Bar);
         assert_eq!(run(&["--progress=json", "db"]).unwrap().progress, ProgressOutput::Json);
         assert_eq!(
             run(&["--progress", "none", "db"]).unwrap().progress,

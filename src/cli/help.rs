@@ -21,7 +21,10 @@ General options:
                                a bare level means gzip)
   --archive-version=VERSION    archive format to write (1.14, 1.15, 1.16);
                                default: the oldest the options allow
-  --progress=json|none         write progress events as JSON lines to stderr
+  --progress=auto|bar|json|none
+                               show progress on stderr: a live display when it
+                               is a terminal (auto, the default), always (bar),
+                               as JSON lines (json), or not at all (none)
   --encrypt-to=RECIPIENT       encrypt every archive file with age to RECIPIENT
                                (age1..., ssh-ed25519 or ssh-rsa public key; repeatable)
   --encrypt-to-file=FILE       encrypt to the recipients listed in FILE

@@ -104,10 +104,26 @@ pub fn line(prog: &str, level: Level, message: &str, colors: Option<&Colors>) ->
     out
 }
 
+/// The live progress display while one is shown (see [`super::display`]).
+static DISPLAY: std::sync::Mutex<Option<indicatif::MultiProgress>> = std::sync::Mutex::new(None);
+
+pub(crate) fn set_display(display: Option<indicatif::MultiProgress>) {
+    *DISPLAY.lock().unwrap_or_else(|p| p.into_inner()) = display;
+}
+
 /// Writes to standard error, ignoring failure: a full or closed stderr must not turn a
-/// message into a panic, and there is nowhere left to report it.
+/// message into a panic, and there is nowhere left to report it. A progress display shown
+/// meanwhile is taken off the screen for the write and redrawn below it, so the message
+/// stays whole.
 pub fn to_stderr(text: &str) {
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    let display = DISPLAY.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let write = || {
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
+    };
+    match display {
+        Some(d) => d.suspend(write),
+        None => write(),
+    }
 }
 
 /// A tracing layer printing events as PostgreSQL programs print messages.

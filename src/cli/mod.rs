@@ -5,6 +5,7 @@
 //! without a server.
 
 pub mod compress;
+pub mod display;
 pub mod dump;
 pub mod getopt;
 pub mod help;

@@ -8,9 +8,11 @@
 //! error cancels the others (server-side cancel included) and fails the export with that
 //! error; dropping the export's future aborts every worker and cancels their queries.
 
+pub mod fake;
 pub mod inserts;
 pub mod large_objects;
 pub mod sink;
+pub mod source;
 mod split;
 
 use std::collections::{HashMap, VecDeque};
@@ -27,10 +29,11 @@ use tokio_util::sync::CancellationToken;
 use crate::archive::output::SpoolDir;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{InsertOptions, TableData};
-use crate::pg::{CancelHandle, Session, SessionOptions, Target};
+use crate::pg::{CancelHandle, SessionOptions, Target};
 pub use crate::progress::{Event, NoProgress, PageRange, Progress};
 
 pub use sink::{ArchiveSinks, BlockSink, SinkFactory};
+use source::{CopyRequest, CopySource, PgSource, TableReader};
 use split::SplitTable;
 
 /// COPY text is gathered into blocks of this size before it leaves the worker (a server
@@ -117,6 +120,10 @@ pub struct TableReport {
 struct Work {
     job: Arc<ExportJob>,
     range: Option<Range>,
+    /// The table's main-fork pages and bytes (measured under the snapshot, or the catalog's
+    /// estimate), for progress.
+    pages: u64,
+    estimated_bytes: u64,
 }
 
 struct Range {
@@ -126,9 +133,8 @@ struct Range {
 }
 
 /// State shared by the workers of one export.
-struct Shared {
-    target: Target,
-    snapshot: String,
+struct Shared<S> {
+    source: S,
     opts: ExportOptions,
     sinks: Arc<dyn SinkFactory>,
     /// Filled once, by the first worker inside the snapshot (range planning needs a session).
@@ -147,6 +153,21 @@ struct Shared {
 pub async fn export_tables(
     target: &Target,
     snapshot: &str,
+    jobs: Vec<ExportJob>,
+    sinks: Arc<dyn SinkFactory>,
+    opts: &ExportOptions,
+) -> Result<Vec<TableReport>> {
+    let source = PgSource {
+        target: target.clone(),
+        snapshot: snapshot.to_string(),
+        session: opts.session.clone(),
+    };
+    export_from(source, jobs, sinks, opts).await
+}
+
+/// [`export_tables`] reading from any [`CopySource`] (a fake one in tests and benchmarks).
+pub async fn export_from<S: CopySource>(
+    source: S,
     mut jobs: Vec<ExportJob>,
     sinks: Arc<dyn SinkFactory>,
     opts: &ExportOptions,
@@ -181,8 +202,7 @@ pub async fn export_tables(
         opts.jobs.clamp(1, jobs.len())
     };
     let shared = Arc::new(Shared {
-        target: target.clone(),
-        snapshot: snapshot.to_string(),
+        source,
         opts: opts.clone(),
         sinks,
         queue: Mutex::new(VecDeque::new()),
@@ -244,7 +264,7 @@ pub async fn export_tables(
 }
 
 /// Marks the export failed, wakes every worker and cancels what the server runs for them.
-async fn stop_all(shared: &Shared) {
+async fn stop_all<S>(shared: &Shared<S>) {
     if shared.failed.swap(true, Ordering::SeqCst) {
         return;
     }
@@ -289,26 +309,13 @@ impl Drop for CancelOnDrop {
     }
 }
 
-async fn worker(w: usize, shared: &Shared) -> Result<Vec<TableReport>> {
-    let opts = &shared.opts;
-    let mut session = shared
-        .target
-        .connect()
-        .await
-        .map_err(|e| e.context(format!("worker {w}")))?;
-    let mut guard = CancelOnDrop(Some(session.cancel_handle()));
-    shared
-        .cancels
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(session.cancel_handle());
-    session.setup(&opts.session).await?;
-    session.begin_snapshot_transaction().await?;
-    session
-        .import_snapshot(&shared.snapshot)
-        .await
-        .map_err(|e| e.context(format!("worker {w}: importing snapshot")))?;
-    shared.planned.get_or_try_init(|| plan_queue(shared, &session)).await?;
+async fn worker<S: CopySource>(w: usize, shared: &Shared<S>) -> Result<Vec<TableReport>> {
+    let reader = shared.source.open(w).await?;
+    let mut guard = CancelOnDrop(reader.cancel_handle());
+    if let Some(h) = reader.cancel_handle() {
+        shared.cancels.lock().unwrap_or_else(|p| p.into_inner()).push(h);
+    }
+    shared.planned.get_or_try_init(|| plan_queue(shared, &reader)).await?;
     let mut reports = Vec::new();
     loop {
         if shared.failed.load(Ordering::SeqCst) {
@@ -319,9 +326,7 @@ async fn worker(w: usize, shared: &Shared) -> Result<Vec<TableReport>> {
         };
         let started = Instant::now();
         let what = format!("dumping data of table {}", work.job.table.qualified_name);
-        let report = copy_one(&session, w, &work, shared)
-            .await
-            .map_err(|e| e.context(what))?;
+        let report = copy_one(&reader, w, &work, shared).await.map_err(|e| e.context(what))?;
         tracing::info!(
             table = %work.job.table.qualified_name,
             part = work.range.as_ref().map(|r| r.index),
@@ -341,16 +346,15 @@ async fn worker(w: usize, shared: &Shared) -> Result<Vec<TableReport>> {
             parts: work.range.as_ref().map_or(1, |r| r.table.parts()),
         });
     }
-    let _ = session.execute("COMMIT").await;
     guard.0 = None;
-    session.close().await;
+    reader.close().await;
     Ok(reports)
 }
 
 /// Builds the work queue: tables in the order given, a large table replaced by its page
 /// ranges in page order (workers take them in that order, so the ranges waiting for their
 /// turn stay few).
-async fn plan_queue(shared: &Shared, session: &Session) -> Result<()> {
+async fn plan_queue<S: CopySource>(shared: &Shared<S>, reader: &S::Reader) -> Result<()> {
     let jobs = shared
         .jobs
         .lock()
@@ -362,16 +366,13 @@ async fn plan_queue(shared: &Shared, session: &Session) -> Result<()> {
         && shared.workers > 1
         && opts.split_pages > 0
         && opts.inserts.is_none()
-        && session.version().at_least(14);
-    let candidates: Vec<u32> = jobs
-        .iter()
-        .filter(|j| may_split && splittable(&j.table))
-        .map(|j| j.table.table_oid)
-        .collect();
-    let sizes = if candidates.is_empty() {
-        HashMap::new()
+        && reader.ranges_supported();
+    // Every table is measured (one query), for the progress estimate and the split decision.
+    let oids: Vec<u32> = jobs.iter().map(|j| j.table.table_oid).filter(|&oid| oid != 0).collect();
+    let (block_size, sizes) = if oids.is_empty() {
+        (DEFAULT_PAGE_BYTES, HashMap::new())
     } else {
-        main_fork_pages(session, &candidates).await?
+        reader.relation_sizes(&oids).await?
     };
     let mut spool: Option<Arc<SpoolDir>> = None;
     let mut queue = VecDeque::new();
@@ -385,18 +386,30 @@ async fn plan_queue(shared: &Shared, session: &Session) -> Result<()> {
             (pages, j)
         })
         .collect();
+    opts.progress.event(&Event::Planned {
+        tables: sized.len(),
+        estimated_bytes: sized.iter().map(|(pages, _)| pages * block_size).sum(),
+    });
     if !opts.in_order {
         // The measured size wins over the catalog's estimate (relpages lags behind loads).
         sized.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
     }
     for (pages, job) in sized {
         let job = Arc::new(job);
+        let estimated_bytes = pages * block_size;
         let ranges = match sizes.get(&job.table.table_oid) {
-            Some(&p) if p >= opts.split_pages => page_ranges(p, opts.split_pages, shared.workers),
+            Some(&p) if may_split && splittable(&job.table) && p >= opts.split_pages => {
+                page_ranges(p, opts.split_pages, shared.workers)
+            }
             _ => Vec::new(),
         };
         if ranges.len() < 2 {
-            queue.push_back(Work { job, range: None });
+            queue.push_back(Work {
+                job,
+                range: None,
+                pages,
+                estimated_bytes,
+            });
             continue;
         }
         let spool = match &spool {
@@ -409,14 +422,16 @@ async fn plan_queue(shared: &Shared, session: &Session) -> Result<()> {
         };
         tracing::debug!(table = %job.table.qualified_name, pages, parts = ranges.len(), "split into page ranges");
         let table = Arc::new(SplitTable::new(ranges.len(), opts.block_size, spool));
-        for (index, pages) in ranges.into_iter().enumerate() {
+        for (index, range) in ranges.into_iter().enumerate() {
             queue.push_back(Work {
                 job: job.clone(),
                 range: Some(Range {
                     index,
-                    pages,
+                    pages: range,
                     table: table.clone(),
                 }),
+                pages,
+                estimated_bytes,
             });
         }
     }
@@ -430,24 +445,8 @@ fn splittable(t: &TableData) -> bool {
     !t.foreign && t.table_oid != 0 && t.filter.as_deref().is_none_or(str::is_empty)
 }
 
-/// Main-fork pages of the plain tables among `oids`, now: the leader's ACCESS SHARE lock
-/// keeps VACUUM from truncating them, and the last range is open-ended anyway, so pages added
-/// after this read lose no row visible to the snapshot.
-async fn main_fork_pages(session: &Session, oids: &[u32]) -> Result<HashMap<u32, u64>> {
-    let list = oids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-    let rows = session
-        .query(&format!(
-            "SELECT c.oid, pg_catalog.pg_relation_size(c.oid) / pg_catalog.current_setting('block_size')::int8 \
-             FROM pg_catalog.pg_class c WHERE c.oid = ANY('{{{list}}}'::pg_catalog.oid[]) AND c.relkind = 'r'"
-        ))
-        .await
-        .map_err(|e| e.context("measuring tables to split"))?;
-    let mut out = HashMap::with_capacity(rows.len());
-    for r in rows {
-        out.insert(r.oid(0)?, r.int(1)?.max(0) as u64);
-    }
-    Ok(out)
-}
+/// PostgreSQL's default block size, for estimates where no server said otherwise.
+pub(crate) const DEFAULT_PAGE_BYTES: u64 = 8192;
 
 /// Splits `pages` into ranges for `workers`: about four per worker (so a worker that finishes
 /// early takes another and the ranges waiting for their turn stay small), none under half the
@@ -515,19 +514,15 @@ impl BlockSink for Watched {
     }
 }
 
-async fn copy_one(session: &Session, worker: usize, work: &Work, shared: &Shared) -> Result<(u64, u64, u64)> {
+async fn copy_one<S: CopySource>(
+    reader: &S::Reader,
+    worker: usize,
+    work: &Work,
+    shared: &Shared<S>,
+) -> Result<(u64, u64, u64)> {
     let job = &work.job;
     let opts = &shared.opts;
-    if job.table.foreign {
-        // Foreign tables are never locked (pg_dump locks plain and partitioned tables only);
-        // reading one needs the foreign-table access the session otherwise restricts
-        // (pg_dump.c `dumpTableData_copy`, `dumpTableData_insert`).
-        session.restrict_relation_kinds("view").await?;
-    } else {
-        // The leader holds ACCESS SHARE already; NOWAIT turns a queued exclusive lock into an
-        // immediate failure instead of an undetectable deadlock (pg_dump parallel.c).
-        session.lock_table_nowait(&job.table.qualified_name).await?;
-    }
+    reader.begin_table(&job.table).await?;
     let first = work.range.as_ref().is_none_or(|r| {
         let mut started = r.table.started.lock().unwrap_or_else(|p| p.into_inner());
         let first = started.is_none();
@@ -542,9 +537,17 @@ async fn copy_one(session: &Session, worker: usize, work: &Work, shared: &Shared
             id: job.id,
             table: job.table.qualified_name.clone(),
             parts: work.range.as_ref().map_or(1, |r| r.table.parts()),
-            pages: job.table.estimated_pages.max(0) as u64,
+            pages: work.pages,
+            estimated_bytes: work.estimated_bytes,
         });
     }
+    let range = work.range.as_ref().map(|r| r.pages);
+    opts.progress.event(&Event::PartStarted {
+        id: job.id,
+        table: job.table.qualified_name.clone(),
+        worker,
+        range,
+    });
     let started = Instant::now();
     let sink = match &work.range {
         None => shared.sinks.open(job)?,
@@ -556,33 +559,45 @@ async fn copy_one(session: &Session, worker: usize, work: &Work, shared: &Shared
         id: job.id,
         table: job.table.qualified_name.clone(),
         worker,
-        range: work.range.as_ref().map(|r| r.pages),
+        range,
     });
     let done = match (&opts.inserts, &work.range) {
-        (Some(inserts), _) => inserts::export_one(session, job, sink, opts, inserts, &shared.failed).await?,
+        (Some(inserts), _) => {
+            let session = reader
+                .session()
+                .ok_or_else(|| Error::internal("INSERT output needs a server session"))?;
+            inserts::export_one(session, job, sink, opts, inserts, &shared.failed).await?
+        }
         (None, None) => {
-            copy_text(
-                session,
-                &job.table.copy_out_sql(),
-                sink,
-                opts.copy_trailer,
-                opts,
-                &shared.failed,
-            )
-            .await?
+            let sql = job.table.copy_out_sql();
+            let req = CopyRequest {
+                table: &job.table,
+                range: None,
+                sql: &sql,
+            };
+            copy_text(reader, req, sink, opts.copy_trailer, opts, &shared.failed).await?
         }
         (None, Some(r)) => {
             // Only the last range ends the table's stream with the trailer.
             let last = r.index + 1 == r.table.parts();
             let sql = range_copy_sql(&job.table, r.pages);
-            copy_text(session, &sql, sink, opts.copy_trailer && last, opts, &shared.failed).await?
+            let req = CopyRequest {
+                table: &job.table,
+                range: Some(r.pages),
+                sql: &sql,
+            };
+            copy_text(reader, req, sink, opts.copy_trailer && last, opts, &shared.failed).await?
         }
     };
-    if job.table.foreign {
-        session
-            .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
-            .await?;
-    }
+    reader.end_table(&job.table).await?;
+    opts.progress.event(&Event::PartFinished {
+        id: job.id,
+        table: job.table.qualified_name.clone(),
+        worker,
+        range,
+        rows: done.0,
+        bytes: done.1,
+    });
     let finished = match &work.range {
         None => Some((done.0, done.1, done.2, started.elapsed())),
         Some(r) => r.table.part_done(done.0, done.1),
@@ -601,15 +616,15 @@ async fn copy_one(session: &Session, worker: usize, work: &Work, shared: &Shared
 }
 
 /// Streams the COPY text of `sql` into `sink` in blocks; (rows, bytes read, bytes written).
-async fn copy_text(
-    session: &Session,
-    sql: &str,
+async fn copy_text<R: TableReader>(
+    reader: &R,
+    req: CopyRequest<'_>,
     mut sink: Box<dyn BlockSink>,
     trailer: bool,
     opts: &ExportOptions,
     failed: &AtomicBool,
 ) -> Result<(u64, u64, u64)> {
-    let stream = session.copy_out(sql).await?;
+    let stream = reader.copy_out(req).await?;
     futures_util::pin_mut!(stream);
     let (mut rows, mut bytes) = (0u64, 0u64);
     let mut block: Vec<u8> = Vec::with_capacity(opts.block_size);
@@ -666,6 +681,9 @@ fn check_unique_ids(jobs: &[ExportJob]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod fake_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,166 @@
+//! Where the workers read table data: the [`CopySource`] seam. In a dump it is [`PgSource`],
+//! one server session per worker inside the exported snapshot; in unit tests and
+//! micro-benchmarks it is a [`super::fake::FakeSource`] producing synthetic COPY rows, so the
+//! engine's scheduling, splitting, ordering, cancellation and error paths run without a
+//! server.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use bytes::Bytes;
+use futures_util::Stream;
+
+use crate::error::Result;
+use crate::model::TableData;
+use crate::pg::{CancelHandle, Session, SessionOptions, Target};
+use crate::progress::PageRange;
+
+/// One COPY a worker runs: the table, the page range (`None`: the whole table), and the SQL a
+/// server runs for it.
+#[derive(Debug, Clone, Copy)]
+pub struct CopyRequest<'a> {
+    pub table: &'a TableData,
+    pub range: Option<PageRange>,
+    pub sql: &'a str,
+}
+
+/// Opens one reader per worker.
+pub trait CopySource: Send + Sync + 'static {
+    type Reader: TableReader;
+    /// Worker `worker`'s reader, ready to read under the export's snapshot.
+    fn open(&self, worker: usize) -> impl Future<Output = Result<Self::Reader>> + Send;
+}
+
+/// One worker's connection to the data.
+pub trait TableReader: Send + Sync + 'static {
+    /// COPY text, one message (a row, from a server) per item.
+    type Copy: Stream<Item = Result<Bytes>> + Send + 'static;
+
+    /// Whether a table may be read as `ctid` page ranges (TID range scans: PostgreSQL 14+).
+    fn ranges_supported(&self) -> bool;
+
+    /// The block size, and the main-fork pages of the plain tables among `oids` (others are
+    /// left out: they keep the catalog's estimate and are never split).
+    fn relation_sizes(&self, oids: &[u32]) -> impl Future<Output = Result<(u64, HashMap<u32, u64>)>> + Send;
+
+    /// Before reading `table` (locks it; lets a foreign table be read).
+    fn begin_table(&self, table: &TableData) -> impl Future<Output = Result<()>> + Send;
+
+    /// After reading `table`.
+    fn end_table(&self, table: &TableData) -> impl Future<Output = Result<()>> + Send;
+
+    /// Starts a COPY.
+    fn copy_out(&self, req: CopyRequest<'_>) -> impl Future<Output = Result<Self::Copy>> + Send;
+
+    /// The server session, for what only a server can do (`--inserts` reads rows through a
+    /// cursor); `None` for a fake.
+    fn session(&self) -> Option<&Session>;
+
+    /// Cancels what the server runs for this reader; `None`: nothing to cancel.
+    fn cancel_handle(&self) -> Option<CancelHandle>;
+
+    /// Ends the reader's transaction and closes it.
+    fn close(self) -> impl Future<Output = ()> + Send;
+}
+
+/// Server sessions importing the exported snapshot `snapshot`.
+pub struct PgSource {
+    pub target: Target,
+    pub snapshot: String,
+    pub session: SessionOptions,
+}
+
+impl CopySource for PgSource {
+    type Reader = PgReader;
+
+    async fn open(&self, worker: usize) -> Result<PgReader> {
+        let mut session = self
+            .target
+            .connect()
+            .await
+            .map_err(|e| e.context(format!("worker {worker}")))?;
+        session.setup(&self.session).await?;
+        session.begin_snapshot_transaction().await?;
+        session
+            .import_snapshot(&self.snapshot)
+            .await
+            .map_err(|e| e.context(format!("worker {worker}: importing snapshot")))?;
+        Ok(PgReader(session))
+    }
+}
+
+/// A worker's server session.
+pub struct PgReader(Session);
+
+/// COPY text from a server.
+type PgCopy = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+
+impl TableReader for PgReader {
+    type Copy = PgCopy;
+
+    fn ranges_supported(&self) -> bool {
+        self.0.version().at_least(14)
+    }
+
+    async fn relation_sizes(&self, oids: &[u32]) -> Result<(u64, HashMap<u32, u64>)> {
+        // Measured now: the leader's ACCESS SHARE lock keeps VACUUM from truncating them,
+        // and the last range of a split table is open-ended anyway, so pages added after
+        // this read lose no row visible to the snapshot.
+        let list = oids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let rows = self
+            .0
+            .query(&format!(
+                "SELECT c.oid, pg_catalog.pg_relation_size(c.oid), pg_catalog.current_setting('block_size')::int8 \
+                 FROM pg_catalog.pg_class c WHERE c.oid = ANY('{{{list}}}'::pg_catalog.oid[]) AND c.relkind = 'r'"
+            ))
+            .await
+            .map_err(|e| e.context("measuring the tables to export"))?;
+        let mut block_size = super::DEFAULT_PAGE_BYTES;
+        let mut out = HashMap::with_capacity(rows.len());
+        for r in rows {
+            block_size = r.int(2)?.max(1) as u64;
+            out.insert(r.oid(0)?, r.int(1)?.max(0) as u64 / block_size);
+        }
+        Ok((block_size, out))
+    }
+
+    async fn begin_table(&self, table: &TableData) -> Result<()> {
+        if table.foreign {
+            // Foreign tables are never locked (pg_dump locks plain and partitioned tables
+            // only); reading one needs the foreign-table access the session otherwise
+            // restricts (pg_dump.c `dumpTableData_copy`, `dumpTableData_insert`).
+            self.0.restrict_relation_kinds("view").await
+        } else {
+            // The leader holds ACCESS SHARE already; NOWAIT turns a queued exclusive lock
+            // into an immediate failure instead of an undetectable deadlock (pg_dump
+            // parallel.c).
+            self.0.lock_table_nowait(&table.qualified_name).await
+        }
+    }
+
+    async fn end_table(&self, table: &TableData) -> Result<()> {
+        if table.foreign {
+            self.0
+                .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn copy_out(&self, req: CopyRequest<'_>) -> Result<PgCopy> {
+        Ok(Box::pin(self.0.copy_out(req.sql).await?))
+    }
+
+    fn session(&self) -> Option<&Session> {
+        Some(&self.0)
+    }
+
+    fn cancel_handle(&self) -> Option<CancelHandle> {
+        Some(self.0.cancel_handle())
+    }
+
+    async fn close(self) {
+        let _ = self.0.execute("COMMIT").await;
+        self.0.close().await;
+    }
+}
