@@ -102,4 +102,5 @@ pub mod plan;
 pub mod progress;
 pub mod retention;
 pub mod select;
+pub mod storage;
 pub mod verify;

@@ -310,6 +310,7 @@ fn dump_command(ui: &Ui, args: &[String]) -> ExitCode {
     // connections; then nothing of ours may remain beside the output.
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     if result.is_err()
+        && req.to.is_empty()
         && let Some(out) = &req.output
     {
         pgsnap::archive::leftovers::remove_own(out);

@@ -1121,6 +1121,7 @@ mod tests {
                     sync: false,
                     layers: vec![Arc::new(Upper)],
                     script: Default::default(),
+                    remote: None,
                 },
             )
             .unwrap(),
