@@ -235,7 +235,17 @@ fn conformance_local_directory() {
     let dir = scratch("pgsnap-store-fs");
     let s = fs_storage(&dir);
     rt().block_on(conformance(&s));
-    // No temporary upload is left on disk.
+    // Objects are private (they hold table data), and no temporary upload is left on disk.
+    rt().block_on(s.put_bytes("private.bin", b"x".to_vec())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(dir.join("private.bin")).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        fs::metadata(dir.join(".pgsnap-uploads")).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     let uploads = dir.join(".pgsnap-uploads");
     let left: Vec<_> = fs::read_dir(&uploads)
         .map(|r| r.filter_map(|e| e.ok()).collect())

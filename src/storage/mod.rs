@@ -23,6 +23,7 @@
 pub mod fanout;
 pub mod url;
 
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -77,6 +78,8 @@ pub struct Storage {
 /// (or an error) leaves nothing under its name.
 pub struct Upload {
     writer: opendal::Writer,
+    /// The file a `file://` upload becomes, made private once in place.
+    local: Option<std::path::PathBuf>,
     name: String,
     written: u64,
     shown: String,
@@ -89,14 +92,31 @@ pub struct Download {
     shown: String,
 }
 
+/// Says each retry in one line (OpenDAL's default prints the error's debug form, with a
+/// backtrace when RUST_BACKTRACE is set).
+struct RetryNotice;
+
+impl opendal::layers::RetryInterceptor for RetryNotice {
+    fn intercept(&self, event: opendal::layers::RetryEvent<'_>) {
+        tracing::warn!(
+            "storage: retrying {:?} (attempt {}) in {:.1}s: {}",
+            event.op,
+            event.attempt,
+            event.retry_after.as_secs_f64(),
+            event.err
+        );
+    }
+}
+
 /// Retry policy of every operation: 5 tries, 250 ms doubling to 4 s, with jitter.
-fn retry_layer() -> opendal::layers::RetryLayer {
+fn retry_layer() -> opendal::layers::RetryLayer<RetryNotice> {
     opendal::layers::RetryLayer::new()
         .with_max_times(4)
         .with_min_delay(Duration::from_millis(250))
         .with_max_delay(Duration::from_secs(4))
         .with_factor(2.0)
         .with_jitter()
+        .with_notify(RetryNotice)
 }
 
 /// OpenDAL's HTTP transport and rustls' process-wide provider (ring, as the rest of pgsnap),
@@ -145,9 +165,14 @@ impl Storage {
                     }
                     Err(e) => return Err(Error::io(format!("destination \"{shown}\""), e)),
                 }
-                let b = opendal::services::Fs::default()
-                    .root(root)
-                    .atomic_write_dir(&format!("{root}/{UPLOADS_DIR}"));
+                // Temporaries hold table data: private to the owner (as local archives are).
+                let uploads = format!("{root}/{UPLOADS_DIR}");
+                if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&uploads)
+                    && e.kind() != std::io::ErrorKind::AlreadyExists
+                {
+                    return Err(Error::io(format!("destination \"{shown}\": creating \"{uploads}\""), e));
+                }
+                let b = opendal::services::Fs::default().root(root).atomic_write_dir(&uploads);
                 Operator::new(b).map_err(|e| dal(&shown, "opening", e))?
             }
             Location::S3 {
@@ -207,8 +232,13 @@ impl Storage {
                     e,
                 )
             })?;
+        let local = match &self.location {
+            Location::Fs { root } => Some(std::path::Path::new(root).join(name)),
+            Location::S3 { .. } => None,
+        };
         Ok(Upload {
             writer,
+            local,
             name: name.to_string(),
             written: 0,
             shown: self.location.to_string(),
@@ -339,6 +369,16 @@ impl Upload {
             .close()
             .await
             .map_err(|e| dal(&self.shown, &format!("completing the upload of \"{}\"", self.name), e))?;
+        // OpenDAL creates files with the process umask; a dump holds table data (mode 0600,
+        // as local archives). The temporary lived in the private uploads directory until now.
+        if let Some(p) = &self.local {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).map_err(|e| {
+                Error::io(
+                    format!("destination \"{}\": making \"{}\" private", self.shown, self.name),
+                    e,
+                )
+            })?;
+        }
         Ok(self.written)
     }
 
