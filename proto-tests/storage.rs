@@ -377,6 +377,18 @@ fn dump_to_s3_and_a_directory_restores_with_stock_pg_restore() {
     moto.create_bucket("backups");
     let dir = scratch("pgsnap-dest-e2e");
     let name = "nightly/app 2026-11-30.dump";
+    // A bucket that does not exist: refused before anything is dumped, named.
+    let out = pgsnap()
+        .args(["dump", "-Fc", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-f", name])
+        .args(["--to", &moto.url("no-such-bucket", "x")])
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("s3://no-such-bucket/x"), "{stderr}");
     let out = pgsnap()
         .args(["dump", "-Fc", "-h"])
         .arg(c.socket_dir())
@@ -456,9 +468,16 @@ fn dump_to_a_failing_destination_exits_1_naming_it() {
         stderr.contains("pgsnap: error:") && stderr.contains("s3://nowhere/x"),
         "{stderr}"
     );
-    // The healthy destination completed and is committed; it is named as such.
-    assert!(stderr.contains(&format!("file://{}", dir.display())), "{stderr}");
-    assert!(dir.join("app.dump").exists() && dir.join("app.dump.manifest").exists());
+    // Checked before the dump starts (an unusable output fails fast): nothing was written to
+    // the healthy destination either.
+    assert!(stderr.contains("checking the destination"), "{stderr}");
+    let written: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .filter(|n| n != ".pgsnap-uploads")
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
 
     // Usage errors: --to without -f, credentials in the URL, an unsupported scheme.
     for (args, want) in [

@@ -209,7 +209,9 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
                 "with --to, -f NAME must name the archive under each destination",
             ));
         };
-        Some(Arc::new(crate::storage::fanout::Destinations::open(&opts.to, name)?))
+        let d = crate::storage::fanout::Destinations::open(&opts.to, name)?;
+        d.probe()?;
+        Some(Arc::new(d))
     };
     let local_output = if remote.is_some() { None } else { opts.output.clone() };
     // Checked before touching the server: an unusable output fails fast.

@@ -101,6 +101,25 @@ impl Destinations {
         })
     }
 
+    /// Checks every destination before anything is dumped (an unusable output fails fast,
+    /// as a local path that cannot be written does); names every one that fails.
+    pub fn probe(&self) -> Result<()> {
+        let handle = self.handle()?;
+        let results = on_own_thread(&handle, async {
+            futures_util::future::join_all(self.targets.iter().map(Storage::probe)).await
+        })?;
+        let failed: Vec<String> = results
+            .into_iter()
+            .filter_map(|r| r.err())
+            .map(|e| e.to_string())
+            .collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::Storage, failed.join("; ")))
+        }
+    }
+
     pub fn targets(&self) -> &[Storage] {
         &self.targets
     }

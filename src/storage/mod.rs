@@ -313,6 +313,17 @@ impl Storage {
         Ok(out)
     }
 
+    /// Checks that the destination answers and can be listed (reachable, bucket there,
+    /// credentials accepted where the server checks them) without writing anything.
+    pub async fn probe(&self) -> Result<()> {
+        self.op
+            .list_with("")
+            .limit(1)
+            .await
+            .map(|_| ())
+            .map_err(|e| dal(&self.location.to_string(), "checking the destination", e))
+    }
+
     /// Size of `name`; `None` when there is no such object.
     pub async fn stat(&self, name: &str) -> Result<Option<ObjectInfo>> {
         check_name(name)?;
