@@ -298,6 +298,20 @@ fn fan_out_commits_everywhere_or_publishes_nothing_on_the_failed_one() {
         }
     }
 
+    // Abandoned after its destinations were dropped (the order a failing dump may drop
+    // them in): the upload still aborts, nothing is left.
+    {
+        let targets = vec![moto.storage("fan", "p"), fs_storage(&dir)];
+        let d = Destinations::new(targets.clone(), "db one.dump").unwrap();
+        let mut f = d.open_archive().unwrap();
+        f.write_all(&data).unwrap();
+        drop(d);
+        drop(f);
+        for s in &targets {
+            assert!(r.block_on(s.list("")).unwrap().is_empty(), "{}", s.location());
+        }
+    }
+
     // Both succeed: archive and manifest on each, the sum is of the bytes written.
     let d = Destinations::new(vec![moto.storage("fan", "p"), fs_storage(&dir)], "db one.dump").unwrap();
     fan_out(&d, &data).unwrap();

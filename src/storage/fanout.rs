@@ -39,7 +39,7 @@ pub const QUEUE_BLOCKS: usize = 4;
 pub struct Destinations {
     targets: Vec<Storage>,
     name: String,
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: Arc<UploadRuntime>,
     /// Size and SHA-256 of every file committed, as uploaded.
     sums: Arc<Mutex<Vec<FileSum>>>,
     /// Destinations that failed (shown URL, error); nothing more is written to them.
@@ -95,7 +95,7 @@ impl Destinations {
         Ok(Destinations {
             targets,
             name: name.to_string(),
-            runtime: Some(runtime),
+            runtime: Arc::new(UploadRuntime(Some(runtime))),
             sums: Arc::new(Mutex::new(Vec::new())),
             failed: Arc::new(Mutex::new(Vec::new())),
         })
@@ -144,7 +144,7 @@ impl Destinations {
     }
 
     fn handle(&self) -> Result<tokio::runtime::Handle> {
-        match &self.runtime {
+        match &self.runtime.0 {
             Some(r) => Ok(r.handle().clone()),
             None => Err(Error::internal("upload runtime already shut down")),
         }
@@ -183,6 +183,7 @@ impl Destinations {
             unpublish,
             sums: self.sums.clone(),
             failed: self.failed.clone(),
+            _runtime: self.runtime.clone(),
         })
     }
 
@@ -205,10 +206,14 @@ impl Destinations {
     }
 }
 
-impl Drop for Destinations {
+/// The uploads' runtime, shared by the destinations and every file open on them, so it
+/// outlives the last upload's abort whatever the order things are dropped in.
+struct UploadRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for UploadRuntime {
     fn drop(&mut self) {
         // Dropping a runtime blocks; the dump may drop this inside its own runtime.
-        if let Some(r) = self.runtime.take() {
+        if let Some(r) = self.0.take() {
             r.shutdown_background();
         }
     }
@@ -353,6 +358,8 @@ pub struct FanOutFile {
     unpublish: Option<String>,
     sums: Arc<Mutex<Vec<FileSum>>>,
     failed: Arc<Mutex<Vec<(String, Error)>>>,
+    /// Kept until after `drop` has waited for the aborts.
+    _runtime: Arc<UploadRuntime>,
 }
 
 impl FanOutFile {
