@@ -276,7 +276,7 @@ fn fan_out(d: &Destinations, data: &[u8]) -> pgsnap::Result<()> {
         f.write_all(c)?;
     }
     f.commit()?;
-    d.publish_manifest(b"{\"test\":true}\n".to_vec())
+    d.publish_manifest(b"{\"test\":true}\n".to_vec(), false)
 }
 
 #[test]
@@ -498,7 +498,6 @@ fn dump_to_a_failing_destination_exits_1_naming_it() {
         (vec!["--to", "file:///tmp"], "-f NAME"),
         (vec!["-f", "x.dump", "--to", "s3://AKID:s3cr3tv4lue@b/p"], "credentials"),
         (vec!["-f", "x.dump", "--to", "gcs://b/p"], "not supported yet"),
-        (vec!["-Fd", "-f", "x", "--to", "file:///tmp"], "directory format"),
     ] {
         let out = pgsnap().arg("dump").args(&args).arg(&db.name).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -507,4 +506,67 @@ fn dump_to_a_failing_destination_exits_1_naming_it() {
         assert!(!stderr.contains("s3cr3tv4lue"), "{stderr}");
     }
     fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn directory_dump_to_s3_and_a_directory_restores_with_stock_pg_restore() {
+    let app = fs::read_to_string(support::project_root().join("fixtures/app.sql")).unwrap();
+    let db = TestDb::new(18, "dest_dir", &app);
+    let c = &db.cluster;
+    let source = Fingerprint::of(c, &db.name);
+    let moto = Moto::start();
+    moto.create_bucket("dirs");
+    let dir = scratch("pgsnap-dest-dir");
+    let name = "weekly/app dir";
+    let out = pgsnap()
+        .args(["dump", "-Fd", "-j", "2", "-Z", "zstd", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-f", name])
+        .args(["--to", &moto.url("dirs", "db")])
+        .arg("--to")
+        .arg(format!("file://{}", dir.display()))
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dump -Fd --to failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let r = rt();
+    let fetched = scratch("pgsnap-dest-dir-fetch");
+    for (i, s) in [moto.storage("dirs", "db"), fs_storage(&dir)].iter().enumerate() {
+        let b: Vec<String> = r.block_on(s.backups()).unwrap().into_iter().map(|o| o.name).collect();
+        assert_eq!(b, vec![name.to_string()], "{}", s.location());
+        // Every member fetched into a local directory, checked, restored by stock pg_restore.
+        let local = fetched.join(format!("copy{i}"));
+        fs::create_dir(&local).unwrap();
+        let members = r.block_on(s.list(&format!("{name}/"))).unwrap();
+        assert!(members.iter().any(|o| o.name.ends_with("/toc.dat")), "{members:?}");
+        for o in members {
+            let file = o.name.rsplit('/').next().unwrap().to_string();
+            fs::write(local.join(file), r.block_on(s.get_bytes(&o.name)).unwrap()).unwrap();
+        }
+        let v = pgsnap().arg("verify").arg(&local).output().unwrap();
+        assert!(v.status.success(), "verify: {}", String::from_utf8_lossy(&v.stderr));
+        let target = c.create_database("dest_dir_rs", "");
+        let res = c
+            .tool_of(18, "pg_restore")
+            .args(["-d", &target])
+            .arg(&local)
+            .output()
+            .unwrap();
+        assert!(
+            res.status.success(),
+            "pg_restore from {}: {}",
+            s.location(),
+            String::from_utf8_lossy(&res.stderr)
+        );
+        let diff = source.diff(&Fingerprint::of(c, &target));
+        assert!(diff.is_empty(), "restored from {} differs:\n{diff}", s.location());
+        c.drop_database(&target);
+    }
+    fs::remove_dir_all(dir).unwrap();
+    fs::remove_dir_all(fetched).unwrap();
 }

@@ -331,7 +331,9 @@ impl ArchiveWriter for ManifestWriter {
         let finished = inner.finish()?;
         if let Some(remote) = &self.remote {
             // Its errors name the destinations that failed and those that completed.
-            remote.publish_manifest(self.manifest(remote.committed()).to_json()?)?;
+            let mut files = remote.committed();
+            files.sort_by(|a, b| a.name.cmp(&b.name));
+            remote.publish_manifest(self.manifest(files).to_json()?, self.format == "directory")?;
         } else if let Some(path) = &finished.path {
             self.write_manifest(path).map_err(|e| {
                 e.context(format!(

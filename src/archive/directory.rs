@@ -66,6 +66,25 @@ impl DirectoryWriter {
         )
     }
 
+    /// Prepares to write the archive to `opts.remote` (destinations): every member goes
+    /// there as it is written, nothing is built locally; the manifest written after it is
+    /// the commit marker.
+    pub fn create_remote(opts: WriterOptions) -> Result<Self> {
+        let Some(remote) = &opts.remote else {
+            return Err(Error::internal("directory archive: no remote output"));
+        };
+        remote.begin_directory()?;
+        Ok(DirectoryWriter {
+            target: PathBuf::from(remote.archive_name()),
+            tmp: PathBuf::new(),
+            in_place: false,
+            opts,
+            // No local work directory to move or remove.
+            done: true,
+            started: None,
+        })
+    }
+
     /// Prepares to write an archive at `target`. Refuses a target that is a file, a symbolic
     /// link or a non-empty directory, and a missing or unwritable parent. A new target is built
     /// in `<parent>/.<name>.pgsnap-tmp-<pid>-<n>` (mode 0700) and renamed into place. An
@@ -341,6 +360,9 @@ impl ArchiveWriter for DirectoryWriter {
         let mut toc = sinks.create(TOC_FILE)?;
         toc.write_all(&encode_toc(&header, &entries))?;
         toc.commit()?;
+        if self.opts.remote.is_some() {
+            return Ok(Finished { path: None });
+        }
         self.move_into_place()?;
         Ok(Finished {
             path: Some(self.target.clone()),
@@ -390,8 +412,11 @@ impl DirShared {
         if !is_plain_name(name) {
             return Err(Error::internal(format!("invalid archive member name \"{name}\"")));
         }
-        let f = MemberFile::create(&self.dir.join(name), self.opts.sync)?;
-        apply_layers(&self.opts.layers, name, Box::new(f))
+        let f: Box<dyn ArchiveFile> = match &self.opts.remote {
+            Some(r) => r.open_member(name)?,
+            None => Box::new(MemberFile::create(&self.dir.join(name), self.opts.sync)?),
+        };
+        apply_layers(&self.opts.layers, name, f)
     }
 
     fn finished(&self, dump_id: i32) {

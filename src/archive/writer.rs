@@ -53,12 +53,13 @@ pub struct WriterOptions {
     /// How the plain format prints its script (ignored by the archive formats, whose
     /// restore-time switches belong to pg_restore).
     pub script: ScriptOptions,
-    /// Where a single-file archive goes instead of a local path (destinations, `--to`).
+    /// Where the archive goes instead of a local path (destinations, `--to`).
     pub remote: Option<Arc<dyn RemoteOutput>>,
 }
 
-/// The output of a single-file archive that is not a local path: the destinations of
-/// `--to` ([`crate::storage::fanout::Destinations`]). It opens the archive's one file, keeps
+/// The output of an archive that is not a local path: the destinations of `--to`
+/// ([`crate::storage::fanout::Destinations`]). It opens the archive's file (or a directory
+/// archive's members), keeps
 /// what was committed (size, SHA-256 as uploaded) and takes the manifest last, as the commit
 /// marker.
 pub trait RemoteOutput: Send + Sync + std::fmt::Debug {
@@ -66,10 +67,16 @@ pub trait RemoteOutput: Send + Sync + std::fmt::Debug {
     fn archive_name(&self) -> &str;
     /// Opens the archive's file (atomic: nothing is published before `commit`).
     fn open_archive(&self) -> Result<Box<dyn super::output::ArchiveFile>>;
+    /// Directory archives: removes an earlier backup's manifest of the same name, before any
+    /// member is written.
+    fn begin_directory(&self) -> Result<()>;
+    /// Directory archives: opens member `name` (`toc.dat`, `2565.dat.gz`).
+    fn open_member(&self, name: &str) -> Result<Box<dyn super::output::ArchiveFile>>;
     /// Files committed so far, with size and checksum of the bytes written.
     fn committed(&self) -> Vec<crate::manifest::FileSum>;
-    /// Writes the manifest beside the archive: the last object of a backup.
-    fn publish_manifest(&self, json: Vec<u8>) -> Result<()>;
+    /// Writes the manifest (beside a single-file archive, inside a directory one): the last
+    /// object of a backup.
+    fn publish_manifest(&self, json: Vec<u8>, directory: bool) -> Result<()>;
     /// Names the outputs in messages.
     fn describe(&self) -> String;
 }
@@ -138,10 +145,7 @@ pub fn create(format: Format, output: Option<&Path>, opts: WriterOptions) -> Res
         super::leftovers::remove_stale(&super::leftovers::parent_of(path));
     }
     if opts.remote.is_some() && format == Format::Directory {
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            "the directory format cannot be written to destinations yet (use -Fc, -Ft or -Fp with --to)",
-        ));
+        return Ok(Box::new(super::directory::DirectoryWriter::create_remote(opts)?));
     }
     match format {
         Format::Directory => match output {

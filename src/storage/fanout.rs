@@ -28,7 +28,7 @@ use super::{Location, Storage};
 use crate::archive::output::ArchiveFile;
 use crate::archive::writer::RemoteOutput;
 use crate::error::{Error, ErrorKind, Result};
-use crate::manifest::{FileSum, SIDECAR_SUFFIX};
+use crate::manifest::{FileSum, MANIFEST_FILE, SIDECAR_SUFFIX};
 
 /// Bytes handed to the uploaders at a time.
 const BLOCK: usize = 1024 * 1024;
@@ -231,14 +231,41 @@ impl RemoteOutput for Destinations {
         )?))
     }
 
+    fn begin_directory(&self) -> Result<()> {
+        let handle = self.handle()?;
+        let marker = format!("{}/{MANIFEST_FILE}", self.name);
+        let results = on_own_thread(&handle, async {
+            futures_util::future::join_all(self.targets.iter().map(|t| t.delete(&marker))).await
+        })?;
+        let failed: Vec<String> = results
+            .into_iter()
+            .filter_map(|r| r.err())
+            .map(|e| e.to_string())
+            .collect();
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorKind::Storage, failed.join("; ")))
+        }
+    }
+
+    fn open_member(&self, name: &str) -> Result<Box<dyn ArchiveFile>> {
+        Ok(Box::new(self.open_file(&format!("{}/{name}", self.name), None)?))
+    }
+
     fn committed(&self) -> Vec<FileSum> {
         lock(&self.sums).clone()
     }
 
     /// Writes `NAME.manifest` to every destination that holds the complete archive, then
     /// reports every destination that failed on the way (exit 1: all must succeed).
-    fn publish_manifest(&self, json: Vec<u8>) -> Result<()> {
-        self.put_everywhere(&format!("{}{SIDECAR_SUFFIX}", self.name), json)?;
+    fn publish_manifest(&self, json: Vec<u8>, directory: bool) -> Result<()> {
+        let object = if directory {
+            format!("{}/{MANIFEST_FILE}", self.name)
+        } else {
+            format!("{}{SIDECAR_SUFFIX}", self.name)
+        };
+        self.put_everywhere(&object, json)?;
         let done: Vec<String> = self.live_targets().iter().map(|t| t.location().to_string()).collect();
         let failed = lock(&self.failed);
         if failed.is_empty() {

@@ -33,7 +33,7 @@ use opendal::{ErrorKind as DalKind, Operator};
 pub use url::Location;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::manifest::SIDECAR_SUFFIX;
+use crate::manifest::{MANIFEST_FILE, SIDECAR_SUFFIX};
 
 /// Size of one part of a multipart upload (S3's minimum is 5 MiB, its maximum part count
 /// 10 000: 8 MiB parts carry objects up to about 80 GB).
@@ -347,18 +347,32 @@ impl Storage {
             .map_err(|e| dal(&self.location.to_string(), &format!("removing \"{name}\""), e))
     }
 
-    /// The committed single-file backups: objects `NAME` with a `NAME.manifest` beside them.
-    /// An archive whose manifest was never written (an interrupted dump) is not a backup.
+    /// The committed backups: single-file archives `NAME` with a `NAME.manifest` beside
+    /// them, and directory archives `NAME/` holding a `NAME/pgsnap.manifest` (size: all its
+    /// files). An archive whose manifest was never written (an interrupted dump) is not a
+    /// backup.
     pub async fn backups(&self) -> Result<Vec<ObjectInfo>> {
         let all = self.list("").await?;
         let names: std::collections::HashSet<&str> = all.iter().map(|o| o.name.as_str()).collect();
-        Ok(all
+        let dir_marker = format!("/{MANIFEST_FILE}");
+        let mut out: Vec<ObjectInfo> = all
             .iter()
             .filter(|o| {
                 !o.name.ends_with(SIDECAR_SUFFIX) && names.contains(format!("{}{SIDECAR_SUFFIX}", o.name).as_str())
             })
             .cloned()
-            .collect())
+            .collect();
+        for m in all.iter().filter(|o| o.name.ends_with(&dir_marker)) {
+            let dir = &m.name[..m.name.len() - dir_marker.len()];
+            let inside = format!("{dir}/");
+            let size = all.iter().filter(|o| o.name.starts_with(&inside)).map(|o| o.size).sum();
+            out.push(ObjectInfo {
+                name: dir.to_string(),
+                size,
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 }
 
