@@ -381,6 +381,10 @@ fn a_clone_in_a_private_directory_starts_a_cluster_and_dumps() {
         .env(
             "PGSNAP_PY_TOOLS",
             Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/pytools"),
+        )
+        .env(
+            "PGSNAP_MOTO_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/moto"),
         );
     run(provision, "scripts/provision 15 in the clone");
     eprintln!("provisioned by {:.1?}", start.elapsed());

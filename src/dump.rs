@@ -59,6 +59,9 @@ pub struct DumpOptions {
     /// `--if-exists`, `-C`, the `\restrict` key — `None` prints none, pg_dump draws a random
     /// one). Its dialect is the source server's major, as that server's pg_dump prints.
     pub script: ScriptOptions,
+    /// Destination URLs (`--to`): when given, the archive is streamed to each of them under
+    /// the name `output` instead of being written to a local path (see [`crate::storage`]).
+    pub to: Vec<String>,
     /// Make the output durable before reporting success (`--no-sync` turns it off).
     pub sync: bool,
     /// Write the manifest (`pgsnap.manifest` inside a directory archive, `NAME.manifest`
@@ -89,6 +92,7 @@ impl DumpOptions {
             format: OutputFormat::Directory,
             output: Some(output.into()),
             script: ScriptOptions::default(),
+            to: Vec::new(),
             sync: true,
             manifest: true,
             layers: Vec::new(),
@@ -199,20 +203,44 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         OutputFormat::Tar => writer::Format::Tar,
         OutputFormat::Plain => writer::Format::Plain,
     };
+    // Destinations (`--to`) take the archive's bytes instead of a local path; `-f` names it
+    // under each.
+    let remote: Option<Arc<dyn writer::RemoteOutput>> = if opts.to.is_empty() {
+        None
+    } else {
+        let Some(name) = opts.output.as_deref().and_then(|p| p.to_str()) else {
+            return Err(Error::usage(
+                "with --to, -f NAME must name the archive under each destination",
+            ));
+        };
+        let d = crate::storage::fanout::Destinations::open(&opts.to, name)?;
+        d.probe()?;
+        Some(Arc::new(d))
+    };
+    let local_output = if remote.is_some() { None } else { opts.output.clone() };
     // Checked before touching the server: an unusable output fails fast.
     let writer = writer::create(
         format,
-        opts.output.as_deref(),
+        local_output.as_deref(),
         WriterOptions {
             compression: opts.compression,
             sync: opts.sync,
             layers: opts.layers.clone(),
             script: opts.script.clone(),
+            remote: remote.clone(),
         },
     )?;
-    // The manifest (sizes, checksums, rows per table) is written once the archive is done.
-    let (mut writer, manifest) = if opts.manifest {
-        crate::manifest::wrap(writer, opts.format.name(), opts.compression, &opts.layers)
+    // The manifest (sizes, checksums, rows per table) is written once the archive is done:
+    // beside the local archive, or last to every destination (where it is the commit mark,
+    // so `--to` always writes one).
+    let (mut writer, manifest) = if opts.manifest || remote.is_some() {
+        crate::manifest::wrap(
+            writer,
+            opts.format.name(),
+            opts.compression,
+            &opts.layers,
+            remote.clone(),
+        )
     } else {
         (writer, crate::manifest::ManifestNotes::none())
     };
@@ -338,7 +366,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         inserts: opts.selection.inserts,
         insert_into,
         split_pages: opts.split_pages,
-        spool_beside: opts.output.clone(),
+        spool_beside: local_output.clone(),
         progress: opts.progress.clone(),
         ..ExportOptions::default()
     };
@@ -363,7 +391,10 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
 
     let finished = finish_off_runtime(writer).await.context("finishing the archive")?;
     Ok(Report {
-        archive: finished.path.unwrap_or_else(|| PathBuf::from("-")),
+        archive: match &remote {
+            Some(r) => PathBuf::from(r.describe()),
+            None => finished.path.unwrap_or_else(|| PathBuf::from("-")),
+        },
         version,
         readers: if plain { "psql".to_string() } else { version.readers() },
         entries,

@@ -22,6 +22,8 @@ pub enum ErrorKind {
     Io,
     /// An archive could not be read: damaged, truncated or of an unsupported version.
     Archive,
+    /// A destination (object store, remote or mounted directory) failed an operation.
+    Storage,
     /// The requested combination cannot be written (e.g. zstd for pg_restore 14).
     Unsupported,
     /// Another part of the operation failed first and this one was stopped.

@@ -103,4 +103,5 @@ pub mod plan;
 pub mod progress;
 pub mod retention;
 pub mod select;
+pub mod storage;
 pub mod verify;

@@ -335,6 +335,7 @@ fn dump_command(ui: &Ui, args: &[String]) -> ExitCode {
         d.close();
     }
     if result.is_err()
+        && req.to.is_empty()
         && let Some(out) = &req.output
     {
         pgsnap::archive::leftovers::remove_own(out);

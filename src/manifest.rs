@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::archive::output::FileLayer;
 use crate::archive::toc::{Header, TocEntry};
-use crate::archive::writer::{ArchiveWriter, DataSink, DataSinks, Finished};
+use crate::archive::writer::{ArchiveWriter, DataSink, DataSinks, Finished, RemoteOutput};
 use crate::codec::Compression;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -260,6 +260,7 @@ pub fn wrap(
     format: &str,
     compression: Compression,
     layers: &[Arc<dyn FileLayer>],
+    remote: Option<Arc<dyn RemoteOutput>>,
 ) -> (Box<dyn ArchiveWriter>, ManifestNotes) {
     let notes = ManifestNotes(Arc::new(Mutex::new(Known {
         snapshot: String::new(),
@@ -276,6 +277,7 @@ pub fn wrap(
         header: None,
         tables: BTreeMap::new(),
         counts: Arc::new(Mutex::new(BTreeMap::new())),
+        remote,
     };
     (Box::new(w), notes)
 }
@@ -291,6 +293,8 @@ struct ManifestWriter {
     /// COPY data entries: dump id → `schema.table`.
     tables: BTreeMap<i32, String>,
     counts: Arc<Mutex<BTreeMap<i32, u64>>>,
+    /// Destinations: the sums come from the upload, the manifest goes to each.
+    remote: Option<Arc<dyn RemoteOutput>>,
 }
 
 impl ArchiveWriter for ManifestWriter {
@@ -333,7 +337,12 @@ impl ArchiveWriter for ManifestWriter {
             return Err(Error::internal("manifest writer without an archive"));
         };
         let finished = inner.finish()?;
-        if let Some(path) = &finished.path {
+        if let Some(remote) = &self.remote {
+            // Its errors name the destinations that failed and those that completed.
+            let mut files = remote.committed();
+            files.sort_by(|a, b| a.name.cmp(&b.name));
+            remote.publish_manifest(self.manifest(files).to_json()?, self.format == "directory")?;
+        } else if let Some(path) = &finished.path {
             self.write_manifest(path).map_err(|e| {
                 e.context(format!(
                     "archive \"{}\" is complete but its manifest is not",
@@ -374,6 +383,18 @@ impl ManifestWriter {
                 sum_file(archive, &name).map_err(|e| Error::io(format!("reading \"{}\"", archive.display()), e))?,
             );
         }
+        let path = manifest_path(archive);
+        let json = self.manifest(files).to_json()?;
+        match write_atomically(&path, &json) {
+            Err(e) if !meta.is_dir() && crate::archive::output::cannot_create_in_dir(&e) => {
+                write_sidecar_in_place(&path, &json, e)
+            }
+            other => other,
+        }
+    }
+
+    /// The manifest of an archive made of `files`.
+    fn manifest(&self, files: Vec<FileSum>) -> Manifest {
         let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let tables = self
             .tables
@@ -392,7 +413,7 @@ impl ManifestWriter {
         };
         let header = self.header.as_ref();
         let plain = self.format == "plain";
-        let m = Manifest {
+        Manifest {
             manifest_version: MANIFEST_VERSION,
             pgsnap_version: env!("CARGO_PKG_VERSION").to_string(),
             server_version: header.map(|h| h.server_version.clone()).unwrap_or_default(),
@@ -416,14 +437,6 @@ impl ManifestWriter {
             recipients: self.recipients.clone(),
             files,
             tables,
-        };
-        let path = manifest_path(archive);
-        let json = m.to_json()?;
-        match write_atomically(&path, &json) {
-            Err(e) if !meta.is_dir() && crate::archive::output::cannot_create_in_dir(&e) => {
-                write_sidecar_in_place(&path, &json, e)
-            }
-            other => other,
         }
     }
 }

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::ordered::{Framing, OrderedOutput, UnitWriter};
-use super::output::{ArchiveFile, HoldBack, SpoolDir, apply_layers, open_single_file};
+use super::output::{ArchiveFile, HoldBack, SpoolDir, open_archive_output};
 use super::toc::{
     ArchiveFormat, Header, Place, TocEntry, TocReader, decode_count, decode_entry_body, decode_header,
     encode_entry_body, encode_header, put_int, put_len,
@@ -112,11 +112,7 @@ struct Started {
 impl CustomWriter {
     /// Opens the output: `path` (written atomically) or standard output.
     pub fn create(path: Option<&Path>, opts: WriterOptions) -> Result<CustomWriter> {
-        let file = open_single_file(path, opts.sync)?;
-        let name = path
-            .and_then(|p| p.file_name())
-            .map_or_else(|| "-".to_string(), |n| n.to_string_lossy().into_owned());
-        let mut file = apply_layers(&opts.layers, &name, file)?;
+        let (mut file, _name) = open_archive_output(path, &opts)?;
         if !file.is_atomic() {
             // The end-of-data int of the last block (or the end of the TOC): never written
             // unless the dump succeeds.
@@ -963,6 +959,7 @@ pub(crate) mod tests {
                 sync: false,
                 layers: Vec::new(),
                 script: Default::default(),
+                remote: None,
             },
             file: Some(file),
             spool: Some(Arc::new(SpoolDir::create(Some(&spool.path().join("x"))).unwrap())),
@@ -1248,6 +1245,7 @@ pub(crate) mod tests {
                     sync: false,
                     layers: Vec::new(),
                     script: Default::default(),
+                    remote: None,
                 },
                 file: Some(file),
                 spool: Some(Arc::new(SpoolDir::create(Some(&spool.path().join("x"))).unwrap())),
@@ -1284,6 +1282,7 @@ pub(crate) mod tests {
                     sync: false,
                     layers: Vec::new(),
                     script: Default::default(),
+                    remote: None,
                 },
                 file: Some(Box::new(mem.clone())),
                 spool: Some(Arc::new(SpoolDir::create(Some(&spool.path().join("x"))).unwrap())),
@@ -1319,6 +1318,7 @@ pub(crate) mod tests {
                 sync: false,
                 layers: Vec::new(),
                 script: Default::default(),
+                remote: None,
             },
             file: Some(Box::new(mem.clone())),
             spool: Some(Arc::new(SpoolDir::create(Some(&spool.path().join("x"))).unwrap())),
@@ -1335,6 +1335,7 @@ pub(crate) mod tests {
                 sync: false,
                 layers: Vec::new(),
                 script: Default::default(),
+                remote: None,
             },
             file: Some(Box::new(mem)),
             spool: Some(Arc::new(SpoolDir::create(Some(&spool.path().join("x"))).unwrap())),
@@ -1367,6 +1368,7 @@ pub(crate) mod tests {
                 sync: false,
                 layers: Vec::new(),
                 script: Default::default(),
+                remote: None,
             },
             file: Some(Box::new(mem.clone())),
             spool: Some(Arc::new(SpoolDir::create(Some(&spool.path().join("x"))).unwrap())),

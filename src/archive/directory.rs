@@ -51,8 +51,9 @@ pub struct DirectoryWriter {
     opts: WriterOptions,
     /// Set once the temporary directory is gone (renamed or removed).
     done: bool,
-    /// The temporary directory opened and locked: a live run's mark (`leftovers`).
-    _lock: File,
+    /// The temporary directory opened and locked: a live run's mark (`leftovers`); none
+    /// when writing to destinations.
+    _lock: Option<File>,
     started: Option<(Header, Vec<TocEntry>, Arc<DirSinks>)>,
 }
 
@@ -66,6 +67,26 @@ impl DirectoryWriter {
                 ..WriterOptions::default()
             },
         )
+    }
+
+    /// Prepares to write the archive to `opts.remote` (destinations): every member goes
+    /// there as it is written, nothing is built locally; the manifest written after it is
+    /// the commit marker.
+    pub fn create_remote(opts: WriterOptions) -> Result<Self> {
+        let Some(remote) = &opts.remote else {
+            return Err(Error::internal("directory archive: no remote output"));
+        };
+        remote.begin_directory()?;
+        Ok(DirectoryWriter {
+            target: PathBuf::from(remote.archive_name()),
+            tmp: PathBuf::new(),
+            in_place: false,
+            opts,
+            // No local work directory to move or remove.
+            done: true,
+            _lock: None,
+            started: None,
+        })
     }
 
     /// Prepares to write an archive at `target`. Refuses a target that is a file, a symbolic
@@ -163,7 +184,7 @@ impl DirectoryWriter {
                         in_place,
                         opts,
                         done: false,
-                        _lock: lock,
+                        _lock: Some(lock),
                         started: None,
                     });
                 }
@@ -372,6 +393,9 @@ impl ArchiveWriter for DirectoryWriter {
         let mut toc = sinks.create(TOC_FILE)?;
         toc.write_all(&encode_toc(&header, &entries))?;
         toc.commit()?;
+        if self.opts.remote.is_some() {
+            return Ok(Finished { path: None });
+        }
         self.move_into_place()?;
         Ok(Finished {
             path: Some(self.target.clone()),
@@ -421,8 +445,11 @@ impl DirShared {
         if !is_plain_name(name) {
             return Err(Error::internal(format!("invalid archive member name \"{name}\"")));
         }
-        let f = MemberFile::create(&self.dir.join(name), self.opts.sync)?;
-        apply_layers(&self.opts.layers, name, Box::new(f))
+        let f: Box<dyn ArchiveFile> = match &self.opts.remote {
+            Some(r) => r.open_member(name)?,
+            None => Box::new(MemberFile::create(&self.dir.join(name), self.opts.sync)?),
+        };
+        apply_layers(&self.opts.layers, name, f)
     }
 
     fn finished(&self, dump_id: i32) {
@@ -1193,6 +1220,7 @@ mod tests {
                     sync: false,
                     layers: vec![Arc::new(Upper)],
                     script: Default::default(),
+                    remote: None,
                 },
             )
             .unwrap(),

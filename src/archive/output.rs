@@ -281,6 +281,27 @@ impl Drop for InPlaceFile {
     }
 }
 
+/// Opens the single file of a `-Fc`/`-Ft`/`-Fp` archive where `opts` sends it (the remote
+/// output when there is one, else `path` as [`open_single_file`] does) and wraps it in the
+/// layers; returns it with the archive's name.
+pub(crate) fn open_archive_output(
+    path: Option<&Path>,
+    opts: &super::writer::WriterOptions,
+) -> Result<(Box<dyn ArchiveFile>, String)> {
+    let (file, name) = match &opts.remote {
+        Some(r) => (
+            r.open_archive()?,
+            r.archive_name().rsplit('/').next().unwrap_or("-").to_string(),
+        ),
+        None => (
+            open_single_file(path, opts.sync)?,
+            path.and_then(|p| p.file_name())
+                .map_or_else(|| "-".to_string(), |n| n.to_string_lossy().into_owned()),
+        ),
+    };
+    Ok((apply_layers(&opts.layers, &name, file)?, name))
+}
+
 /// The directory an output path is created in (`.` for a bare name).
 pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {

@@ -22,7 +22,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::output::{ArchiveFile, apply_layers, open_single_file};
+use super::output::{ArchiveFile, open_archive_output};
 use super::script::{
     DataSink as ScriptDataSink, Dialect, LargeObjectState, ScriptOptions, ScriptPrinter, SourceSettings,
 };
@@ -122,11 +122,7 @@ impl PlainWriter {
     /// the script (its dialect is replaced by the source server's at start).
     pub fn create(path: Option<&Path>, opts: WriterOptions) -> Result<PlainWriter> {
         opts.script.validate()?;
-        let file = open_single_file(path, opts.sync)?;
-        let name = path
-            .and_then(|p| p.file_name())
-            .map_or_else(|| "-".to_string(), |n| n.to_string_lossy().into_owned());
-        let file = apply_layers(&opts.layers, &name, file)?;
+        let (file, _name) = open_archive_output(path, &opts)?;
         let out = Encoder::new(opts.compression, FileWrite { file, error: None })?;
         Ok(PlainWriter {
             path: path.map(Path::to_path_buf),

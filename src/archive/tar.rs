@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::ordered::{Framing, OrderedOutput, UnitWriter};
-use super::output::{ArchiveFile, SpoolDir, SpoolFile, apply_layers, open_single_file};
+use super::output::{ArchiveFile, SpoolDir, SpoolFile, open_archive_output};
 use super::toc::{ArchiveFormat, ArchiveVersion, Header, MAGIC, TocEntry, decode_toc, encode_toc};
 use super::writer::{ArchiveWriter, BLOBS, DataSink, DataSinks, EncodedSink, Finished, WriterOptions, check_entries};
 use crate::codec::{Compression, ParallelEncoder, Piece, PieceCodec, PieceSink};
@@ -211,11 +211,7 @@ impl TarWriter {
         if opts.compression != Compression::None {
             return Err(Error::usage("compression is not supported by tar archive format"));
         }
-        let file = open_single_file(path, opts.sync)?;
-        let name = path
-            .and_then(|p| p.file_name())
-            .map_or_else(|| "-".to_string(), |n| n.to_string_lossy().into_owned());
-        let file = apply_layers(&opts.layers, &name, file)?;
+        let (file, _name) = open_archive_output(path, &opts)?;
         let mtime = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -950,6 +946,7 @@ mod tests {
                 sync: false,
                 layers: Vec::new(),
                 script: Default::default(),
+                remote: None,
             },
         )
         .err()

@@ -53,6 +53,32 @@ pub struct WriterOptions {
     /// How the plain format prints its script (ignored by the archive formats, whose
     /// restore-time switches belong to pg_restore).
     pub script: ScriptOptions,
+    /// Where the archive goes instead of a local path (destinations, `--to`).
+    pub remote: Option<Arc<dyn RemoteOutput>>,
+}
+
+/// The output of an archive that is not a local path: the destinations of `--to`
+/// ([`crate::storage::fanout::Destinations`]). It opens the archive's file (or a directory
+/// archive's members), keeps
+/// what was committed (size, SHA-256 as uploaded) and takes the manifest last, as the commit
+/// marker.
+pub trait RemoteOutput: Send + Sync + std::fmt::Debug {
+    /// The archive's name (messages, the manifest's file entry).
+    fn archive_name(&self) -> &str;
+    /// Opens the archive's file (atomic: nothing is published before `commit`).
+    fn open_archive(&self) -> Result<Box<dyn super::output::ArchiveFile>>;
+    /// Directory archives: removes an earlier backup's manifest of the same name, before any
+    /// member is written.
+    fn begin_directory(&self) -> Result<()>;
+    /// Directory archives: opens member `name` (`toc.dat`, `2565.dat.gz`).
+    fn open_member(&self, name: &str) -> Result<Box<dyn super::output::ArchiveFile>>;
+    /// Files committed so far, with size and checksum of the bytes written.
+    fn committed(&self) -> Vec<crate::manifest::FileSum>;
+    /// Writes the manifest (beside a single-file archive, inside a directory one): the last
+    /// object of a backup.
+    fn publish_manifest(&self, json: Vec<u8>, directory: bool) -> Result<()>;
+    /// Names the outputs in messages.
+    fn describe(&self) -> String;
 }
 
 impl Default for WriterOptions {
@@ -63,6 +89,7 @@ impl Default for WriterOptions {
             sync: true,
             layers: Vec::new(),
             script: ScriptOptions::default(),
+            remote: None,
         }
     }
 }
@@ -116,6 +143,9 @@ pub fn create(format: Format, output: Option<&Path>, opts: WriterOptions) -> Res
     if let Some(path) = output {
         // Leftovers of killed runs would otherwise pile up beside the outputs forever.
         super::leftovers::remove_stale(&super::leftovers::parent_of(path));
+    }
+    if opts.remote.is_some() && format == Format::Directory {
+        return Ok(Box::new(super::directory::DirectoryWriter::create_remote(opts)?));
     }
     match format {
         Format::Directory => match output {

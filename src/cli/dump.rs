@@ -106,6 +106,7 @@ enum O {
     EncryptToFile,
     PassphraseFile,
     EncryptWithPassphrase,
+    To,
 }
 
 const fn opt(id: O, short: Option<char>, long: &'static [&'static str], has_arg: HasArg) -> OptSpec<O> {
@@ -227,6 +228,7 @@ const OPTIONS: &[OptSpec<O>] = &[
     own(O::PassphraseFile, &["passphrase-file"], Req),
     own(O::EncryptWithPassphrase, &["encrypt-with-passphrase"], No),
     own(O::NoManifest, &["no-manifest"], No),
+    own(O::To, &["to"], Req),
 ];
 
 /// The long option names pg_dump 18 accepts (and pgsnap's own), for the help test.
@@ -305,8 +307,11 @@ pub enum ProgressOutput {
 pub struct DumpRequest {
     pub conn: ConnOptions,
     pub format: OutputFormat,
-    /// `-f`; `None` = standard output (refused for the directory format).
+    /// `-f`; `None` = standard output (refused for the directory format). With `--to`, the
+    /// archive's name under each destination.
     pub output: Option<PathBuf>,
+    /// `--to URL`, repeatable: destinations the archive is streamed to.
+    pub to: Vec<String>,
     pub jobs: usize,
     pub compression: Compression,
     pub archive_version: Option<ArchiveVersion>,
@@ -335,6 +340,7 @@ impl DumpRequest {
         let mut o = DumpOptions::new(target, PathBuf::new());
         o.format = self.format;
         o.output = self.output.clone();
+        o.to = self.to.clone();
         o.script = self.script.clone();
         o.sync = self.sync;
         o.manifest = self.manifest;
@@ -529,6 +535,8 @@ struct Raw {
     no_statistics: bool,
     output_los: bool,
     dont_output_los: bool,
+    /// `--to URL`, in order.
+    to: Vec<String>,
     clean: bool,
     create: bool,
     dbname: Option<String>,
@@ -770,6 +778,7 @@ fn read_args(
             O::EncryptToFile => r.encryption.recipient_files.push(PathBuf::from(value)),
             O::PassphraseFile => r.encryption.passphrase_file = Some(PathBuf::from(value)),
             O::EncryptWithPassphrase => r.encryption.passphrase_env = true,
+            O::To => r.to.push(value),
         }
     }
     Ok(r)
@@ -909,6 +918,16 @@ pub fn parse(
         (None, OutputFormat::Custom | OutputFormat::Directory) => Compression::default(),
         (None, _) => Compression::None,
     };
+    if !r.to.is_empty() && r.file.is_none() {
+        return Err(UsageError::fatal(
+            "option --to needs -f NAME: the archive's name under each destination",
+        ));
+    }
+    if !r.to.is_empty() && r.no_manifest {
+        return Err(UsageError::fatal(
+            "options --to and --no-manifest cannot be used together: the manifest, written last, is what commits a backup on a destination",
+        ));
+    }
     if r.restrict_key.is_some() && format != OutputFormat::Plain {
         return Err(UsageError::fatal(
             "option --restrict-key can only be used with --format=plain",
@@ -1077,6 +1096,7 @@ pub fn parse(
         conn,
         format,
         output: r.file.map(PathBuf::from),
+        to: r.to,
         // parse_int kept it within 1..=i32::MAX.
         jobs: r.jobs as usize,
         compression,

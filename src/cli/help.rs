@@ -30,6 +30,9 @@ General options:
   --encrypt-to-file=FILE       encrypt to the recipients listed in FILE
   --passphrase-file=FILE       encrypt with the passphrase on FILE's first line
   --encrypt-with-passphrase    encrypt with the passphrase in PGSNAP_PASSPHRASE
+  --to=URL                     stream the archive (named by -f) to URL instead of
+                               a local file: file:///dir or s3://bucket/prefix
+                               (repeatable; -Fc, -Ft, -Fp; credentials from AWS_*)
   --lock-wait-timeout=TIMEOUT  fail after waiting TIMEOUT for a table lock
   --no-manifest                write no manifest (pgsnap.manifest in a directory
                                archive, FILE.manifest beside a file); `pgsnap verify`

@@ -1,0 +1,576 @@
+//! Destinations against real servers the tests start: one conformance suite (put/get/list/
+//! stat/delete, a multipart-sized object, unicode and spaces in names, concurrent writers,
+//! an interrupted upload never visible) run against every backend — a local directory and
+//! S3 (moto's server on a free loopback port); the fan-out committing a backup on every
+//! destination, or on none that failed; and `pgsnap dump -Fc --to s3://… --to file://…` of a
+//! real cluster, fetched back and restored with stock pg_restore to data equal to the source.
+
+mod support;
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use pgsnap::archive::writer::RemoteOutput;
+use pgsnap::storage::fanout::Destinations;
+use pgsnap::storage::{Location, PART_SIZE, S3Credentials, Storage};
+use support::{Fingerprint, TestDb};
+
+const KEY: &str = "pgsnaptest";
+const SECRET: &str = "pgsnaptestsecret";
+
+/// moto's S3 server on a free loopback port, stopped on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+    venv: PathBuf,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let venv = std::env::var_os("PGSNAP_MOTO_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| support::project_root().join(".cache/moto"));
+        let server = venv.join("bin/moto_server");
+        assert!(
+            server.exists(),
+            "moto's S3 server is not installed at {}: run ./scripts/provision (it installs moto[server] into .cache/moto)",
+            server.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not listen on port {port} within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Moto { child, port, venv }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates `bucket` with boto3 (a moto dependency, in the same venv).
+    fn create_bucket(&self, bucket: &str) {
+        let out = Command::new(self.venv.join("bin/python"))
+            .arg("-c")
+            .arg(format!(
+                "import boto3; boto3.client('s3', endpoint_url='{}', aws_access_key_id='{KEY}', \
+                 aws_secret_access_key='{SECRET}', region_name='us-east-1').create_bucket(Bucket='{bucket}')",
+                self.endpoint()
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "create bucket: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn url(&self, bucket: &str, prefix: &str) -> String {
+        format!("s3://{bucket}/{prefix}?endpoint={}&region=us-east-1", self.endpoint())
+    }
+
+    fn storage(&self, bucket: &str, prefix: &str) -> Storage {
+        let loc = Location::parse(&self.url(bucket, prefix)).unwrap();
+        Storage::open_with_credentials(
+            &loc,
+            &S3Credentials {
+                access_key_id: KEY.into(),
+                secret_access_key: SECRET.into(),
+            },
+        )
+        .unwrap()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn scratch(prefix: &str) -> PathBuf {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap().keep()
+}
+
+fn fs_storage(dir: &Path) -> Storage {
+    Storage::open_url(&format!("file://{}", dir.display())).unwrap()
+}
+
+/// Deterministic, incompressible-looking bytes.
+fn payload(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+async fn put_in_pieces(s: &Storage, name: &str, data: &[u8], piece: usize) {
+    let mut up = s.put(name).await.unwrap();
+    for c in data.chunks(piece) {
+        up.write(Bytes::copy_from_slice(c)).await.unwrap();
+    }
+    assert_eq!(up.finish().await.unwrap(), data.len() as u64);
+}
+
+/// The conformance suite every backend passes.
+async fn conformance(s: &Storage) {
+    let shown = s.location().to_string();
+    // put / get / stat / list / delete of a small object.
+    s.put_bytes("small.bin", b"hello".to_vec()).await.unwrap();
+    assert_eq!(s.get_bytes("small.bin").await.unwrap(), b"hello", "{shown}");
+    assert_eq!(s.stat("small.bin").await.unwrap().map(|o| o.size), Some(5), "{shown}");
+    assert_eq!(s.stat("missing.bin").await.unwrap(), None, "{shown}");
+    let e = s.get_bytes("missing.bin").await.unwrap_err();
+    assert!(e.to_string().contains(&shown), "error names the destination: {e}");
+    // Overwrite replaces.
+    s.put_bytes("small.bin", b"hello again".to_vec()).await.unwrap();
+    assert_eq!(s.get_bytes("small.bin").await.unwrap(), b"hello again", "{shown}");
+
+    // A multipart-sized object (more than two parts), written in 1 MiB pieces.
+    let big = payload(2 * PART_SIZE + 123_457, 7);
+    put_in_pieces(s, "big/archive.dump", &big, 1 << 20).await;
+    assert_eq!(
+        s.stat("big/archive.dump").await.unwrap().map(|o| o.size),
+        Some(big.len() as u64)
+    );
+    let mut d = s.get("big/archive.dump").await.unwrap();
+    let mut back = Vec::with_capacity(big.len());
+    while let Some(b) = d.next().await.unwrap() {
+        back.extend_from_slice(&b);
+    }
+    assert!(
+        back == big,
+        "{shown}: multipart object read back differs ({} bytes)",
+        back.len()
+    );
+
+    // Unicode and spaces in names.
+    let odd = "nightly dumps/ünïcødé 名前 2026-11-29.dump";
+    s.put_bytes(odd, b"odd".to_vec()).await.unwrap();
+    assert_eq!(s.get_bytes(odd).await.unwrap(), b"odd", "{shown}");
+
+    // Concurrent writers to different names.
+    let (a, b) = (payload(PART_SIZE + 1, 1), payload(PART_SIZE + 2, 2));
+    tokio::join!(
+        put_in_pieces(s, "conc/a", &a, 300_000),
+        put_in_pieces(s, "conc/b", &b, 700_000)
+    );
+    assert!(s.get_bytes("conc/a").await.unwrap() == a && s.get_bytes("conc/b").await.unwrap() == b);
+
+    // An interrupted upload (more than a part sent, then abandoned) is never visible.
+    let mut up = s.put("interrupted.dump").await.unwrap();
+    up.write(Bytes::from(payload(PART_SIZE + 5, 3))).await.unwrap();
+    up.abort().await.unwrap();
+    assert_eq!(s.stat("interrupted.dump").await.unwrap(), None, "{shown}");
+    // Dropped mid-way without abort: not visible either.
+    {
+        let mut up = s.put("dropped.dump").await.unwrap();
+        up.write(Bytes::from(payload(1000, 4))).await.unwrap();
+    }
+    assert_eq!(s.stat("dropped.dump").await.unwrap(), None, "{shown}");
+
+    let names: Vec<String> = s.list("").await.unwrap().into_iter().map(|o| o.name).collect();
+    assert_eq!(
+        names,
+        vec!["big/archive.dump", "conc/a", "conc/b", odd, "small.bin"],
+        "{shown}: listing"
+    );
+    let under: Vec<String> = s.list("conc/").await.unwrap().into_iter().map(|o| o.name).collect();
+    assert_eq!(under, vec!["conc/a", "conc/b"]);
+    let listed = s.list("big/").await.unwrap();
+    assert_eq!(listed[0].size, big.len() as u64);
+
+    // Only archives with their manifest are backups.
+    assert!(s.backups().await.unwrap().is_empty(), "{shown}");
+    s.put_bytes("big/archive.dump.manifest", b"{}".to_vec()).await.unwrap();
+    let backups: Vec<String> = s.backups().await.unwrap().into_iter().map(|o| o.name).collect();
+    assert_eq!(backups, vec!["big/archive.dump"]);
+
+    for n in [
+        "small.bin",
+        "big/archive.dump",
+        "big/archive.dump.manifest",
+        odd,
+        "conc/a",
+        "conc/b",
+    ] {
+        s.delete(n).await.unwrap();
+    }
+    s.delete("never-there").await.unwrap();
+    assert!(s.list("").await.unwrap().is_empty(), "{shown}: left after deletes");
+}
+
+#[test]
+fn conformance_local_directory() {
+    let dir = scratch("pgsnap-store-fs");
+    let s = fs_storage(&dir);
+    rt().block_on(conformance(&s));
+    // Objects are private (they hold table data), and no temporary upload is left on disk.
+    rt().block_on(s.put_bytes("private.bin", b"x".to_vec())).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(dir.join("private.bin")).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(
+        fs::metadata(dir.join(".pgsnap-uploads")).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let uploads = dir.join(".pgsnap-uploads");
+    let left: Vec<_> = fs::read_dir(&uploads)
+        .map(|r| r.filter_map(|e| e.ok()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "temporaries left in {}: {left:?}", uploads.display());
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn conformance_s3_on_moto() {
+    let moto = Moto::start();
+    moto.create_bucket("conformance");
+    rt().block_on(conformance(&moto.storage("conformance", "some/prefix")));
+}
+
+#[test]
+fn a_missing_local_destination_is_an_error_not_a_new_directory() {
+    let dir = scratch("pgsnap-store-missing").join("not/there");
+    let e = Storage::open_url(&format!("file://{}", dir.display())).unwrap_err();
+    assert!(e.to_string().contains("not/there"), "{e}");
+    assert!(!dir.exists());
+}
+
+/// Writes `data` through the fan-out as the archive writer would, then commits and publishes.
+fn fan_out(d: &Destinations, data: &[u8]) -> pgsnap::Result<()> {
+    let mut f = d.open_archive()?;
+    for c in data.chunks(64 * 1024 + 3) {
+        f.write_all(c)?;
+    }
+    f.commit()?;
+    d.publish_manifest(b"{\"test\":true}\n".to_vec(), false)
+}
+
+#[test]
+fn fan_out_commits_everywhere_or_publishes_nothing_on_the_failed_one() {
+    let moto = Moto::start();
+    moto.create_bucket("fan");
+    let dir = scratch("pgsnap-fan");
+    let data = payload(PART_SIZE + 3 * 1024 * 1024, 9);
+    let r = rt();
+
+    // Abandoned mid-way: nothing on any destination.
+    {
+        let d = Destinations::new(vec![moto.storage("fan", "p"), fs_storage(&dir)], "db one.dump").unwrap();
+        let mut f = d.open_archive().unwrap();
+        f.write_all(&data).unwrap();
+        drop(f);
+        for s in d.targets() {
+            assert!(r.block_on(s.list("")).unwrap().is_empty(), "{}", s.location());
+        }
+    }
+
+    // Abandoned after its destinations were dropped (the order a failing dump may drop
+    // them in): the upload still aborts, nothing is left.
+    {
+        let targets = vec![moto.storage("fan", "p"), fs_storage(&dir)];
+        let d = Destinations::new(targets.clone(), "db one.dump").unwrap();
+        let mut f = d.open_archive().unwrap();
+        f.write_all(&data).unwrap();
+        drop(d);
+        drop(f);
+        for s in &targets {
+            assert!(r.block_on(s.list("")).unwrap().is_empty(), "{}", s.location());
+        }
+    }
+
+    // Both succeed: archive and manifest on each, the sum is of the bytes written.
+    let d = Destinations::new(vec![moto.storage("fan", "p"), fs_storage(&dir)], "db one.dump").unwrap();
+    fan_out(&d, &data).unwrap();
+    let sums = d.committed();
+    assert_eq!(sums.len(), 1);
+    assert_eq!(sums[0].size, data.len() as u64);
+    assert_eq!(sums[0].name, "db one.dump");
+    for s in d.targets() {
+        assert!(
+            r.block_on(s.get_bytes("db one.dump")).unwrap() == data,
+            "{}",
+            s.location()
+        );
+        let b: Vec<String> = r.block_on(s.backups()).unwrap().into_iter().map(|o| o.name).collect();
+        assert_eq!(b, vec!["db one.dump"], "{}", s.location());
+    }
+
+    // One destination unreachable (a closed port): retried, then named in the error; the
+    // other completes and is committed; nothing is published on the failed one.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead_loc = Location::parse(&format!("s3://fan/dead?endpoint=http://127.0.0.1:{closed}")).unwrap();
+    let dead = Storage::open_with_credentials(
+        &dead_loc,
+        &S3Credentials {
+            access_key_id: KEY.into(),
+            secret_access_key: SECRET.into(),
+        },
+    )
+    .unwrap();
+    let dir2 = scratch("pgsnap-fan2");
+    let d = Destinations::new(vec![dead, fs_storage(&dir2)], "db two.dump").unwrap();
+    let e = fan_out(&d, &data).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&format!("127.0.0.1:{closed}")) || msg.contains("s3://fan/dead"),
+        "{msg}"
+    );
+    assert!(msg.contains("s3://fan/dead"), "names the failed destination: {msg}");
+    assert_eq!(d.failed(), vec!["s3://fan/dead".to_string()]);
+    let local = fs_storage(&dir2);
+    let b: Vec<String> = r
+        .block_on(local.backups())
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(b, vec!["db two.dump"]);
+    fs::remove_dir_all(dir).unwrap();
+    fs::remove_dir_all(dir2).unwrap();
+}
+
+fn pgsnap() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pgsnap"));
+    for v in [
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGDATABASE",
+        "PGPASSWORD",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+    ] {
+        c.env_remove(v);
+    }
+    c.env("AWS_ACCESS_KEY_ID", KEY).env("AWS_SECRET_ACCESS_KEY", SECRET);
+    c.stdin(Stdio::null());
+    c
+}
+
+#[test]
+fn dump_to_s3_and_a_directory_restores_with_stock_pg_restore() {
+    let app = fs::read_to_string(support::project_root().join("fixtures/app.sql")).unwrap();
+    let db = TestDb::new(18, "dest_e2e", &app);
+    let c = &db.cluster;
+    let source = Fingerprint::of(c, &db.name);
+    let moto = Moto::start();
+    moto.create_bucket("backups");
+    let dir = scratch("pgsnap-dest-e2e");
+    let name = "nightly/app 2026-11-30.dump";
+    // A bucket that does not exist: refused before anything is dumped, named.
+    let out = pgsnap()
+        .args(["dump", "-Fc", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-f", name])
+        .args(["--to", &moto.url("no-such-bucket", "x")])
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("s3://no-such-bucket/x"), "{stderr}");
+    let out = pgsnap()
+        .args(["dump", "-Fc", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-f", name])
+        .args(["--to", &moto.url("backups", "db1")])
+        .arg("--to")
+        .arg(format!("file://{}", dir.display()))
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dump --to failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let r = rt();
+    let fetched = scratch("pgsnap-dest-fetch");
+    for (i, s) in [moto.storage("backups", "db1"), fs_storage(&dir)].iter().enumerate() {
+        let b: Vec<String> = r.block_on(s.backups()).unwrap().into_iter().map(|o| o.name).collect();
+        assert_eq!(b, vec![name.to_string()], "{}", s.location());
+        // Fetched with its manifest, checked by `pgsnap verify`, restored by stock pg_restore.
+        let local = fetched.join(format!("copy{i}.dump"));
+        fs::write(&local, r.block_on(s.get_bytes(name)).unwrap()).unwrap();
+        fs::write(
+            fetched.join(format!("copy{i}.dump.manifest")),
+            r.block_on(s.get_bytes(&format!("{name}.manifest"))).unwrap(),
+        )
+        .unwrap();
+        let m: serde_json::Value =
+            serde_json::from_slice(&fs::read(fetched.join(format!("copy{i}.dump.manifest"))).unwrap()).unwrap();
+        assert_eq!(
+            m["files"][0]["size"].as_u64(),
+            Some(fs::metadata(&local).unwrap().len())
+        );
+        let target = c.create_database("dest_rs", "");
+        let res = c
+            .tool_of(18, "pg_restore")
+            .args(["-d", &target])
+            .arg(&local)
+            .output()
+            .unwrap();
+        assert!(
+            res.status.success(),
+            "pg_restore from {}: {}",
+            s.location(),
+            String::from_utf8_lossy(&res.stderr)
+        );
+        let diff = source.diff(&Fingerprint::of(c, &target));
+        assert!(diff.is_empty(), "restored from {} differs:\n{diff}", s.location());
+        c.drop_database(&target);
+    }
+    fs::remove_dir_all(dir).unwrap();
+    fs::remove_dir_all(fetched).unwrap();
+}
+
+#[test]
+fn dump_to_a_failing_destination_exits_1_naming_it() {
+    let app = fs::read_to_string(support::project_root().join("fixtures/app.sql")).unwrap();
+    let db = TestDb::new(18, "dest_fail", &app);
+    let c = &db.cluster;
+    let dir = scratch("pgsnap-dest-fail");
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = pgsnap()
+        .args(["dump", "-Fc", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-f", "app.dump"])
+        .args(["--to", &format!("s3://nowhere/x?endpoint=http://127.0.0.1:{closed}")])
+        .arg("--to")
+        .arg(format!("file://{}", dir.display()))
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("pgsnap: error:") && stderr.contains("s3://nowhere/x"),
+        "{stderr}"
+    );
+    // Checked before the dump starts (an unusable output fails fast): nothing was written to
+    // the healthy destination either.
+    assert!(stderr.contains("checking the destination"), "{stderr}");
+    let written: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name())
+        .filter(|n| n != ".pgsnap-uploads")
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
+
+    // Usage errors: --to without -f, credentials in the URL, an unsupported scheme.
+    for (args, want) in [
+        (vec!["--to", "file:///tmp"], "-f NAME"),
+        (vec!["-f", "x.dump", "--to", "s3://AKID:s3cr3tv4lue@b/p"], "credentials"),
+        (vec!["-f", "x.dump", "--to", "gcs://b/p"], "not supported yet"),
+        (
+            vec!["-f", "x.dump", "--to", "file:///tmp", "--no-manifest"],
+            "commits a backup",
+        ),
+    ] {
+        let out = pgsnap().arg("dump").args(&args).arg(&db.name).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("s3cr3tv4lue"), "{stderr}");
+    }
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn directory_dump_to_s3_and_a_directory_restores_with_stock_pg_restore() {
+    let app = fs::read_to_string(support::project_root().join("fixtures/app.sql")).unwrap();
+    let db = TestDb::new(18, "dest_dir", &app);
+    let c = &db.cluster;
+    let source = Fingerprint::of(c, &db.name);
+    let moto = Moto::start();
+    moto.create_bucket("dirs");
+    let dir = scratch("pgsnap-dest-dir");
+    let name = "weekly/app dir";
+    let out = pgsnap()
+        .args(["dump", "-Fd", "-j", "2", "-Z", "zstd", "-h"])
+        .arg(c.socket_dir())
+        .args(["-p", &c.port.to_string(), "-U", "postgres", "-f", name])
+        .args(["--to", &moto.url("dirs", "db")])
+        .arg("--to")
+        .arg(format!("file://{}", dir.display()))
+        .arg(&db.name)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dump -Fd --to failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let r = rt();
+    let fetched = scratch("pgsnap-dest-dir-fetch");
+    for (i, s) in [moto.storage("dirs", "db"), fs_storage(&dir)].iter().enumerate() {
+        let b: Vec<String> = r.block_on(s.backups()).unwrap().into_iter().map(|o| o.name).collect();
+        assert_eq!(b, vec![name.to_string()], "{}", s.location());
+        // Every member fetched into a local directory, checked, restored by stock pg_restore.
+        let local = fetched.join(format!("copy{i}"));
+        fs::create_dir(&local).unwrap();
+        let members = r.block_on(s.list(&format!("{name}/"))).unwrap();
+        assert!(members.iter().any(|o| o.name.ends_with("/toc.dat")), "{members:?}");
+        for o in members {
+            let file = o.name.rsplit('/').next().unwrap().to_string();
+            fs::write(local.join(file), r.block_on(s.get_bytes(&o.name)).unwrap()).unwrap();
+        }
+        let v = pgsnap().arg("verify").arg(&local).output().unwrap();
+        assert!(v.status.success(), "verify: {}", String::from_utf8_lossy(&v.stderr));
+        let target = c.create_database("dest_dir_rs", "");
+        let res = c
+            .tool_of(18, "pg_restore")
+            .args(["-d", &target])
+            .arg(&local)
+            .output()
+            .unwrap();
+        assert!(
+            res.status.success(),
+            "pg_restore from {}: {}",
+            s.location(),
+            String::from_utf8_lossy(&res.stderr)
+        );
+        let diff = source.diff(&Fingerprint::of(c, &target));
+        assert!(diff.is_empty(), "restored from {} differs:\n{diff}", s.location());
+        c.drop_database(&target);
+    }
+    fs::remove_dir_all(dir).unwrap();
+    fs::remove_dir_all(fetched).unwrap();
+}
