@@ -187,9 +187,7 @@ impl InPlaceFile {
 impl ArchiveFile for InPlaceFile {
     fn write_all(&mut self, buf: &[u8]) -> Result<()> {
         let shown = self.path.display().to_string();
-        self.file()?
-            .write_all(buf)
-            .map_err(|e| Error::io(format!("could not write to file \"{shown}\""), e))?;
+        append(self.file()?, buf, &shown)?;
         self.pos += buf.len() as u64;
         Ok(())
     }
@@ -203,18 +201,8 @@ impl ArchiveFile for InPlaceFile {
     }
 
     fn patch(&mut self, pos: u64, bytes: &[u8]) -> Result<()> {
-        if pos + bytes.len() as u64 > self.pos {
-            return Err(Error::internal(format!(
-                "patch of {} bytes at {pos} beyond the end ({})",
-                bytes.len(),
-                self.pos
-            )));
-        }
-        let shown = self.path.display().to_string();
-        let f = self.file()?;
-        f.flush()
-            .map_err(|e| Error::io(format!("could not write to file \"{shown}\""), e))?;
-        write_at(f.get_ref(), pos, bytes).map_err(|e| Error::io(format!("could not write to file \"{shown}\""), e))
+        let (end, shown) = (self.pos, self.path.display().to_string());
+        patch_written(self.file()?, end, pos, bytes, &shown)
     }
 
     fn is_atomic(&self) -> bool {
@@ -356,6 +344,26 @@ fn sync_path(path: &Path) -> Result<()> {
 }
 
 /// `pwrite` of `bytes` at `pos`.
+/// Appends `buf` to a buffered output file (`shown` names it in the error).
+fn append(f: &mut BufWriter<File>, buf: &[u8], shown: &str) -> Result<()> {
+    f.write_all(buf)
+        .map_err(|e| Error::io(format!("could not write to file \"{shown}\""), e))
+}
+
+/// Overwrites `bytes` at `pos` of a buffered output file of which `end` bytes were written
+/// (the custom format's data offsets, filled in once known): only within what was written.
+fn patch_written(f: &mut BufWriter<File>, end: u64, pos: u64, bytes: &[u8], shown: &str) -> Result<()> {
+    if pos + bytes.len() as u64 > end {
+        return Err(Error::internal(format!(
+            "patch of {} bytes at {pos} beyond the end ({end})",
+            bytes.len()
+        )));
+    }
+    let io_err = |e| Error::io(format!("could not write to file \"{shown}\""), e);
+    f.flush().map_err(io_err)?;
+    write_at(f.get_ref(), pos, bytes).map_err(io_err)
+}
+
 fn write_at(file: &File, pos: u64, bytes: &[u8]) -> io::Result<()> {
     #[cfg(unix)]
     {
@@ -445,9 +453,7 @@ impl AtomicFile {
 impl ArchiveFile for AtomicFile {
     fn write_all(&mut self, buf: &[u8]) -> Result<()> {
         let tmp = self.tmp.display().to_string();
-        self.file()?
-            .write_all(buf)
-            .map_err(|e| Error::io(format!("could not write to file \"{tmp}\""), e))?;
+        append(self.file()?, buf, &tmp)?;
         self.pos += buf.len() as u64;
         Ok(())
     }
@@ -461,18 +467,8 @@ impl ArchiveFile for AtomicFile {
     }
 
     fn patch(&mut self, pos: u64, bytes: &[u8]) -> Result<()> {
-        if pos + bytes.len() as u64 > self.pos {
-            return Err(Error::internal(format!(
-                "patch of {} bytes at {pos} beyond the end ({})",
-                bytes.len(),
-                self.pos
-            )));
-        }
-        let tmp = self.tmp.display().to_string();
-        let f = self.file()?;
-        f.flush()
-            .map_err(|e| Error::io(format!("could not write to file \"{tmp}\""), e))?;
-        write_at(f.get_ref(), pos, bytes).map_err(|e| Error::io(format!("could not write to file \"{tmp}\""), e))
+        let (end, tmp) = (self.pos, self.tmp.display().to_string());
+        patch_written(self.file()?, end, pos, bytes, &tmp)
     }
 
     fn is_atomic(&self) -> bool {
