@@ -173,12 +173,6 @@ impl InPlaceFile {
         })
     }
 
-    fn file(&mut self) -> Result<&mut BufWriter<File>> {
-        self.file
-            .as_mut()
-            .ok_or_else(|| Error::internal(format!("\"{}\" was already committed", self.path.display())))
-    }
-
     fn forget(&self) {
         in_place_list().retain(|p| p != &self.path);
     }
@@ -186,8 +180,7 @@ impl InPlaceFile {
 
 impl ArchiveFile for InPlaceFile {
     fn write_all(&mut self, buf: &[u8]) -> Result<()> {
-        let shown = self.path.display().to_string();
-        append(self.file()?, buf, &shown)?;
+        append(writer(&mut self.file, &self.path)?, buf, &self.path)?;
         self.pos += buf.len() as u64;
         Ok(())
     }
@@ -201,8 +194,7 @@ impl ArchiveFile for InPlaceFile {
     }
 
     fn patch(&mut self, pos: u64, bytes: &[u8]) -> Result<()> {
-        let (end, shown) = (self.pos, self.path.display().to_string());
-        patch_written(self.file()?, end, pos, bytes, &shown)
+        patch_written(writer(&mut self.file, &self.path)?, self.pos, pos, bytes, &self.path)
     }
 
     fn is_atomic(&self) -> bool {
@@ -344,22 +336,29 @@ fn sync_path(path: &Path) -> Result<()> {
 }
 
 /// `pwrite` of `bytes` at `pos`.
-/// Appends `buf` to a buffered output file (`shown` names it in the error).
-fn append(f: &mut BufWriter<File>, buf: &[u8], shown: &str) -> Result<()> {
+/// The open writer of an archive file not yet committed (`name` names it in the error).
+fn writer<'a>(file: &'a mut Option<BufWriter<File>>, name: &Path) -> Result<&'a mut BufWriter<File>> {
+    file.as_mut()
+        .ok_or_else(|| Error::internal(format!("\"{}\" was already committed", name.display())))
+}
+
+/// Appends `buf` to a buffered output file. The path is formatted only for an error: this
+/// runs once per block of every single-file archive.
+fn append(f: &mut BufWriter<File>, buf: &[u8], path: &Path) -> Result<()> {
     f.write_all(buf)
-        .map_err(|e| Error::io(format!("could not write to file \"{shown}\""), e))
+        .map_err(|e| Error::io(format!("could not write to file \"{}\"", path.display()), e))
 }
 
 /// Overwrites `bytes` at `pos` of a buffered output file of which `end` bytes were written
 /// (the custom format's data offsets, filled in once known): only within what was written.
-fn patch_written(f: &mut BufWriter<File>, end: u64, pos: u64, bytes: &[u8], shown: &str) -> Result<()> {
+fn patch_written(f: &mut BufWriter<File>, end: u64, pos: u64, bytes: &[u8], path: &Path) -> Result<()> {
     if pos + bytes.len() as u64 > end {
         return Err(Error::internal(format!(
             "patch of {} bytes at {pos} beyond the end ({end})",
             bytes.len()
         )));
     }
-    let io_err = |e| Error::io(format!("could not write to file \"{shown}\""), e);
+    let io_err = |e| Error::io(format!("could not write to file \"{}\"", path.display()), e);
     f.flush().map_err(io_err)?;
     write_at(f.get_ref(), pos, bytes).map_err(io_err)
 }
@@ -442,18 +441,11 @@ impl AtomicFile {
     pub fn temp_path(&self) -> &Path {
         &self.tmp
     }
-
-    fn file(&mut self) -> Result<&mut BufWriter<File>> {
-        self.file
-            .as_mut()
-            .ok_or_else(|| Error::internal(format!("\"{}\" was already committed", self.target.display())))
-    }
 }
 
 impl ArchiveFile for AtomicFile {
     fn write_all(&mut self, buf: &[u8]) -> Result<()> {
-        let tmp = self.tmp.display().to_string();
-        append(self.file()?, buf, &tmp)?;
+        append(writer(&mut self.file, &self.target)?, buf, &self.tmp)?;
         self.pos += buf.len() as u64;
         Ok(())
     }
@@ -467,8 +459,7 @@ impl ArchiveFile for AtomicFile {
     }
 
     fn patch(&mut self, pos: u64, bytes: &[u8]) -> Result<()> {
-        let (end, tmp) = (self.pos, self.tmp.display().to_string());
-        patch_written(self.file()?, end, pos, bytes, &tmp)
+        patch_written(writer(&mut self.file, &self.target)?, self.pos, pos, bytes, &self.tmp)
     }
 
     fn is_atomic(&self) -> bool {
