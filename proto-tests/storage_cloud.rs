@@ -21,6 +21,7 @@ use std::process::{Command, Stdio};
 
 use azurite::Azurite;
 use fake_gcs::FakeGcs;
+use pgsnap::archive::writer::RemoteOutput;
 use pgsnap::storage::fanout::Destinations;
 use pgsnap::storage::{AzureCredentials, GcsCredentials, Location, PART_SIZE, Storage};
 use storage_kit::{conformance, payload};
