@@ -1,17 +1,20 @@
 //! Destinations: one storage contract over every place a backup can go (issue 13).
 //!
 //! [`Storage`] is the contract — put a stream, get a stream, list, stat, delete — over
-//! OpenDAL, for the backends this build carries: a local or mounted directory (`file://`) and
-//! S3 or an S3-compatible store (`s3://`). SFTP, WebDAV, Azure Blob and GCS URLs are parsed
-//! and refused as not supported yet. Every operation goes through OpenDAL's retry layer:
+//! OpenDAL, for the backends this build carries: a local or mounted directory (`file://`),
+//! S3 or an S3-compatible store (`s3://`), Azure Blob Storage (`azblob://`, see [`azblob`])
+//! and Google Cloud Storage (`gcs://`, see [`gcs`]). SFTP and WebDAV URLs are parsed and
+//! refused as not supported yet. Every operation goes through OpenDAL's retry layer:
 //! a transient failure (connection reset, 5xx, throttling) is retried with exponential
 //! backoff before it is reported.
 //!
 //! Uploads stream in bounded memory: S3 objects are written as multipart uploads of
-//! [`PART_SIZE`] parts, files are written through a temporary file in
-//! [`UPLOADS_DIR`] and renamed into place when complete; neither is visible under its name
-//! before `finish`, and an abandoned upload is aborted (the multipart upload, the temporary
-//! file).
+//! [`PART_SIZE`] parts, Azure blobs as block blobs of [`PART_SIZE`] blocks, GCS objects as
+//! resumable uploads of [`PART_SIZE`] chunks to a temporary object in [`UPLOADS_DIR`] copied
+//! to their name when complete, files through a temporary file in [`UPLOADS_DIR`] renamed into
+//! place when complete; none is visible under its name before `finish`, and an abandoned
+//! upload is aborted (the multipart upload, the resumable session, the temporary file; staged
+//! Azure blocks are never committed).
 //!
 //! Publication is atomic per backup: a single-file archive `NAME` counts as a backup only
 //! once its sidecar manifest `NAME.manifest` exists, and the manifest is the last object a
@@ -20,7 +23,9 @@
 //! Credentials come from each service's usual environment variables and files, never from
 //! the command line (see [`url`]).
 
+pub mod azblob;
 pub mod fanout;
+pub mod gcs;
 pub mod url;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -30,6 +35,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use opendal::{ErrorKind as DalKind, Operator};
 
+pub use azblob::AzureCredentials;
+pub use gcs::GcsCredentials;
 pub use url::Location;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -40,8 +47,8 @@ use crate::manifest::{MANIFEST_FILE, SIDECAR_SUFFIX};
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts of one upload in flight at once.
 pub const PARTS_IN_FLIGHT: usize = 2;
-/// Directory under a `file://` destination where uploads are written before they are renamed
-/// into place; never listed.
+/// Directory under a `file://` (and `gcs://`) destination where uploads are written before
+/// they are renamed (copied) into place; never listed.
 pub const UPLOADS_DIR: &str = ".pgsnap-uploads";
 
 /// One object: its name relative to the destination, and its size.
@@ -67,6 +74,33 @@ impl std::fmt::Debug for S3Credentials {
     }
 }
 
+/// Credentials a library caller holds, of any backend (see
+/// [`Storage::open_with_credentials`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Credentials<'a> {
+    S3(&'a S3Credentials),
+    Azure(&'a AzureCredentials),
+    Gcs(&'a GcsCredentials),
+}
+
+impl<'a> From<&'a S3Credentials> for Credentials<'a> {
+    fn from(c: &'a S3Credentials) -> Self {
+        Credentials::S3(c)
+    }
+}
+
+impl<'a> From<&'a AzureCredentials> for Credentials<'a> {
+    fn from(c: &'a AzureCredentials) -> Self {
+        Credentials::Azure(c)
+    }
+}
+
+impl<'a> From<&'a GcsCredentials> for Credentials<'a> {
+    fn from(c: &'a GcsCredentials) -> Self {
+        Credentials::Gcs(c)
+    }
+}
+
 /// One destination; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct Storage {
@@ -80,6 +114,8 @@ pub struct Upload {
     writer: opendal::Writer,
     /// The file a `file://` upload becomes, made private once in place.
     local: Option<std::path::PathBuf>,
+    /// A `gcs://` upload's temporary object, copied to `name` by `finish`.
+    staged: Option<(Operator, String)>,
     name: String,
     written: u64,
     shown: String,
@@ -146,14 +182,32 @@ impl Storage {
     }
 
     /// Opens `location` with credentials the caller holds (a library caller reading them
-    /// from its own configuration; tests). Only S3 destinations take them.
-    pub fn open_with_credentials(location: &Location, creds: &S3Credentials) -> Result<Storage> {
-        Storage::open_inner(location, Some(creds))
+    /// from its own configuration; tests) instead of the environment's: [`S3Credentials`],
+    /// [`AzureCredentials`] or [`GcsCredentials`], of the location's kind.
+    pub fn open_with_credentials<'a>(location: &Location, creds: impl Into<Credentials<'a>>) -> Result<Storage> {
+        Storage::open_inner(location, Some(creds.into()))
     }
 
-    fn open_inner(location: &Location, creds: Option<&S3Credentials>) -> Result<Storage> {
+    fn open_inner(location: &Location, creds: Option<Credentials<'_>>) -> Result<Storage> {
         init();
         let shown = location.to_string();
+        let (mut s3, mut azure, mut gcs) = (None, None, None);
+        match creds {
+            None => {}
+            Some(Credentials::S3(c)) if matches!(location, Location::S3 { .. }) => s3 = Some(c),
+            Some(Credentials::Azure(c)) if matches!(location, Location::Azblob { .. }) => azure = Some(c),
+            Some(Credentials::Gcs(c)) if matches!(location, Location::Gcs { .. }) => gcs = Some(c),
+            Some(other) => {
+                return Err(Error::usage(format!(
+                    "destination \"{shown}\": {} credentials do not apply to it",
+                    match other {
+                        Credentials::S3(_) => "S3",
+                        Credentials::Azure(_) => "Azure",
+                        Credentials::Gcs(_) => "GCS",
+                    }
+                )));
+            }
+        }
         let op = match location {
             Location::Fs { root } => {
                 match std::fs::metadata(root) {
@@ -195,7 +249,7 @@ impl Storage {
                     .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
                     .unwrap_or_else(|| "us-east-1".to_string());
                 b = b.region(&region);
-                if let Some(c) = creds {
+                if let Some(c) = s3 {
                     b = b
                         .access_key_id(&c.access_key_id)
                         .secret_access_key(&c.secret_access_key);
@@ -205,6 +259,16 @@ impl Storage {
                 }
                 Operator::new(b).map_err(|e| dal(&shown, "opening", e))?
             }
+            Location::Azblob {
+                container,
+                prefix,
+                endpoint,
+            } => azblob::operator(container, prefix, endpoint.as_deref(), azure, &shown)?,
+            Location::Gcs {
+                bucket,
+                prefix,
+                endpoint,
+            } => gcs::operator(bucket, prefix, endpoint.as_deref(), gcs, &shown)?,
         };
         Ok(Storage {
             op: op.layer(retry_layer()),
@@ -219,11 +283,19 @@ impl Storage {
     /// Starts a streaming upload of `name`.
     pub async fn put(&self, name: &str) -> Result<Upload> {
         check_name(name)?;
+        // GCS: a resumable upload (OpenDAL uses one for a conditional write: "if not exists",
+        // always true of a fresh temporary name), published by `finish`.
+        let staged = match &self.location {
+            Location::Gcs { .. } => Some((self.op.clone(), temporary_name())),
+            _ => None,
+        };
+        let target = staged.as_ref().map_or(name, |(_, t)| t.as_str());
         let writer = self
             .op
-            .writer_with(name)
+            .writer_with(target)
             .chunk(PART_SIZE)
             .concurrent(PARTS_IN_FLIGHT)
+            .if_not_exists(staged.is_some())
             .await
             .map_err(|e| {
                 dal(
@@ -234,11 +306,12 @@ impl Storage {
             })?;
         let local = match &self.location {
             Location::Fs { root } => Some(std::path::Path::new(root).join(name)),
-            Location::S3 { .. } => None,
+            _ => None,
         };
         Ok(Upload {
             writer,
             local,
+            staged,
             name: name.to_string(),
             written: 0,
             shown: self.location.to_string(),
@@ -394,6 +467,14 @@ impl Upload {
             .close()
             .await
             .map_err(|e| dal(&self.shown, &format!("completing the upload of \"{}\"", self.name), e))?;
+        if let Some((op, temp)) = self.staged.take() {
+            let copied = op.copy(&temp, &self.name).await;
+            // The temporary goes either way; failing to remove it leaves an unlisted object.
+            if let Err(e) = op.delete(&temp).await {
+                tracing::warn!("destination \"{}\": removing the temporary \"{temp}\": {e}", self.shown);
+            }
+            copied.map_err(|e| dal(&self.shown, &format!("publishing \"{}\"", self.name), e))?;
+        }
         // OpenDAL creates files with the process umask; a dump holds table data (mode 0600,
         // as local archives). The temporary lived in the private uploads directory until now.
         if let Some(p) = &self.local {
@@ -412,7 +493,14 @@ impl Upload {
         self.writer
             .abort()
             .await
-            .map_err(|e| dal(&self.shown, &format!("aborting the upload of \"{}\"", self.name), e))
+            .map_err(|e| dal(&self.shown, &format!("aborting the upload of \"{}\"", self.name), e))?;
+        if let Some((op, temp)) = self.staged.take() {
+            // A cancelled resumable session leaves no object; this is for one that completed.
+            op.delete(&temp)
+                .await
+                .map_err(|e| dal(&self.shown, &format!("aborting the upload of \"{}\"", self.name), e))?;
+        }
+        Ok(())
     }
 }
 
@@ -428,6 +516,18 @@ impl Download {
             )),
         }
     }
+}
+
+/// A fresh name under [`UPLOADS_DIR`] for a temporary upload (unique per process, time and
+/// call).
+fn temporary_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{UPLOADS_DIR}/{}-{nanos}-{n}.part", std::process::id())
 }
 
 /// Object names are relative, `/`-separated, without empty, `.` or `..` components.

@@ -5,11 +5,19 @@
 //!   S3-compatible store. Endpoint and region fall back to `AWS_ENDPOINT_URL` and
 //!   `AWS_REGION`/`AWS_DEFAULT_REGION`; path-style addressing is the default (what
 //!   S3-compatible servers expect), `path_style=false` asks for virtual-host style.
+//! - `azblob://container[/prefix][?endpoint=URL]`: an Azure Blob Storage container. The
+//!   endpoint falls back to the connection string's, then `AZURE_STORAGE_ENDPOINT`, then
+//!   `https://ACCOUNT.blob.core.windows.net` (see [`super::azblob`]).
+//! - `gcs://bucket[/prefix][?endpoint=URL]`: a Google Cloud Storage bucket. The endpoint falls
+//!   back to `STORAGE_EMULATOR_HOST` (an emulator, as Google's client libraries read it), then
+//!   `https://storage.googleapis.com` (see [`super::gcs`]).
 //!
 //! Credentials never come from the URL: a user name, password or a credential-looking query
 //! key is refused, so secrets do not land in shell history, `ps` output or run records. They
 //! come from each service's usual environment variables and files (`AWS_ACCESS_KEY_ID`,
-//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `~/.aws/credentials`, `AWS_PROFILE`).
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `~/.aws/credentials`, `AWS_PROFILE`;
+//! `AZURE_STORAGE_ACCOUNT`, `AZURE_STORAGE_KEY`, `AZURE_STORAGE_SAS_TOKEN`,
+//! `AZURE_STORAGE_CONNECTION_STRING`; `GOOGLE_APPLICATION_CREDENTIALS`).
 
 use std::fmt;
 
@@ -28,6 +36,18 @@ pub enum Location {
         region: Option<String>,
         /// `None` = the default (path-style).
         path_style: Option<bool>,
+    },
+    /// An Azure Blob Storage container and a prefix inside it (as for S3).
+    Azblob {
+        container: String,
+        prefix: String,
+        endpoint: Option<String>,
+    },
+    /// A Google Cloud Storage bucket and a prefix inside it (as for S3).
+    Gcs {
+        bucket: String,
+        prefix: String,
+        endpoint: Option<String>,
     },
 }
 
@@ -52,7 +72,9 @@ impl Location {
             });
         }
         let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(bad("expected file:///path or s3://bucket/prefix"));
+            return Err(bad(
+                "expected file:///path, s3://bucket/prefix, azblob://container/prefix or gcs://bucket/prefix",
+            ));
         };
         let (rest, query) = match rest.split_once('?') {
             Some((r, q)) => (r, Some(q)),
@@ -62,11 +84,11 @@ impl Location {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
-        if matches!(scheme, "sftp" | "webdav" | "webdavs" | "azblob" | "gcs") {
+        if matches!(scheme, "sftp" | "webdav" | "webdavs") {
             return Err(Error::new(
                 crate::error::ErrorKind::Unsupported,
                 format!(
-                    "destination \"{}\": {scheme}:// destinations are not supported yet (file:// and s3:// are)",
+                    "destination \"{}\": {scheme}:// destinations are not supported yet (file://, s3://, azblob:// and gcs:// are)",
                     redact(url)
                 ),
             ));
@@ -130,7 +152,36 @@ impl Location {
                     path_style,
                 })
             }
-            _ => Err(bad(&format!("unknown scheme \"{scheme}\" (file, s3)"))),
+            "azblob" => {
+                check_bucket(authority, "container", 3, 63, |c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+                })
+                .map_err(|e| bad(&e))?;
+                if authority.contains("--") {
+                    return Err(bad("a container name has no consecutive hyphens"));
+                }
+                Ok(Location::Azblob {
+                    container: authority.to_string(),
+                    prefix: path.trim_matches('/').to_string(),
+                    endpoint: endpoint_option(
+                        query,
+                        "AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY or AZURE_STORAGE_CONNECTION_STRING",
+                    )
+                    .map_err(|e| bad(&e))?,
+                })
+            }
+            "gcs" => {
+                check_bucket(authority, "bucket", 3, 222, |c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
+                })
+                .map_err(|e| bad(&e))?;
+                Ok(Location::Gcs {
+                    bucket: authority.to_string(),
+                    prefix: path.trim_matches('/').to_string(),
+                    endpoint: endpoint_option(query, "GOOGLE_APPLICATION_CREDENTIALS").map_err(|e| bad(&e))?,
+                })
+            }
+            _ => Err(bad(&format!("unknown scheme \"{scheme}\" (file, s3, azblob, gcs)"))),
         }
     }
 }
@@ -142,8 +193,64 @@ impl fmt::Display for Location {
             Location::Fs { root } => write!(f, "file://{root}"),
             Location::S3 { bucket, prefix, .. } if prefix.is_empty() => write!(f, "s3://{bucket}"),
             Location::S3 { bucket, prefix, .. } => write!(f, "s3://{bucket}/{prefix}"),
+            Location::Azblob { container, prefix, .. } if prefix.is_empty() => write!(f, "azblob://{container}"),
+            Location::Azblob { container, prefix, .. } => write!(f, "azblob://{container}/{prefix}"),
+            Location::Gcs { bucket, prefix, .. } if prefix.is_empty() => write!(f, "gcs://{bucket}"),
+            Location::Gcs { bucket, prefix, .. } => write!(f, "gcs://{bucket}/{prefix}"),
         }
     }
+}
+
+/// A container or bucket name: `min..=max` characters the service allows, starting and
+/// ending with a letter or digit (Azure's and Google's naming rules, checked here so a typo is
+/// a usage error rather than a 400 from the service).
+fn check_bucket(
+    name: &str,
+    what: &str,
+    min: usize,
+    max: usize,
+    allowed: impl Fn(char) -> bool,
+) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("no {what} given"));
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if name.len() < min
+        || name.len() > max
+        || !name.chars().all(allowed)
+        || !edge_ok(name.chars().next())
+        || !edge_ok(name.chars().last())
+    {
+        return Err(format!(
+            "\"{name}\" is not a valid {what} name ({min} to {max} lowercase letters, digits and the separators the service allows)"
+        ));
+    }
+    Ok(())
+}
+
+/// The query of an `azblob://` or `gcs://` URL: only `endpoint=URL`; a credential-looking key
+/// is refused with a pointer to the service's environment variables (`env_hint`).
+fn endpoint_option(query: Option<&str>, env_hint: &str) -> std::result::Result<Option<String>, String> {
+    let mut endpoint = None;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "endpoint" => {
+                let v = percent_decode(v)?;
+                if !(v.starts_with("http://") || v.starts_with("https://")) {
+                    return Err("endpoint takes an http:// or https:// URL".to_string());
+                }
+                endpoint = Some(v.trim_end_matches('/').to_string());
+            }
+            k if is_secret_key(k) => {
+                return Err(format!(
+                    "credentials do not belong in the URL; use the environment ({env_hint})"
+                ));
+            }
+            other => return Err(format!("unknown option \"{other}\" (endpoint)")),
+        }
+    }
+    Ok(endpoint)
 }
 
 /// `/a//b/` → `/a/b`.
@@ -152,12 +259,35 @@ fn normalize_dir(p: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-/// The URL with anything between `://` and `@` hidden, for error messages.
+/// The URL with anything between `://` and `@` hidden, and the values of credential-looking
+/// query keys, for error messages.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
+    let (url, query) = match url.split_once('?') {
+        Some((u, q)) => (u, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (url.find("://"), url.find('@')) {
         (Some(s), Some(a)) if a > s => format!("{}://***{}", &url[..s], &url[a..]),
         _ => url.to_string(),
+    };
+    if let Some(q) = query {
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if is_secret_key(k) => format!("{k}=***"),
+                _ => p.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
+}
+
+/// A query key that would carry a secret (`sig` is a SAS token's signature).
+fn is_secret_key(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    SECRET_KEYS.iter().any(|s| k.contains(s)) || k == "sig"
 }
 
 fn percent_decode(s: &str) -> std::result::Result<String, String> {
@@ -246,7 +376,84 @@ mod tests {
     fn other_backends_are_named_as_not_supported_yet() {
         let e = Location::parse("sftp://u@h/p").unwrap_err();
         assert_eq!(e.kind(), crate::error::ErrorKind::Unsupported);
-        let e = Location::parse("gcs://b/p").unwrap_err();
-        assert_eq!(e.kind(), crate::error::ErrorKind::Unsupported);
+    }
+
+    #[test]
+    fn azblob_urls() {
+        let l = Location::parse(
+            "azblob://backups/nightly/db%20one/?endpoint=http%3A%2F%2F127.0.0.1%3A10000%2Fdevstoreaccount1",
+        )
+        .unwrap();
+        assert_eq!(
+            l,
+            Location::Azblob {
+                container: "backups".into(),
+                prefix: "nightly/db one".into(),
+                endpoint: Some("http://127.0.0.1:10000/devstoreaccount1".into()),
+            }
+        );
+        assert_eq!(l.to_string(), "azblob://backups/nightly/db one");
+        assert_eq!(
+            Location::parse("azblob://my-backups").unwrap().to_string(),
+            "azblob://my-backups"
+        );
+        for bad in [
+            "azblob:///x",
+            "azblob://ab",
+            "azblob://Upper",
+            "azblob://a_b_c",
+            "azblob://-abc",
+            "azblob://ab--cd",
+            "azblob://abc?region=x",
+            "azblob://abc?endpoint=ftp://x",
+        ] {
+            assert!(Location::parse(bad).is_err(), "{bad}");
+        }
+        for secret in [
+            "azblob://abc?sig=s3cr3t",
+            "azblob://abc?account_key=s3cr3t",
+            "azblob://abc?sas_token=s3cr3t",
+        ] {
+            let e = Location::parse(secret).unwrap_err().to_string();
+            assert!(e.contains("AZURE_STORAGE_KEY") && !e.contains("s3cr3t"), "{e}");
+        }
+        let e = Location::parse("azblob://acct:s3cr3t@abc/x").unwrap_err().to_string();
+        assert!(!e.contains("s3cr3t"), "{e}");
+    }
+
+    #[test]
+    fn gcs_urls() {
+        let l = Location::parse("gcs://my_bucket.example/pre/fix?endpoint=http://127.0.0.1:4443").unwrap();
+        assert_eq!(
+            l,
+            Location::Gcs {
+                bucket: "my_bucket.example".into(),
+                prefix: "pre/fix".into(),
+                endpoint: Some("http://127.0.0.1:4443".into()),
+            }
+        );
+        assert_eq!(l.to_string(), "gcs://my_bucket.example/pre/fix");
+        assert_eq!(
+            Location::parse("gcs://bk1").unwrap(),
+            Location::Gcs {
+                bucket: "bk1".into(),
+                prefix: String::new(),
+                endpoint: None
+            }
+        );
+        for bad in [
+            "gcs://",
+            "gcs://B",
+            "gcs://x",
+            "gcs://bk?color=red",
+            "gcs://bk1?endpoint=127.0.0.1:1",
+        ] {
+            assert!(Location::parse(bad).is_err(), "{bad}");
+        }
+        let e = Location::parse("gcs://bk1?token=s3cr3t").unwrap_err().to_string();
+        assert!(
+            e.contains("GOOGLE_APPLICATION_CREDENTIALS") && !e.contains("s3cr3t"),
+            "{e}"
+        );
     }
 }
