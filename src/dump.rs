@@ -2,6 +2,7 @@
 //! custom or tar, through the [`ArchiveWriter`] seam) that appears under its final name only
 //! when complete.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -308,33 +309,43 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     let mut toc = header_toc(special, version, &opts.selection, sections);
     let mut jobs = Vec::new();
     let mut lo_jobs = Vec::new();
-    for p in &planned.entries {
-        toc.push(to_toc(p.dump_id, &p.entry, &p.deps, version));
-        if let Some(data) = &p.entry.data {
-            jobs.push(ExportJob {
-                id: p.dump_id,
-                table: data.clone(),
-            });
+    // Partitions loaded through their root say so in their entry (as pg_restore reads it).
+    let mut insert_into = HashMap::new();
+    // The plan is consumed: each entry's rendered SQL moves into the TOC the writer keeps,
+    // and nothing of the catalog outlives this loop (it would sit idle through the data
+    // phase, a few kB per table).
+    for p in planned.entries {
+        let mut e = p.entry;
+        let data = e.data.take();
+        let large_objects = std::mem::take(&mut e.large_objects);
+        let mut had_data = data.is_some();
+        if let Some(data) = &data
+            && let Some(root) = e
+                .defn
+                .as_deref()
+                .and_then(|d| d.strip_prefix("-- load via partition root "))
+        {
+            insert_into.insert(data.table_oid, root.to_string());
         }
-        if !p.entry.large_objects.is_empty() {
+        if !large_objects.is_empty() {
             lo_jobs.push(LargeObjectJob {
                 id: p.dump_id,
-                tag: p.entry.tag.clone(),
-                oids: p.entry.large_objects.clone(),
+                tag: e.tag.clone(),
+                oids: large_objects,
             });
+            had_data = true;
+        }
+        let mut entry = to_toc(p.dump_id, e, p.deps, version);
+        entry.had_dumper = had_data;
+        toc.push(entry);
+        if let Some(table) = data {
+            jobs.push(ExportJob { id: p.dump_id, table });
         }
     }
+    drop(cat.depend);
+    drop(cat.ext_members);
 
     let entries = toc.len();
-    // Partitions loaded through their root say so in their entry (as pg_restore reads it).
-    let insert_into = planned
-        .entries
-        .iter()
-        .filter_map(|p| {
-            let root = p.entry.defn.as_deref()?.strip_prefix("-- load via partition root ")?;
-            Some((p.entry.data.as_ref()?.table_oid, root.to_string()))
-        })
-        .collect();
     let header = Header {
         version,
         // The writer sets the format byte its format needs.
@@ -492,50 +503,52 @@ fn header_toc(
         } else {
             database_id.into_iter().collect()
         };
-        toc.push(to_toc(id, &e, &deps, version));
         if e.desc == "DATABASE" {
             database_id = Some(id);
         }
+        toc.push(to_toc(id, e, deps, version));
         // The database's comment and ACL are section-less entries after a pre-data one.
         for a in attached
             .into_iter()
             .filter(|_| selection.schema && section_wanted(sections, Section::PreData))
         {
             let aid = toc.len() as i32 + 1;
-            toc.push(to_toc(aid, &a, &[id], version));
+            toc.push(to_toc(aid, a, vec![id], version));
         }
     }
     toc
 }
 
-fn to_toc(dump_id: i32, e: &Entry, deps: &[i32], version: ArchiveVersion) -> TocEntry {
+fn to_toc(dump_id: i32, e: Entry, deps: Vec<i32>, version: ArchiveVersion) -> TocEntry {
     let (tableoid, oid) = match e.key {
         Some(k) => (k.tableoid.to_string(), k.oid.to_string()),
         None => ("0".to_string(), e.toc_oid.unwrap_or(0).to_string()),
     };
+    // Statistics entries carry their relation's relkind for the planner only; pg_dump
+    // writes it on relation entries alone.
+    let relkind = if version >= ArchiveVersion::V1_16 && e.desc != "STATISTICS DATA" {
+        e.relkind.map(i32::from).unwrap_or(0)
+    } else {
+        0
+    };
+    // The entry's strings move into the TOC: the rendered SQL is held once, by the writer.
     TocEntry {
         dump_id,
         had_dumper: e.data.is_some() || !e.large_objects.is_empty(),
         tableoid,
         oid,
-        tag: e.tag.clone(),
-        desc: e.desc.clone(),
+        tag: e.tag,
+        desc: e.desc,
         section: e.section.code(),
-        defn: e.defn.clone(),
-        drop_stmt: e.drop_stmt.clone(),
-        copy_stmt: e.copy_stmt.clone(),
-        namespace: e.schema.clone(),
-        tablespace: e.tablespace.clone(),
-        tableam: e.tableam.clone(),
-        // Statistics entries carry their relation's relkind for the planner only; pg_dump
-        // writes it on relation entries alone.
-        relkind: if version >= ArchiveVersion::V1_16 && e.desc != "STATISTICS DATA" {
-            e.relkind.map(i32::from).unwrap_or(0)
-        } else {
-            0
-        },
-        owner: e.owner.clone(),
-        deps: deps.to_vec(),
+        defn: e.defn,
+        drop_stmt: e.drop_stmt,
+        copy_stmt: e.copy_stmt,
+        namespace: e.schema,
+        tablespace: e.tablespace,
+        tableam: e.tableam,
+        relkind,
+        owner: e.owner,
+        deps,
         // The writer names data files (directory, tar) or records offsets (custom).
         filename: String::new(),
     }
