@@ -168,11 +168,12 @@ impl RunRecord {
         if let Some(t) = self.test_restore.as_ref().filter(|t| !t.ok) {
             return Some(format!("test restore: {}", t.summary()));
         }
+        let error = || self.error.as_deref().unwrap_or("failed").to_string();
         match (self.outcome, self.failed_step) {
+            (Outcome::Failed, Some(FailedStep::Verify)) => Some(format!("verify: {}", error())),
+            (Outcome::Failed, Some(FailedStep::TestRestore)) => Some(format!("test restore: {}", error())),
             // Records of older versions: an archive beside a failed run failed its checks.
-            (Outcome::Failed, None) if self.archive.is_some() => {
-                Some(format!("checks: {}", self.error.as_deref().unwrap_or("failed")))
-            }
+            (Outcome::Failed, None) if self.archive.is_some() => Some(format!("checks: {}", error())),
             _ => None,
         }
     }
