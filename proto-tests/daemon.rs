@@ -607,8 +607,11 @@ fn daemon_schedules_rotates_skips_overlaps_recovers_and_stops_cleanly() {
     assert!(st[0].get("daemon_pid").is_none(), "{st}");
 }
 
-/// (ok, archive, tables, rows, error) of each scheduled test restore of `job`, oldest first.
-fn restores(state: &Path, job: &str) -> Vec<(bool, String, Option<i64>, Option<i64>, Option<String>)> {
+/// A scheduled test restore in the state: (ok, archive, tables, rows, error).
+type RestoreRow = (bool, String, Option<i64>, Option<i64>, Option<String>);
+
+/// Each scheduled test restore of `job`, oldest first.
+fn restores(state: &Path, job: &str) -> Vec<RestoreRow> {
     if !state.join("state.db").exists() {
         return Vec::new();
     }
