@@ -111,12 +111,13 @@ fn runs(state: &Path, job: &str) -> Vec<Run> {
     }
     let c = rusqlite::Connection::open(state.join("state.db")).unwrap();
     c.busy_timeout(Duration::from_secs(5)).unwrap();
-    let mut s = c
-        .prepare(
-            "SELECT job, trigger, scheduled_for, started, finished, outcome, error, record_path
-             FROM runs WHERE job = ?1 ORDER BY started_ms, id",
-        )
-        .unwrap();
+    // The daemon creates the file before its tables: looked at in between, it has no runs.
+    let Ok(mut s) = c.prepare(
+        "SELECT job, trigger, scheduled_for, started, finished, outcome, error, record_path
+         FROM runs WHERE job = ?1 ORDER BY started_ms, id",
+    ) else {
+        return Vec::new();
+    };
     let ts = |v: Option<String>| v.map(|s| s.parse::<Timestamp>().unwrap());
     s.query_map([job], |r| {
         Ok(Run {
@@ -604,4 +605,163 @@ fn daemon_schedules_rotates_skips_overlaps_recovers_and_stops_cleanly() {
     let o = pgsnap(&["status", "--json", "-c", cfg_s]);
     let st: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(st[0].get("daemon_pid").is_none(), "{st}");
+}
+
+/// A scheduled test restore in the state: (ok, archive, tables, rows, error).
+type RestoreRow = (bool, String, Option<i64>, Option<i64>, Option<String>);
+
+/// Each scheduled test restore of `job`, oldest first.
+fn restores(state: &Path, job: &str) -> Vec<RestoreRow> {
+    if !state.join("state.db").exists() {
+        return Vec::new();
+    }
+    let c = rusqlite::Connection::open(state.join("state.db")).unwrap();
+    c.busy_timeout(Duration::from_secs(5)).unwrap();
+    let Ok(mut s) =
+        c.prepare("SELECT ok, archive, tables, rows, error FROM restores WHERE job = ?1 ORDER BY at_ms, id")
+    else {
+        return Vec::new();
+    };
+    s.query_map([job], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// `verify.restore.schedule`: the daemon test-restores the latest good backup on its own
+/// schedule (the job has none for backups); a backup that fails it is marked, stops counting
+/// as a backup (the next restore takes the good one before it), is kept while it is the
+/// newest, and is pruned once a newer good backup exists. Evidence in the state and
+/// `pgsnap status`.
+#[test]
+fn scheduled_test_restores_check_the_latest_good_backup_and_mark_failures() {
+    let cluster = Cluster::shared(MAJOR);
+    let db = cluster.create_database(
+        "restores",
+        "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 700) g;
+         CREATE TABLE u AS SELECT g AS id FROM generate_series(1, 30) g;",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("pgsnap.toml");
+    let state = dir.path().join("state");
+    let dest = dir.path().join("backups");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nstate_dir = \"state\"\ngrace_period = \"5s\"\n\n\
+             [jobs.checked]\ndestination = \"backups\"\n\
+             source = {{ host = \"{host}\", port = {port}, user = \"postgres\", dbname = \"{db}\" }}\n\
+             retention = {{ keep_last = 1 }}\n\
+             [jobs.checked.verify.restore]\nhost = \"{host}\"\nport = {port}\nuser = \"postgres\"\n\
+             pg_restore = \"{pg_restore}\"\nschedule = \"*/3 * * * * *\"\n",
+            host = cluster.socket_dir().display(),
+            port = cluster.port,
+            pg_restore = support::pg_bin(MAJOR, "pg_restore").display(),
+        ),
+    )
+    .unwrap();
+    let cfg_s = cfg.to_str().unwrap();
+
+    // Two backups; with a restore schedule, no test restore follows a run.
+    for _ in 0..2 {
+        let o = pgsnap(&["run", "checked", "--no-prune", "-c", cfg_s]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let mut names = visible(&dest, ".dump");
+    assert_eq!(names.len(), 2);
+    let good = dest.join(names.remove(0));
+    let broken = dest.join(names.remove(0));
+    for n in visible(&dest, ".json") {
+        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dest.join(n)).unwrap()).unwrap();
+        assert!(r.get("test_restore").is_none(), "{r}");
+    }
+    // The newer archive is damaged after its run.
+    let len = std::fs::metadata(&broken).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&broken)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+
+    let mut d = Daemon::start(&cfg, dir.path().join("d.log"));
+    let log_path = d.log.clone();
+    let log = move || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let seen = wait_for(
+        "two scheduled test restores",
+        Duration::from_secs(40),
+        || {
+            let r = restores(&state, "checked");
+            (r.len() >= 2).then_some(r)
+        },
+        &log,
+    );
+    // The first took the newest backup and failed; the second the good one before it.
+    assert!(!seen[0].0, "{seen:?}");
+    assert_eq!(seen[0].1, broken.display().to_string());
+    assert!(
+        seen[0].4.as_deref().is_some_and(|e| e.contains("pg_restore failed")),
+        "{seen:?}"
+    );
+    assert!(seen[1].0, "{seen:?}\n{}", log());
+    assert_eq!(seen[1].1, good.display().to_string());
+    assert_eq!((seen[1].2, seen[1].3), (Some(2), Some(730)), "{seen:?}");
+    let text = log();
+    assert!(
+        text.contains("job \"checked\": test restore schedule \"*/3 * * * * *\" (UTC), next at "),
+        "{text}"
+    );
+    assert!(text.contains("the backup no longer counts as a good backup"), "{text}");
+
+    let o = pgsnap(&["status", "-c", cfg_s]);
+    let status = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        status.contains("last test restore: ") && status.contains(" ok (2 table(s), 730 rows as in the manifest) of "),
+        "{status}"
+    );
+    assert!(status.contains("next test restore: "), "{status}");
+    d.signal("TERM");
+    assert_eq!(d.wait(Duration::from_secs(20)), Some(0), "{}", log());
+    // No scratch database left behind.
+    let left = cluster.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_database WHERE datname LIKE 'pgsnap\\_verify\\_checked\\_%'",
+    );
+    assert_eq!(left.trim(), "0");
+
+    // The damaged backup is marked, not counted by retention, kept while it is the newest.
+    let o = pgsnap(&["backups", "list", "checked", "-c", cfg_s]);
+    let list = String::from_utf8_lossy(&o.stdout).into_owned();
+    let broken_name = broken.file_name().unwrap().to_str().unwrap();
+    let good_name = good.file_name().unwrap().to_str().unwrap();
+    let line = list.lines().find(|l| l.contains(broken_name)).unwrap();
+    assert!(
+        line.contains("FAILED-CHECK not a backup, kept until a newer good backup exists: scheduled test restore at "),
+        "{list}"
+    );
+    assert!(
+        list.lines()
+            .find(|l| l.contains(good_name))
+            .unwrap()
+            .ends_with("keep last"),
+        "{list}"
+    );
+    let o = pgsnap(&["backups", "list", "checked", "--json", "-c", cfg_s]);
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed[0]["failed_check"]["superseded"], false, "{}", listed[0]);
+    assert_eq!(listed[0]["restores"][0]["ok"], false, "{}", listed[0]);
+    assert!(listed[0].get("retention").is_none(), "{}", listed[0]);
+
+    // A new good backup: pruning forgets the older good one (keep_last 1) and the damaged one.
+    let o = pgsnap(&["run", "checked", "-c", cfg_s]);
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        text.contains(&format!("forget {broken_name} ")) && text.contains("(failed check: scheduled test restore at "),
+        "{text}"
+    );
+    assert!(text.contains(&format!("forget {good_name} ")), "{text}");
+    assert_eq!(visible(&dest, ".dump").len(), 1, "{text}");
+    assert!(!broken.exists() && !good.exists());
 }

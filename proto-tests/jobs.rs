@@ -613,3 +613,219 @@ fn predeploy_pins_tags_and_releases() {
     );
     assert_eq!(o.status.code(), Some(1));
 }
+
+fn git(repo: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .env_remove("GIT_DIR")
+        .output()
+        .expect("git is needed by this test (scripts/provision installs it)");
+    assert!(o.status.success(), "git {args:?}: {}", err(&o));
+    out(&o)
+}
+
+fn commits(repo: &Path) -> usize {
+    git(repo, &["rev-list", "--count", "HEAD"]).trim().parse().unwrap()
+}
+
+/// Sessions of `db` waiting for a lock (the dumps queued behind the test's lock).
+fn lock_waiters(cluster: &Cluster, db: &str) -> usize {
+    cluster
+        .psql(
+            "postgres",
+            &format!(
+                "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+                 WHERE NOT l.granted AND d.datname = '{db}'"
+            ),
+        )
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A data-only archive and a schema-only SQL file from one snapshot: both dumps wait behind
+/// a lock the test holds while it changes the database, and neither sees the change. The
+/// schema file goes into a git work tree: committed when it changed, not when it did not,
+/// its diff showing the change; a path that is not a work tree fails the run but keeps a
+/// good backup; pruning takes the schema files with their archives.
+#[test]
+fn schema_file_from_the_archives_snapshot_committed_to_git_when_changed() {
+    let db = TestDb::new(
+        MAJOR,
+        "jobs_schema",
+        "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 100);
+         GRANT SELECT ON orders TO PUBLIC;
+         CREATE TABLE blocker (id int);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    let dest = dir.path().join("backups");
+    let config = dir.path().join("pgsnap.toml");
+    let job = |work_tree: &str| {
+        format!(
+            "[jobs.shop]\ndestination = \"backups\"\ncontent = \"data-only\"\nformat = \"custom\"\n\
+             source = {{ host = \"{}\", port = {}, user = \"postgres\", dbname = \"{}\" }}\n\
+             retention = {{ keep_last = 2 }}\n\
+             [jobs.shop.schema_file]\nowners = false\nprivileges = false\n\
+             [jobs.shop.schema_file.git]\nwork_tree = \"{work_tree}\"\nfile = \"db/schema.sql\"\n\
+             author = \"Schema Bot <bot@example.com>\"\n",
+            db.cluster.socket_dir().display(),
+            db.cluster.port,
+            db.name
+        )
+    };
+    write_config(&config, &job("repo"));
+    let cfg = config.to_str().unwrap();
+
+    // Run 1: the test holds blocker's lock; once both dumps wait behind it (so both are
+    // under their snapshot), a table is created and rows are added, then the lock goes.
+    let mut holder = db
+        .cluster
+        .tool("psql")
+        .args(["-X", "-q", "-d", &db.name, "-c"])
+        .arg("BEGIN; LOCK TABLE blocker IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600);")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let holder_pid = {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let pid = db.cluster.psql(
+                "postgres",
+                &format!(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND query LIKE '%pg_sleep(600)%' \
+                     AND pid <> pg_backend_pid()",
+                    db.name
+                ),
+            );
+            if !pid.trim().is_empty() {
+                break pid.trim().to_string();
+            }
+            assert!(std::time::Instant::now() < end, "the lock holder did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let mut run = Command::new(env!("CARGO_BIN_EXE_pgsnap"))
+        .args(["run", "shop", "-c", cfg])
+        .env("XDG_STATE_HOME", dir.path())
+        .env("TZ", "UTC")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while lock_waiters(&db.cluster, &db.name) < 2 {
+        assert!(
+            std::time::Instant::now() < end && run.try_wait().unwrap().is_none(),
+            "the archive and schema dumps did not both wait for the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    db.psql("CREATE TABLE late (id int); INSERT INTO orders SELECT generate_series(101, 150);");
+    db.cluster
+        .psql("postgres", &format!("SELECT pg_terminate_backend({holder_pid})"));
+    let _ = holder.wait();
+    let o = run.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+
+    let recs = records(&dest);
+    assert_eq!(recs.len(), 1);
+    let r = &recs[0];
+    assert_eq!(r["outcome"], "succeeded");
+    assert_eq!(r["content"], "data-only");
+    assert!(!r["snapshot"].as_str().unwrap().is_empty(), "{r}");
+    assert!(
+        r["snapshot_time"].as_str().unwrap().parse::<jiff::Timestamp>().is_ok(),
+        "{r}"
+    );
+    // The archive has the rows of the snapshot: not the 50 added while the dumps waited.
+    assert_eq!(r["rows"], 100, "{r}");
+    let schema = &r["schema"];
+    let schema_path = dest.join(schema["file"].as_str().unwrap());
+    assert_eq!(schema["sha256"], sha256_hex(&schema_path));
+    assert_eq!(schema["size"], std::fs::metadata(&schema_path).unwrap().len());
+    assert_eq!(schema["owners"], false);
+    let sql = std::fs::read_to_string(&schema_path).unwrap();
+    assert!(sql.contains("CREATE TABLE public.orders"), "{sql}");
+    assert!(
+        !sql.contains("late"),
+        "the schema file saw a table created after its snapshot:\n{sql}"
+    );
+    for absent in ["OWNER TO", "GRANT ", "COPY ", "\\restrict"] {
+        assert!(!sql.contains(absent), "{absent}:\n{sql}");
+    }
+    // The archive holds data only, of the same tables.
+    let archive = dest.join(r["archive"].as_str().unwrap());
+    let toc = out(&db.cluster.tool("pg_restore").arg("-l").arg(&archive).output().unwrap());
+    assert!(toc.contains("TABLE DATA public orders"), "{toc}");
+    assert!(!toc.contains("late"), "{toc}");
+    // Committed: the work tree's file is the schema file, the message names job, database
+    // and snapshot time.
+    let g = &schema["git"];
+    assert_eq!(g["committed"], true, "{r}");
+    assert_eq!(g["commit"].as_str().unwrap(), git(&repo, &["rev-parse", "HEAD"]).trim());
+    assert_eq!(commits(&repo), 1);
+    assert_eq!(std::fs::read(repo.join("db/schema.sql")).unwrap(), sql.as_bytes());
+    let message = git(&repo, &["log", "-1", "--format=%an <%ae>%n%B"]);
+    assert!(message.starts_with("Schema Bot <bot@example.com>\n"), "{message}");
+    assert!(message.contains("job shop"), "{message}");
+    assert!(message.contains(&db.name), "{message}");
+    assert!(message.contains(r["snapshot_time"].as_str().unwrap()), "{message}");
+
+    // Run 2 sees the new table: a commit whose diff adds it.
+    let o = pgsnap(&["run", "shop", "-c", cfg], "");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(commits(&repo), 2);
+    let diff = git(&repo, &["show", "HEAD", "--format=", "--", "db/schema.sql"]);
+    assert!(diff.contains("+CREATE TABLE public.late"), "{diff}");
+    // Run 3, nothing changed: the same bytes, no commit.
+    let o = pgsnap(&["run", "shop", "-c", cfg], "");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(commits(&repo), 2, "an unchanged schema made a commit");
+    let recs = records(&dest);
+    let (r2, r3) = (&recs[recs.len() - 2], &recs[recs.len() - 1]);
+    assert_eq!(r3["schema"]["git"]["committed"], false, "{r3}");
+    assert_eq!(
+        r3["schema"]["sha256"], r2["schema"]["sha256"],
+        "the schema file is not deterministic"
+    );
+    assert_eq!(r3["schema"]["git"]["commit"], r2["schema"]["git"]["commit"]);
+    // A DDL change: a commit showing it.
+    db.psql("ALTER TABLE orders ADD COLUMN note text");
+    let o = pgsnap(&["run", "shop", "-c", cfg], "");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(commits(&repo), 3);
+    let diff = git(&repo, &["show", "HEAD", "--format=", "--", "db/schema.sql"]);
+    assert!(diff.contains("+    note text"), "{diff}");
+    // keep_last 2: the pruned runs' schema files went with their archives.
+    assert_eq!(archives(&dest, ".dump").len(), 2);
+    assert_eq!(archives(&dest, ".schema.sql").len(), 2, "{:?}", archives(&dest, ""));
+
+    // Not a work tree: the run fails (exit 1, the reason named), its archive is good and is
+    // counted as a backup.
+    let plain = dir.path().join("not-a-repo");
+    std::fs::create_dir(&plain).unwrap();
+    write_config(&config, &job("not-a-repo"));
+    let o = pgsnap(&["run", "shop", "-c", cfg], "");
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(err(&o).contains("is not a git work tree"), "{}", err(&o));
+    let recs = records(&dest);
+    let failed = recs.last().unwrap();
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(failed["failed_step"], "git");
+    assert!(
+        failed["schema"]["git"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a git work tree")
+    );
+    let o = pgsnap(&["backups", "list", "shop", "-c", cfg, "--json"], "");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(listed[0]["archive"], failed["archive"]);
+    assert_eq!(listed[0]["retention"]["keep"], true, "{}", listed[0]);
+}

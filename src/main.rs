@@ -790,6 +790,25 @@ fn execute(
     if let Some(t) = &r.test_restore {
         out.push_str(&format!("test restore {}\n", t.summary()));
     }
+    if let Some(s) = &r.schema {
+        let dir = outcome.record_path.parent().unwrap_or(std::path::Path::new(""));
+        out.push_str(&format!(
+            "schema file {} (snapshot {} of {})\n",
+            dir.join(&s.file).display(),
+            r.snapshot.as_deref().unwrap_or("?"),
+            r.snapshot_time.as_deref().unwrap_or("?")
+        ));
+        match &s.git {
+            Some(g) if g.committed => out.push_str(&format!(
+                "committed {} to {} as {}\n",
+                g.file,
+                g.work_tree,
+                g.commit.as_deref().unwrap_or("?")
+            )),
+            Some(g) => out.push_str(&format!("{} in {} unchanged: no commit\n", g.file, g.work_tree)),
+            None => {}
+        }
+    }
     for d in &r.notifications {
         if d.outcome == pgsnap::notify::DeliveryOutcome::Delivered {
             out.push_str(&format!("notified {} ({})\n", d.notifier, d.channel));
@@ -983,8 +1002,10 @@ fn backups_list(ui: &Ui, config: Option<&std::path::Path>, name: Option<&str>, j
             ui.say(Level::Warning, p);
         }
         let verdicts = pgsnap::jobs::inventory(job, &listed, now);
+        let failed = pgsnap::jobs::failed_checks(&listed);
         for l in &listed {
             let verdict = verdicts.iter().find(|v| v.listed.record_path == l.record_path);
+            let failed_check = failed.iter().find(|f| f.listed.record_path == l.record_path);
             let rules: Vec<&str> = verdict
                 .map(|v| v.rules.iter().map(|r| r.name()).collect())
                 .unwrap_or_default();
@@ -1004,14 +1025,29 @@ fn backups_list(ui: &Ui, config: Option<&std::path::Path>, name: Option<&str>, j
                             serde_json::json!({ "keep": !rules.is_empty(), "rules": rules }),
                         );
                     }
+                    if let Some(f) = failed_check {
+                        obj.insert(
+                            "failed_check".into(),
+                            serde_json::json!({ "reason": f.reason, "superseded": f.superseded }),
+                        );
+                    }
                 }
                 items.push(v);
                 continue;
             }
-            let decision = match verdict {
-                Some(_) if rules.is_empty() => "forget (no rule keeps it)".to_string(),
-                Some(_) => format!("keep {}", rules.join(",")),
-                None => match &l.record.error {
+            let decision = match (verdict, failed_check) {
+                (Some(_), _) if rules.is_empty() => "forget (no rule keeps it)".to_string(),
+                (Some(_), _) => format!("keep {}", rules.join(",")),
+                (None, Some(f)) => format!(
+                    "FAILED-CHECK not a backup, {}: {}",
+                    if f.superseded {
+                        "deleted by the next prune"
+                    } else {
+                        "kept until a newer good backup exists"
+                    },
+                    f.reason
+                ),
+                (None, None) => match &l.record.error {
                     Some(e) => format!("error: {e}"),
                     None => "archive missing".to_string(),
                 },

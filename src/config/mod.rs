@@ -214,6 +214,30 @@ pub struct Job {
     pub notifiers: Vec<Notifier>,
     pub encryption: Encryption,
     pub verify: Verification,
+    /// `[jobs.NAME.schema_file]`: a schema-only plain SQL file from the archive's snapshot.
+    pub schema_file: Option<SchemaFile>,
+}
+
+/// A schema-only plain SQL file written by every run beside the archive, from the same
+/// snapshot (see `jobs::schema`), optionally committed to a git work tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaFile {
+    /// `owners = false`: no `ALTER ... OWNER TO` (`--no-owner`).
+    pub owners: bool,
+    /// `privileges = false`: no GRANT/REVOKE (`--no-privileges`).
+    pub privileges: bool,
+    pub git: Option<GitTarget>,
+}
+
+/// Where the schema file is committed: `file` (relative, inside the work tree) of the git
+/// work tree at `work_tree`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitTarget {
+    pub work_tree: PathBuf,
+    pub file: PathBuf,
+    /// `author = "Name <email>"`: the commits' author and committer; else git's own
+    /// configuration decides.
+    pub author: Option<(String, String)>,
 }
 
 /// Whom a job's archives are encrypted to (`pgsnap dump --encrypt-to`, `--encrypt-to-file`,
@@ -232,7 +256,7 @@ impl Encryption {
 }
 
 /// What is checked after each successful run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Verification {
     /// `pgsnap verify` on the new archive (default on).
     pub enabled: bool,
@@ -253,13 +277,16 @@ impl Default for Verification {
 }
 
 /// A test restore into a scratch database created (and dropped) on this server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct TestRestore {
     /// Where to connect to create the scratch database (`dbname` defaults to `postgres`).
     pub server: Source,
     /// The `pg_restore` to run; else the one of the server's major version in the usual
     /// places, else `pg_restore` on PATH.
     pub pg_restore: Option<PathBuf>,
+    /// `schedule`: the daemon test-restores the job's latest good backup at these fire
+    /// times (in the job's time zone) instead of after each run.
+    pub schedule: Option<Schedule>,
 }
 
 impl Job {

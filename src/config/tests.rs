@@ -491,7 +491,96 @@ const BAD: &[Bad] = &[
         key: "notifiers.s.api_base",
         says: "unknown key",
     },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.schema_file]\nowner = false\n",
+        line: 5,
+        key: "jobs.a.schema_file.owner",
+        says: "unknown key (expected one of: owners, privileges, git)",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.schema_file]\nprivileges = \"no\"\n",
+        line: 5,
+        key: "jobs.a.schema_file.privileges",
+        says: "true or false",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nschema_file = true\n",
+        line: 4,
+        key: "jobs.a.schema_file",
+        says: "a table",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.schema_file.git]\nfile = \"schema.sql\"\n",
+        line: 4,
+        key: "jobs.a.schema_file.git.work_tree",
+        says: "missing",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.schema_file.git]\nwork_tree = \"/srv/repo\"\n",
+        line: 4,
+        key: "jobs.a.schema_file.git.file",
+        says: "missing",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.schema_file.git]\nwork_tree = \"/srv/repo\"\nfile = \"../outside.sql\"\n",
+        line: 6,
+        key: "jobs.a.schema_file.git.file",
+        says: "relative path inside the work tree",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.schema_file.git]\nwork_tree = \"/srv/repo\"\nfile = \"/etc/schema.sql\"\n",
+        line: 6,
+        key: "jobs.a.schema_file.git.file",
+        says: "relative path",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.schema_file.git]\nwork_tree = \"/srv/repo\"\nfile = \".git/hooks/pre-commit\"\n",
+        line: 6,
+        key: "jobs.a.schema_file.git.file",
+        says: ".git directory",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.schema_file.git]\nwork_tree = \"/srv/repo\"\nfile = \"s.sql\"\nauthor = \"bot\"\n",
+        line: 7,
+        key: "jobs.a.schema_file.git.author",
+        says: "Name <email>",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.schema_file.git]\nwork_tree = \"/srv/repo\"\nfile = \"s.sql\"\nbranch = \"main\"\n",
+        line: 7,
+        key: "jobs.a.schema_file.git.branch",
+        says: "unknown key",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[jobs.a.verify.restore]\nschedule = \"0 3 * * 8\"\n",
+        line: 5,
+        key: "jobs.a.verify.restore.schedule",
+        says: "cron",
+    },
 ];
+
+#[test]
+fn schema_file_and_restore_schedule() {
+    let text = "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\ncontent = \"data-only\"\ntimezone = \"Europe/Berlin\"\n\
+                [jobs.a.schema_file]\nowners = false\n\
+                [jobs.a.schema_file.git]\nwork_tree = \"repo\"\nfile = \"./db/shop.sql\"\nauthor = \"Schema Bot <bot@example.com>\"\n\
+                [jobs.a.verify.restore]\nschedule = \"0 3 * * 0\"\n";
+    let c = check(text).unwrap_or_else(|e| panic!("{e:#?}"));
+    let j = &c.jobs[0];
+    let sf = j.schema_file.as_ref().unwrap();
+    assert!(!sf.owners && sf.privileges);
+    let git = sf.git.as_ref().unwrap();
+    assert_eq!(git.work_tree, Path::new("/etc/pgsnap/repo"));
+    assert_eq!(git.file, Path::new("./db/shop.sql"));
+    assert_eq!(git.author, Some(("Schema Bot".into(), "bot@example.com".into())));
+    let r = j.verify.restore.as_ref().unwrap();
+    assert_eq!(r.server.conninfo, "dbname=postgres");
+    // Sunday 03:00 Berlin after Monday 2026-11-30 12:00 UTC.
+    assert_eq!(r.schedule.as_ref().unwrap().next.to_string(), "2026-12-06T02:00:00Z");
+    // Without the tables: no schema file, test restores after each run.
+    let c = check(MINIMAL).unwrap();
+    assert!(c.jobs[0].schema_file.is_none());
+}
 
 #[test]
 fn malformed_configs_name_the_line_and_key() {
@@ -531,7 +620,7 @@ fn every_error_is_reported_not_only_the_first() {
         errors[2].to_string(),
         "line 7: jobs.b.colour: unknown key (expected one of: source, content, format, compression, parallel, \
          owners, privileges, select, destination, schedule, timezone, retention, notify, missed, jitter, \
-         encrypt_to, encrypt_to_file, passphrase_file, verify)"
+         encrypt_to, encrypt_to_file, passphrase_file, verify, schema_file)"
     );
 }
 

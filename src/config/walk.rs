@@ -14,6 +14,8 @@ use crate::conn::{ConnInfo, quote_value};
 use crate::retention::parse_span;
 use crate::select::pattern::{Kind, check_dots};
 
+mod extra;
+
 type Value<'i> = Spanned<DeValue<'i>>;
 
 struct Walker<'s> {
@@ -256,6 +258,7 @@ const JOB_KEYS: &[&str] = &[
     "encrypt_to_file",
     "passphrase_file",
     "verify",
+    "schema_file",
 ];
 const DAEMON_KEYS: &[&str] = &["state_dir", "grace_period"];
 const SOURCE_KEYS: &[&str] = &[
@@ -549,30 +552,7 @@ fn job(
         },
     };
 
-    let schedule = w.text(t, path, "schedule").and_then(|(expr, span)| {
-        let key = join(path, "schedule");
-        let parsed = croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Optional)
-            .build()
-            .parse(&expr);
-        match parsed {
-            Err(e) => {
-                w.err(span, &key, format!("invalid cron expression \"{expr}\": {e}"));
-                None
-            }
-            Ok(cron) => match cron.find_next_occurrence(&now.to_zoned(time_zone.clone()), false) {
-                Ok(next) => Some(Schedule {
-                    cron: expr,
-                    parsed: cron,
-                    next: next.timestamp(),
-                }),
-                Err(e) => {
-                    w.err(span, &key, format!("cron expression \"{expr}\" never fires: {e}"));
-                    None
-                }
-            },
-        }
-    });
+    let schedule = w.cron(t, path, "schedule", &time_zone, now);
 
     let retention = match w.table(t, path, "retention") {
         None => Some(Policy::gfs()),
@@ -672,7 +652,8 @@ fn job(
         }
     }
     let encryption = encryption(w, t, path, base);
-    let verify = verification(w, t, path, base, at.clone(), &encryption, format);
+    let verify = verification(w, t, path, base, at.clone(), &encryption, format, (&time_zone, now));
+    let schema_file = extra::schema_file(w, t, path, base);
     let job_notifiers: Vec<Notifier> = notifiers
         .iter()
         .filter(|n| {
@@ -705,6 +686,7 @@ fn job(
         notifiers: job_notifiers,
         encryption,
         verify: verify?,
+        schema_file: schema_file.ok()?,
     };
     if w.errors.len() != before {
         return None;
@@ -769,7 +751,9 @@ fn encryption(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, base: &Path) -> E
     e
 }
 
-/// `[jobs.NAME.verify]`: `enabled`, `identity_file` (one or several), `restore` (a server).
+/// `[jobs.NAME.verify]`: `enabled`, `identity_file` (one or several), `restore` (a server,
+/// and the schedule of the test restores when they do not follow each run).
+#[allow(clippy::too_many_arguments)]
 fn verification(
     w: &mut Walker<'_>,
     t: &DeTable<'_>,
@@ -778,6 +762,7 @@ fn verification(
     at: Range<usize>,
     encryption: &Encryption,
     format: Option<OutputFormat>,
+    (time_zone, now): (&TimeZone, Timestamp),
 ) -> Option<Verification> {
     let mut v = Verification::default();
     let Some(vt) = w.table(t, path, "verify") else {
@@ -813,6 +798,7 @@ fn verification(
         let rp = join(&vp, "restore");
         let rspan = vt.get("restore").map_or(vspan.clone(), |x| x.span());
         let pg_restore = w.text(rt, &rp, "pg_restore").map(|(f, _)| resolve_path(base, &f));
+        let schedule = w.cron(rt, &rp, "schedule", time_zone, now);
         if format == Some(OutputFormat::Plain) {
             w.err(
                 rspan.clone(),
@@ -828,7 +814,11 @@ fn verification(
             );
         }
         if let Some(server) = source(w, rt, &rp, rspan, base, Some("postgres")) {
-            v.restore = Some(TestRestore { server, pg_restore });
+            v.restore = Some(TestRestore {
+                server,
+                pg_restore,
+                schedule,
+            });
         }
     }
     if w.errors.len() != before { None } else { Some(v) }
@@ -839,8 +829,8 @@ fn n_span(t: &DeTable<'_>, at: Range<usize>) -> Range<usize> {
 }
 
 /// A connection's settings; `default_db` is the database when none is named (else naming
-/// one is required). `pg_restore` is allowed when `default_db` is given (a test restore's
-/// server) and read by the caller.
+/// one is required). `pg_restore` and `schedule` are allowed when `default_db` is given (a
+/// test restore's server) and read by the caller.
 fn source(
     w: &mut Walker<'_>,
     t: &DeTable<'_>,
@@ -852,7 +842,7 @@ fn source(
     let before = w.errors.len();
     if default_db.is_some() {
         let mut keys = SOURCE_KEYS.to_vec();
-        keys.push("pg_restore");
+        keys.extend(["pg_restore", "schedule"]);
         w.known(t, path, &keys);
     } else {
         w.known(t, path, SOURCE_KEYS);

@@ -99,9 +99,14 @@ fn scratch_name(job: &str, archive: &str) -> String {
         .filter(char::is_ascii_alphanumeric)
         .collect::<String>()
         .to_ascii_lowercase();
-    let mut n = format!("pgsnap_verify_{}_{stamp}", job.to_ascii_lowercase().replace('-', "_"));
+    let mut n = format!("{}{stamp}", scratch_prefix(job));
     n.truncate(63);
     n
+}
+
+/// `pgsnap_verify_<job>_`: what the job's scratch databases start with.
+fn scratch_prefix(job: &str) -> String {
+    format!("pgsnap_verify_{}_", job.to_ascii_lowercase().replace('-', "_"))
 }
 
 fn quote_ident(s: &str) -> String {
@@ -144,7 +149,22 @@ async fn restore_and_count(
         tool_version(&pg_restore).await?
     ));
 
-    // A leftover of an interrupted earlier check goes first.
+    // Leftovers of interrupted earlier checks of this job go first (an abandoned scheduled
+    // restore's, of another archive, too). Runs and test restores of one job hold its run
+    // lock, so none of these is in use.
+    let pattern = format!("^{}[0-9]{{8}}t[0-9]{{6}}z", scratch_prefix(&job.name));
+    let leftovers = admin
+        .text_rows(&format!(
+            "SELECT datname FROM pg_catalog.pg_database WHERE datname ~ {}",
+            crate::ddl::quote::literal(&pattern)
+        ))
+        .await
+        .map_err(|e| e.context("test restore: looking for leftover scratch databases"))?;
+    for name in leftovers.into_iter().filter_map(|r| r.into_iter().next().flatten()) {
+        if name != database {
+            drop_database(&admin, &name, version.major()).await?;
+        }
+    }
     drop_database(&admin, database, version.major()).await?;
     admin
         .execute(&format!("CREATE DATABASE {} TEMPLATE template0", quote_ident(database)))

@@ -135,9 +135,10 @@ pub async fn run_daemon(
         slots: BTreeMap::new(),
         config,
         done_tx,
+        restores: super::restores::RestoreScheduler::default(),
     };
     d.adopt();
-    if d.slots.is_empty() {
+    if d.slots.is_empty() && d.restores.is_empty() {
         return Err(Error::new(
             ErrorKind::Config,
             "no job to schedule (no job has a schedule, or another daemon schedules them)",
@@ -152,9 +153,13 @@ pub async fn run_daemon(
     let stop_name = loop {
         let now = Timestamp::now();
         d.fire_due(now);
+        d.restores.fire_due(now, &d.state);
         d.check_overdue(now);
         let sleep = d
             .wake_at()
+            .into_iter()
+            .chain(d.restores.wake_at())
+            .min()
             .map(|t| Duration::try_from(t.duration_since(Timestamp::now())).unwrap_or(Duration::ZERO))
             .unwrap_or(Duration::from_secs(3600));
         tokio::select! {
@@ -168,6 +173,7 @@ pub async fn run_daemon(
         }
     };
     d.shutdown(stop_name, &mut control, &mut done_rx).await;
+    d.restores.stop().await;
     Ok(())
 }
 
@@ -176,6 +182,8 @@ struct Daemon {
     slots: BTreeMap<String, Slot>,
     config: Config,
     done_tx: mpsc::UnboundedSender<Done>,
+    /// `verify.restore.schedule`: the scheduled test restores.
+    restores: super::restores::RestoreScheduler,
 }
 
 impl Daemon {
@@ -293,6 +301,7 @@ impl Daemon {
         for n in names {
             self.refresh_overdue(&n);
         }
+        self.restores.adopt(&self.config, &self.state, now);
     }
 
     fn store_event(&self, job: &str, outcome: StateOutcome, at: Timestamp, fire: Option<Timestamp>, why: &str) {

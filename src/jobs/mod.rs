@@ -16,16 +16,23 @@
 
 mod check;
 pub mod daemon;
+mod gitrepo;
 mod record;
+mod restores;
 mod run;
 pub mod schedule;
+mod schema;
 mod state;
 pub mod status;
 mod tracked;
 
-pub use record::{FileSum, Outcome, PinRecord, RestoreEvidence, RunRecord, Trigger, VerifyEvidence};
+pub use record::{
+    FailedStep, FileSum, GitRecord, Outcome, PinRecord, RestoreEvidence, RunRecord, ScheduledRestore, SchemaRecord,
+    Trigger, VerifyEvidence,
+};
+pub use restores::restore_latest;
 pub use run::{RunOutcome, run_job};
-pub use state::{JobLock, StateDb, StateOutcome, StateRun};
+pub use state::{JobLock, StateDb, StateOutcome, StateRestore, StateRun};
 pub use tracked::run_tracked;
 
 use std::path::{Path, PathBuf};
@@ -48,10 +55,52 @@ pub struct Listed {
 }
 
 impl Listed {
-    /// A backup retention counts: a successful run whose archive exists.
+    /// A backup retention counts: a run whose archive exists and is good — dumped, and not
+    /// failed by its verify, its test restore or a later scheduled test restore.
     pub fn is_backup(&self) -> bool {
-        self.record.outcome == Outcome::Succeeded && self.archive_path.is_some()
+        self.archive_path.is_some() && self.record.archive_good()
     }
+
+    /// An archive that is there but failed a check: never a backup retention counts.
+    pub fn failed_check(&self) -> Option<String> {
+        self.archive_path.as_ref()?;
+        self.record.failed_check()
+    }
+}
+
+/// What becomes of an archive that failed a check (see [`failed_checks`]).
+#[derive(Debug, Clone)]
+pub struct FailedArchive {
+    pub listed: Listed,
+    /// Which check failed, and how.
+    pub reason: String,
+    /// A newer good backup of its series exists: pruning deletes it. Until then it is kept
+    /// (marked), for inspection and as the only copy of its point in time.
+    pub superseded: bool,
+}
+
+/// The archives in `listed` that failed a check, newest first.
+///
+/// They never count toward retention, so a broken archive never stands as the day's or the
+/// week's backup in place of a good one. Each is kept while it is the newest of its series
+/// (nothing better of that point in time exists, and it is the evidence of what failed);
+/// once a newer good backup exists, pruning deletes it.
+pub fn failed_checks(listed: &[Listed]) -> Vec<FailedArchive> {
+    listed
+        .iter()
+        .filter_map(|l| {
+            let reason = l.failed_check()?;
+            let predeploy = l.record.trigger == Trigger::Predeploy;
+            let superseded = listed.iter().any(|g| {
+                g.is_backup() && g.started > l.started && (g.record.trigger == Trigger::Predeploy) == predeploy
+            });
+            Some(FailedArchive {
+                listed: l.clone(),
+                reason,
+                superseded,
+            })
+        })
+        .collect()
 }
 
 /// The runs of `job` in its destination, newest first, and the files that could not be
@@ -223,22 +272,49 @@ pub fn prune(job: &Job, now: Timestamp, dry_run: bool, say: &mut dyn FnMut(&str)
             continue;
         }
         deleted += 1;
-        if dry_run {
+        if !dry_run {
+            delete(&v.listed)?;
+        }
+    }
+    for f in failed_checks(&listed) {
+        let archive = f.listed.record.archive.as_deref().unwrap_or("-");
+        let started = &f.listed.record.started;
+        if !f.superseded {
+            say(&format!(
+                "keep {archive} {started} failed-check (not a backup: {}; kept until a newer good backup exists)",
+                f.reason
+            ));
             continue;
         }
-        // The record goes first: a crash in between leaves an unlisted archive, never a
-        // listed backup without its archive.
-        remove_path(&v.listed.record_path)?;
-        if let Some(a) = &v.listed.archive_path {
-            // A single-file archive's sidecar manifest goes after it (a directory's is inside).
-            let sidecar = (!a.is_dir()).then(|| crate::manifest::manifest_path(a));
-            remove_path(a)?;
-            if let Some(m) = sidecar {
-                remove_path(&m)?;
-            }
+        let verb = if dry_run { "would forget" } else { "forget" };
+        say(&format!(
+            "{verb} {archive} {started} (failed check: {}; a newer good backup exists)",
+            f.reason
+        ));
+        deleted += 1;
+        if !dry_run {
+            delete(&f.listed)?;
         }
     }
     Ok(deleted)
+}
+
+/// Deletes one run's files. The record goes first: a crash in between leaves an unlisted
+/// archive, never a listed backup without its archive.
+fn delete(l: &Listed) -> Result<()> {
+    remove_path(&l.record_path)?;
+    if let Some(a) = &l.archive_path {
+        // A single-file archive's sidecar manifest goes after it (a directory's is inside).
+        let sidecar = (!a.is_dir()).then(|| crate::manifest::manifest_path(a));
+        remove_path(a)?;
+        if let Some(m) = sidecar {
+            remove_path(&m)?;
+        }
+    }
+    if let (Some(s), Some(dir)) = (&l.record.schema, l.record_path.parent()) {
+        remove_path(&dir.join(&s.file))?;
+    }
+    Ok(())
 }
 
 /// Removes a file or a directory tree.
@@ -259,4 +335,121 @@ pub(crate) fn remove_path(p: &Path) -> Result<()> {
 /// The file stem of a run started at `t`: `JOB-YYYYMMDDTHHMMSSZ`.
 pub fn stem(job: &str, t: Timestamp) -> String {
     format!("{job}-{}", t.strftime("%Y%m%dT%H%M%SZ"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::record::{FailedStep, RestoreEvidence, ScheduledRestore};
+    use super::*;
+
+    fn listed(started: &str, trigger: Trigger, outcome: Outcome, step: Option<FailedStep>) -> Listed {
+        let record = RunRecord {
+            record_version: 1,
+            job: "j".into(),
+            trigger,
+            started: started.into(),
+            finished: started.into(),
+            outcome,
+            error: (outcome == Outcome::Failed).then(|| "x".into()),
+            archive: Some(format!("j-{started}.dump")),
+            format: "custom".into(),
+            content: "full".into(),
+            compression: "default".into(),
+            archive_version: None,
+            readers: None,
+            tables: None,
+            rows: None,
+            bytes_in: None,
+            size: None,
+            files: Vec::new(),
+            pin: None,
+            encrypted_to: Vec::new(),
+            verification: None,
+            test_restore: None,
+            notifications: Vec::new(),
+            snapshot: None,
+            snapshot_time: None,
+            schema: None,
+            failed_step: step,
+            restores: Vec::new(),
+        };
+        Listed {
+            record_path: PathBuf::from(format!("/b/j-{started}.json")),
+            archive_path: Some(PathBuf::from(format!("/b/j-{started}.dump"))),
+            started: started.parse().unwrap(),
+            record,
+        }
+    }
+
+    fn restore(ok: bool) -> ScheduledRestore {
+        ScheduledRestore {
+            at: "2026-11-30T03:00:00Z".into(),
+            evidence: RestoreEvidence {
+                ok,
+                database: "pgsnap_verify_j_x".into(),
+                server_version: None,
+                pg_restore: None,
+                tables_compared: 1,
+                rows: 5,
+                mismatches: if ok {
+                    Vec::new()
+                } else {
+                    vec!["public.t: restored 4 rows, the manifest says 5".into()]
+                },
+                error: None,
+                dropped: true,
+                seconds: 1.0,
+            },
+        }
+    }
+
+    #[test]
+    fn archives_that_failed_a_check_are_not_backups() {
+        let good = listed("2026-11-28T02:00:00Z", Trigger::Schedule, Outcome::Succeeded, None);
+        assert!(good.is_backup() && good.failed_check().is_none());
+        // Failed in git only: the archive is good.
+        let git = listed(
+            "2026-11-28T03:00:00Z",
+            Trigger::Schedule,
+            Outcome::Failed,
+            Some(FailedStep::Git),
+        );
+        assert!(git.is_backup() && git.failed_check().is_none());
+        for step in [Some(FailedStep::Verify), Some(FailedStep::TestRestore), None] {
+            let l = listed("2026-11-28T04:00:00Z", Trigger::Schedule, Outcome::Failed, step);
+            assert!(!l.is_backup(), "{step:?}");
+            assert!(l.failed_check().is_some(), "{step:?}");
+        }
+        // A good backup that later fails a scheduled test restore stops being one; a later
+        // successful restore does not undo that.
+        let mut later = good.clone();
+        later.record.restores = vec![restore(true), restore(false), restore(true)];
+        assert!(!later.is_backup());
+        assert!(
+            later
+                .failed_check()
+                .unwrap()
+                .starts_with("scheduled test restore at 2026-11-30T03:00:00Z: FAILED"),
+            "{:?}",
+            later.failed_check()
+        );
+    }
+
+    #[test]
+    fn failed_archives_are_kept_until_a_newer_good_backup_of_their_series() {
+        let mut broken = listed("2026-11-29T02:00:00Z", Trigger::Schedule, Outcome::Succeeded, None);
+        broken.record.restores.push(restore(false));
+        let older_good = listed("2026-11-28T02:00:00Z", Trigger::Schedule, Outcome::Succeeded, None);
+        let newer_predeploy = listed("2026-11-30T01:00:00Z", Trigger::Predeploy, Outcome::Succeeded, None);
+        let all = vec![newer_predeploy.clone(), broken.clone(), older_good.clone()];
+        let f = failed_checks(&all);
+        assert_eq!(f.len(), 1);
+        assert!(
+            !f[0].superseded,
+            "a pre-deployment backup does not replace the regular series"
+        );
+        let newer_good = listed("2026-11-30T02:00:00Z", Trigger::Manual, Outcome::Succeeded, None);
+        let f = failed_checks(&[newer_good, newer_predeploy, broken, older_good]);
+        assert!(f[0].superseded);
+    }
 }

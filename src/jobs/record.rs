@@ -89,6 +89,104 @@ pub struct RunRecord {
     /// Notifications sent about this run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<crate::notify::Delivery>,
+    /// The snapshot both artefacts (archive and schema file) were read under, when the job
+    /// writes a schema file, and when it was taken (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_time: Option<String>,
+    /// The schema-only SQL file written beside the archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<SchemaRecord>,
+    /// The step a failed run failed in (absent in records of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<FailedStep>,
+    /// Scheduled test restores of this backup (`verify.restore.schedule`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restores: Vec<ScheduledRestore>,
+}
+
+/// Where a failed run failed. A run that failed in `git` has a good archive (dumped and
+/// checked); one that failed in `verify` or `test-restore` has an archive that failed its
+/// checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailedStep {
+    Dump,
+    Verify,
+    TestRestore,
+    Git,
+}
+
+/// The schema file of a run: its name in the destination, size and SHA-256, how it was
+/// rendered, and its commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaRecord {
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
+    pub owners: bool,
+    pub privileges: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitRecord>,
+}
+
+/// What became of the schema file in the git work tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitRecord {
+    pub work_tree: String,
+    pub file: String,
+    /// False when the file was unchanged (no commit is made then).
+    pub committed: bool,
+    /// The commit made, or HEAD when nothing changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A test restore the daemon ran on its own schedule, with when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScheduledRestore {
+    /// RFC 3339, UTC.
+    pub at: String,
+    #[serde(flatten)]
+    pub evidence: RestoreEvidence,
+}
+
+impl RunRecord {
+    /// Why the archive must not stand as a good backup: its verify, its test restore or a
+    /// later scheduled test restore failed. `None` for an archive whose checks passed (or
+    /// were not run).
+    pub fn failed_check(&self) -> Option<String> {
+        if let Some(r) = self.restores.iter().rev().find(|r| !r.evidence.ok) {
+            return Some(format!("scheduled test restore at {}: {}", r.at, r.evidence.summary()));
+        }
+        if let Some(v) = self.verification.as_ref().filter(|v| !v.ok) {
+            return Some(format!("verify: {}", v.summary()));
+        }
+        if let Some(t) = self.test_restore.as_ref().filter(|t| !t.ok) {
+            return Some(format!("test restore: {}", t.summary()));
+        }
+        let error = || self.error.as_deref().unwrap_or("failed").to_string();
+        match (self.outcome, self.failed_step) {
+            (Outcome::Failed, Some(FailedStep::Verify)) => Some(format!("verify: {}", error())),
+            (Outcome::Failed, Some(FailedStep::TestRestore)) => Some(format!("test restore: {}", error())),
+            // Records of older versions: an archive beside a failed run failed its checks.
+            (Outcome::Failed, None) if self.archive.is_some() => Some(format!("checks: {}", error())),
+            _ => None,
+        }
+    }
+
+    /// Whether the archive is a good backup (given that it exists): dumped, its checks
+    /// passed; a run that failed only in committing its schema file to git still has one.
+    pub fn archive_good(&self) -> bool {
+        let dumped = match self.outcome {
+            Outcome::Succeeded => true,
+            Outcome::Failed => self.failed_step == Some(FailedStep::Git),
+        };
+        dumped && self.archive.is_some() && self.failed_check().is_none()
+    }
 }
 
 /// What `verify` found in a new archive.

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use super::record::{FileSum, Outcome, PinRecord, RunRecord, Trigger};
+use super::record::{FailedStep, FileSum, GitRecord, Outcome, PinRecord, RunRecord, SchemaRecord, Trigger};
+use super::schema::{self, HeldSnapshot};
 use super::{remove_path, stem};
 use crate::cli::{DumpCommand, FilterReadError};
 use crate::config::Job;
@@ -71,8 +72,13 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
     let archive_name = format!("{name}.{ext}");
     let partial = dest.join(format!(".{archive_name}.partial"));
     let final_path = dest.join(&archive_name);
+    // The schema file, when the job writes one, beside the archive under the same stem.
+    let schema_name = job.schema_file.as_ref().map(|_| schema::file_name(&name));
+    let schema_paths = schema_name
+        .as_ref()
+        .map(|n| (dest.join(format!(".{n}.partial")), dest.join(n)));
 
-    let result = dump_to(job, &partial).await;
+    let (result, snapshot) = dump_all(job, &partial, schema_paths.as_ref().map(|(p, _)| p.as_path())).await;
     let mut record = RunRecord {
         record_version: 1,
         job: job.name.clone(),
@@ -97,6 +103,11 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         verification: None,
         test_restore: None,
         notifications: Vec::new(),
+        snapshot: snapshot.as_ref().map(|s| s.id.clone()),
+        snapshot_time: snapshot.as_ref().map(|s| s.taken.to_string()),
+        schema: None,
+        failed_step: None,
+        restores: Vec::new(),
     };
     let mut error = None;
     let mut archive_path = None;
@@ -123,6 +134,14 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
                 )
             })?;
         }
+        if let Some((from, to)) = &schema_paths {
+            std::fs::rename(from, to).map_err(|e| {
+                Error::io(
+                    format!("could not rename \"{}\" to \"{}\"", from.display(), to.display()),
+                    e,
+                )
+            })?;
+        }
         Ok(report)
     }) {
         Ok(report) => {
@@ -137,8 +156,28 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
             record.bytes_in = Some(report.bytes_in);
             record.size = Some(files.iter().map(|f| f.size).sum());
             record.files = files;
+            if let (Some(sf), Some((_, path)), Some(file)) = (&job.schema_file, &schema_paths, &schema_name) {
+                let (size, sha256) = schema::sum(path)?;
+                record.schema = Some(SchemaRecord {
+                    file: file.clone(),
+                    size,
+                    sha256,
+                    owners: sf.owners,
+                    privileges: sf.privileges,
+                    git: None,
+                });
+            }
             if let Err(e) = check(job, &final_path, &archive_name, &mut record).await {
                 record.outcome = Outcome::Failed;
+                record.error = Some(e.to_string());
+                error = Some(e);
+            } else if let Err(e) =
+                commit_schema(job, &schema_paths, snapshot.as_ref(), &archive_name, &mut record).await
+            {
+                // The archive is good and counts as a backup; the run failed all the same,
+                // so that someone hears of it.
+                record.outcome = Outcome::Failed;
+                record.failed_step = Some(FailedStep::Git);
                 record.error = Some(e.to_string());
                 error = Some(e);
             }
@@ -146,6 +185,11 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         }
         Err(e) => {
             // Nothing that looks like a backup stays behind.
+            record.failed_step = Some(FailedStep::Dump);
+            if let Some((p, f)) = &schema_paths {
+                let _ = remove_path(p);
+                let _ = remove_path(f);
+            }
             let _ = remove_path(&partial);
             let _ = remove_path(&crate::manifest::manifest_path(&partial));
             crate::archive::leftovers::remove_own(&partial);
@@ -180,25 +224,117 @@ async fn check(job: &Job, archive: &Path, name: &str, record: &mut RunRecord) ->
         let summary = v.summary();
         record.verification = Some(v);
         if !ok {
+            record.failed_step = Some(FailedStep::Verify);
             return Err(Error::archive(format!("the new archive does not verify: {summary}")));
         }
     }
-    if let Some(cfg) = &job.verify.restore {
+    // A test restore with its own schedule is the daemon's (`super::restores`).
+    if let Some(cfg) = job.verify.restore.as_ref().filter(|c| c.schedule.is_none()) {
         let t = super::check::test_restore(job, cfg, archive, name).await;
         let ok = t.ok;
         let summary = t.summary();
         record.test_restore = Some(t);
         if !ok {
+            record.failed_step = Some(FailedStep::TestRestore);
             return Err(Error::archive(format!("the test restore failed: {summary}")));
         }
     }
     Ok(())
 }
 
+/// The archive and, when the job has one, its schema file, both under one snapshot (see
+/// [`schema`]): the dumps run side by side; the run fails when either does. Returns the
+/// held snapshot's description too.
+async fn dump_all(
+    job: &Job,
+    archive: &Path,
+    schema_file: Option<&Path>,
+) -> (Result<crate::dump::Report>, Option<SnapshotInfo>) {
+    let (Some(sf), Some(schema_out)) = (&job.schema_file, schema_file) else {
+        return (dump_to(job, archive, None, false).await, None);
+    };
+    let held = match HeldSnapshot::take(job).await {
+        Ok(h) => h,
+        Err(e) => return (Err(e.context("schema file")), None),
+    };
+    let schema_job = schema::schema_job(job, sf);
+    let (a, s) = tokio::join!(
+        dump_to(job, archive, Some(&held.id), false),
+        dump_to(&schema_job, schema_out, Some(&held.id), true)
+    );
+    let info = SnapshotInfo {
+        id: held.id.clone(),
+        taken: held.taken,
+        database: held.database.clone(),
+    };
+    held.release().await;
+    let result = a.and_then(|report| s.map(|_| report).map_err(|e| e.context("writing the schema file")));
+    (result, Some(info))
+}
+
+/// The snapshot a run's artefacts were read under.
+struct SnapshotInfo {
+    id: String,
+    taken: Timestamp,
+    database: String,
+}
+
+/// Commits the run's schema file when the job puts it into git; the outcome goes into the
+/// record's schema entry.
+async fn commit_schema(
+    job: &Job,
+    paths: &Option<(PathBuf, PathBuf)>,
+    snapshot: Option<&SnapshotInfo>,
+    archive_name: &str,
+    record: &mut RunRecord,
+) -> Result<()> {
+    let (Some(target), Some((_, file)), Some(snap)) =
+        (job.schema_file.as_ref().and_then(|s| s.git.clone()), paths, snapshot)
+    else {
+        return Ok(());
+    };
+    let message = super::gitrepo::message(&job.name, &snap.database, &snap.taken.to_string(), archive_name);
+    let (t, f) = (target.clone(), file.clone());
+    let done = tokio::task::spawn_blocking(move || super::gitrepo::commit_file(&t, &f, &message))
+        .await
+        .map_err(|e| Error::internal(format!("the git task failed: {e}")))
+        .and_then(|r| r);
+    let mut git = GitRecord {
+        work_tree: target.work_tree.display().to_string(),
+        file: target.file.display().to_string(),
+        committed: false,
+        commit: None,
+        error: None,
+    };
+    let result = match done {
+        Ok(c) => {
+            git.committed = c.committed;
+            git.commit = c.commit;
+            Ok(())
+        }
+        Err(e) => {
+            git.error = Some(e.to_string());
+            Err(e.context("committing the schema file"))
+        }
+    };
+    if let Some(s) = record.schema.as_mut() {
+        s.git = Some(git);
+    }
+    result
+}
+
 /// The job's dump: its arguments through `pgsnap dump`'s parser into a request, the
 /// connection resolved as libpq does (never prompting), the password from its secret.
-async fn dump_to(job: &Job, output: &Path) -> Result<crate::dump::Report> {
-    let args = job.dump_args(output);
+/// `snapshot`: the exported snapshot to read under (`--snapshot`); `script_file`: a schema
+/// file (no manifest, and no random `\restrict` key, so that equal schemas give equal files).
+async fn dump_to(job: &Job, output: &Path, snapshot: Option<&str>, script_file: bool) -> Result<crate::dump::Report> {
+    let mut args = job.dump_args(output);
+    if let Some(id) = snapshot {
+        args.push(format!("--snapshot={id}"));
+    }
+    if script_file {
+        args.push("--no-manifest".into());
+    }
     let command = crate::cli::dump::parse(&args, &mut |_| {
         Err(FilterReadError::Open(std::io::Error::other(
             "jobs take no filter files",
@@ -219,6 +355,9 @@ async fn dump_to(job: &Job, output: &Path) -> Result<crate::dump::Report> {
     }
     let target = crate::pg::Target::from_settings(&settings)?;
     let mut opts = req.options(target);
+    if script_file {
+        opts.script.restrict_key = None;
+    }
     if let Some(env) = envelope {
         opts.layers.push(std::sync::Arc::new(crate::crypt::AgeLayer::new(env)));
     }

@@ -44,6 +44,23 @@ CREATE TABLE IF NOT EXISTS runs (
     pin_until     TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_job_started ON runs (job, started_ms);
+-- Scheduled test restores (verify.restore.schedule): the evidence of each. Added without a
+-- schema version change: older pgsnap versions ignore the table.
+CREATE TABLE IF NOT EXISTS restores (
+    id            INTEGER PRIMARY KEY,
+    job           TEXT NOT NULL,
+    scheduled_for TEXT,
+    at            TEXT NOT NULL,      -- RFC 3339, UTC
+    at_ms         INTEGER NOT NULL,
+    archive       TEXT,               -- the backup restored (path); none when there was none
+    backup_started TEXT,              -- that backup's time
+    ok            INTEGER NOT NULL,
+    tables        INTEGER,
+    rows          INTEGER,
+    error         TEXT,               -- the failure, or the first mismatch
+    evidence      TEXT                -- JSON: the whole evidence
+);
+CREATE INDEX IF NOT EXISTS restores_job_at ON restores (job, at_ms);
 ";
 
 /// How a run in the state ended: a record's outcome, or skipped (the job was still running,
@@ -113,6 +130,27 @@ impl StateRun {
     pub fn started_at(&self) -> Option<Timestamp> {
         self.started.parse().ok()
     }
+}
+
+/// One scheduled test restore in the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateRestore {
+    pub id: i64,
+    pub job: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_for: Option<String>,
+    pub at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_started: Option<String>,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tables: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The state directory and its database.
@@ -289,6 +327,87 @@ impl StateDb {
             .map_err(db_err(self.what()))
     }
 
+    /// Stores a scheduled test restore: of the backup `archive` (started `backup_started`)
+    /// with its evidence, or (`evidence` `None`) one that could not run, with why.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_restore(
+        &self,
+        job: &str,
+        scheduled_for: Option<Timestamp>,
+        at: Timestamp,
+        archive: Option<&Path>,
+        backup_started: Option<&str>,
+        evidence: Option<&super::record::RestoreEvidence>,
+        error: Option<&str>,
+    ) -> Result<i64> {
+        let json = evidence
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| Error::internal(format!("could not encode the evidence: {e}")))?;
+        let error = error
+            .map(str::to_string)
+            .or_else(|| evidence.and_then(|e| e.error.clone().or_else(|| e.mismatches.first().cloned())));
+        let c = self.connect()?;
+        c.execute(
+            "INSERT INTO restores (job, scheduled_for, at, at_ms, archive, backup_started, ok, tables, rows,
+                                   error, evidence)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                job,
+                scheduled_for.map(|t| t.to_string()),
+                at.to_string(),
+                at.as_millisecond(),
+                archive.map(|a| a.display().to_string()),
+                backup_started,
+                evidence.is_some_and(|e| e.ok),
+                evidence.map(|e| e.tables_compared as i64),
+                evidence.map(|e| e.rows as i64),
+                error,
+                json,
+            ],
+        )
+        .map_err(db_err(self.what()))?;
+        Ok(c.last_insert_rowid())
+    }
+
+    /// The scheduled test restores of `job`, newest first, at most `limit`.
+    pub fn restores(&self, job: &str, limit: u32) -> Result<Vec<StateRestore>> {
+        let c = self.connect()?;
+        let mut stmt = c
+            .prepare(
+                "SELECT id, job, scheduled_for, at, archive, backup_started, ok, tables, rows, error
+                 FROM restores WHERE job = ?1 ORDER BY at_ms DESC, id DESC LIMIT ?2",
+            )
+            .map_err(db_err(self.what()))?;
+        let rows = stmt
+            .query_map(params![job, limit], |r| {
+                Ok(StateRestore {
+                    id: r.get(0)?,
+                    job: r.get(1)?,
+                    scheduled_for: r.get(2)?,
+                    at: r.get(3)?,
+                    archive: r.get(4)?,
+                    backup_started: r.get(5)?,
+                    ok: r.get(6)?,
+                    tables: r.get::<_, Option<i64>>(7)?.map(|v| v as u64),
+                    rows: r.get::<_, Option<i64>>(8)?.map(|v| v as u64),
+                    error: r.get(9)?,
+                })
+            })
+            .map_err(db_err(self.what()))?;
+        rows.collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(db_err(self.what()))
+    }
+
+    /// Held by a daemon for as long as it schedules `job`'s test restores
+    /// (`daemon-restore-JOB.lock`): two daemons never test-restore for one job.
+    pub fn lock_restore_schedule(&self, job: &str) -> Result<JobLock> {
+        self.lock(
+            &format!("daemon-restore-{job}.lock"),
+            &format!("job \"{job}\"'s test restores are scheduled by another pgsnap daemon"),
+        )
+    }
+
     /// Every run of `job` (all jobs when `None`), oldest first.
     pub fn runs(&self, job: Option<&str>) -> Result<Vec<StateRun>> {
         match job {
@@ -442,6 +561,11 @@ mod tests {
             verification: None,
             test_restore: None,
             notifications: Vec::new(),
+            snapshot: None,
+            snapshot_time: None,
+            schema: None,
+            failed_step: None,
+            restores: Vec::new(),
         }
     }
 

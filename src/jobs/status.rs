@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::schedule;
-use super::state::{StateDb, StateRun};
+use super::state::{StateDb, StateRestore, StateRun};
 use crate::config::Job;
 use crate::error::Result;
 
@@ -36,6 +36,11 @@ pub struct JobStatus {
     /// The process id of the daemon scheduling the job, when one runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub daemon_pid: Option<u32>,
+    /// `verify.restore.schedule`: the newest scheduled test restore and the next fire time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_test_restore: Option<StateRestore>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_test_restore: Option<String>,
 }
 
 /// The status of `job` at `now`.
@@ -67,6 +72,14 @@ pub fn job_status(job: &Job, state: &StateDb, now: Timestamp) -> Result<JobStatu
         overdue: overdue_at.is_some_and(|t| t <= now),
         overdue_at: overdue_at.map(|t| t.to_string()),
         daemon_pid: state.daemon_of(&job.name),
+        last_test_restore: state.restores(&job.name, 1)?.pop(),
+        next_test_restore: job
+            .verify
+            .restore
+            .as_ref()
+            .and_then(|r| r.schedule.as_ref())
+            .and_then(|s| schedule::next_after(job, s, now))
+            .map(|t| t.to_string()),
     })
 }
 
@@ -109,6 +122,25 @@ pub fn render(statuses: &[JobStatus]) -> String {
             "  next run:  {}\n",
             s.next_run.as_deref().unwrap_or("not scheduled")
         ));
+        if let Some(r) = &s.last_test_restore {
+            let what = if r.ok {
+                format!(
+                    "ok ({} table(s), {} rows as in the manifest)",
+                    r.tables.unwrap_or(0),
+                    r.rows.unwrap_or(0)
+                )
+            } else {
+                format!("FAILED: {}", r.error.as_deref().unwrap_or("unknown error"))
+            };
+            out.push_str(&format!(
+                "  last test restore: {} {what} of {}\n",
+                r.at,
+                r.archive.as_deref().unwrap_or("-")
+            ));
+        }
+        if let Some(n) = &s.next_test_restore {
+            out.push_str(&format!("  next test restore: {n}\n"));
+        }
         if s.overdue {
             out.push_str(&format!("  OVERDUE since {}\n", s.overdue_at.as_deref().unwrap_or("?")));
         }

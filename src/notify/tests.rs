@@ -38,6 +38,11 @@ fn record(outcome: Outcome) -> RunRecord {
         verification: None,
         test_restore: None,
         notifications: Vec::new(),
+        snapshot: None,
+        snapshot_time: None,
+        schema: None,
+        failed_step: None,
+        restores: Vec::new(),
     }
 }
 
