@@ -1,17 +1,19 @@
 //! Destinations: one storage contract over every place a backup can go (issue 13).
 //!
 //! [`Storage`] is the contract — put a stream, get a stream, list, stat, delete — over
-//! OpenDAL, for the backends this build carries: a local or mounted directory (`file://`) and
-//! S3 or an S3-compatible store (`s3://`). SFTP, WebDAV, Azure Blob and GCS URLs are parsed
-//! and refused as not supported yet. Every operation goes through OpenDAL's retry layer:
+//! OpenDAL, for the backends this build carries: a local or mounted directory (`file://`),
+//! S3 or an S3-compatible store (`s3://`), an SSH server ([`sftp`]) and a WebDAV server
+//! ([`webdav`]). Azure Blob and GCS URLs are parsed and refused as not supported yet. Every
+//! operation goes through OpenDAL's retry layer:
 //! a transient failure (connection reset, 5xx, throttling) is retried with exponential
 //! backoff before it is reported.
 //!
 //! Uploads stream in bounded memory: S3 objects are written as multipart uploads of
 //! [`PART_SIZE`] parts, files are written through a temporary file in
-//! [`UPLOADS_DIR`] and renamed into place when complete; neither is visible under its name
-//! before `finish`, and an abandoned upload is aborted (the multipart upload, the temporary
-//! file).
+//! [`UPLOADS_DIR`] and renamed into place when complete; SFTP and WebDAV servers write in
+//! place, so uploads there go to a temporary name in [`UPLOADS_DIR`] too and are renamed
+//! (SFTP rename, WebDAV MOVE) on `finish`. None is visible under its name before `finish`,
+//! and an abandoned upload is aborted (the multipart upload, the temporary object).
 //!
 //! Publication is atomic per backup: a single-file archive `NAME` counts as a backup only
 //! once its sidecar manifest `NAME.manifest` exists, and the manifest is the last object a
@@ -21,7 +23,9 @@
 //! the command line (see [`url`]).
 
 pub mod fanout;
+pub mod sftp;
 pub mod url;
+pub mod webdav;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::time::Duration;
@@ -31,6 +35,7 @@ use futures_util::StreamExt;
 use opendal::{ErrorKind as DalKind, Operator};
 
 pub use url::Location;
+pub use webdav::WebdavCredentials;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{MANIFEST_FILE, SIDECAR_SUFFIX};
@@ -40,8 +45,8 @@ use crate::manifest::{MANIFEST_FILE, SIDECAR_SUFFIX};
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts of one upload in flight at once.
 pub const PARTS_IN_FLIGHT: usize = 2;
-/// Directory under a `file://` destination where uploads are written before they are renamed
-/// into place; never listed.
+/// Directory under a `file://`, `sftp://` or `webdav://` destination where uploads are written
+/// before they are renamed into place; never listed.
 pub const UPLOADS_DIR: &str = ".pgsnap-uploads";
 
 /// One object: its name relative to the destination, and its size.
@@ -72,12 +77,35 @@ impl std::fmt::Debug for S3Credentials {
 pub struct Storage {
     op: Operator,
     location: Location,
+    publish: Publish,
+}
+
+/// How an upload reaches its name.
+#[derive(Debug, Clone)]
+enum Publish {
+    /// The service never shows a partial object: S3 (multipart), files (OpenDAL's own
+    /// temporary file and rename).
+    Direct,
+    /// Written under a temporary name in [`UPLOADS_DIR`], renamed onto its name at the end
+    /// (SFTP).
+    Rename,
+    /// Streamed by one PUT to a temporary name, then MOVEd (WebDAV).
+    Stream(webdav::Streamer),
+}
+
+/// Where the bytes of an upload go.
+enum Sink {
+    Dal(opendal::Writer),
+    Put(webdav::PutStream),
 }
 
 /// An upload in progress; [`finish`](Upload::finish) publishes it, [`abort`](Upload::abort)
 /// (or an error) leaves nothing under its name.
 pub struct Upload {
-    writer: opendal::Writer,
+    sink: Sink,
+    /// The temporary name and the operator to rename (and on failure remove) it with, for
+    /// uploads published by a rename; `None` once finished or aborted.
+    staged: Option<(Operator, String)>,
     /// The file a `file://` upload becomes, made private once in place.
     local: Option<std::path::PathBuf>,
     name: String,
@@ -142,18 +170,29 @@ impl Storage {
     /// Opens `location`. A `file://` directory must exist (a missing NAS mount is an error,
     /// not a new directory on the local disk); nothing remote is contacted yet.
     pub fn open(location: &Location) -> Result<Storage> {
-        Storage::open_inner(location, None)
+        Storage::open_inner(location, None, None)
     }
 
     /// Opens `location` with credentials the caller holds (a library caller reading them
     /// from its own configuration; tests). Only S3 destinations take them.
     pub fn open_with_credentials(location: &Location, creds: &S3Credentials) -> Result<Storage> {
-        Storage::open_inner(location, Some(creds))
+        Storage::open_inner(location, Some(creds), None)
     }
 
-    fn open_inner(location: &Location, creds: Option<&S3Credentials>) -> Result<Storage> {
+    /// Opens a `webdav://` or `webdavs://` location with a user and password the caller holds
+    /// instead of `PGSNAP_WEBDAV_USER` / `PGSNAP_WEBDAV_PASSWORD`.
+    pub fn open_with_webdav_credentials(location: &Location, creds: &WebdavCredentials) -> Result<Storage> {
+        Storage::open_inner(location, None, Some(creds))
+    }
+
+    fn open_inner(
+        location: &Location,
+        creds: Option<&S3Credentials>,
+        dav_creds: Option<&WebdavCredentials>,
+    ) -> Result<Storage> {
         init();
         let shown = location.to_string();
+        let mut publish = Publish::Direct;
         let op = match location {
             Location::Fs { root } => {
                 match std::fs::metadata(root) {
@@ -205,10 +244,20 @@ impl Storage {
                 }
                 Operator::new(b).map_err(|e| dal(&shown, "opening", e))?
             }
+            Location::Sftp { .. } => {
+                publish = Publish::Rename;
+                sftp::open(location)?
+            }
+            Location::Webdav { .. } => {
+                let (op, streamer) = webdav::open(location, dav_creds)?;
+                publish = Publish::Stream(streamer);
+                op
+            }
         };
         Ok(Storage {
             op: op.layer(retry_layer()),
             location: location.clone(),
+            publish,
         })
     }
 
@@ -219,25 +268,38 @@ impl Storage {
     /// Starts a streaming upload of `name`.
     pub async fn put(&self, name: &str) -> Result<Upload> {
         check_name(name)?;
-        let writer = self
-            .op
-            .writer_with(name)
-            .chunk(PART_SIZE)
-            .concurrent(PARTS_IN_FLIGHT)
-            .await
-            .map_err(|e| {
-                dal(
-                    &self.location.to_string(),
-                    &format!("starting the upload of \"{name}\""),
-                    e,
-                )
-            })?;
+        let shown = self.location.to_string();
+        let starting = |e| dal(&shown, &format!("starting the upload of \"{name}\""), e);
+        let (sink, staged) = match &self.publish {
+            Publish::Direct => (
+                Sink::Dal(
+                    self.op
+                        .writer_with(name)
+                        .chunk(PART_SIZE)
+                        .concurrent(PARTS_IN_FLIGHT)
+                        .await
+                        .map_err(starting)?,
+                ),
+                None,
+            ),
+            Publish::Rename => {
+                let tmp = temporary_name();
+                let w = self.op.writer_with(&tmp).chunk(PART_SIZE).await.map_err(starting)?;
+                (Sink::Dal(w), Some((self.op.clone(), tmp)))
+            }
+            Publish::Stream(streamer) => {
+                self.op.create_dir(&format!("{UPLOADS_DIR}/")).await.map_err(starting)?;
+                let tmp = temporary_name();
+                (Sink::Put(streamer.start(&tmp, name)), Some((self.op.clone(), tmp)))
+            }
+        };
         let local = match &self.location {
             Location::Fs { root } => Some(std::path::Path::new(root).join(name)),
-            Location::S3 { .. } => None,
+            _ => None,
         };
         Ok(Upload {
-            writer,
+            sink,
+            staged,
             local,
             name: name.to_string(),
             written: 0,
@@ -380,20 +442,39 @@ impl Upload {
     /// Appends `bytes`; waits while earlier parts are in flight (back-pressure).
     pub async fn write(&mut self, bytes: Bytes) -> Result<()> {
         let n = bytes.len() as u64;
-        self.writer
-            .write(bytes)
-            .await
-            .map_err(|e| dal(&self.shown, &format!("uploading \"{}\"", self.name), e))?;
+        match &mut self.sink {
+            Sink::Dal(w) => w
+                .write(bytes)
+                .await
+                .map_err(|e| dal(&self.shown, &format!("uploading \"{}\"", self.name), e))?,
+            Sink::Put(p) => p.write(bytes).await?,
+        }
         self.written += n;
         Ok(())
     }
 
     /// Completes the upload: the object appears under its name. Returns its size.
     pub async fn finish(mut self) -> Result<u64> {
-        self.writer
-            .close()
-            .await
-            .map_err(|e| dal(&self.shown, &format!("completing the upload of \"{}\"", self.name), e))?;
+        let completing = format!("completing the upload of \"{}\"", self.name);
+        let done = match &mut self.sink {
+            Sink::Dal(w) => w
+                .close()
+                .await
+                .map(|_| ())
+                .map_err(|e| dal(&self.shown, &completing, e)),
+            Sink::Put(p) => p.finish().await,
+        };
+        if let Err(e) = done {
+            self.discard_staged().await;
+            return Err(e);
+        }
+        if let Some((op, tmp)) = self.staged.take() {
+            // The object appears under its name whole, in one step.
+            if let Err(e) = publish_staged(&op, &tmp, &self.name).await {
+                let _ = op.delete(&tmp).await;
+                return Err(dal(&self.shown, &completing, e));
+            }
+        }
         // OpenDAL creates files with the process umask; a dump holds table data (mode 0600,
         // as local archives). The temporary lived in the private uploads directory until now.
         if let Some(p) = &self.local {
@@ -409,11 +490,81 @@ impl Upload {
 
     /// Abandons the upload; nothing appears under its name.
     pub async fn abort(mut self) -> Result<()> {
-        self.writer
-            .abort()
-            .await
-            .map_err(|e| dal(&self.shown, &format!("aborting the upload of \"{}\"", self.name), e))
+        let aborted = match &mut self.sink {
+            Sink::Dal(w) => match w.abort().await {
+                // SFTP's writer cannot abort: the temporary is removed below.
+                Err(e) if e.kind() == DalKind::Unsupported && self.staged.is_some() => Ok(()),
+                r => r.map_err(|e| dal(&self.shown, &format!("aborting the upload of \"{}\"", self.name), e)),
+            },
+            Sink::Put(p) => {
+                p.abort().await;
+                Ok(())
+            }
+        };
+        self.discard_staged().await;
+        aborted
     }
+
+    /// Removes the temporary of a renamed upload that will not be published.
+    async fn discard_staged(&mut self) {
+        if let Some((op, tmp)) = self.staged.take()
+            && let Err(e) = op.delete(&tmp).await
+        {
+            tracing::warn!(
+                "destination \"{}\": removing the abandoned upload \"{tmp}\": {e}",
+                self.shown
+            );
+        }
+    }
+}
+
+impl Drop for Upload {
+    /// Dropped unfinished (a panic, a cancelled task): the temporary of a renamed upload is
+    /// removed in the background when a runtime is at hand; it is never visible under the
+    /// upload's name either way.
+    fn drop(&mut self) {
+        if let Some((op, tmp)) = self.staged.take()
+            && let Ok(h) = tokio::runtime::Handle::try_current()
+        {
+            if let Sink::Put(p) = &mut self.sink {
+                p.cancel();
+            }
+            h.spawn(async move {
+                let _ = op.delete(&tmp).await;
+            });
+        }
+    }
+}
+
+/// Renames the finished temporary `tmp` onto `name`. Replacing an existing object is one
+/// step on WebDAV (MOVE with `Overwrite: T`) and on servers with POSIX rename; a server whose
+/// rename refuses an existing target gets the old object removed first.
+async fn publish_staged(op: &Operator, tmp: &str, name: &str) -> opendal::Result<()> {
+    if let Some((dir, _)) = name.rsplit_once('/') {
+        op.create_dir(&format!("{dir}/")).await?;
+    }
+    match op.rename(tmp, name).await {
+        Ok(()) => Ok(()),
+        Err(first) => match op.stat(name).await {
+            Ok(_) => {
+                op.delete(name).await?;
+                op.rename(tmp, name).await
+            }
+            Err(_) => Err(first),
+        },
+    }
+}
+
+/// A name in [`UPLOADS_DIR`] no other upload (of this or another process) uses.
+fn temporary_name() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{UPLOADS_DIR}/{}-{nanos:x}-{n}.part", std::process::id())
 }
 
 impl Download {
