@@ -1,7 +1,7 @@
-//! The storage conformance suite every destination backend passes (put/get/list/stat/delete,
-//! a multipart-sized object, unicode and spaces in names, concurrent writers, an interrupted
-//! upload never visible, only committed backups listed), shared by the test binaries that run
-//! it against their servers (`storage`, `storage_cloud`).
+//! The storage conformance suite every backend passes (put/get/list/stat/delete, a
+//! multipart-sized object, unicode and spaces in names, concurrent writers, an interrupted or
+//! dropped upload never visible, only committed archives listed as backups), and its helpers.
+//! Included by the storage test binaries with `#[path]`.
 #![allow(dead_code)]
 
 use bytes::Bytes;

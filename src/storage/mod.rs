@@ -2,19 +2,20 @@
 //!
 //! [`Storage`] is the contract — put a stream, get a stream, list, stat, delete — over
 //! OpenDAL, for the backends this build carries: a local or mounted directory (`file://`),
-//! S3 or an S3-compatible store (`s3://`), Azure Blob Storage (`azblob://`, see [`azblob`])
-//! and Google Cloud Storage (`gcs://`, see [`gcs`]). SFTP and WebDAV URLs are parsed and
-//! refused as not supported yet. Every operation goes through OpenDAL's retry layer:
-//! a transient failure (connection reset, 5xx, throttling) is retried with exponential
-//! backoff before it is reported.
+//! S3 or an S3-compatible store (`s3://`), an SSH server ([`sftp`]), a WebDAV server
+//! ([`webdav`]), Azure Blob Storage ([`azblob`]) and Google Cloud Storage ([`gcs`]). Every
+//! operation goes through OpenDAL's retry layer: a transient failure (connection reset, 5xx,
+//! throttling) is retried with exponential backoff before it is reported.
 //!
 //! Uploads stream in bounded memory: S3 objects are written as multipart uploads of
-//! [`PART_SIZE`] parts, Azure blobs as block blobs of [`PART_SIZE`] blocks, GCS objects as
-//! resumable uploads of [`PART_SIZE`] chunks to a temporary object in [`UPLOADS_DIR`] copied
-//! to their name when complete, files through a temporary file in [`UPLOADS_DIR`] renamed into
-//! place when complete; none is visible under its name before `finish`, and an abandoned
-//! upload is aborted (the multipart upload, the resumable session, the temporary file; staged
-//! Azure blocks are never committed).
+//! [`PART_SIZE`] parts, Azure blobs as block blobs of [`PART_SIZE`] blocks (visible once the
+//! block list is committed), files through a temporary file in [`UPLOADS_DIR`] renamed into
+//! place. SFTP and WebDAV servers write in place, so uploads there go to a temporary name in
+//! [`UPLOADS_DIR`] and are renamed (SFTP rename, WebDAV MOVE) on `finish`; GCS objects are
+//! resumable uploads of [`PART_SIZE`] chunks to a temporary object copied to their name on
+//! `finish`. None is visible under its name before `finish`, and an abandoned upload is
+//! aborted (the multipart upload, the resumable session, the temporary object; staged Azure
+//! blocks are never committed).
 //!
 //! Publication is atomic per backup: a single-file archive `NAME` counts as a backup only
 //! once its sidecar manifest `NAME.manifest` exists, and the manifest is the last object a
@@ -26,7 +27,9 @@
 pub mod azblob;
 pub mod fanout;
 pub mod gcs;
+pub mod sftp;
 pub mod url;
+pub mod webdav;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::time::Duration;
@@ -38,6 +41,7 @@ use opendal::{ErrorKind as DalKind, Operator};
 pub use azblob::AzureCredentials;
 pub use gcs::GcsCredentials;
 pub use url::Location;
+pub use webdav::WebdavCredentials;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{MANIFEST_FILE, SIDECAR_SUFFIX};
@@ -47,8 +51,8 @@ use crate::manifest::{MANIFEST_FILE, SIDECAR_SUFFIX};
 pub const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts of one upload in flight at once.
 pub const PARTS_IN_FLIGHT: usize = 2;
-/// Directory under a `file://` (and `gcs://`) destination where uploads are written before
-/// they are renamed (copied) into place; never listed.
+/// Directory under a `file://`, `sftp://`, `webdav://` or `gcs://` destination where uploads
+/// are written before they are renamed (copied, on GCS) into place; never listed.
 pub const UPLOADS_DIR: &str = ".pgsnap-uploads";
 
 /// One object: its name relative to the destination, and its size.
@@ -81,6 +85,7 @@ pub enum Credentials<'a> {
     S3(&'a S3Credentials),
     Azure(&'a AzureCredentials),
     Gcs(&'a GcsCredentials),
+    Webdav(&'a WebdavCredentials),
 }
 
 impl<'a> From<&'a S3Credentials> for Credentials<'a> {
@@ -101,21 +106,54 @@ impl<'a> From<&'a GcsCredentials> for Credentials<'a> {
     }
 }
 
+impl<'a> From<&'a WebdavCredentials> for Credentials<'a> {
+    fn from(c: &'a WebdavCredentials) -> Self {
+        Credentials::Webdav(c)
+    }
+}
+
 /// One destination; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct Storage {
     op: Operator,
     location: Location,
+    publish: Publish,
+}
+
+/// How an upload reaches its name.
+#[derive(Debug, Clone)]
+enum Publish {
+    /// The service never shows a partial object: S3 (multipart), files (OpenDAL's own
+    /// temporary file and rename).
+    Direct,
+    /// Written under a temporary name in [`UPLOADS_DIR`], renamed onto its name at the end
+    /// (SFTP).
+    Rename,
+    /// Streamed by one PUT to a temporary name, then MOVEd (WebDAV).
+    Stream(webdav::Streamer),
+    /// Written as a resumable upload to a temporary name, copied onto its name at the end
+    /// and the temporary removed (GCS: OpenDAL's plain GCS writer uses XML multipart uploads,
+    /// which emulators lack; a conditional write takes the resumable path).
+    Copy,
+}
+
+/// Where the bytes of an upload go.
+enum Sink {
+    Dal(opendal::Writer),
+    Put(webdav::PutStream),
 }
 
 /// An upload in progress; [`finish`](Upload::finish) publishes it, [`abort`](Upload::abort)
 /// (or an error) leaves nothing under its name.
 pub struct Upload {
-    writer: opendal::Writer,
+    sink: Sink,
+    /// The temporary name and the operator to rename (and on failure remove) it with, for
+    /// uploads published by a rename; `None` once finished or aborted.
+    staged: Option<(Operator, String)>,
+    /// Published by copying the temporary (GCS) rather than renaming it.
+    by_copy: bool,
     /// The file a `file://` upload becomes, made private once in place.
     local: Option<std::path::PathBuf>,
-    /// A `gcs://` upload's temporary object, copied to `name` by `finish`.
-    staged: Option<(Operator, String)>,
     name: String,
     written: u64,
     shown: String,
@@ -183,20 +221,28 @@ impl Storage {
 
     /// Opens `location` with credentials the caller holds (a library caller reading them
     /// from its own configuration; tests) instead of the environment's: [`S3Credentials`],
-    /// [`AzureCredentials`] or [`GcsCredentials`], of the location's kind.
+    /// [`AzureCredentials`], [`GcsCredentials`] or [`WebdavCredentials`], of the location's
+    /// kind.
     pub fn open_with_credentials<'a>(location: &Location, creds: impl Into<Credentials<'a>>) -> Result<Storage> {
         Storage::open_inner(location, Some(creds.into()))
+    }
+
+    /// Opens a `webdav://` or `webdavs://` location with a user and password the caller holds
+    /// instead of `PGSNAP_WEBDAV_USER` / `PGSNAP_WEBDAV_PASSWORD`.
+    pub fn open_with_webdav_credentials(location: &Location, creds: &WebdavCredentials) -> Result<Storage> {
+        Storage::open_with_credentials(location, creds)
     }
 
     fn open_inner(location: &Location, creds: Option<Credentials<'_>>) -> Result<Storage> {
         init();
         let shown = location.to_string();
-        let (mut s3, mut azure, mut gcs) = (None, None, None);
+        let (mut s3, mut azure, mut gcs, mut dav_creds) = (None, None, None, None);
         match creds {
             None => {}
             Some(Credentials::S3(c)) if matches!(location, Location::S3 { .. }) => s3 = Some(c),
             Some(Credentials::Azure(c)) if matches!(location, Location::Azblob { .. }) => azure = Some(c),
             Some(Credentials::Gcs(c)) if matches!(location, Location::Gcs { .. }) => gcs = Some(c),
+            Some(Credentials::Webdav(c)) if matches!(location, Location::Webdav { .. }) => dav_creds = Some(c),
             Some(other) => {
                 return Err(Error::usage(format!(
                     "destination \"{shown}\": {} credentials do not apply to it",
@@ -204,10 +250,12 @@ impl Storage {
                         Credentials::S3(_) => "S3",
                         Credentials::Azure(_) => "Azure",
                         Credentials::Gcs(_) => "GCS",
+                        Credentials::Webdav(_) => "WebDAV",
                     }
                 )));
             }
         }
+        let mut publish = Publish::Direct;
         let op = match location {
             Location::Fs { root } => {
                 match std::fs::metadata(root) {
@@ -259,6 +307,15 @@ impl Storage {
                 }
                 Operator::new(b).map_err(|e| dal(&shown, "opening", e))?
             }
+            Location::Sftp { .. } => {
+                publish = Publish::Rename;
+                sftp::open(location)?
+            }
+            Location::Webdav { .. } => {
+                let (op, streamer) = webdav::open(location, dav_creds)?;
+                publish = Publish::Stream(streamer);
+                op
+            }
             Location::Azblob {
                 container,
                 prefix,
@@ -268,11 +325,15 @@ impl Storage {
                 bucket,
                 prefix,
                 endpoint,
-            } => gcs::operator(bucket, prefix, endpoint.as_deref(), gcs, &shown)?,
+            } => {
+                publish = Publish::Copy;
+                gcs::operator(bucket, prefix, endpoint.as_deref(), gcs, &shown)?
+            }
         };
         Ok(Storage {
             op: op.layer(retry_layer()),
             location: location.clone(),
+            publish,
         })
     }
 
@@ -283,35 +344,54 @@ impl Storage {
     /// Starts a streaming upload of `name`.
     pub async fn put(&self, name: &str) -> Result<Upload> {
         check_name(name)?;
-        // GCS: a resumable upload (OpenDAL uses one for a conditional write: "if not exists",
-        // always true of a fresh temporary name), published by `finish`.
-        let staged = match &self.location {
-            Location::Gcs { .. } => Some((self.op.clone(), temporary_name())),
-            _ => None,
+        let shown = self.location.to_string();
+        let starting = |e| dal(&shown, &format!("starting the upload of \"{name}\""), e);
+        let (sink, staged) = match &self.publish {
+            Publish::Direct => (
+                Sink::Dal(
+                    self.op
+                        .writer_with(name)
+                        .chunk(PART_SIZE)
+                        .concurrent(PARTS_IN_FLIGHT)
+                        .await
+                        .map_err(starting)?,
+                ),
+                None,
+            ),
+            Publish::Rename => {
+                let tmp = temporary_name();
+                let w = self.op.writer_with(&tmp).chunk(PART_SIZE).await.map_err(starting)?;
+                (Sink::Dal(w), Some((self.op.clone(), tmp)))
+            }
+            Publish::Stream(streamer) => {
+                self.op.create_dir(&format!("{UPLOADS_DIR}/")).await.map_err(starting)?;
+                let tmp = temporary_name();
+                (Sink::Put(streamer.start(&tmp, name)), Some((self.op.clone(), tmp)))
+            }
+            Publish::Copy => {
+                // "If not exists" (always true of a fresh temporary name) makes OpenDAL take
+                // GCS's resumable upload.
+                let tmp = temporary_name();
+                let w = self
+                    .op
+                    .writer_with(&tmp)
+                    .chunk(PART_SIZE)
+                    .concurrent(PARTS_IN_FLIGHT)
+                    .if_not_exists(true)
+                    .await
+                    .map_err(starting)?;
+                (Sink::Dal(w), Some((self.op.clone(), tmp)))
+            }
         };
-        let target = staged.as_ref().map_or(name, |(_, t)| t.as_str());
-        let writer = self
-            .op
-            .writer_with(target)
-            .chunk(PART_SIZE)
-            .concurrent(PARTS_IN_FLIGHT)
-            .if_not_exists(staged.is_some())
-            .await
-            .map_err(|e| {
-                dal(
-                    &self.location.to_string(),
-                    &format!("starting the upload of \"{name}\""),
-                    e,
-                )
-            })?;
         let local = match &self.location {
             Location::Fs { root } => Some(std::path::Path::new(root).join(name)),
             _ => None,
         };
         Ok(Upload {
-            writer,
-            local,
+            sink,
             staged,
+            by_copy: matches!(self.publish, Publish::Copy),
+            local,
             name: name.to_string(),
             written: 0,
             shown: self.location.to_string(),
@@ -453,27 +533,38 @@ impl Upload {
     /// Appends `bytes`; waits while earlier parts are in flight (back-pressure).
     pub async fn write(&mut self, bytes: Bytes) -> Result<()> {
         let n = bytes.len() as u64;
-        self.writer
-            .write(bytes)
-            .await
-            .map_err(|e| dal(&self.shown, &format!("uploading \"{}\"", self.name), e))?;
+        match &mut self.sink {
+            Sink::Dal(w) => w
+                .write(bytes)
+                .await
+                .map_err(|e| dal(&self.shown, &format!("uploading \"{}\"", self.name), e))?,
+            Sink::Put(p) => p.write(bytes).await?,
+        }
         self.written += n;
         Ok(())
     }
 
     /// Completes the upload: the object appears under its name. Returns its size.
     pub async fn finish(mut self) -> Result<u64> {
-        self.writer
-            .close()
-            .await
-            .map_err(|e| dal(&self.shown, &format!("completing the upload of \"{}\"", self.name), e))?;
-        if let Some((op, temp)) = self.staged.take() {
-            let copied = op.copy(&temp, &self.name).await;
-            // The temporary goes either way; failing to remove it leaves an unlisted object.
-            if let Err(e) = op.delete(&temp).await {
-                tracing::warn!("destination \"{}\": removing the temporary \"{temp}\": {e}", self.shown);
+        let completing = format!("completing the upload of \"{}\"", self.name);
+        let done = match &mut self.sink {
+            Sink::Dal(w) => w
+                .close()
+                .await
+                .map(|_| ())
+                .map_err(|e| dal(&self.shown, &completing, e)),
+            Sink::Put(p) => p.finish().await,
+        };
+        if let Err(e) = done {
+            self.discard_staged().await;
+            return Err(e);
+        }
+        if let Some((op, tmp)) = self.staged.take() {
+            // The object appears under its name whole, in one step.
+            if let Err(e) = publish_staged(&op, &tmp, &self.name, self.by_copy).await {
+                let _ = op.delete(&tmp).await;
+                return Err(dal(&self.shown, &completing, e));
             }
-            copied.map_err(|e| dal(&self.shown, &format!("publishing \"{}\"", self.name), e))?;
         }
         // OpenDAL creates files with the process umask; a dump holds table data (mode 0600,
         // as local archives). The temporary lived in the private uploads directory until now.
@@ -490,18 +581,90 @@ impl Upload {
 
     /// Abandons the upload; nothing appears under its name.
     pub async fn abort(mut self) -> Result<()> {
-        self.writer
-            .abort()
-            .await
-            .map_err(|e| dal(&self.shown, &format!("aborting the upload of \"{}\"", self.name), e))?;
-        if let Some((op, temp)) = self.staged.take() {
-            // A cancelled resumable session leaves no object; this is for one that completed.
-            op.delete(&temp)
-                .await
-                .map_err(|e| dal(&self.shown, &format!("aborting the upload of \"{}\"", self.name), e))?;
-        }
-        Ok(())
+        let aborted = match &mut self.sink {
+            Sink::Dal(w) => match w.abort().await {
+                // SFTP's writer cannot abort: the temporary is removed below.
+                Err(e) if e.kind() == DalKind::Unsupported && self.staged.is_some() => Ok(()),
+                r => r.map_err(|e| dal(&self.shown, &format!("aborting the upload of \"{}\"", self.name), e)),
+            },
+            Sink::Put(p) => {
+                p.abort().await;
+                Ok(())
+            }
+        };
+        self.discard_staged().await;
+        aborted
     }
+
+    /// Removes the temporary of a renamed upload that will not be published.
+    async fn discard_staged(&mut self) {
+        if let Some((op, tmp)) = self.staged.take()
+            && let Err(e) = op.delete(&tmp).await
+        {
+            tracing::warn!(
+                "destination \"{}\": removing the abandoned upload \"{tmp}\": {e}",
+                self.shown
+            );
+        }
+    }
+}
+
+impl Drop for Upload {
+    /// Dropped unfinished (a panic, a cancelled task): the temporary of a renamed upload is
+    /// removed in the background when a runtime is at hand; it is never visible under the
+    /// upload's name either way.
+    fn drop(&mut self) {
+        if let Some((op, tmp)) = self.staged.take()
+            && let Ok(h) = tokio::runtime::Handle::try_current()
+        {
+            if let Sink::Put(p) = &mut self.sink {
+                p.cancel();
+            }
+            h.spawn(async move {
+                let _ = op.delete(&tmp).await;
+            });
+        }
+    }
+}
+
+/// Renames the finished temporary `tmp` onto `name`. Replacing an existing object is one
+/// step on WebDAV (MOVE with `Overwrite: T`) and on servers with POSIX rename; a server whose
+/// rename refuses an existing target gets the old object removed first. With `by_copy` (GCS,
+/// whose objects are immutable) the temporary is copied onto `name` server-side and removed.
+async fn publish_staged(op: &Operator, tmp: &str, name: &str, by_copy: bool) -> opendal::Result<()> {
+    if by_copy {
+        op.copy(tmp, name).await?;
+        // A temporary left behind is unlisted (in UPLOADS_DIR); the object is published.
+        if let Err(e) = op.delete(tmp).await {
+            tracing::warn!("removing the temporary \"{tmp}\": {e}");
+        }
+        return Ok(());
+    }
+    if let Some((dir, _)) = name.rsplit_once('/') {
+        op.create_dir(&format!("{dir}/")).await?;
+    }
+    match op.rename(tmp, name).await {
+        Ok(()) => Ok(()),
+        Err(first) => match op.stat(name).await {
+            Ok(_) => {
+                op.delete(name).await?;
+                op.rename(tmp, name).await
+            }
+            Err(_) => Err(first),
+        },
+    }
+}
+
+/// A name in [`UPLOADS_DIR`] no other upload (of this or another process) uses.
+fn temporary_name() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{UPLOADS_DIR}/{}-{nanos:x}-{n}.part", std::process::id())
 }
 
 impl Download {
@@ -516,18 +679,6 @@ impl Download {
             )),
         }
     }
-}
-
-/// A fresh name under [`UPLOADS_DIR`] for a temporary upload (unique per process, time and
-/// call).
-fn temporary_name() -> String {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{UPLOADS_DIR}/{}-{nanos}-{n}.part", std::process::id())
 }
 
 /// Object names are relative, `/`-separated, without empty, `.` or `..` components.

@@ -11,13 +11,19 @@
 //! - `gcs://bucket[/prefix][?endpoint=URL]`: a Google Cloud Storage bucket. The endpoint falls
 //!   back to `STORAGE_EMULATOR_HOST` (an emulator, as Google's client libraries read it), then
 //!   `https://storage.googleapis.com` (see [`super::gcs`]).
+//! - `sftp://[user@]host[:port]/abs/path`: a directory on an SSH server, through the OpenSSH
+//!   client (the user name is not a secret; a password in the URL is refused).
+//! - `webdav://host[:port]/path` (HTTP) and `webdavs://host[:port]/path` (HTTPS): a collection
+//!   on a WebDAV server.
 //!
-//! Credentials never come from the URL: a user name, password or a credential-looking query
-//! key is refused, so secrets do not land in shell history, `ps` output or run records. They
-//! come from each service's usual environment variables and files (`AWS_ACCESS_KEY_ID`,
-//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `~/.aws/credentials`, `AWS_PROFILE`;
-//! `AZURE_STORAGE_ACCOUNT`, `AZURE_STORAGE_KEY`, `AZURE_STORAGE_SAS_TOKEN`,
-//! `AZURE_STORAGE_CONNECTION_STRING`; `GOOGLE_APPLICATION_CREDENTIALS`).
+//! Credentials never come from the URL: a password or a credential-looking query key is
+//! refused (and so is any user name outside `sftp://`), so secrets do not land in shell
+//! history, `ps` output or run records. They come from each service's usual environment
+//! variables and files (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+//! `~/.aws/credentials`, `AWS_PROFILE`; `AZURE_STORAGE_ACCOUNT`, `AZURE_STORAGE_KEY`,
+//! `AZURE_STORAGE_SAS_TOKEN`, `AZURE_STORAGE_CONNECTION_STRING`;
+//! `GOOGLE_APPLICATION_CREDENTIALS`; ssh keys, agent and `~/.ssh`; `PGSNAP_WEBDAV_USER` with
+//! `PGSNAP_WEBDAV_PASSWORD` or `PGSNAP_WEBDAV_PASSWORD_FILE`).
 
 use std::fmt;
 
@@ -49,6 +55,20 @@ pub enum Location {
         prefix: String,
         endpoint: Option<String>,
     },
+    /// A directory on an SSH server (`root` absolute, normalized).
+    Sftp {
+        user: Option<String>,
+        host: String,
+        port: Option<u16>,
+        root: String,
+    },
+    /// A WebDAV collection; `tls` for `webdavs://` (HTTPS). `root` absolute, normalized.
+    Webdav {
+        tls: bool,
+        host: String,
+        port: Option<u16>,
+        root: String,
+    },
 }
 
 /// Query keys that would carry a secret; refused with a pointer to the environment.
@@ -73,7 +93,7 @@ impl Location {
         }
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(bad(
-                "expected file:///path, s3://bucket/prefix, azblob://container/prefix or gcs://bucket/prefix",
+                "expected file:///path, s3://bucket/prefix, sftp://[user@]host/path, webdav(s)://host/path, azblob://container/prefix or gcs://bucket/prefix",
             ));
         };
         let (rest, query) = match rest.split_once('?') {
@@ -84,14 +104,9 @@ impl Location {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
-        if matches!(scheme, "sftp" | "webdav" | "webdavs") {
-            return Err(Error::new(
-                crate::error::ErrorKind::Unsupported,
-                format!(
-                    "destination \"{}\": {scheme}:// destinations are not supported yet (file://, s3://, azblob:// and gcs:// are)",
-                    redact(url)
-                ),
-            ));
+        let scheme_lc = scheme.to_ascii_lowercase();
+        if matches!(scheme_lc.as_str(), "sftp" | "webdav" | "webdavs") {
+            return parse_remote(&scheme_lc, authority, path, query).map_err(|e| bad(&e));
         }
         if authority.contains('@') {
             return Err(bad(
@@ -181,7 +196,9 @@ impl Location {
                     endpoint: endpoint_option(query, "GOOGLE_APPLICATION_CREDENTIALS").map_err(|e| bad(&e))?,
                 })
             }
-            _ => Err(bad(&format!("unknown scheme \"{scheme}\" (file, s3, azblob, gcs)"))),
+            _ => Err(bad(&format!(
+                "unknown scheme \"{scheme}\" (file, s3, sftp, webdav, webdavs, azblob, gcs)"
+            ))),
         }
     }
 }
@@ -197,6 +214,24 @@ impl fmt::Display for Location {
             Location::Azblob { container, prefix, .. } => write!(f, "azblob://{container}/{prefix}"),
             Location::Gcs { bucket, prefix, .. } if prefix.is_empty() => write!(f, "gcs://{bucket}"),
             Location::Gcs { bucket, prefix, .. } => write!(f, "gcs://{bucket}/{prefix}"),
+            Location::Sftp { user, host, port, root } => {
+                write!(f, "sftp://")?;
+                if let Some(u) = user {
+                    write!(f, "{u}@")?;
+                }
+                write!(f, "{}", bracket(host))?;
+                if let Some(p) = port {
+                    write!(f, ":{p}")?;
+                }
+                write!(f, "{root}")
+            }
+            Location::Webdav { tls, host, port, root } => {
+                write!(f, "{}://{}", if *tls { "webdavs" } else { "webdav" }, bracket(host))?;
+                if let Some(p) = port {
+                    write!(f, ":{p}")?;
+                }
+                write!(f, "{}", if root == "/" { "" } else { root })
+            }
         }
     }
 }
@@ -251,6 +286,106 @@ fn endpoint_option(query: Option<&str>, env_hint: &str) -> std::result::Result<O
         }
     }
     Ok(endpoint)
+}
+
+/// An IPv6 address in brackets, as URLs write it.
+pub(crate) fn bracket(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+/// `sftp://[user@]host[:port]/path`, `webdav(s)://host[:port]/path`; the error says why not.
+fn parse_remote(
+    scheme: &str,
+    authority: &str,
+    path: &str,
+    query: Option<&str>,
+) -> std::result::Result<Location, String> {
+    if query.is_some_and(|q| !q.is_empty()) {
+        return Err(format!("a {scheme} URL takes no options"));
+    }
+    let (user, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    if let Some(u) = user {
+        if scheme != "sftp" {
+            return Err(
+                "credentials do not belong in the URL; use PGSNAP_WEBDAV_USER with PGSNAP_WEBDAV_PASSWORD or PGSNAP_WEBDAV_PASSWORD_FILE"
+                    .to_string(),
+            );
+        }
+        if u.contains(':') {
+            return Err(
+                "a password does not belong in the URL; sftp:// logs in with ssh keys (PGSNAP_SFTP_KEY, ssh-agent or ~/.ssh)"
+                    .to_string(),
+            );
+        }
+        if u.is_empty() {
+            return Err("empty user name".to_string());
+        }
+    }
+    let (host, port) = split_port(hostport)?;
+    if host.is_empty() {
+        return Err("no host given".to_string());
+    }
+    if host.starts_with('-') || host.chars().any(|c| c.is_whitespace() || c == '/' || c == '\\') {
+        return Err(format!("\"{host}\" is not a host name"));
+    }
+    let path = percent_decode(path)?;
+    let root = normalize_dir(&path);
+    let user = user.map(percent_decode).transpose()?;
+    if user.as_deref().is_some_and(|u| u.starts_with('-')) {
+        return Err("the user name may not start with '-'".to_string());
+    }
+    Ok(match scheme {
+        "sftp" => {
+            if root == "/" {
+                return Err("no directory given: sftp://[user@]host[:port]/path".to_string());
+            }
+            Location::Sftp {
+                user,
+                host: host.to_string(),
+                port,
+                root,
+            }
+        }
+        _ => Location::Webdav {
+            tls: scheme == "webdavs",
+            host: host.to_string(),
+            port,
+            root,
+        },
+    })
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port`.
+fn split_port(s: &str) -> std::result::Result<(&str, Option<u16>), String> {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((h, "")) => return Ok((h, None)),
+            Some((h, p)) => match p.strip_prefix(':') {
+                Some(p) => (h, Some(p)),
+                None => return Err(format!("bad host \"{s}\"")),
+            },
+            None => return Err(format!("bad host \"{s}\"")),
+        }
+    } else {
+        match s.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    match port {
+        None => Ok((host, None)),
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok((host, Some(n))),
+            _ => Err(format!("bad port \"{p}\"")),
+        },
+    }
 }
 
 /// `/a//b/` → `/a/b`.
@@ -373,9 +508,68 @@ mod tests {
     }
 
     #[test]
-    fn other_backends_are_named_as_not_supported_yet() {
-        let e = Location::parse("sftp://u@h/p").unwrap_err();
-        assert_eq!(e.kind(), crate::error::ErrorKind::Unsupported);
+    fn sftp_urls() {
+        let l = Location::parse("sftp://backup@nas.lan:2222/srv//dumps%20x/").unwrap();
+        assert_eq!(
+            l,
+            Location::Sftp {
+                user: Some("backup".into()),
+                host: "nas.lan".into(),
+                port: Some(2222),
+                root: "/srv/dumps x".into(),
+            }
+        );
+        assert_eq!(l.to_string(), "sftp://backup@nas.lan:2222/srv/dumps x");
+        let l = Location::parse("sftp://[::1]/d").unwrap();
+        assert_eq!(l.to_string(), "sftp://[::1]/d");
+        assert!(matches!(
+            l,
+            Location::Sftp {
+                port: None,
+                user: None,
+                ..
+            }
+        ));
+        let e = Location::parse("sftp://u:hunter2pw@h/p").unwrap_err().to_string();
+        assert!(e.contains("password") && !e.contains("hunter2pw"), "{e}");
+        for bad in [
+            "sftp://h",
+            "sftp://h/",
+            "sftp://h:0/p",
+            "sftp://h:x/p",
+            "sftp://-oProxy/p",
+            "sftp://h/p?key=x",
+        ] {
+            assert!(Location::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn webdav_urls() {
+        let l = Location::parse("webdavs://dav.example.com/remote.php/dav/files/me/").unwrap();
+        assert_eq!(
+            l,
+            Location::Webdav {
+                tls: true,
+                host: "dav.example.com".into(),
+                port: None,
+                root: "/remote.php/dav/files/me".into(),
+            }
+        );
+        assert_eq!(l.to_string(), "webdavs://dav.example.com/remote.php/dav/files/me");
+        let l = Location::parse("webdav://127.0.0.1:8080").unwrap();
+        assert_eq!(l.to_string(), "webdav://127.0.0.1:8080");
+        assert!(matches!(
+            l,
+            Location::Webdav {
+                tls: false,
+                port: Some(8080),
+                ..
+            }
+        ));
+        let e = Location::parse("webdav://me:pw@h/p").unwrap_err().to_string();
+        assert!(e.contains("PGSNAP_WEBDAV_USER") && !e.contains(":pw"), "{e}");
+        assert!(Location::parse("webdav://h/p?x=1").is_err());
     }
 
     #[test]

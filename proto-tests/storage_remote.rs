@@ -1,0 +1,307 @@
+//! Remote destinations against real servers the tests start on loopback: the storage
+//! conformance suite over SFTP (OpenSSH's sshd) and WebDAV (WsgiDAV), and
+//! `pgsnap dump -Fc --to sftp://… --to webdav://…` of a real cluster, fetched back through each
+//! backend and restored with stock pg_restore to data equal to the source.
+//!
+//! The SFTP client is the system's `ssh`, configured as a user would: a key in
+//! `PGSNAP_SFTP_KEY` and the server's host key in the known_hosts file an ssh config names. That
+//! configuration lives in the environment of a process (`PATH` finds the `ssh` that reads the
+//! test's config), which a test cannot change for itself; the SFTP tests therefore run their
+//! client side in a child process: this test binary again, filtered to the same test, with
+//! the environment set (see [`in_ssh_child`]).
+
+#[path = "support/remote_servers.rs"]
+mod remote_servers;
+#[path = "support/storage_kit.rs"]
+mod storage_kit;
+mod support;
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pgsnap::storage::{Location, Storage, WebdavCredentials};
+use remote_servers::{Sshd, Wsgidav};
+use storage_kit::conformance;
+use support::{Fingerprint, TestDb};
+
+/// Set in the child process of an SFTP test: what the child is to do (see [`in_ssh_child`]).
+const CHILD: &str = "PGSNAP_TEST_SSH_CHILD";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn scratch(prefix: &str) -> PathBuf {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap().keep()
+}
+
+fn dav_storage(dav: &Wsgidav, sub: &str, password: &str) -> Storage {
+    fs::create_dir_all(dav.data.join(sub)).unwrap();
+    Storage::open_with_webdav_credentials(
+        &Location::parse(&dav.url(sub)).unwrap(),
+        &WebdavCredentials {
+            user: dav.user.clone(),
+            password: password.to_string(),
+        },
+    )
+    .unwrap()
+}
+
+/// Files left below `dir` (recursively), as relative paths.
+fn files_below(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path().strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Waits (a few seconds at most) until no temporary upload is left below `dir`: a dropped
+/// upload's temporary is removed in the background.
+fn no_temporaries_left(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = files_below(dir);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "left on the server under {}: {left:?}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs this binary's test `test` again in a child process with the ssh client environment of
+/// `sshd` and `CHILD=task`; fails with the child's output when it fails.
+fn in_ssh_child(test: &str, sshd: &Sshd, task: &str) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .envs(sshd.client_env())
+        .env(CHILD, task)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{test} (child with the ssh client environment) failed:\n{}{}\nsshd log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        sshd.log()
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "the child ran no test: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn conformance_webdav_on_wsgidav() {
+    let dav = Wsgidav::start();
+    let s = dav_storage(&dav, "some/prefix", &dav.password);
+    rt().block_on(conformance(&s));
+    no_temporaries_left(&dav.data.join("some/prefix"));
+
+    // A wrong password: refused when the destination is checked, naming it; nothing written.
+    let bad = dav_storage(&dav, "some/prefix", "not-the-password");
+    let e = rt().block_on(bad.probe()).unwrap_err().to_string();
+    assert!(e.contains(&dav.url("some/prefix")), "{e}");
+    let e = rt()
+        .block_on(async {
+            let mut up = bad.put("x.dump").await?;
+            up.write(bytes::Bytes::from_static(b"data")).await?;
+            up.finish().await
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("x.dump") && e.contains(&dav.url("some/prefix")), "{e}");
+    assert!(!e.contains("not-the-password"), "{e}");
+    assert!(files_below(&dav.data.join("some/prefix")).is_empty());
+}
+
+#[test]
+fn conformance_sftp_on_sshd() {
+    const TEST: &str = "conformance_sftp_on_sshd";
+    if let Ok(url) = std::env::var(CHILD) {
+        let s = Storage::open_url(&url).unwrap();
+        rt().block_on(conformance(&s));
+        return;
+    }
+    let sshd = Sshd::start();
+    in_ssh_child(TEST, &sshd, &sshd.url("conformance dir"));
+    // The directory was created on the server; nothing is left in it, no temporary either.
+    let dir = sshd.data.join("conformance dir");
+    assert!(dir.is_dir(), "{}", dir.display());
+    no_temporaries_left(&dir);
+}
+
+fn pgsnap(envs: &[(String, OsString)]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pgsnap"));
+    for v in [
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGDATABASE",
+        "PGPASSWORD",
+        "PGSNAP_SFTP_KEY",
+        "PGSNAP_WEBDAV_USER",
+        "PGSNAP_WEBDAV_PASSWORD",
+        "PGSNAP_WEBDAV_PASSWORD_FILE",
+    ] {
+        c.env_remove(v);
+    }
+    c.envs(envs.iter().map(|(k, v)| (k, v)));
+    c.stdin(Stdio::null());
+    c
+}
+
+/// The archive and its manifest copied out of `storage` into `dest` and `dest.manifest`,
+/// after checking that `name` is its only committed backup.
+fn fetch(storage: &Storage, name: &str, dest: &Path) {
+    let r = rt();
+    let b: Vec<String> = r
+        .block_on(storage.backups())
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(b, vec![name.to_string()], "{}", storage.location());
+    fs::write(dest, r.block_on(storage.get_bytes(name)).unwrap()).unwrap();
+    let manifest = r.block_on(storage.get_bytes(&format!("{name}.manifest"))).unwrap();
+    fs::write(format!("{}.manifest", dest.display()), manifest).unwrap();
+}
+
+#[test]
+fn dump_to_sftp_and_webdav_restores_with_stock_pg_restore() {
+    const TEST: &str = "dump_to_sftp_and_webdav_restores_with_stock_pg_restore";
+    let name = "nightly/app 2026-11-30.dump";
+    if let Ok(task) = std::env::var(CHILD) {
+        // The child's part: fetch the SFTP copy (url \t local path).
+        let (url, dest) = task.split_once('\t').unwrap();
+        fetch(&Storage::open_url(url).unwrap(), name, Path::new(dest));
+        return;
+    }
+    let app = fs::read_to_string(support::project_root().join("fixtures/app.sql")).unwrap();
+    let db = TestDb::new(18, "dest_remote", &app);
+    let c = &db.cluster;
+    let source = Fingerprint::of(c, &db.name);
+    let sshd = Sshd::start();
+    let dav = Wsgidav::start();
+    fs::create_dir(dav.data.join("backups")).unwrap();
+    let mut env = sshd.client_env();
+    env.extend(dav.client_env());
+    let dump = |env: &[(String, OsString)], to: &[String]| {
+        let mut cmd = pgsnap(env);
+        cmd.args(["dump", "-Fc", "-h"]).arg(c.socket_dir()).args([
+            "-p",
+            &c.port.to_string(),
+            "-U",
+            "postgres",
+            "-f",
+            name,
+        ]);
+        for t in to {
+            cmd.arg("--to").arg(t);
+        }
+        cmd.arg(&db.name).output().unwrap()
+    };
+    let (sftp_url, dav_url) = (sshd.url("db1"), dav.url("backups"));
+
+    // No ssh client: refused before anything is dumped, saying what is missing.
+    let mut no_ssh = env.clone();
+    no_ssh.retain(|(k, _)| k != "PATH");
+    no_ssh.push(("PATH".into(), "/nonexistent".into()));
+    let out = dump(&no_ssh, std::slice::from_ref(&sftp_url));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("OpenSSH client") && stderr.contains(&sftp_url),
+        "{stderr}"
+    );
+    // A host key ssh does not know: refused (never learned), naming the destination.
+    fs::write(sshd.dir.join("known_hosts"), "").unwrap();
+    let out = dump(&env, std::slice::from_ref(&sftp_url));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&sftp_url), "{stderr}");
+    assert!(
+        fs::read_to_string(sshd.dir.join("known_hosts")).unwrap().is_empty(),
+        "the host key was added to known_hosts"
+    );
+    let host_pub = fs::read_to_string(sshd.dir.join("host_key.pub")).unwrap();
+    let key: Vec<&str> = host_pub.split_whitespace().take(2).collect();
+    fs::write(
+        sshd.dir.join("known_hosts"),
+        format!("[127.0.0.1]:{} {}\n", sshd.port, key.join(" ")),
+    )
+    .unwrap();
+    // A wrong WebDAV password: refused, the password never shown.
+    let mut bad_dav = env.clone();
+    bad_dav.retain(|(k, _)| k != "PGSNAP_WEBDAV_PASSWORD");
+    bad_dav.push(("PGSNAP_WEBDAV_PASSWORD".into(), "wrong-pass-4242".into()));
+    let out = dump(&bad_dav, std::slice::from_ref(&dav_url));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&dav_url) && !stderr.contains("wrong-pass-4242"),
+        "{stderr}"
+    );
+
+    let out = dump(&env, &[sftp_url.clone(), dav_url.clone()]);
+    assert!(
+        out.status.success(),
+        "dump --to sftp --to webdav failed:\n{}\nsshd log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        sshd.log()
+    );
+
+    let fetched = scratch("pgsnap-remote-fetch");
+    let sftp_copy = fetched.join("sftp.dump");
+    in_ssh_child(TEST, &sshd, &format!("{sftp_url}\t{}", sftp_copy.display()));
+    let dav_copy = fetched.join("webdav.dump");
+    fetch(&dav_storage(&dav, "backups", &dav.password), name, &dav_copy);
+    for (from, local) in [(&sftp_url, &sftp_copy), (&dav_url, &dav_copy)] {
+        let m: serde_json::Value =
+            serde_json::from_slice(&fs::read(format!("{}.manifest", local.display())).unwrap()).unwrap();
+        assert_eq!(
+            m["files"][0]["size"].as_u64(),
+            Some(fs::metadata(local).unwrap().len()),
+            "{from}"
+        );
+        let target = c.create_database("dest_remote_rs", "");
+        let res = c
+            .tool_of(18, "pg_restore")
+            .args(["-d", &target])
+            .arg(local)
+            .output()
+            .unwrap();
+        assert!(
+            res.status.success(),
+            "pg_restore from {from}: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        let diff = source.diff(&Fingerprint::of(c, &target));
+        assert!(diff.is_empty(), "restored from {from} differs:\n{diff}");
+        c.drop_database(&target);
+    }
+    assert_eq!(fs::read(&sftp_copy).unwrap(), fs::read(&dav_copy).unwrap());
+    fs::remove_dir_all(fetched).unwrap();
+}
