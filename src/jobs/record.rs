@@ -86,9 +86,34 @@ pub struct RunRecord {
     /// The test restore, when the job has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_restore: Option<RestoreEvidence>,
+    /// The backup in each further destination of the job (`[[jobs.NAME.destinations]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<DestinationOutcome>,
     /// Notifications sent about this run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<crate::notify::Delivery>,
+}
+
+/// What became of the backup in one further destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DestinationOutcome {
+    /// The destination as messages show it (no secret: URLs hold none).
+    pub url: String,
+    /// `committed`: the archive is complete there and its manifest written (a backup
+    /// listings show); `failed`: nothing there is listed as a backup.
+    pub outcome: DestinationState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Bytes uploaded (all files of the archive and its manifest).
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DestinationState {
+    Committed,
+    Failed,
 }
 
 /// What `verify` found in a new archive.

@@ -2,7 +2,9 @@
 //! `pgsnap dump`, under a temporary name renamed into place when complete, then the run
 //! record beside it. A failed run leaves its record (outcome `failed`, the error) and no
 //! archive. Then, per the job: `verify` of the new archive and a test restore (an archive
-//! that fails either is kept for inspection, but the run is `failed`), and notifications
+//! that fails either is kept for inspection, but the run is `failed`), the upload to the
+//! job's further destinations (their outcome in the record; the job's `destination_policy`
+//! decides whether a failed one fails the run), and notifications
 //! (their fate added to the record; they never change the run's outcome).
 
 use std::path::{Path, PathBuf};
@@ -12,7 +14,7 @@ use jiff::Timestamp;
 use super::record::{FileSum, Outcome, PinRecord, RunRecord, Trigger};
 use super::{remove_path, stem};
 use crate::cli::{DumpCommand, FilterReadError};
-use crate::config::Job;
+use crate::config::{DestinationPolicy, Job};
 use crate::conn::{ConnSettings, ProcessEnv};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -34,29 +36,16 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         .map_err(|e| Error::io(format!("could not create destination \"{}\"", dest.display()), e))?;
     // One run of a job at a time (a second `pgsnap run`, later the daemon): an advisory
     // lock on a file in the destination, released when the process ends whatever happens.
-    let lock_path = dest.join(format!(".pgsnap-{}.lock", job.name));
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io(format!("could not open lock file \"{}\"", lock_path.display()), e))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(Error::new(
-                ErrorKind::Lock,
-                format!(
-                    "job \"{}\" is already running (lock \"{}\" is held)",
-                    job.name,
-                    lock_path.display()
-                ),
-            ));
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(Error::io(format!("could not lock \"{}\"", lock_path.display()), e));
-        }
-    }
+    let Some(lock) = try_lock(job)? else {
+        return Err(Error::new(
+            ErrorKind::Lock,
+            format!(
+                "job \"{}\" is already running (lock \"{}\" is held)",
+                job.name,
+                lock_path(job).display()
+            ),
+        ));
+    };
 
     let now = Timestamp::now();
     let started = Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
@@ -96,6 +85,7 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         encrypted_to: Vec::new(),
         verification: None,
         test_restore: None,
+        destinations: Vec::new(),
         notifications: Vec::new(),
     };
     let mut error = None;
@@ -141,6 +131,16 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
                 record.outcome = Outcome::Failed;
                 record.error = Some(e.to_string());
                 error = Some(e);
+            } else if !job.destinations.is_empty() {
+                // Only a checked archive goes out; each destination commits it or not.
+                record.destinations = super::remote::publish(job, &final_path, &archive_name).await;
+                if let Some(why) = super::remote::failures(&record)
+                    && job.destination_policy == DestinationPolicy::All
+                {
+                    record.outcome = Outcome::Failed;
+                    record.error = Some(format!("{why} (destination_policy = \"all\")"));
+                    error = Some(Error::new(ErrorKind::Storage, why));
+                }
             }
             archive_path = Some(final_path);
         }
@@ -162,6 +162,9 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         record.notifications = deliveries;
         write_record(&record_path, &record)?;
     }
+    if !record.destinations.is_empty() {
+        super::remote::publish_record(job, &record, &format!("{name}.json")).await;
+    }
     drop(lock);
     Ok(RunOutcome {
         record,
@@ -169,6 +172,28 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         archive_path,
         error,
     })
+}
+
+fn lock_path(job: &Job) -> PathBuf {
+    job.destination.join(format!(".pgsnap-{}.lock", job.name))
+}
+
+/// Takes the job's run lock (a file in its directory); `None` when a run holds it.
+pub(crate) fn try_lock(job: &Job) -> Result<Option<std::fs::File>> {
+    let lock_path = lock_path(job);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(format!("could not open lock file \"{}\"", lock_path.display()), e))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::io(format!("could not lock \"{}\"", lock_path.display()), e))
+        }
+    }
 }
 
 /// Verify and test restore, as the job asks, their evidence put in the record. `Err` when
