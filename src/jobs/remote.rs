@@ -391,8 +391,9 @@ pub fn describe(b: &RemoteBackup, dry_run: bool) -> String {
 async fn delete(storage: &Storage, b: &RemoteBackup) -> Result<()> {
     let dir_marker = format!("{}/{MANIFEST_FILE}", b.name);
     let sidecar = format!("{}{SIDECAR_SUFFIX}", b.name);
-    let is_dir = storage.stat(&dir_marker).await?.is_some();
-    if is_dir {
+    // A directory archive is `J-….dir` (asking the store would fail on a file of that name
+    // in a `file://` destination: not a directory).
+    if b.name.ends_with(".dir") {
         storage.delete(&dir_marker).await?;
         for o in storage.list(&format!("{}/", b.name)).await? {
             storage.delete(&o.name).await?;

@@ -456,6 +456,7 @@ mod tests {
             encrypted_to: Vec::new(),
             verification: None,
             test_restore: None,
+            destinations: Vec::new(),
             notifications: Vec::new(),
         }
     }
