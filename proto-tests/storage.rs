@@ -12,100 +12,14 @@ mod support;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use pgsnap::archive::writer::RemoteOutput;
 use pgsnap::storage::fanout::Destinations;
 use pgsnap::storage::{Location, PART_SIZE, S3Credentials, Storage};
 use storage_kit::{conformance, payload};
+use support::s3::{KEY, Moto, SECRET};
 use support::{Fingerprint, TestDb};
-
-const KEY: &str = "pgsnaptest";
-const SECRET: &str = "pgsnaptestsecret";
-
-/// moto's S3 server on a free loopback port, stopped on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-    venv: PathBuf,
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let venv = std::env::var_os("PGSNAP_MOTO_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| support::project_root().join(".cache/moto"));
-        let server = venv.join("bin/moto_server");
-        assert!(
-            server.exists(),
-            "moto's S3 server is not installed at {}: run ./scripts/provision (it installs moto[server] into .cache/moto)",
-            server.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen on port {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { child, port, venv }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Creates `bucket` with boto3 (a moto dependency, in the same venv).
-    fn create_bucket(&self, bucket: &str) {
-        let out = Command::new(self.venv.join("bin/python"))
-            .arg("-c")
-            .arg(format!(
-                "import boto3; boto3.client('s3', endpoint_url='{}', aws_access_key_id='{KEY}', \
-                 aws_secret_access_key='{SECRET}', region_name='us-east-1').create_bucket(Bucket='{bucket}')",
-                self.endpoint()
-            ))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "create bucket: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn url(&self, bucket: &str, prefix: &str) -> String {
-        format!("s3://{bucket}/{prefix}?endpoint={}&region=us-east-1", self.endpoint())
-    }
-
-    fn storage(&self, bucket: &str, prefix: &str) -> Storage {
-        let loc = Location::parse(&self.url(bucket, prefix)).unwrap();
-        Storage::open_with_credentials(
-            &loc,
-            &S3Credentials {
-                access_key_id: KEY.into(),
-                secret_access_key: SECRET.into(),
-            },
-        )
-        .unwrap()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -500,6 +500,20 @@ fn config_check(ui: &Ui, file: Option<&std::path::Path>) -> ExitCode {
             job.retention.describe(),
             job.time_zone_name
         ));
+        for d in &job.destinations {
+            out.push_str(&format!(
+                "  and {} with retention {}\n",
+                d.location,
+                d.retention.describe()
+            ));
+        }
+        if !job.destinations.is_empty() {
+            out.push_str(&format!(
+                "  destination policy {}; abandoned uploads removed after {}\n",
+                job.destination_policy.name(),
+                human_duration(job.abandoned_after)
+            ));
+        }
     }
     finish_output(ui, print_stdout(&out))
 }
@@ -809,6 +823,24 @@ fn execute(
             None => {}
         }
     }
+    for d in &r.destinations {
+        match d.outcome {
+            pgsnap::jobs::DestinationState::Committed => out.push_str(&format!(
+                "committed on {} ({} in {:.1}s)\n",
+                d.url,
+                human_size(d.bytes),
+                d.seconds
+            )),
+            pgsnap::jobs::DestinationState::Failed => ui.say(
+                Level::Warning,
+                &format!(
+                    "destination {} failed (destination_policy = \"best-effort\"): {}",
+                    d.url,
+                    d.error.as_deref().unwrap_or("")
+                ),
+            ),
+        }
+    }
     for d in &r.notifications {
         if d.outcome == pgsnap::notify::DeliveryOutcome::Delivered {
             out.push_str(&format!("notified {} ({})\n", d.notifier, d.channel));
@@ -850,6 +882,13 @@ fn execute(
     match pruned {
         Ok(n) => {
             out.push_str(&format!("pruned {n} backup(s)\n"));
+            // After a successful run only, as pruning.
+            if let Err(e) = pgsnap::jobs::janitor(job, now, &mut |l| {
+                out.push_str(l);
+                out.push('\n');
+            }) {
+                ui.say(Level::Warning, &format!("janitor: {e}"));
+            }
             finish_output(ui, print_stdout(&out))
         }
         Err(e) => {
@@ -993,7 +1032,7 @@ fn backups_list(ui: &Ui, config: Option<&std::path::Path>, name: Option<&str>, j
     let now = jiff::Timestamp::now();
     let mut text = String::new();
     let mut items = Vec::new();
-    for job in jobs {
+    for &job in &jobs {
         let (listed, problems) = match pgsnap::jobs::scan(job) {
             Ok(s) => s,
             Err(e) => return ui.fail(&anyhow::Error::new(e)),
@@ -1067,6 +1106,54 @@ fn backups_list(ui: &Ui, config: Option<&std::path::Path>, name: Option<&str>, j
             ));
         }
     }
+    for &job in &jobs {
+        for d in &job.destinations {
+            let mut warnings = Vec::new();
+            let found = pgsnap::jobs::remote::block_on(async {
+                let storage = pgsnap::storage::Storage::open(&d.location)?;
+                pgsnap::jobs::remote::inventory(job, d, &storage, now, &mut |l: &str| warnings.push(l.to_string()))
+                    .await
+            });
+            for w in &warnings {
+                ui.say(Level::Warning, w.trim_start_matches("warning: "));
+            }
+            let backups = match found.and_then(|r| r) {
+                Ok(b) => b,
+                Err(e) => {
+                    // One unreachable destination must not hide the others' backups.
+                    ui.say(Level::Warning, &format!("{}: could not list: {e}", d.location));
+                    continue;
+                }
+            };
+            for b in backups {
+                let rules: Vec<&str> = b.rules.iter().map(|r| r.name()).collect();
+                if json {
+                    items.push(serde_json::json!({
+                        "job": job.name,
+                        "destination": d.location.to_string(),
+                        "archive": b.name,
+                        "started": b.started.to_string(),
+                        "size": b.size,
+                        "retention": { "keep": !rules.is_empty(), "rules": rules },
+                    }));
+                    continue;
+                }
+                let decision = if rules.is_empty() {
+                    "forget (no rule keeps it)".to_string()
+                } else {
+                    format!("keep {}", rules.join(","))
+                };
+                text.push_str(&format!(
+                    "{} {} committed {} {} {decision} at {}\n",
+                    job.name,
+                    b.started,
+                    b.name,
+                    human_size(b.size),
+                    d.location
+                ));
+            }
+        }
+    }
     if json {
         match serde_json::to_string_pretty(&items) {
             Ok(s) => text = format!("{s}\n"),
@@ -1097,6 +1184,16 @@ fn backups_prune(ui: &Ui, config: Option<&std::path::Path>, name: Option<&str>, 
             Ok(n) => {
                 let verb = if dry_run { "would delete" } else { "deleted" };
                 out.push_str(&format!("job {}: {verb} {n} backup(s)\n", job.name));
+                if !dry_run {
+                    let j = pgsnap::jobs::janitor(job, now, &mut |l| {
+                        out.push_str(l);
+                        out.push('\n');
+                    });
+                    if let Err(e) = j {
+                        let _ = print_stdout(&out);
+                        return ui.fail(&anyhow::Error::new(e));
+                    }
+                }
             }
             Err(e) => {
                 let _ = print_stdout(&out);

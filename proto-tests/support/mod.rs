@@ -22,6 +22,7 @@ pub mod compare;
 pub mod entries;
 pub mod extensions;
 pub mod fingerprint;
+pub mod s3;
 pub mod server_install;
 
 #[allow(unused_imports)]

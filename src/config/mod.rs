@@ -199,7 +199,16 @@ pub struct Job {
     pub owners: bool,
     pub privileges: bool,
     pub select: Select,
+    /// The local (or mounted) directory of the job: its archive, run records and run lock.
     pub destination: PathBuf,
+    /// `[[jobs.NAME.destinations]]`: further places each backup is copied to and committed
+    /// in, by URL (as `pgsnap dump --to` takes them), each with its own retention.
+    pub destinations: Vec<Destination>,
+    /// `destination_policy`: whether every destination must commit the backup.
+    pub destination_policy: DestinationPolicy,
+    /// `abandoned_after`: how old an upload or temporary must be before the janitor takes it
+    /// for abandoned and removes it (default 24 h).
+    pub abandoned_after: std::time::Duration,
     pub schedule: Option<Schedule>,
     pub time_zone: TimeZone,
     pub time_zone_name: String,
@@ -239,6 +248,38 @@ pub struct GitTarget {
     /// configuration decides.
     pub author: Option<(String, String)>,
 }
+
+/// One further destination of a job.
+#[derive(Debug, Clone)]
+pub struct Destination {
+    /// The URL as written (shown as [`Location`]'s display, which holds no secret).
+    pub url: String,
+    pub location: crate::storage::Location,
+    /// Its own retention, else the job's.
+    pub retention: Policy,
+}
+
+/// When a run with further destinations succeeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationPolicy {
+    /// Every destination must commit the backup (the default).
+    All,
+    /// At least one place holds the committed backup (the job's directory always does when
+    /// the dump succeeded); the destinations that failed are recorded and reported.
+    BestEffort,
+}
+
+impl DestinationPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            DestinationPolicy::All => "all",
+            DestinationPolicy::BestEffort => "best-effort",
+        }
+    }
+}
+
+/// Default of `abandoned_after`.
+pub const DEFAULT_ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// Whom a job's archives are encrypted to (`pgsnap dump --encrypt-to`, `--encrypt-to-file`,
 /// `--passphrase-file`): recipients or one passphrase file, never both.

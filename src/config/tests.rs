@@ -37,6 +37,12 @@ fn the_readme_example_is_valid() {
     // 02:00 Berlin (UTC+1 in winter) after 2026-11-30 12:00 UTC.
     assert_eq!(n.schedule.as_ref().unwrap().next.to_string(), "2026-12-01T01:00:00Z");
     assert_eq!(c.notifiers.len(), 5);
+    assert_eq!(n.destination_policy, DestinationPolicy::BestEffort);
+    assert_eq!(n.abandoned_after, std::time::Duration::from_secs(24 * 3600));
+    let urls: Vec<String> = n.destinations.iter().map(|d| d.location.to_string()).collect();
+    assert_eq!(urls, ["s3://acme-backups/shop", "file:///mnt/nas/pgsnap/nightly"]);
+    assert_eq!(n.destinations[0].retention.describe(), "keep-daily 30, keep-monthly 24");
+    assert_eq!(n.destinations[1].retention.describe(), n.retention.describe());
     let critical = c.job("critical").unwrap();
     assert_eq!(critical.select.tables, ["public.orders", "public.payments"]);
     let args = critical.dump_args(Path::new("/x"));
@@ -557,6 +563,72 @@ const BAD: &[Bad] = &[
         key: "jobs.a.verify.restore.schedule",
         says: "cron",
     },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\ndestinations = \"s3://bk/x\"\n",
+        line: 4,
+        key: "jobs.a.destinations",
+        says: "array of tables",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[[jobs.a.destinations]]\nurl = \"ftp://h/x\"\n",
+        line: 5,
+        key: "jobs.a.destinations[0].url",
+        says: "unknown scheme",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[[jobs.a.destinations]]\nretention = { keep_last = 2 }\n",
+        line: 4,
+        key: "jobs.a.destinations[0].url",
+        says: "missing",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[[jobs.a.destinations]]\nurl = \"s3://AKID:secret@bk/x\"\n",
+        line: 5,
+        key: "jobs.a.destinations[0].url",
+        says: "credentials",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[[jobs.a.destinations]]\nurl = \"s3://bk/x\"\nregion = \"eu-west-1\"\n",
+        line: 6,
+        key: "jobs.a.destinations[0].region",
+        says: "unknown key",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[[jobs.a.destinations]]\nurl = \"s3://bk/x\"\n[[jobs.a.destinations]]\nurl = \"s3://bk/x/\"\n",
+        line: 7,
+        key: "jobs.a.destinations[1].url",
+        says: "given twice",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[[jobs.a.destinations]]\nurl = \"file:///b\"\n",
+        line: 5,
+        key: "jobs.a.destinations[0].url",
+        says: "own directory",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[[jobs.a.destinations]]\nurl = \"s3://bk/x\"\nretention = { keep_dayly = 3 }\n",
+        line: 6,
+        key: "jobs.a.destinations[0].retention.keep_dayly",
+        says: "unknown key",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\n[[jobs.a.destinations]]\nurl = \"s3://bk/x\"\nretention = { keep_last = 0 }\n",
+        line: 6,
+        key: "jobs.a.destinations[0].retention",
+        says: "keeps nothing",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\ndestination_policy = \"most\"\n",
+        line: 4,
+        key: "jobs.a.destination_policy",
+        says: "all, best-effort",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nabandoned_after = \"0s\"\n",
+        line: 4,
+        key: "jobs.a.abandoned_after",
+        says: "positive",
+    },
 ];
 
 #[test]
@@ -619,7 +691,7 @@ fn every_error_is_reported_not_only_the_first() {
     assert_eq!(
         errors[2].to_string(),
         "line 7: jobs.b.colour: unknown key (expected one of: source, content, format, compression, parallel, \
-         owners, privileges, select, destination, schedule, timezone, retention, notify, missed, jitter, \
+         owners, privileges, select, destination, destinations, destination_policy, abandoned_after, schedule, timezone, retention, notify, missed, jitter, \
          encrypt_to, encrypt_to_file, passphrase_file, verify, schema_file)"
     );
 }

@@ -248,6 +248,9 @@ const JOB_KEYS: &[&str] = &[
     "privileges",
     "select",
     "destination",
+    "destinations",
+    "destination_policy",
+    "abandoned_after",
     "schedule",
     "timezone",
     "retention",
@@ -291,6 +294,7 @@ const RETENTION_KEYS: &[&str] = &[
     "keep_yearly",
     "keep_within",
 ];
+const DESTINATION_KEYS: &[&str] = &["url", "retention"];
 const NOTIFY_KEYS: &[&str] = &["on_failure", "on_success", "overdue", "overdue_after"];
 const VERIFY_KEYS: &[&str] = &["enabled", "identity_file", "restore"];
 /// Keys every notifier may hold besides its type's own.
@@ -556,40 +560,32 @@ fn job(
 
     let retention = match w.table(t, path, "retention") {
         None => Some(Policy::gfs()),
-        Some(r) => {
-            let rp = join(path, "retention");
-            w.known(r, &rp, RETENTION_KEYS);
-            let mut p = Policy::default();
-            let max = u64::from(u32::MAX);
-            for (key, slot) in [
-                ("keep_last", &mut p.last),
-                ("keep_hourly", &mut p.hourly),
-                ("keep_daily", &mut p.daily),
-                ("keep_weekly", &mut p.weekly),
-                ("keep_monthly", &mut p.monthly),
-                ("keep_yearly", &mut p.yearly),
-            ] {
-                if let Some((n, _)) = w.uint(r, &rp, key, max) {
-                    *slot = n as u32;
-                }
-            }
-            if let Some((s, span)) = w.text(r, &rp, "keep_within") {
-                match parse_span(&s) {
-                    Ok(span) => p.within = Some(span),
-                    Err(e) => w.err(span, &join(&rp, "keep_within"), e),
-                }
-            }
-            if !p.keeps_anything() && w.errors.len() == before {
-                let span = t.get("retention").map_or(at.clone(), |v| v.span());
+        Some(r) => retention(
+            w,
+            r,
+            &join(path, "retention"),
+            t.get("retention").map_or(at.clone(), |v| v.span()),
+        ),
+    };
+    let destinations = destinations(w, t, path, destination.as_deref(), retention.as_ref());
+    let destination_policy = match w.string(t, path, "destination_policy") {
+        None => Some(DestinationPolicy::All),
+        Some((s, span)) => match s.as_str() {
+            "all" => Some(DestinationPolicy::All),
+            "best-effort" => Some(DestinationPolicy::BestEffort),
+            _ => {
                 w.err(
                     span,
-                    &rp,
-                    "this policy keeps nothing: every backup would be deleted (give a keep_* rule)",
+                    &join(path, "destination_policy"),
+                    format!("\"{s}\" is not one of all, best-effort"),
                 );
+                None
             }
-            Some(p)
-        }
+        },
     };
+    let abandoned_after = w
+        .fixed_duration(t, path, "abandoned_after", false)
+        .unwrap_or(DEFAULT_ABANDONED_AFTER);
 
     let mut notify = Notify::default();
     let mut overdue_after = None;
@@ -675,6 +671,9 @@ fn job(
         privileges,
         select,
         destination: destination?,
+        destinations: destinations?,
+        destination_policy: destination_policy?,
+        abandoned_after,
         schedule,
         time_zone,
         time_zone_name,
@@ -710,6 +709,124 @@ fn job(
         return None;
     }
     Some(job)
+}
+
+/// A `retention` table (`rp` its full key, `at` its span): the keep rules it gives.
+fn retention(w: &mut Walker<'_>, r: &DeTable<'_>, rp: &str, at: Range<usize>) -> Option<Policy> {
+    let before = w.errors.len();
+    w.known(r, rp, RETENTION_KEYS);
+    let mut p = Policy::default();
+    let max = u64::from(u32::MAX);
+    for (key, slot) in [
+        ("keep_last", &mut p.last),
+        ("keep_hourly", &mut p.hourly),
+        ("keep_daily", &mut p.daily),
+        ("keep_weekly", &mut p.weekly),
+        ("keep_monthly", &mut p.monthly),
+        ("keep_yearly", &mut p.yearly),
+    ] {
+        if let Some((n, _)) = w.uint(r, rp, key, max) {
+            *slot = n as u32;
+        }
+    }
+    if let Some((s, span)) = w.text(r, rp, "keep_within") {
+        match parse_span(&s) {
+            Ok(span) => p.within = Some(span),
+            Err(e) => w.err(span, &join(rp, "keep_within"), e),
+        }
+    }
+    if !p.keeps_anything() && w.errors.len() == before {
+        w.err(
+            at,
+            rp,
+            "this policy keeps nothing: every backup would be deleted (give a keep_* rule)",
+        );
+    }
+    (w.errors.len() == before).then_some(p)
+}
+
+/// `[[jobs.NAME.destinations]]`: each a `url` (as `pgsnap dump --to` takes it) and an
+/// optional `retention` (default: the job's). `local` is the job's own directory, which no
+/// destination may repeat.
+fn destinations(
+    w: &mut Walker<'_>,
+    t: &DeTable<'_>,
+    path: &str,
+    local: Option<&Path>,
+    job_retention: Option<&Policy>,
+) -> Option<Vec<Destination>> {
+    let Some(v) = t.get("destinations") else {
+        return Some(Vec::new());
+    };
+    let key = join(path, "destinations");
+    let Some(items) = v.get_ref().as_array() else {
+        w.type_err(v, &key, "an array of tables ([[jobs.NAME.destinations]])");
+        return None;
+    };
+    let before = w.errors.len();
+    let mut out: Vec<Destination> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let ikey = format!("{key}[{i}]");
+        let Some(d) = item.get_ref().as_table() else {
+            w.type_err(item, &ikey, "a table");
+            continue;
+        };
+        w.known(d, &ikey, DESTINATION_KEYS);
+        let location = match w.text(d, &ikey, "url") {
+            None => {
+                if !d.contains_key("url") {
+                    w.err(
+                        item.span(),
+                        &join(&ikey, "url"),
+                        "missing: where the backups go (file:///path, s3://bucket/prefix)",
+                    );
+                }
+                None
+            }
+            Some((u, span)) => match crate::storage::Location::parse(&u) {
+                Err(e) => {
+                    w.err(span, &join(&ikey, "url"), e.to_string());
+                    None
+                }
+                Ok(loc) => {
+                    if out.iter().any(|o| o.location == loc) {
+                        w.err(
+                            span.clone(),
+                            &join(&ikey, "url"),
+                            format!("destination \"{loc}\" is given twice"),
+                        );
+                    }
+                    if let (crate::storage::Location::Fs { root }, Some(l)) = (&loc, local)
+                        && Path::new(root) == l
+                    {
+                        w.err(
+                            span.clone(),
+                            &join(&ikey, "url"),
+                            "is the job's own directory (destination); name another place",
+                        );
+                    }
+                    Some((u, loc))
+                }
+            },
+        };
+        let policy = match w.table(d, &ikey, "retention") {
+            None => job_retention.cloned(),
+            Some(r) => retention(
+                w,
+                r,
+                &join(&ikey, "retention"),
+                d.get("retention").map_or(item.span(), |v| v.span()),
+            ),
+        };
+        if let (Some((url, location)), Some(retention)) = (location, policy) {
+            out.push(Destination {
+                url,
+                location,
+                retention,
+            });
+        }
+    }
+    (w.errors.len() == before).then_some(out)
 }
 
 /// `encrypt_to`, `encrypt_to_file`, `passphrase_file`: as `pgsnap dump` takes them.

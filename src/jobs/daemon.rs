@@ -364,6 +364,15 @@ impl Daemon {
                         }
                         Err(e) => fail!("job \"{}\": pruning failed: {e}", job.name),
                     }
+                    let mut removed = Vec::new();
+                    match super::janitor(&job, Timestamp::now(), &mut |l| removed.push(l.to_string())) {
+                        Ok(_) => {
+                            for l in removed {
+                                say!("job \"{}\": {l}", job.name);
+                            }
+                        }
+                        Err(e) => fail!("job \"{}\": janitor: {e}", job.name),
+                    }
                 }
                 let _ = tx.send(Done {
                     job: job.name.clone(),

@@ -8,6 +8,10 @@
 //! into place only when complete; the record is written after it, so a backup is listed
 //! only once both exist. Pruning deletes the record first, then the archive.
 //!
+//! A job's further destinations ([`remote`]) receive each checked archive after it is in
+//! place, are committed by its manifest, and rotate by their own retention; [`janitor`]
+//! removes what interrupted runs and uploads left behind.
+//!
 //! Every run is also stored in the state database ([`StateDb`], `state.db` in the state
 //! directory) through [`run_tracked`], which `pgsnap run`, `predeploy` and the scheduler
 //! (`pgsnap daemon`, [`daemon`]) all use; [`status`] reads it back. Everything per run
@@ -19,6 +23,7 @@ pub mod daemon;
 mod gitrepo;
 mod record;
 mod restores;
+pub mod remote;
 mod run;
 pub mod schedule;
 mod schema;
@@ -27,8 +32,8 @@ pub mod status;
 mod tracked;
 
 pub use record::{
-    FailedStep, FileSum, GitRecord, Outcome, PinRecord, RestoreEvidence, RunRecord, ScheduledRestore, SchemaRecord,
-    Trigger, VerifyEvidence,
+    DestinationOutcome, DestinationState, FailedStep, FileSum, GitRecord, Outcome, PinRecord, RestoreEvidence, RunRecord,
+    ScheduledRestore, SchemaRecord, Trigger, VerifyEvidence,
 };
 pub use restores::restore_latest;
 pub use run::{RunOutcome, run_job};
@@ -296,6 +301,17 @@ pub fn prune(job: &Job, now: Timestamp, dry_run: bool, say: &mut dyn FnMut(&str)
             delete(&f.listed)?;
         }
     }
+    if !job.destinations.is_empty() {
+        // Each further destination by its own retention.
+        let mut lines = Vec::new();
+        let r = remote::block_on(remote::prune(job, now, dry_run, &mut |l: &str| {
+            lines.push(l.to_string())
+        }));
+        for l in &lines {
+            say(l);
+        }
+        deleted += r?;
+    }
     Ok(deleted)
 }
 
@@ -315,6 +331,53 @@ fn delete(l: &Listed) -> Result<()> {
         remove_path(&dir.join(&s.file))?;
     }
     Ok(())
+}
+
+/// The janitor (not in a dry run): removes what interrupted runs and uploads of `job` left
+/// behind once older than its `abandoned_after` — temporaries in the job's directory, and in
+/// each further destination upload temporaries and objects of the job that belong to no
+/// committed backup. Never while a run of the job holds its lock (it says so and does
+/// nothing), never a committed backup. Says each removal; returns how many.
+pub fn janitor(job: &Job, now: Timestamp, say: &mut dyn FnMut(&str)) -> Result<usize> {
+    // No directory yet: no run of this job ever started here.
+    let _lock = if job.destination.is_dir() {
+        let Some(l) = run::try_lock(job)? else {
+            say(&format!("janitor: job {} is running; nothing removed", job.name));
+            return Ok(0);
+        };
+        Some(l)
+    } else {
+        None
+    };
+    let cutoff = std::time::SystemTime::now()
+        .checked_sub(job.abandoned_after)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let mut removed = 0;
+    if let Ok(entries) = std::fs::read_dir(&job.destination) {
+        let partial = format!(".{}-", job.name);
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = name.starts_with(&partial)
+                && (name.ends_with(".partial")
+                    || name.ends_with(&format!(".partial{}", crate::manifest::SIDECAR_SUFFIX))
+                    || name.ends_with(".json.tmp"));
+            let old = e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < cutoff);
+            if ours && old && remote::run_stem(&job.name, &name[1..]).is_some() {
+                remove_path(&e.path())?;
+                say(&format!("janitor: removed abandoned {}", e.path().display()));
+                removed += 1;
+            }
+        }
+    }
+    if !job.destinations.is_empty() {
+        let mut lines = Vec::new();
+        let r = remote::block_on(remote::janitor(job, now, &mut |l: &str| lines.push(l.to_string())));
+        for l in &lines {
+            say(l);
+        }
+        removed += r?;
+    }
+    Ok(removed)
 }
 
 /// Removes a file or a directory tree.
@@ -366,6 +429,7 @@ mod tests {
             encrypted_to: Vec::new(),
             verification: None,
             test_restore: None,
+            destinations: Vec::new(),
             notifications: Vec::new(),
             snapshot: None,
             snapshot_time: None,
@@ -415,6 +479,15 @@ mod tests {
             Some(FailedStep::Git),
         );
         assert!(git.is_backup() && git.failed_check().is_none());
+        // Failed because a further destination did not commit (policy "all"): the local
+        // archive was dumped and checked, so it is good too.
+        let dest = listed(
+            "2026-11-28T03:30:00Z",
+            Trigger::Schedule,
+            Outcome::Failed,
+            Some(FailedStep::Destinations),
+        );
+        assert!(dest.is_backup() && dest.failed_check().is_none());
         for step in [Some(FailedStep::Verify), Some(FailedStep::TestRestore), None] {
             let l = listed("2026-11-28T04:00:00Z", Trigger::Schedule, Outcome::Failed, step);
             assert!(!l.is_backup(), "{step:?}");

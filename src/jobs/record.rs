@@ -86,6 +86,9 @@ pub struct RunRecord {
     /// The test restore, when the job has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test_restore: Option<RestoreEvidence>,
+    /// The backup in each further destination of the job (`[[jobs.NAME.destinations]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destinations: Vec<DestinationOutcome>,
     /// Notifications sent about this run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<crate::notify::Delivery>,
@@ -106,8 +109,9 @@ pub struct RunRecord {
     pub restores: Vec<ScheduledRestore>,
 }
 
-/// Where a failed run failed. A run that failed in `git` has a good archive (dumped and
-/// checked); one that failed in `verify` or `test-restore` has an archive that failed its
+/// Where a failed run failed. A run that failed in `git` or in `destinations` (a further
+/// destination did not commit under `destination_policy = "all"`) has a good archive (dumped
+/// and checked); one that failed in `verify` or `test-restore` has an archive that failed its
 /// checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -116,6 +120,7 @@ pub enum FailedStep {
     Verify,
     TestRestore,
     Git,
+    Destinations,
 }
 
 /// The schema file of a run: its name in the destination, size and SHA-256, how it was
@@ -179,14 +184,37 @@ impl RunRecord {
     }
 
     /// Whether the archive is a good backup (given that it exists): dumped, its checks
-    /// passed; a run that failed only in committing its schema file to git still has one.
+    /// passed; a run that failed only in committing its schema file to git, or in copying the
+    /// archive to a further destination, still has one.
     pub fn archive_good(&self) -> bool {
         let dumped = match self.outcome {
             Outcome::Succeeded => true,
-            Outcome::Failed => self.failed_step == Some(FailedStep::Git),
+            Outcome::Failed => matches!(self.failed_step, Some(FailedStep::Git | FailedStep::Destinations)),
         };
         dumped && self.archive.is_some() && self.failed_check().is_none()
     }
+}
+
+/// What became of the backup in one further destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DestinationOutcome {
+    /// The destination as messages show it (no secret: URLs hold none).
+    pub url: String,
+    /// `committed`: the archive is complete there and its manifest written (a backup
+    /// listings show); `failed`: nothing there is listed as a backup.
+    pub outcome: DestinationState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Bytes uploaded (all files of the archive and its manifest).
+    pub bytes: u64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DestinationState {
+    Committed,
+    Failed,
 }
 
 /// What `verify` found in a new archive.

@@ -2,7 +2,9 @@
 //! `pgsnap dump`, under a temporary name renamed into place when complete, then the run
 //! record beside it. A failed run leaves its record (outcome `failed`, the error) and no
 //! archive. Then, per the job: `verify` of the new archive and a test restore (an archive
-//! that fails either is kept for inspection, but the run is `failed`), and notifications
+//! that fails either is kept for inspection, but the run is `failed`), the upload to the
+//! job's further destinations (their outcome in the record; the job's `destination_policy`
+//! decides whether a failed one fails the run), and notifications
 //! (their fate added to the record; they never change the run's outcome).
 
 use std::path::{Path, PathBuf};
@@ -13,7 +15,7 @@ use super::record::{FailedStep, FileSum, GitRecord, Outcome, PinRecord, RunRecor
 use super::schema::{self, HeldSnapshot};
 use super::{remove_path, stem};
 use crate::cli::{DumpCommand, FilterReadError};
-use crate::config::Job;
+use crate::config::{DestinationPolicy, Job};
 use crate::conn::{ConnSettings, ProcessEnv};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -35,29 +37,16 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         .map_err(|e| Error::io(format!("could not create destination \"{}\"", dest.display()), e))?;
     // One run of a job at a time (a second `pgsnap run`, later the daemon): an advisory
     // lock on a file in the destination, released when the process ends whatever happens.
-    let lock_path = dest.join(format!(".pgsnap-{}.lock", job.name));
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io(format!("could not open lock file \"{}\"", lock_path.display()), e))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            return Err(Error::new(
-                ErrorKind::Lock,
-                format!(
-                    "job \"{}\" is already running (lock \"{}\" is held)",
-                    job.name,
-                    lock_path.display()
-                ),
-            ));
-        }
-        Err(std::fs::TryLockError::Error(e)) => {
-            return Err(Error::io(format!("could not lock \"{}\"", lock_path.display()), e));
-        }
-    }
+    let Some(lock) = try_lock(job)? else {
+        return Err(Error::new(
+            ErrorKind::Lock,
+            format!(
+                "job \"{}\" is already running (lock \"{}\" is held)",
+                job.name,
+                lock_path(job).display()
+            ),
+        ));
+    };
 
     let now = Timestamp::now();
     let started = Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
@@ -102,6 +91,7 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         encrypted_to: Vec::new(),
         verification: None,
         test_restore: None,
+        destinations: Vec::new(),
         notifications: Vec::new(),
         snapshot: snapshot.as_ref().map(|s| s.id.clone()),
         snapshot_time: snapshot.as_ref().map(|s| s.taken.to_string()),
@@ -171,15 +161,33 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
                 record.outcome = Outcome::Failed;
                 record.error = Some(e.to_string());
                 error = Some(e);
-            } else if let Err(e) =
-                commit_schema(job, &schema_paths, snapshot.as_ref(), &archive_name, &mut record).await
-            {
-                // The archive is good and counts as a backup; the run failed all the same,
-                // so that someone hears of it.
-                record.outcome = Outcome::Failed;
-                record.failed_step = Some(FailedStep::Git);
-                record.error = Some(e.to_string());
-                error = Some(e);
+            } else {
+                if let Err(e) = commit_schema(job, &schema_paths, snapshot.as_ref(), &archive_name, &mut record).await {
+                    // The archive is good and counts as a backup; the run failed all the same,
+                    // so that someone hears of it.
+                    record.outcome = Outcome::Failed;
+                    record.failed_step = Some(FailedStep::Git);
+                    record.error = Some(e.to_string());
+                    error = Some(e);
+                }
+                if !job.destinations.is_empty() {
+                    // Only a checked archive goes out; each destination commits it or not.
+                    record.destinations = super::remote::publish(job, &final_path, &archive_name).await;
+                    if let Some(why) = super::remote::failures(&record)
+                        && job.destination_policy == DestinationPolicy::All
+                    {
+                        // The local archive stays a good backup; the run fails so that someone
+                        // hears of the destination that has no copy.
+                        let why = format!("{why} (destination_policy = \"all\")");
+                        record.outcome = Outcome::Failed;
+                        record.failed_step.get_or_insert(FailedStep::Destinations);
+                        record.error = Some(match record.error.take() {
+                            Some(prev) => format!("{prev}; {why}"),
+                            None => why.clone(),
+                        });
+                        error.get_or_insert(Error::new(ErrorKind::Storage, why));
+                    }
+                }
             }
             archive_path = Some(final_path);
         }
@@ -206,6 +214,9 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         record.notifications = deliveries;
         write_record(&record_path, &record)?;
     }
+    if !record.destinations.is_empty() {
+        super::remote::publish_record(job, &record, &format!("{name}.json")).await;
+    }
     drop(lock);
     Ok(RunOutcome {
         record,
@@ -213,6 +224,28 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         archive_path,
         error,
     })
+}
+
+fn lock_path(job: &Job) -> PathBuf {
+    job.destination.join(format!(".pgsnap-{}.lock", job.name))
+}
+
+/// Takes the job's run lock (a file in its directory); `None` when a run holds it.
+pub(crate) fn try_lock(job: &Job) -> Result<Option<std::fs::File>> {
+    let lock_path = lock_path(job);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(format!("could not open lock file \"{}\"", lock_path.display()), e))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::io(format!("could not lock \"{}\"", lock_path.display()), e))
+        }
+    }
 }
 
 /// Verify and test restore, as the job asks, their evidence put in the record. `Err` when

@@ -17,7 +17,7 @@ use super::record::{Outcome, RunRecord, Trigger};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The database's schema version (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS runs (
     files         TEXT,               -- JSON: [{path, size, sha256}]
     pin_tag       TEXT,
     pin_until     TEXT
+    -- schema 2 adds: destinations TEXT, JSON [{url, outcome, error, bytes, seconds}]
 );
 CREATE INDEX IF NOT EXISTS runs_job_started ON runs (job, started_ms);
 -- Scheduled test restores (verify.restore.schedule): the evidence of each. Added without a
@@ -184,6 +185,11 @@ impl StateDb {
             )));
         }
         c.execute_batch(SCHEMA).map_err(db_err(s.what()))?;
+        if version < 2 {
+            // Schema 2: the outcome per further destination (JSON, as in the record).
+            c.execute_batch("ALTER TABLE runs ADD COLUMN destinations TEXT;")
+                .map_err(db_err(s.what()))?;
+        }
         c.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(db_err(s.what()))?;
         Ok(s)
@@ -229,6 +235,14 @@ impl StateDb {
         });
         let files = serde_json::to_string(&record.files)
             .map_err(|e| Error::internal(format!("could not encode checksums: {e}")))?;
+        let destinations = if record.destinations.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::to_string(&record.destinations)
+                    .map_err(|e| Error::internal(format!("could not encode the destinations: {e}")))?,
+            )
+        };
         let outcome = match record.outcome {
             Outcome::Succeeded => StateOutcome::Succeeded,
             Outcome::Failed => StateOutcome::Failed,
@@ -237,8 +251,8 @@ impl StateDb {
         c.execute(
             "INSERT INTO runs (job, trigger, scheduled_for, started, started_ms, finished, outcome, error,
                                archive, record_path, format, content, compression, size, bytes_in,
-                               tables, rows, files, pin_tag, pin_until)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                               tables, rows, files, pin_tag, pin_until, destinations)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
             params![
                 record.job,
                 trigger_name(record.trigger),
@@ -260,6 +274,7 @@ impl StateDb {
                 files,
                 record.pin.as_ref().map(|p| p.tag.clone()),
                 record.pin.as_ref().and_then(|p| p.until.clone()),
+                destinations,
             ],
         )
         .map_err(db_err(self.what()))?;
@@ -560,6 +575,7 @@ mod tests {
             encrypted_to: Vec::new(),
             verification: None,
             test_restore: None,
+            destinations: Vec::new(),
             notifications: Vec::new(),
             snapshot: None,
             snapshot_time: None,

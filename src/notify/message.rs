@@ -58,6 +58,20 @@ pub fn render_text(job: &Job, event: &Event, host: &str) -> String {
             if let Some(t) = &r.test_restore {
                 s.push_str(&format!("; test restore: {}", t.summary()));
             }
+            let committed = r
+                .destinations
+                .iter()
+                .filter(|d| d.outcome == crate::jobs::DestinationState::Committed)
+                .count();
+            if committed > 0 {
+                s.push_str(&format!("; committed on {committed} further destination(s)"));
+            }
+            // A failed run's error already names them (destination_policy = "all").
+            if r.outcome == crate::jobs::Outcome::Succeeded
+                && let Some(f) = crate::jobs::remote::failures(r)
+            {
+                s.push_str(&format!("; {f}"));
+            }
             s
         }
     }

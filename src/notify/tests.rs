@@ -37,6 +37,7 @@ fn record(outcome: Outcome) -> RunRecord {
         encrypted_to: Vec::new(),
         verification: None,
         test_restore: None,
+        destinations: Vec::new(),
         notifications: Vec::new(),
         snapshot: None,
         snapshot_time: None,
@@ -61,6 +62,28 @@ fn texts_say_what_happened_where() {
         "pgsnap: job shop on db1 succeeded (scheduled run started 2026-11-30T02:00:00Z): \
          shop-20261130T020000Z.dump, 2 tables, 554 rows, 4096 bytes"
     );
+    // Best effort: the run succeeded, the destination that failed is named.
+    let mut r = record(Outcome::Succeeded);
+    for (url, outcome, error) in [
+        (
+            "s3://bk/shop",
+            crate::jobs::DestinationState::Failed,
+            Some("connection reset".to_string()),
+        ),
+        ("file:///nas", crate::jobs::DestinationState::Committed, None),
+    ] {
+        r.destinations.push(crate::jobs::DestinationOutcome {
+            url: url.into(),
+            outcome,
+            error,
+            bytes: 4096,
+            seconds: 0.5,
+        });
+    }
+    assert!(render_text(&j, &Event::Run(Box::new(r)), "db1").ends_with(
+        "4096 bytes; committed on 1 further destination(s); the backup failed on 1 of 2 destination(s): \
+             s3://bk/shop (connection reset)"
+    ),);
     let late = Event::Overdue {
         due: "2026-12-01T03:00:00Z".into(),
         last_success: None,

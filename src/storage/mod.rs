@@ -529,6 +529,109 @@ impl Storage {
     }
 }
 
+impl Storage {
+    /// When `name` was last written; `None` when the service does not say (or it is gone).
+    pub async fn modified(&self, name: &str) -> Result<Option<jiff::Timestamp>> {
+        check_name(name)?;
+        match self.op.stat(name).await {
+            Ok(m) => Ok(m.last_modified().map(|t| t.into_inner())),
+            Err(e) if e.kind() == DalKind::NotFound => Ok(None),
+            Err(e) => Err(dal(&self.location.to_string(), &format!("checking \"{name}\""), e)),
+        }
+    }
+
+    /// The janitor: removes what interrupted uploads left behind, once it is older than
+    /// `older_than` at `now`, and returns what it removed.
+    ///
+    /// - Temporaries of uploads into a `file://` destination (in [`UPLOADS_DIR`]). An S3
+    ///   multipart upload that was never completed or aborted is not visible through this
+    ///   contract; a bucket lifecycle rule (`AbortIncompleteMultipartUpload`) removes those.
+    /// - Objects the caller owns that belong to no committed backup: `owner` maps an object
+    ///   name to the group it belongs to (a backup's archive, its files, its manifest, its
+    ///   record), or `None` for objects that are not the caller's (never touched). A group is
+    ///   left alone when any of its objects is part of a committed backup
+    ///   ([`backups`](Storage::backups)) or was written within `older_than` (an upload in
+    ///   progress elsewhere); otherwise all of it is removed, its manifest first.
+    ///
+    /// The caller makes sure no run of its own is writing here (its run lock).
+    pub async fn janitor(
+        &self,
+        owner: &(dyn Fn(&str) -> Option<String> + Sync),
+        older_than: Duration,
+        now: jiff::Timestamp,
+    ) -> Result<Vec<String>> {
+        let shown = self.location.to_string();
+        let cutoff = now.checked_sub(older_than).unwrap_or(jiff::Timestamp::MIN);
+        let old = |t: Option<jiff::Timestamp>| t.is_some_and(|t| t < cutoff);
+        let mut removed = Vec::new();
+        if let Location::Fs { root } = &self.location {
+            let dir = std::path::Path::new(root).join(UPLOADS_DIR);
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for e in entries.flatten() {
+                    let modified = e
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| jiff::Timestamp::try_from(t).ok());
+                    if !old(modified) {
+                        continue;
+                    }
+                    let p = e.path();
+                    let r = if p.is_dir() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
+                    match r {
+                        Ok(()) => removed.push(format!("{UPLOADS_DIR}/{}", e.file_name().to_string_lossy())),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(Error::io(
+                                format!("destination \"{shown}\": removing \"{}\"", p.display()),
+                                e,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let all = self.list("").await?;
+        let committed = self.backups().await?;
+        let in_backup = |name: &str| {
+            committed.iter().any(|b| {
+                name == b.name
+                    || name
+                        .strip_prefix(b.name.as_str())
+                        .is_some_and(|rest| rest == SIDECAR_SUFFIX || rest.starts_with('/'))
+            })
+        };
+        let mut groups: std::collections::BTreeMap<String, Vec<&ObjectInfo>> = Default::default();
+        for o in &all {
+            if let Some(g) = owner(&o.name) {
+                groups.entry(g).or_default().push(o);
+            }
+        }
+        'group: for (_, objects) in groups {
+            if objects.iter().any(|o| in_backup(&o.name)) {
+                continue;
+            }
+            for o in &objects {
+                if !old(self.modified(&o.name).await?) {
+                    continue 'group;
+                }
+            }
+            // The commit markers first: a crash midway leaves nothing that looks committed.
+            let mut order: Vec<&ObjectInfo> = objects.clone();
+            order.sort_by_key(|o| !(o.name.ends_with(SIDECAR_SUFFIX) || o.name.ends_with(MANIFEST_FILE)));
+            for o in order {
+                self.delete(&o.name).await?;
+                removed.push(o.name.clone());
+            }
+        }
+        Ok(removed)
+    }
+}
+
 impl Upload {
     /// Appends `bytes`; waits while earlier parts are in flight (back-pressure).
     pub async fn write(&mut self, bytes: Bytes) -> Result<()> {
