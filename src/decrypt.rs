@@ -9,26 +9,34 @@
 //! `pgsnap decrypt db.dump -i key | pg_restore -d db` works; to a stream, a damaged file is
 //! reported when its bad chunk is reached, after the chunks before it were passed on (the
 //! exit status then says the output is not to be trusted, as with `age -d`).
+//!
+//! `pgsnap fetch` is the same copy without the requirement to decrypt: it brings an archive
+//! (most usefully a backup at a destination URL) to a file, a directory or standard output,
+//! decrypting it when keys are given, so that `pgsnap fetch s3://b/p/x.dump | pg_restore -d
+//! db` restores from the destination without a local copy. What is read from a destination
+//! is checked against its manifest (size and SHA-256 of every file as stored): a mismatch
+//! fails the copy, before a file output is put in place.
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use crate::archive::directory::DirectoryWriter;
+use crate::archive::directory::{DirectoryWriter, TOC_FILE};
 use crate::archive::output::{ArchiveFile, MemberFile, StreamFile, open_single_file};
-use crate::archive::read::open_regular;
 use crate::archive::writer::WriterOptions;
 use crate::crypt::identity::Identities;
 use crate::crypt::open::{is_age, open_reader, read_failure};
 use crate::error::{Error, ErrorKind, Result};
-use crate::manifest::MANIFEST_FILE;
+use crate::manifest::{FileSum, MANIFEST_FILE, Manifest};
+use crate::source::ArchiveSource;
 
-/// What `decrypt` wrote.
+/// What `decrypt` (or `fetch`) wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecryptReport {
-    /// Files decrypted.
+    /// Files decrypted (or copied).
     pub files: usize,
-    /// Plaintext bytes written.
+    /// Bytes written.
     pub bytes: u64,
     /// Where; `None` for standard output.
     pub output: Option<PathBuf>,
@@ -37,24 +45,64 @@ pub struct DecryptReport {
 /// Decrypts `archive` with `ids` into `output` (`None` or `-`: standard output, single-file
 /// archives only).
 pub fn decrypt(archive: &Path, ids: &Identities, output: Option<&Path>, sync: bool) -> Result<DecryptReport> {
-    let shown = archive.display();
-    let meta = fs::metadata(archive).map_err(|e| Error::io(format!("could not open archive \"{shown}\""), e))?;
+    decrypt_source(&ArchiveSource::Local(archive.to_path_buf()), ids, output, sync)
+}
+
+/// As [`decrypt`], the archive read from `src` (a local path or a backup at a destination).
+pub fn decrypt_source(
+    src: &ArchiveSource,
+    ids: &Identities,
+    output: Option<&Path>,
+    sync: bool,
+) -> Result<DecryptReport> {
+    copy_out(src, Some(ids), true, output, sync)
+}
+
+/// `pgsnap fetch`: copies the archive read from `src` into `output` (`None` or `-`: standard
+/// output, single-file archives only), decrypting it when `ids` are given and it is
+/// encrypted.
+pub fn fetch(
+    src: &ArchiveSource,
+    ids: Option<&Identities>,
+    output: Option<&Path>,
+    sync: bool,
+) -> Result<DecryptReport> {
+    copy_out(src, ids, false, output, sync)
+}
+
+/// The copy behind both: `must_decrypt` refuses an archive that is not encrypted.
+fn copy_out(
+    src: &ArchiveSource,
+    ids: Option<&Identities>,
+    must_decrypt: bool,
+    output: Option<&Path>,
+    sync: bool,
+) -> Result<DecryptReport> {
+    let shown = src.shown();
+    if let ArchiveSource::Local(archive) = src {
+        fs::metadata(archive).map_err(|e| Error::io(format!("could not open archive \"{shown}\""), e))?;
+    }
     let output = output.filter(|p| p.as_os_str() != "-");
-    if meta.is_dir() {
+    let expected = expected_sums(src)?;
+    if src.is_dir() {
         let Some(out) = output else {
-            return Err(Error::usage(
-                "an output directory (-o) must be given to decrypt a directory archive",
-            ));
+            return Err(Error::usage(format!(
+                "an output directory (-o) must be given to {} a directory archive",
+                if must_decrypt { "decrypt" } else { "fetch" }
+            )));
         };
-        return decrypt_dir(archive, ids, out, sync);
+        return copy_dir(src, ids, must_decrypt, out, sync, expected.as_deref());
     }
     let file: Box<dyn ArchiveFile> = match output {
         Some(p) => open_single_file(Some(p), sync)?,
         None => Box::new(StreamFile::stdout()?),
     };
     let name = format!("\"{shown}\"");
-    let (f, _) = open_regular(archive).map_err(|e| Error::io(format!("could not open archive {name}"), e))?;
-    let bytes = decrypt_into(f, ids, &name, file)?;
+    let f = src
+        .open(None)
+        .map_err(|e| Error::io(format!("could not open archive {name}"), e))?;
+    let expect = expected.as_ref().and_then(|v| v.first());
+    let bytes = copy_one(f, ids, must_decrypt, &name, file, expect)?;
     Ok(DecryptReport {
         files: 1,
         bytes,
@@ -62,17 +110,68 @@ pub fn decrypt(archive: &Path, ids: &Identities, output: Option<&Path>, sync: bo
     })
 }
 
-/// Decrypts one age file from `src` into `out` and commits it; an unencrypted file is refused.
-fn decrypt_into(mut src: fs::File, ids: &Identities, name: &str, mut out: Box<dyn ArchiveFile>) -> Result<u64> {
+/// The sizes and checksums a copy from a destination must match (its manifest's); `None`
+/// for a local archive, whose copy is checked by `pgsnap verify` instead.
+fn expected_sums(src: &ArchiveSource) -> Result<Option<Vec<FileSum>>> {
+    if matches!(src, ArchiveSource::Local(_)) {
+        return Ok(None);
+    }
+    let shown = src.manifest_shown();
+    let bytes = src
+        .read_manifest()
+        .map_err(|e| Error::io(format!("could not read \"{shown}\""), e))?;
+    let m = Manifest::parse(&bytes)
+        .map_err(|e| Error::archive(format!("\"{shown}\": manifest unreadable or incomplete: {e}")))?;
+    Ok(Some(m.files))
+}
+
+/// Counts and digests the bytes read through it (the stored bytes, before decryption).
+struct Digesting<R> {
+    inner: R,
+    state: Arc<Mutex<(ring::digest::Context, u64)>>,
+}
+
+impl<R: Read> Read for Digesting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut s) = self.state.lock() {
+            s.0.update(&buf[..n]);
+            s.1 += n as u64;
+        }
+        Ok(n)
+    }
+}
+
+/// Copies one file from `src` into `out`, decrypting it when it is an age file and `ids` are
+/// given, and commits it; with `must_decrypt`, an unencrypted file is refused. With `expect`,
+/// the bytes read must have its size and SHA-256, else nothing is committed.
+fn copy_one(
+    src: Box<dyn Read + Send>,
+    ids: Option<&Identities>,
+    must_decrypt: bool,
+    name: &str,
+    mut out: Box<dyn ArchiveFile>,
+    expect: Option<&FileSum>,
+) -> Result<u64> {
+    let state = Arc::new(Mutex::new((ring::digest::Context::new(&ring::digest::SHA256), 0u64)));
+    let mut src = Digesting {
+        inner: src,
+        state: state.clone(),
+    };
     let mut head = [0u8; 22];
     let n = read_up_to(&mut src, &mut head).map_err(|e| Error::io(format!("could not read {name}"), e))?;
-    if !is_age(&head[..n]) {
+    let encrypted = is_age(&head[..n]);
+    if must_decrypt && !encrypted {
         return Err(Error::new(
             ErrorKind::Archive,
             format!("{name} is not encrypted (no age header)"),
         ));
     }
-    let mut r = open_reader(std::io::Cursor::new(head).chain(src), ids, name)?;
+    let whole = std::io::Cursor::new(head[..n].to_vec()).chain(src);
+    let (mut r, decrypting): (Box<dyn Read>, bool) = match ids {
+        Some(ids) if encrypted => (Box::new(open_reader(whole, ids, name)?), true),
+        _ => (Box::new(whole), false),
+    };
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
     loop {
@@ -80,10 +179,30 @@ fn decrypt_into(mut src: fs::File, ids: &Identities, name: &str, mut out: Box<dy
             Ok(0) => break,
             Ok(k) => k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_failure(name, e)),
+            Err(e) if decrypting => return Err(read_failure(name, e)),
+            Err(e) => return Err(Error::io(format!("could not read {name}"), e)),
         };
         out.write_all(&buf[..k])?;
         total += k as u64;
+    }
+    drop(r);
+    if let Some(want) = expect {
+        let (ctx, size) = match Arc::try_unwrap(state).map(Mutex::into_inner) {
+            Ok(Ok(s)) => s,
+            _ => return Err(Error::internal("the digest of a copy is still shared")),
+        };
+        let sha: String = ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        if size != want.size {
+            return Err(Error::archive(format!(
+                "{name}: size {size} differs from the manifest's {} (truncated or replaced)",
+                want.size
+            )));
+        }
+        if sha != want.sha256 {
+            return Err(Error::archive(format!(
+                "{name}: SHA-256 differs from the manifest (damaged or replaced)"
+            )));
+        }
     }
     out.commit()?;
     Ok(total)
@@ -102,24 +221,29 @@ fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-fn decrypt_dir(archive: &Path, ids: &Identities, out: &Path, sync: bool) -> Result<DecryptReport> {
-    let shown = archive.display();
-    let mut names = Vec::new();
-    for e in fs::read_dir(archive).map_err(|e| Error::io(format!("could not read directory \"{shown}\""), e))? {
-        let e = e.map_err(|e| Error::io(format!("could not read directory \"{shown}\""), e))?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name == MANIFEST_FILE {
-            continue;
-        }
-        names.push(name);
-    }
-    names.sort();
-    if !names.iter().any(|n| n == "toc.dat") {
+/// A directory archive, member by member, into a new directory built under a temporary
+/// name. Decrypted, the manifest (which describes the encrypted files) is left out; copied as
+/// stored, it comes along, so the copy verifies.
+fn copy_dir(
+    src: &ArchiveSource,
+    ids: Option<&Identities>,
+    must_decrypt: bool,
+    out: &Path,
+    sync: bool,
+    expected: Option<&[FileSum]>,
+) -> Result<DecryptReport> {
+    let shown = src.shown();
+    let mut names = src
+        .member_names()
+        .map_err(|e| Error::io(format!("could not read directory \"{shown}\""), e))?;
+    if !names.iter().any(|n| n == TOC_FILE) {
         return Err(Error::new(
             ErrorKind::Archive,
             format!("\"{shown}\" is not a directory archive: it has no toc.dat"),
         ));
     }
+    let decrypting = must_decrypt || (ids.is_some() && toc_encrypted(src));
+    names.retain(|n| n != MANIFEST_FILE || !decrypting);
     let writer = DirectoryWriter::create_with(
         out,
         WriterOptions {
@@ -129,11 +253,29 @@ fn decrypt_dir(archive: &Path, ids: &Identities, out: &Path, sync: bool) -> Resu
     )?;
     let mut bytes = 0;
     for name in &names {
-        let path = archive.join(name);
-        let label = format!("\"{}\"", path.display());
-        let (f, _) = open_regular(&path).map_err(|e| Error::io(format!("could not open {label}"), e))?;
+        let label = format!("\"{}\"", src.member_shown(Some(name)));
+        let f = src
+            .open(Some(name))
+            .map_err(|e| Error::io(format!("could not open {label}"), e))?;
+        let expect = match expected {
+            Some(files) if name != MANIFEST_FILE => Some(
+                files
+                    .iter()
+                    .find(|f| &f.name == name)
+                    .ok_or_else(|| Error::archive(format!("{label}: not listed in the manifest")))?,
+            ),
+            _ => None,
+        };
         let member = MemberFile::create(&writer.temp_dir().join(name), sync)?;
-        bytes += decrypt_into(f, ids, &label, Box::new(member))?;
+        let keys = if decrypting { ids } else { None };
+        bytes += copy_one(
+            f,
+            keys,
+            decrypting && name != MANIFEST_FILE,
+            &label,
+            Box::new(member),
+            expect,
+        )?;
     }
     let target = writer.finish_files()?;
     Ok(DecryptReport {
@@ -141,4 +283,12 @@ fn decrypt_dir(archive: &Path, ids: &Identities, out: &Path, sync: bool) -> Resu
         bytes,
         output: Some(target),
     })
+}
+
+/// Whether a directory archive's toc.dat is an age file.
+fn toc_encrypted(src: &ArchiveSource) -> bool {
+    let mut head = [0u8; 22];
+    src.open(Some(TOC_FILE))
+        .and_then(|mut f| read_up_to(&mut f, &mut head))
+        .is_ok_and(|n| is_age(&head[..n]))
 }

@@ -103,5 +103,6 @@ pub mod plan;
 pub mod progress;
 pub mod retention;
 pub mod select;
+pub mod source;
 pub mod storage;
 pub mod verify;

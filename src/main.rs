@@ -14,6 +14,7 @@ use pgsnap::config::{Config, Job};
 use pgsnap::conn::{ConnSettings, PASSWORD_PROMPT, PasswordPrompt, ProcessEnv};
 use pgsnap::crypt::{AgeLayer, Identities};
 use pgsnap::dump::dump;
+use pgsnap::source::ArchiveSource;
 use pgsnap::{Error, ErrorKind};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -184,7 +185,8 @@ fn decrypt_command(ui: &Ui, args: &pgsnap::cli::DecryptArgs) -> ExitCode {
                 "no key given: use -i IDENTITY, --passphrase-file FILE or {PASSPHRASE_VAR}"
             )));
         };
-        let report = pgsnap::decrypt::decrypt(&args.archive, &ids, args.output.as_deref(), !args.no_sync)?;
+        let src = ArchiveSource::from_arg(&args.archive)?;
+        let report = pgsnap::decrypt::decrypt_source(&src, &ids, args.output.as_deref(), !args.no_sync)?;
         tracing::info!("decrypted {} files, {} bytes", report.files, report.bytes);
         Ok(())
     };
@@ -194,8 +196,26 @@ fn decrypt_command(ui: &Ui, args: &pgsnap::cli::DecryptArgs) -> ExitCode {
     }
 }
 
+/// `pgsnap fetch ARCHIVE [-i IDENTITY] [-o OUT]`.
+fn fetch_command(ui: &Ui, args: &pgsnap::cli::FetchArgs) -> ExitCode {
+    let run = || -> pgsnap::Result<()> {
+        let ids = identities(&args.keys)?;
+        let src = ArchiveSource::from_arg(&args.archive)?;
+        let report = pgsnap::decrypt::fetch(&src, ids.as_ref(), args.output.as_deref(), !args.no_sync)?;
+        tracing::info!("fetched {} files, {} bytes", report.files, report.bytes);
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => ui.fail(&anyhow::Error::new(e)),
+    }
+}
+
 fn verify_command(ui: &Ui, args: &pgsnap::cli::VerifyArgs) -> ExitCode {
-    let report = match identities(&args.keys).and_then(|ids| pgsnap::verify::verify(&args.archive, ids.as_ref())) {
+    let report = match identities(&args.keys).and_then(|ids| {
+        let src = ArchiveSource::from_arg(&args.archive)?;
+        pgsnap::verify::verify_source(&src, ids.as_ref())
+    }) {
         Ok(r) => r,
         Err(e) => return ui.fail(&anyhow::Error::new(e)),
     };
@@ -384,6 +404,7 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
                 Some("keygen") => "pgsnap keygen",
                 Some("decrypt") => "pgsnap decrypt",
                 Some("verify") => "pgsnap verify",
+                Some("fetch") => "pgsnap fetch",
                 Some("daemon") => "pgsnap daemon",
                 Some("status") => "pgsnap status",
                 _ => "pgsnap",
@@ -411,7 +432,8 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
         }
         Command::List(args) => {
             // Any format pgsnap writes (and pg_dump's): directory, custom, tar, or "-".
-            let listing = pgsnap::archive::list_archive(&args.archive, args.create);
+            // Or a backup at a destination URL.
+            let listing = ArchiveSource::from_arg(&args.archive).and_then(|src| src.list(args.create));
             match listing {
                 Ok(text) => finish_output(ui, print_stdout(&text)),
                 Err(e) => ui.fail(&anyhow::Error::new(e)),
@@ -422,6 +444,7 @@ fn pgsnap_command(ui: &Ui, argv: &[String]) -> ExitCode {
         Command::Keygen(args) => keygen_command(ui, &args),
         Command::Decrypt(args) => decrypt_command(ui, &args),
         Command::Verify(args) => verify_command(ui, &args),
+        Command::Fetch(args) => fetch_command(ui, &args),
     }
 }
 

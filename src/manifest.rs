@@ -111,7 +111,12 @@ pub fn manifest_path(archive: &Path) -> PathBuf {
 
 /// Size and SHA-256 of the file at `path`, read to its end.
 pub fn sum_file(path: &Path, name: &str) -> io::Result<FileSum> {
-    let mut f = fs::File::open(path)?;
+    sum_reader(fs::File::open(path)?, name)
+}
+
+/// Size and SHA-256 of what `f` yields, read to its end (a file, or an object streamed from
+/// a destination).
+pub fn sum_reader(mut f: impl Read, name: &str) -> io::Result<FileSum> {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;

@@ -19,14 +19,14 @@ use std::path::Path;
 
 use crate::archive::custom::{CustomReader, DataEvent};
 use crate::archive::directory::{DISCOVERY_SUFFIXES, TOC_FILE};
-use crate::archive::read::open_regular;
 use crate::archive::tar::TarReader;
 use crate::archive::toc::{TocEntry, decode_toc};
 use crate::codec;
 use crate::crypt::identity::Identities;
 use crate::crypt::open::{AGE_MAGIC, is_age, open_reader, read_failure};
 use crate::error::{Error, Result};
-use crate::manifest::{MANIFEST_FILE, Manifest, Problem, RowCounter, manifest_path, sum_file};
+use crate::manifest::{MANIFEST_FILE, Manifest, Problem, RowCounter};
+use crate::source::{ArchiveSource, ReadSeek};
 
 /// Largest decompressed data a single entry may expand to while verifying (a bound against
 /// decompression bombs in damaged archives, far above any real table).
@@ -66,10 +66,15 @@ impl VerifyReport {
 /// its `NAME.manifest` beside it). An error is returned only when there is no archive there;
 /// everything found wrong with one is a problem in the report.
 pub fn verify(archive: &Path, ids: Option<&Identities>) -> Result<VerifyReport> {
-    let mut r = check(archive, ids)?;
+    verify_source(&ArchiveSource::Local(archive.to_path_buf()), ids)
+}
+
+/// As [`verify`], the archive read from `src` (a local path or a backup at a destination).
+pub fn verify_source(src: &ArchiveSource, ids: Option<&Identities>) -> Result<VerifyReport> {
+    let mut r = check_source(src, ids)?;
     if r.sealed {
         r.problem(
-            archive.display().to_string(),
+            src.shown(),
             "encrypted: give -i IDENTITY (or a passphrase) to check its contents",
         );
     }
@@ -80,12 +85,18 @@ pub fn verify(archive: &Path, ids: Option<&Identities>) -> Result<VerifyReport> 
 /// can be checked without decrypting (the manifest, every file's size and SHA-256) is, and
 /// the report says `sealed`. For jobs that encrypt to keys kept elsewhere.
 pub fn check(archive: &Path, ids: Option<&Identities>) -> Result<VerifyReport> {
-    let meta =
+    check_source(&ArchiveSource::Local(archive.to_path_buf()), ids)
+}
+
+/// As [`check`], the archive read from `src`.
+pub fn check_source(src: &ArchiveSource, ids: Option<&Identities>) -> Result<VerifyReport> {
+    if let ArchiveSource::Local(archive) = src {
         fs::metadata(archive).map_err(|e| Error::io(format!("could not open archive \"{}\"", archive.display()), e))?;
+    }
+    let dir = src.is_dir();
     let mut r = VerifyReport::default();
-    let mpath = manifest_path(archive);
-    let mshown = mpath.display().to_string();
-    let manifest = match fs::read(&mpath) {
+    let mshown = src.manifest_shown();
+    let manifest = match src.read_manifest() {
         Ok(bytes) => match Manifest::parse(&bytes) {
             Ok(m) => Some(m),
             Err(e) => {
@@ -106,9 +117,9 @@ pub fn check(archive: &Path, ids: Option<&Identities>) -> Result<VerifyReport> {
         }
     };
     if let Some(m) = &manifest {
-        check_sums(archive, meta.is_dir(), m, &mut r);
+        check_sums(src, m, &mut r);
     }
-    let encrypted = manifest.as_ref().is_some_and(|m| m.encrypted) || looks_encrypted(archive, meta.is_dir());
+    let encrypted = manifest.as_ref().is_some_and(|m| m.encrypted) || looks_encrypted(src);
     if encrypted && ids.is_none() {
         r.sealed = true;
         return Ok(r);
@@ -120,10 +131,10 @@ pub fn check(archive: &Path, ids: Option<&Identities>) -> Result<VerifyReport> {
         ids: if encrypted { ids } else { None },
         rows,
     };
-    if meta.is_dir() {
-        check_directory(archive, &ctx, &mut r);
+    if dir {
+        check_directory(src, &ctx, &mut r);
     } else {
-        check_single(archive, manifest.as_ref().map(|m| m.format.as_str()), &ctx, &mut r);
+        check_single(src, manifest.as_ref().map(|m| m.format.as_str()), &ctx, &mut r);
     }
     Ok(r)
 }
@@ -135,39 +146,33 @@ struct Ctx<'a> {
     rows: Option<BTreeMap<i32, u64>>,
 }
 
-fn looks_encrypted(archive: &Path, dir: bool) -> bool {
-    let probe = if dir {
-        archive.join(TOC_FILE)
-    } else {
-        archive.to_path_buf()
-    };
+fn looks_encrypted(src: &ArchiveSource) -> bool {
+    let member = src.is_dir().then_some(TOC_FILE);
     let mut head = vec![0u8; AGE_MAGIC.len()];
-    open_regular(&probe)
-        .and_then(|(mut f, _)| f.read_exact(&mut head))
+    src.open(member)
+        .and_then(|mut f| f.read_exact(&mut head))
         .is_ok_and(|()| is_age(&head))
 }
 
-fn check_sums(archive: &Path, dir: bool, m: &Manifest, r: &mut VerifyReport) {
+fn check_sums(src: &ArchiveSource, m: &Manifest, r: &mut VerifyReport) {
+    let dir = src.is_dir();
     if m.files.is_empty() {
-        r.problem(manifest_path(archive).display().to_string(), "manifest lists no file");
+        r.problem(src.manifest_shown(), "manifest lists no file");
     }
     let mut listed = BTreeSet::new();
     for f in &m.files {
-        let path = if dir {
+        let member = if dir {
             if f.name.contains('/') || f.name == ".." || f.name == "." {
-                r.problem(
-                    format!("{}/{}", archive.display(), f.name),
-                    "unsafe name in the manifest",
-                );
+                r.problem(format!("{}/{}", src.shown(), f.name), "unsafe name in the manifest");
                 continue;
             }
-            archive.join(&f.name)
+            Some(f.name.as_str())
         } else {
-            archive.to_path_buf()
+            None
         };
         listed.insert(f.name.clone());
-        let shown = path.display().to_string();
-        match sum_file(&path, &f.name) {
+        let shown = src.member_shown(member);
+        match src.sum(member, &f.name) {
             Ok(s) if s.size != f.size => r.problem(
                 shown,
                 format!(
@@ -185,29 +190,27 @@ fn check_sums(archive: &Path, dir: bool, m: &Manifest, r: &mut VerifyReport) {
     }
     if dir {
         if !listed.contains(TOC_FILE) {
-            r.problem(
-                manifest_path(archive).display().to_string(),
-                "manifest does not list toc.dat",
-            );
+            r.problem(src.manifest_shown(), "manifest does not list toc.dat");
         }
-        if let Ok(rd) = fs::read_dir(archive) {
-            for e in rd.flatten() {
-                let n = e.file_name().to_string_lossy().into_owned();
+        if let Ok(names) = src.member_names() {
+            for n in names {
                 if n != MANIFEST_FILE && !listed.contains(&n) {
-                    r.problem(e.path().display().to_string(), "not listed in the manifest");
+                    r.problem(src.member_shown(Some(&n)), "not listed in the manifest");
                 }
             }
         }
     }
 }
 
-/// Opens `path`, decrypting when `ids` are given.
-fn open_file<'a>(path: &Path, ids: Option<&Identities>) -> Result<Box<dyn Read + Send + 'a>> {
-    let shown = format!("\"{}\"", path.display());
-    let (f, _) = open_regular(path).map_err(|e| Error::io(format!("could not open {shown}"), e))?;
+/// Opens a member of a directory archive, decrypting when `ids` are given.
+fn open_file<'a>(src: &ArchiveSource, member: &str, ids: Option<&Identities>) -> Result<Box<dyn Read + Send + 'a>> {
+    let shown = format!("\"{}\"", src.member_shown(Some(member)));
+    let f = src
+        .open(Some(member))
+        .map_err(|e| Error::io(format!("could not open {shown}"), e))?;
     match ids {
         Some(ids) => Ok(Box::new(open_reader(f, ids, &shown)?)),
-        None => Ok(Box::new(io::BufReader::new(f))),
+        None => Ok(f),
     }
 }
 
@@ -221,10 +224,9 @@ fn read_all(mut r: impl Read, name: &str, limit: u64) -> Result<Vec<u8>> {
     Ok(v)
 }
 
-fn check_directory(dir: &Path, ctx: &Ctx<'_>, r: &mut VerifyReport) {
-    let toc_path = dir.join(TOC_FILE);
-    let toc_shown = toc_path.display().to_string();
-    let toc = open_file(&toc_path, ctx.ids).and_then(|f| read_all(f, &format!("\"{toc_shown}\""), TOC_LIMIT));
+fn check_directory(src: &ArchiveSource, ctx: &Ctx<'_>, r: &mut VerifyReport) {
+    let toc_shown = src.member_shown(Some(TOC_FILE));
+    let toc = open_file(src, TOC_FILE, ctx.ids).and_then(|f| read_all(f, &format!("\"{toc_shown}\""), TOC_LIMIT));
     let entries = match toc.and_then(|b| decode_toc(&b)) {
         Ok((_, entries)) => entries,
         Err(e) => {
@@ -240,22 +242,22 @@ fn check_directory(dir: &Path, ctx: &Ctx<'_>, r: &mut VerifyReport) {
             continue;
         }
         if e.desc == "BLOBS" {
-            check_blobs_dir(dir, e, ctx, r);
+            check_blobs_dir(src, e, ctx, r);
             continue;
         }
         let found = DISCOVERY_SUFFIXES
             .iter()
-            .map(|s| (dir.join(format!("{}{s}", e.filename)), *s))
-            .find(|(p, _)| p.exists());
-        let Some((path, suffix)) = found else {
+            .map(|s| (format!("{}{s}", e.filename), *s))
+            .find(|(m, _)| src.has_member(m));
+        let Some((member, suffix)) = found else {
             r.problem(
-                dir.join(&e.filename).display().to_string(),
+                src.member_shown(Some(&e.filename)),
                 format!("data file of {} missing", e.label()),
             );
             continue;
         };
-        let shown = path.display().to_string();
-        let res = open_file(&path, ctx.ids).and_then(|f| {
+        let shown = src.member_shown(Some(&member));
+        let res = open_file(src, &member, ctx.ids).and_then(|f| {
             let mut d = codec::decoder_for_suffix(suffix, f)?;
             let mut check = CopyCheck::for_entry(e);
             let mut buf = vec![0u8; 256 * 1024];
@@ -279,10 +281,9 @@ fn check_directory(dir: &Path, ctx: &Ctx<'_>, r: &mut VerifyReport) {
 }
 
 /// A BLOBS entry's blobs TOC and each large object file, read to their ends.
-fn check_blobs_dir(dir: &Path, e: &TocEntry, ctx: &Ctx<'_>, r: &mut VerifyReport) {
-    let path = dir.join(&e.filename);
-    let shown = path.display().to_string();
-    let text = match open_file(&path, ctx.ids).and_then(|f| read_all(f, &shown, TOC_LIMIT)) {
+fn check_blobs_dir(src: &ArchiveSource, e: &TocEntry, ctx: &Ctx<'_>, r: &mut VerifyReport) {
+    let shown = src.member_shown(Some(&e.filename));
+    let text = match open_file(src, &e.filename, ctx.ids).and_then(|f| read_all(f, &shown, TOC_LIMIT)) {
         Ok(t) => t,
         Err(err) => {
             r.problem(shown, format!("blobs TOC of {}: {err}", e.label()));
@@ -300,14 +301,14 @@ fn check_blobs_dir(dir: &Path, e: &TocEntry, ctx: &Ctx<'_>, r: &mut VerifyReport
         }
         let found = DISCOVERY_SUFFIXES
             .iter()
-            .map(|s| (dir.join(format!("{name}{s}")), *s))
-            .find(|(p, _)| p.exists());
-        let Some((p, suffix)) = found else {
-            r.problem(dir.join(name).display().to_string(), "large object file missing");
+            .map(|s| (format!("{name}{s}"), *s))
+            .find(|(m, _)| src.has_member(m));
+        let Some((member, suffix)) = found else {
+            r.problem(src.member_shown(Some(name)), "large object file missing");
             continue;
         };
-        let pshown = p.display().to_string();
-        let res = open_file(&p, ctx.ids).and_then(|f| {
+        let pshown = src.member_shown(Some(&member));
+        let res = open_file(src, &member, ctx.ids).and_then(|f| {
             let d = codec::decoder_for_suffix(suffix, f)?;
             read_all(d, &format!("\"{pshown}\""), DATA_LIMIT).map(|_| ())
         });
@@ -352,11 +353,14 @@ fn finish_entry(e: &TocEntry, check: CopyCheck, file: &str, ctx: &Ctx<'_>, r: &m
     }
 }
 
-fn check_single(archive: &Path, format: Option<&str>, ctx: &Ctx<'_>, r: &mut VerifyReport) {
-    let shown = archive.display().to_string();
+fn check_single(archive: &ArchiveSource, format: Option<&str>, ctx: &Ctx<'_>, r: &mut VerifyReport) {
+    let shown = archive.shown();
     let quoted = format!("\"{shown}\"");
+    let file_name = archive.file_name();
     let res = (|| -> Result<()> {
-        let (f, _) = open_regular(archive).map_err(|e| Error::io(format!("could not open {quoted}"), e))?;
+        let f = archive
+            .open_seekable()
+            .map_err(|e| Error::io(format!("could not open {quoted}"), e))?;
         let mut src: Box<dyn ReadSeek> = match ctx.ids {
             Some(ids) => {
                 let mut s = open_seekable(f, ids, &quoted)?;
@@ -374,7 +378,7 @@ fn check_single(archive: &Path, format: Option<&str>, ctx: &Ctx<'_>, r: &mut Ver
         if head[..n].starts_with(b"PGDMP") {
             check_custom(src, &quoted, ctx, r)
         } else if format == Some("plain") || !crate::archive::tar::looks_like_tar(&head[..n]) {
-            check_plain(src, archive, &quoted, ctx, r)
+            check_plain(src, &file_name, &quoted, ctx, r)
         } else {
             check_tar(src, &quoted, ctx, r)
         }
@@ -384,11 +388,12 @@ fn check_single(archive: &Path, format: Option<&str>, ctx: &Ctx<'_>, r: &mut Ver
     }
 }
 
-trait ReadSeek: Read + Seek + Send {}
-impl<T: Read + Seek + Send> ReadSeek for T {}
-
 /// A seekable decrypting reader over an age file.
-fn open_seekable(f: fs::File, ids: &Identities, name: &str) -> Result<age::stream::StreamReader<fs::File>> {
+fn open_seekable(
+    f: Box<dyn ReadSeek>,
+    ids: &Identities,
+    name: &str,
+) -> Result<age::stream::StreamReader<Box<dyn ReadSeek>>> {
     let d =
         age::Decryptor::new(f).map_err(|_| Error::archive(format!("{name}: not a valid age file (damaged header)")))?;
     d.decrypt(ids.iter())
@@ -460,8 +465,8 @@ fn check_tar(src: Box<dyn ReadSeek>, name: &str, ctx: &Ctx<'_>, r: &mut VerifyRe
 
 /// A plain script: decrypted and decompressed to its end; the rows of all its COPY blocks
 /// together must be the manifest's total (a script carries no dump ids).
-fn check_plain(src: Box<dyn ReadSeek>, path: &Path, name: &str, ctx: &Ctx<'_>, r: &mut VerifyReport) -> Result<()> {
-    let suffix = match path.extension().and_then(|e| e.to_str()) {
+fn check_plain(src: Box<dyn ReadSeek>, file_name: &str, name: &str, ctx: &Ctx<'_>, r: &mut VerifyReport) -> Result<()> {
+    let suffix = match Path::new(file_name).extension().and_then(|e| e.to_str()) {
         Some("gz") => ".gz",
         Some("lz4") => ".lz4",
         Some("zst") => ".zst",

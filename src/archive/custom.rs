@@ -553,6 +553,12 @@ pub struct CustomReader<R> {
     src: R,
     len: u64,
     toc: CustomToc,
+    /// Blocks whose position the TOC does not record, found by walking the data area.
+    found: std::collections::HashMap<i32, u64>,
+    /// Every block before this position is in `found` (or has its position in the TOC):
+    /// the next walk starts here, so reading every entry of an archive without offsets
+    /// (written to a stream) walks the data area once, not once per entry.
+    scan_from: u64,
 }
 
 impl<R: Read + Seek + Send> CustomReader<R> {
@@ -574,7 +580,14 @@ impl<R: Read + Seek + Send> CustomReader<R> {
                 )));
             }
         }
-        Ok(CustomReader { src, len, toc })
+        let scan_from = toc.toc_len;
+        Ok(CustomReader {
+            src,
+            len,
+            toc,
+            found: std::collections::HashMap::new(),
+            scan_from,
+        })
     }
 
     pub fn toc(&self) -> &CustomToc {
@@ -598,7 +611,10 @@ impl<R: Read + Seek + Send> CustomReader<R> {
                 return Err(Error::archive(format!("{label} has no data in this archive")));
             }
             DataPos::At(p) => p,
-            DataPos::NotSet => self.scan_for(dump_id, &label)?,
+            DataPos::NotSet => match self.found.get(&dump_id) {
+                Some(&p) => p,
+                None => self.scan_for(dump_id, &label)?,
+            },
         };
         self.src
             .seek(SeekFrom::Start(start))
@@ -618,7 +634,7 @@ impl<R: Read + Seek + Send> CustomReader<R> {
         }
         let algorithm = self.toc.header.compression.algorithm_byte();
         let mut budget = limit;
-        match kind {
+        let read = match kind {
             BLK_DATA => read_stream(&mut blocks, algorithm, &mut budget, &label, visit),
             BLK_BLOBS => loop {
                 let oid = blocks.int()? as u32;
@@ -638,13 +654,18 @@ impl<R: Read + Seek + Send> CustomReader<R> {
             other => Err(Error::archive(format!(
                 "unrecognized data block type {other} while restoring archive"
             ))),
+        };
+        // Read to its end: the next walk may start after it.
+        if read.is_ok() && start == self.scan_from {
+            self.scan_from = blocks.pos;
         }
+        read
     }
 
     /// Finds a block whose position the TOC does not record, by walking the blocks from the
     /// end of the TOC (pg_restore's `_skipData`/`_skipLOs`).
     fn scan_for(&mut self, dump_id: i32, label: &str) -> Result<u64> {
-        let mut pos = self.toc.toc_len;
+        let mut pos = self.scan_from;
         self.src
             .seek(SeekFrom::Start(pos))
             .map_err(|e| Error::io("could not seek in the archive", e))?;
@@ -663,7 +684,9 @@ impl<R: Read + Seek + Send> CustomReader<R> {
             pos = blocks.pos;
             let kind = blocks.byte()?;
             let id = blocks.int()?;
+            self.found.entry(id).or_insert(pos);
             if id == dump_id {
+                self.scan_from = pos;
                 return Ok(pos);
             }
             match kind {
@@ -679,6 +702,7 @@ impl<R: Read + Seek + Send> CustomReader<R> {
                     )));
                 }
             }
+            self.scan_from = blocks.pos;
         }
     }
 }

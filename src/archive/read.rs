@@ -111,10 +111,15 @@ pub(crate) fn open_regular(path: &Path) -> io::Result<(File, u64)> {
 
 /// Reads a custom or tar archive's TOC from a stream.
 pub fn read_stream(src: &mut dyn Read) -> Result<ArchiveToc> {
+    read_stream_from(src, "standard input")
+}
+
+/// As [`read_stream`], the stream named `name` in errors.
+pub fn read_stream_from(src: &mut dyn Read, name: &str) -> Result<ArchiveToc> {
     let mut head = Vec::with_capacity(BLOCK);
     src.take(BLOCK as u64)
         .read_to_end(&mut head)
-        .map_err(|e| Error::io("could not read from standard input", e))?;
+        .map_err(|e| Error::io(format!("could not read from {name}"), e))?;
     let kind = detect(&head)?;
     let mut whole = io::Cursor::new(head).chain(src);
     let (header, entries) = match kind {

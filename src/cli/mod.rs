@@ -115,12 +115,19 @@ pub enum Command {
     Decrypt(DecryptArgs),
     /// Check an archive against its manifest, read every data file to its end.
     Verify(VerifyArgs),
+    /// Copy a backup from a destination URL to a file, a directory or standard output
+    /// (`pgsnap fetch s3://bucket/prefix/x.dump | pg_restore -d db`), decrypting with -i.
+    Fetch(FetchArgs),
 }
+
+/// What ARCHIVE takes in `list`, `verify`, `decrypt` and `fetch`.
+const ARCHIVE_HELP: &str = "A local path, or a backup at a destination URL (s3://bucket/prefix/NAME, file:///dir/NAME)";
 
 /// `pgsnap verify` flags.
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// The archive: a directory, or a custom/tar/plain file with NAME.manifest beside it.
+    /// The archive: a directory, or a custom/tar/plain file with NAME.manifest beside it;
+    /// or a backup at a destination URL (s3://bucket/prefix/NAME, file:///dir/NAME).
     #[arg(value_name = "ARCHIVE")]
     pub archive: PathBuf,
     #[command(flatten)]
@@ -149,13 +156,30 @@ pub struct KeyArgs {
 /// `pgsnap decrypt` flags.
 #[derive(Args, Debug)]
 pub struct DecryptArgs {
-    /// The encrypted archive: a directory, or a custom/tar/plain file.
+    /// The encrypted archive: a directory, or a custom/tar/plain file; or a backup at a
+    /// destination URL (s3://bucket/prefix/NAME, file:///dir/NAME).
     #[arg(value_name = "ARCHIVE")]
     pub archive: PathBuf,
     #[command(flatten)]
     pub keys: KeyArgs,
     /// Where to write the plain archive (required for a directory archive); standard output
     /// when omitted or "-".
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Do not wait for the output to be written safely to disk.
+    #[arg(long = "no-sync")]
+    pub no_sync: bool,
+}
+
+/// `pgsnap fetch` flags.
+#[derive(Args, Debug)]
+pub struct FetchArgs {
+    #[arg(value_name = "ARCHIVE", help = ARCHIVE_HELP)]
+    pub archive: PathBuf,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    /// Where to write the archive (required for a directory archive); standard output when
+    /// omitted or "-".
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: Option<PathBuf>,
     /// Do not wait for the output to be written safely to disk.
@@ -173,7 +197,8 @@ pub struct DumpArgs {
 /// `pgsnap list` flags.
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    /// A directory archive (pgsnap's or stock pg_dump's).
+    /// An archive (directory, custom or tar; pgsnap's or stock pg_dump's), "-" for standard
+    /// input, or a backup at a destination URL (s3://bucket/prefix/NAME, file:///dir/NAME).
     #[arg(value_name = "ARCHIVE")]
     pub archive: PathBuf,
     /// Also list the database entries, as `pg_restore -l -C` does.
@@ -203,6 +228,10 @@ mod tests {
     fn list_and_dump_parse_with_clap() {
         let c = Cli::try_parse_from(["pgsnap", "list", "-C", "dir"]).unwrap();
         assert!(matches!(c.command, Command::List(ListArgs { create: true, .. })));
+        let c = Cli::try_parse_from(["pgsnap", "fetch", "s3://b/x.dump", "-i", "k", "-o", "-"]).unwrap();
+        let Command::Fetch(f) = c.command else { panic!() };
+        assert_eq!(f.archive, PathBuf::from("s3://b/x.dump"));
+        assert_eq!(f.keys.identities, [PathBuf::from("k")]);
         let c = Cli::try_parse_from(["pgsnap", "dump", "-Fd", "--help", "db"]).unwrap();
         let Command::Dump(d) = c.command else { panic!() };
         assert_eq!(d.args, ["-Fd", "--help", "db"]);

@@ -424,6 +424,29 @@ impl Storage {
         })
     }
 
+    /// Opens `name` for reading from byte `offset` to its end (a reader seeking in a remote
+    /// archive: one ranged request instead of reading up to there).
+    pub async fn get_from(&self, name: &str, offset: u64) -> Result<Download> {
+        check_name(name)?;
+        let shown = self.location.to_string();
+        let what = format!("reading \"{name}\" from byte {offset}");
+        let reader = self
+            .op
+            .reader_with(name)
+            .chunk(PART_SIZE)
+            .await
+            .map_err(|e| dal(&shown, &what, e))?;
+        let stream = reader
+            .into_bytes_stream(offset..)
+            .await
+            .map_err(|e| dal(&shown, &what, e))?;
+        Ok(Download {
+            stream,
+            name: name.to_string(),
+            shown,
+        })
+    }
+
     /// The whole of `name` (small objects: manifests).
     pub async fn get_bytes(&self, name: &str) -> Result<Vec<u8>> {
         let mut d = self.get(name).await?;

@@ -425,7 +425,7 @@ fn is_secret_key(k: &str) -> bool {
     SECRET_KEYS.iter().any(|s| k.contains(s)) || k == "sig"
 }
 
-fn percent_decode(s: &str) -> std::result::Result<String, String> {
+pub(crate) fn percent_decode(s: &str) -> std::result::Result<String, String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
