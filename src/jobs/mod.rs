@@ -22,8 +22,8 @@ mod check;
 pub mod daemon;
 mod gitrepo;
 mod record;
-mod restores;
 pub mod remote;
+mod restores;
 mod run;
 pub mod schedule;
 mod schema;
@@ -32,8 +32,8 @@ pub mod status;
 mod tracked;
 
 pub use record::{
-    DestinationOutcome, DestinationState, FailedStep, FileSum, GitRecord, Outcome, PinRecord, RestoreEvidence, RunRecord,
-    ScheduledRestore, SchemaRecord, Trigger, VerifyEvidence,
+    DestinationOutcome, DestinationState, FailedStep, FileSum, GitRecord, Outcome, PinRecord, RestoreEvidence,
+    RunRecord, ScheduledRestore, SchemaRecord, Trigger, VerifyEvidence,
 };
 pub use restores::restore_latest;
 pub use run::{RunOutcome, run_job};

@@ -371,9 +371,10 @@ impl<'a> Graph<'a> {
         let width: Vec<usize> = (0..n)
             .map(|node| match self.objs[node] {
                 Obj::Entry(i) => 1 + self.kept_attached(i, &self.split_parts(i)).count(),
-                Obj::Part(i, p) if self.part_printed(node, i, p) => {
-                    self.entries[i].parts[p].separate.as_ref().map_or(0, |s| 1 + s.attached.len())
-                }
+                Obj::Part(i, p) if self.part_printed(node, i, p) => self.entries[i].parts[p]
+                    .separate
+                    .as_ref()
+                    .map_or(0, |s| 1 + s.attached.len()),
                 _ => 0,
             })
             .collect();
