@@ -682,6 +682,14 @@ impl Upload {
             Sink::Put(p) => p.finish().await,
         };
         if let Err(e) = done {
+            // A writer that failed to complete (a full disk at the last flush) still holds its
+            // temporary, OpenDAL's in `.pgsnap-uploads/` for files: abort removes it.
+            if let Sink::Dal(w) = &mut self.sink
+                && let Err(a) = w.abort().await
+                && a.kind() != DalKind::Unsupported
+            {
+                tracing::warn!("destination \"{}\": aborting the failed upload: {a}", self.shown);
+            }
             self.discard_staged().await;
             return Err(e);
         }
