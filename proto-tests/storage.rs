@@ -381,3 +381,90 @@ fn directory_dump_to_s3_and_a_directory_restores_with_stock_pg_restore() {
     fs::remove_dir_all(dir).unwrap();
     fs::remove_dir_all(fetched).unwrap();
 }
+
+/// Runs `script` with `sh` in a private mount namespace (root: `unshare --mount`; otherwise a
+/// user namespace mapping the caller to root), where it can mount a small tmpfs that vanishes
+/// with it. Returns stdout; panics with the fix when namespaces are not available.
+fn in_private_mounts(script: &str, env: &[(&str, String)]) -> String {
+    let mut c = Command::new("unshare");
+    if !support::cluster::is_root() {
+        c.args(["--user", "--map-root-user"]);
+    }
+    c.args(["--mount", "--propagation", "private", "sh", "-c", script]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.stdin(Stdio::null()).output().unwrap_or_else(|e| {
+        panic!("unshare (util-linux) is needed to give the test a small filesystem: {e}; apt-get install util-linux")
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success() && stdout.contains("mounted"),
+        "could not mount a tmpfs in a private mount namespace (as root, or with unprivileged user \
+         namespaces: sysctl kernel.unprivileged_userns_clone=1):\n{stdout}\n{stderr}"
+    );
+    stdout + &stderr
+}
+
+#[test]
+fn a_full_local_destination_fails_alone_and_publishes_nothing_there() {
+    // About 6 MB of incompressible rows: more than the 1 MiB filesystem holds.
+    let db = TestDb::new(
+        18,
+        "dest_full",
+        "CREATE TABLE noise (id int PRIMARY KEY, b bytea);
+         INSERT INTO noise SELECT g, decode(md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text)
+           || md5((g * 31)::text), 'hex') FROM generate_series(1, 90000) g;",
+    );
+    let c = &db.cluster;
+    let full = scratch("pgsnap-dest-full");
+    let other = scratch("pgsnap-dest-roomy");
+    let conn = format!(
+        "-h '{}' -p {} -U postgres -Z 0",
+        c.socket_dir().display(),
+        c.port
+    );
+    let script = format!(
+        r#"mount -t tmpfs -o size=1m pgsnap-full "$FULL" || exit 1
+echo mounted
+"$PGSNAP" dump -Fc {conn} -f 'nightly/db.dump' --to "file://$FULL" --to "file://$OTHER" {db}
+echo "fanout-exit=$?"
+"$PGSNAP" dump -Fc {conn} -f "$FULL/local.dump" {db}
+echo "local-exit=$?"
+"$PGSNAP" dump -Fd {conn} -f "$FULL/local.dir" {db}
+echo "dir-exit=$?"
+cd "$FULL" && find . -type f -printf 'left %p %s\n'
+"#,
+        db = db.name
+    );
+    let out = in_private_mounts(
+        &script,
+        &[
+            ("PGSNAP", env!("CARGO_BIN_EXE_pgsnap").to_string()),
+            ("FULL", full.display().to_string()),
+            ("OTHER", other.display().to_string()),
+        ],
+    );
+    // The fan-out: exit 1 naming the full destination and the disk's error; the other
+    // destination committed its backup.
+    assert!(out.contains("fanout-exit=1"), "{out}");
+    assert!(out.contains(&format!("file://{}", full.display())), "names the destination: {out}");
+    assert!(out.contains("No space left on device"), "says why: {out}");
+    let roomy = fs_storage(&other);
+    let listed: Vec<String> = rt()
+        .block_on(roomy.backups())
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(listed, vec!["nightly/db.dump"], "{out}");
+    // Local archives onto the full filesystem: exit 1. No file is left on it at all: no archive,
+    // manifest or toc.dat, and no temporary of the failed upload (empty directories may stay).
+    assert!(out.contains("local-exit=1"), "{out}");
+    assert!(out.contains("dir-exit=1"), "{out}");
+    let left: Vec<&str> = out.lines().filter(|l| l.starts_with("left ")).collect();
+    assert!(left.is_empty(), "a failed dump left files behind: {left:?}\n{out}");
+    fs::remove_dir_all(full).unwrap();
+    fs::remove_dir_all(other).unwrap();
+}
