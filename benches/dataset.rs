@@ -55,4 +55,3 @@ VACUUM ANALYZE;"
     );
     sql
 }
-

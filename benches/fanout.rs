@@ -110,7 +110,14 @@ fn timed(what: &str, cmd: &mut Command) -> (f64, u64) {
 /// `pgsnap` with the S3 and SFTP credentials in its environment (never on its command line).
 fn pgsnap(bin: &Path, sshd: &Sshd) -> Command {
     let mut c = Command::new(bin);
-    for v in ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "AWS_PROFILE", "AWS_ENDPOINT_URL"] {
+    for v in [
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGDATABASE",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+    ] {
         c.env_remove(v);
     }
     c.env("AWS_ACCESS_KEY_ID", KEY).env("AWS_SECRET_ACCESS_KEY", SECRET);
@@ -239,7 +246,10 @@ fn main() {
         };
         let (restored, restore_wall) = restore(&cluster, &bin, &sshd, &from, local);
         let diff = source.diff(&Fingerprint::data_of(&cluster, &restored));
-        assert!(diff.is_empty(), "restored from {label} differs from the source:\n{diff}");
+        assert!(
+            diff.is_empty(),
+            "restored from {label} differs from the source:\n{diff}"
+        );
         cluster.drop_database(&restored);
         eprintln!("fanout: {label}: verified in {verify_wall:.1} s, restored and equal in {restore_wall:.1} s");
         writeln!(
@@ -277,7 +287,11 @@ fn main() {
         single_size as f64 / 1e6
     )
     .unwrap();
-    writeln!(report, "| copy | `pgsnap verify` s | restore s (stock pg_restore) | compared with the source |").unwrap();
+    writeln!(
+        report,
+        "| copy | `pgsnap verify` s | restore s (stock pg_restore) | compared with the source |"
+    )
+    .unwrap();
     writeln!(report, "|---|---:|---:|---|").unwrap();
     report.push_str(&rows);
     println!("{report}");

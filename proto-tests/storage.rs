@@ -420,11 +420,7 @@ fn a_full_local_destination_fails_alone_and_publishes_nothing_there() {
     let c = &db.cluster;
     let full = scratch("pgsnap-dest-full");
     let other = scratch("pgsnap-dest-roomy");
-    let conn = format!(
-        "-h '{}' -p {} -U postgres -Z 0",
-        c.socket_dir().display(),
-        c.port
-    );
+    let conn = format!("-h '{}' -p {} -U postgres -Z 0", c.socket_dir().display(), c.port);
     let script = format!(
         r#"mount -t tmpfs -o size=1m pgsnap-full "$FULL" || exit 1
 echo mounted
@@ -449,7 +445,10 @@ cd "$FULL" && find . -type f -printf 'left %p %s\n'
     // The fan-out: exit 1 naming the full destination and the disk's error; the other
     // destination committed its backup.
     assert!(out.contains("fanout-exit=1"), "{out}");
-    assert!(out.contains(&format!("file://{}", full.display())), "names the destination: {out}");
+    assert!(
+        out.contains(&format!("file://{}", full.display())),
+        "names the destination: {out}"
+    );
     assert!(out.contains("No space left on device"), "says why: {out}");
     let roomy = fs_storage(&other);
     let listed: Vec<String> = rt()
