@@ -9,76 +9,26 @@
 mod support;
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
-use pgsnap::storage::{Location, S3Credentials, Storage};
+use pgsnap::storage::Storage;
+use support::s3::{KEY, SECRET};
 use support::{Cluster, Fingerprint, TestDb};
 
-const KEY: &str = "pgsnaptest";
-const SECRET: &str = "pgsnaptestsecret";
-
-/// moto's S3 server on a free loopback port, stopped on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-    venv: PathBuf,
-}
+/// moto's S3 server (proto-tests/support/s3.rs) with the bucket `backups`.
+struct Moto(support::s3::Moto);
 
 impl Moto {
     fn start() -> Moto {
-        let venv = std::env::var_os("PGSNAP_MOTO_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| support::project_root().join(".cache/moto"));
-        let server = venv.join("bin/moto_server");
-        assert!(
-            server.exists(),
-            "moto's S3 server is not installed at {}: run ./scripts/provision (it installs moto[server] into .cache/moto)",
-            server.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not listen on port {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let m = Moto { child, port, venv };
-        let out = Command::new(m.venv.join("bin/python"))
-            .arg("-c")
-            .arg(format!(
-                "import boto3; boto3.client('s3', endpoint_url='{}', aws_access_key_id='{KEY}', \
-                 aws_secret_access_key='{SECRET}', region_name='us-east-1').create_bucket(Bucket='backups')",
-                m.endpoint()
-            ))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "create bucket: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        m
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let m = support::s3::Moto::start();
+        m.create_bucket("backups");
+        Moto(m)
     }
 
     /// The destination `s3://backups/PREFIX`.
     fn dest(&self, prefix: &str) -> String {
-        format!("s3://backups/{prefix}?endpoint={}&region=us-east-1", self.endpoint())
+        self.0.url("backups", prefix)
     }
 
     /// The backup `name` (percent-encoded as a URL path) under `s3://backups/PREFIX`.
@@ -86,26 +36,12 @@ impl Moto {
         format!(
             "s3://backups/{prefix}/{}?endpoint={}&region=us-east-1",
             name.replace(' ', "%20"),
-            self.endpoint()
+            self.0.endpoint()
         )
     }
 
     fn storage(&self, prefix: &str) -> Storage {
-        Storage::open_with_credentials(
-            &Location::parse(&self.dest(prefix)).unwrap(),
-            &S3Credentials {
-                access_key_id: KEY.into(),
-                secret_access_key: SECRET.into(),
-            },
-        )
-        .unwrap()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.storage("backups", prefix)
     }
 }
 

@@ -205,10 +205,7 @@ pub(super) fn operator(
 mod tests {
     use super::*;
 
-    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    }
+    use crate::storage::test_env as env_of;
 
     const KEY: &str = "c2VjcmV0LWtleS1ieXRlcw==";
 

@@ -119,10 +119,7 @@ pub(super) fn operator(
 mod tests {
     use super::*;
 
-    fn env_of(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
-    }
+    use crate::storage::test_env as env_of;
 
     #[test]
     fn endpoint_and_credentials_from_the_environment() {

@@ -789,6 +789,13 @@ async fn publish_staged(op: &Operator, tmp: &str, name: &str, by_copy: bool) -> 
     }
 }
 
+/// A stand-in for the process environment in the backends' credential tests: looks `vars` up.
+#[cfg(test)]
+pub(crate) fn test_env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+}
+
 /// A name in [`UPLOADS_DIR`] no other upload (of this or another process) uses.
 fn temporary_name() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
