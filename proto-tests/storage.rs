@@ -467,3 +467,46 @@ cd "$FULL" && find . -type f -printf 'left %p %s\n'
     fs::remove_dir_all(full).unwrap();
     fs::remove_dir_all(other).unwrap();
 }
+
+#[test]
+fn a_backup_on_a_read_only_mount_is_read_without_writing_to_it() {
+    let db = TestDb::new(
+        18,
+        "dest_ro",
+        "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g;",
+    );
+    let c = &db.cluster;
+    let mnt = scratch("pgsnap-dest-ro");
+    let script = format!(
+        r#"mount -t tmpfs -o size=8m pgsnap-ro "$MNT" || exit 1
+echo mounted
+"$PGSNAP" dump -Fc -h '{}' -p {} -U postgres -f app.dump --to "file://$MNT" {} || echo dump-failed
+# As a backup copied onto a read-only share by other means: no uploads directory there.
+rmdir "$MNT/.pgsnap-uploads" || exit 1
+mount -o remount,ro "$MNT" || exit 1
+"$PGSNAP" verify "file://$MNT/app.dump"
+echo "verify-exit=$?"
+"$PGSNAP" list "file://$MNT/app.dump" | grep -c 'TABLE DATA'
+"#,
+        c.socket_dir().display(),
+        c.port,
+        db.name
+    );
+    let out = in_private_mounts(
+        &script,
+        &[
+            ("PGSNAP", env!("CARGO_BIN_EXE_pgsnap").to_string()),
+            ("MNT", mnt.display().to_string()),
+        ],
+    );
+    assert!(!out.contains("dump-failed"), "{out}");
+    assert!(
+        out.contains("verify-exit=0"),
+        "verify reads a read-only destination: {out}"
+    );
+    assert!(
+        out.lines().any(|l| l.trim() == "1"),
+        "list shows the one table's data: {out}"
+    );
+    fs::remove_dir_all(mnt).unwrap();
+}

@@ -269,10 +269,19 @@ impl Storage {
                 }
                 // Temporaries hold table data: private to the owner (as local archives are).
                 let uploads = format!("{root}/{UPLOADS_DIR}");
-                if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&uploads)
-                    && e.kind() != std::io::ErrorKind::AlreadyExists
-                {
-                    return Err(Error::io(format!("destination \"{shown}\": creating \"{uploads}\""), e));
+                match std::fs::DirBuilder::new().mode(0o700).create(&uploads) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    // A read-only mount or directory still reads (list, verify, fetch); a
+                    // write there fails on its own, naming the destination.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+                        ) => {}
+                    Err(e) => {
+                        return Err(Error::io(format!("destination \"{shown}\": creating \"{uploads}\""), e));
+                    }
                 }
                 let b = opendal::services::Fs::default().root(root).atomic_write_dir(&uploads);
                 Operator::new(b).map_err(|e| dal(&shown, "opening", e))?
