@@ -487,7 +487,12 @@ mount -o remount,ro "$MNT" || exit 1
 "$PGSNAP" verify "file://$MNT/app.dump"
 echo "verify-exit=$?"
 "$PGSNAP" list "file://$MNT/app.dump" | grep -c 'TABLE DATA'
+"$PGSNAP" dump -Fc -h '{}' -p {} -U postgres -f again.dump --to "file://$MNT" {}
+echo "write-exit=$?"
 "#,
+        c.socket_dir().display(),
+        c.port,
+        db.name,
         c.socket_dir().display(),
         c.port,
         db.name
@@ -498,6 +503,12 @@ echo "verify-exit=$?"
             ("PGSNAP", env!("CARGO_BIN_EXE_pgsnap").to_string()),
             ("MNT", mnt.display().to_string()),
         ],
+    );
+    // Writing there is refused, naming the destination and the read-only filesystem.
+    assert!(out.contains("write-exit=1"), "{out}");
+    assert!(
+        out.contains("cannot be written") && out.contains("Read-only file system"),
+        "{out}"
     );
     assert!(!out.contains("dump-failed"), "{out}");
     assert!(

@@ -126,6 +126,9 @@ enum Publish {
     /// The service never shows a partial object: S3 (multipart), files (OpenDAL's own
     /// temporary file and rename).
     Direct,
+    /// A directory that can be read but not written (a read-only mount): uploads are refused
+    /// with the reason, so nothing is ever written there in place.
+    ReadOnly(String),
     /// Written under a temporary name in [`UPLOADS_DIR`], renamed onto its name at the end
     /// (SFTP).
     Rename,
@@ -269,21 +272,28 @@ impl Storage {
                 }
                 // Temporaries hold table data: private to the owner (as local archives are).
                 let uploads = format!("{root}/{UPLOADS_DIR}");
-                match std::fs::DirBuilder::new().mode(0o700).create(&uploads) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    // A read-only mount or directory still reads (list, verify, fetch); a
-                    // write there fails on its own, naming the destination.
+                let writable = match std::fs::DirBuilder::new().mode(0o700).create(&uploads) {
+                    Ok(()) => true,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => true,
+                    // A read-only mount or directory still reads (list, verify, fetch); an
+                    // upload there is refused, naming the destination and why.
                     Err(e)
                         if matches!(
                             e.kind(),
                             std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
-                        ) => {}
+                        ) =>
+                    {
+                        publish = Publish::ReadOnly(Error::io(format!("creating \"{uploads}\""), e).to_string());
+                        false
+                    }
                     Err(e) => {
                         return Err(Error::io(format!("destination \"{shown}\": creating \"{uploads}\""), e));
                     }
+                };
+                let mut b = opendal::services::Fs::default().root(root);
+                if writable {
+                    b = b.atomic_write_dir(&uploads);
                 }
-                let b = opendal::services::Fs::default().root(root).atomic_write_dir(&uploads);
                 Operator::new(b).map_err(|e| dal(&shown, "opening", e))?
             }
             Location::S3 {
@@ -356,6 +366,12 @@ impl Storage {
         let shown = self.location.to_string();
         let starting = |e| dal(&shown, &format!("starting the upload of \"{name}\""), e);
         let (sink, staged) = match &self.publish {
+            Publish::ReadOnly(why) => {
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    format!("destination \"{shown}\" cannot be written: {why}"),
+                ));
+            }
             Publish::Direct => (
                 Sink::Dal(
                     self.op
