@@ -6,13 +6,15 @@
 //! way; a directory backup fetched to a local directory; a damaged object found by `verify`
 //! naming it; an uncommitted backup (no manifest) refused by every command.
 
+#[path = "support/storage_kit.rs"]
+mod storage_kit;
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use pgsnap::storage::Storage;
+use storage_kit::{rt, scratch};
 use support::s3::{KEY, SECRET};
 use support::{Cluster, Fingerprint, TestDb};
 
@@ -43,18 +45,6 @@ impl Moto {
     fn storage(&self, prefix: &str) -> Storage {
         self.0.storage("backups", prefix)
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn scratch(prefix: &str) -> PathBuf {
-    tempfile::Builder::new().prefix(prefix).tempdir().unwrap().keep()
 }
 
 fn pgsnap() -> Command {

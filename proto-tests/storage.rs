@@ -11,27 +11,15 @@ mod support;
 
 use std::fs;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use pgsnap::archive::writer::RemoteOutput;
 use pgsnap::storage::fanout::Destinations;
 use pgsnap::storage::{Location, PART_SIZE, S3Credentials, Storage};
-use storage_kit::{conformance, payload};
+use storage_kit::{conformance, payload, rt, scratch};
 use support::s3::{KEY, Moto, SECRET};
 use support::{Fingerprint, TestDb};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn scratch(prefix: &str) -> PathBuf {
-    tempfile::Builder::new().prefix(prefix).tempdir().unwrap().keep()
-}
 
 fn fs_storage(dir: &Path) -> Storage {
     Storage::open_url(&format!("file://{}", dir.display())).unwrap()

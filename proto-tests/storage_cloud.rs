@@ -16,7 +16,6 @@ mod storage_kit;
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use azurite::Azurite;
@@ -24,20 +23,8 @@ use fake_gcs::FakeGcs;
 use pgsnap::archive::writer::RemoteOutput;
 use pgsnap::storage::fanout::Destinations;
 use pgsnap::storage::{AzureCredentials, GcsCredentials, Location, PART_SIZE, Storage};
-use storage_kit::{conformance, payload};
+use storage_kit::{conformance, payload, rt, scratch};
 use support::{Fingerprint, TestDb};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn scratch(prefix: &str) -> PathBuf {
-    tempfile::Builder::new().prefix(prefix).tempdir().unwrap().keep()
-}
 
 fn azure_url(az: &Azurite, container: &str, prefix: &str) -> String {
     format!("azblob://{container}/{prefix}?endpoint={}", az.endpoint())

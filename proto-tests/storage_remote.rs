@@ -18,29 +18,17 @@ mod support;
 
 use std::ffi::OsString;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pgsnap::storage::{Location, Storage, WebdavCredentials};
 use remote_servers::{Sshd, Wsgidav};
-use storage_kit::conformance;
+use storage_kit::{conformance, rt, scratch};
 use support::{Fingerprint, TestDb};
 
 /// Set in the child process of an SFTP test: what the child is to do (see [`in_ssh_child`]).
 const CHILD: &str = "PGSNAP_TEST_SSH_CHILD";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn scratch(prefix: &str) -> PathBuf {
-    tempfile::Builder::new().prefix(prefix).tempdir().unwrap().keep()
-}
 
 fn dav_storage(dav: &Wsgidav, sub: &str, password: &str) -> Storage {
     fs::create_dir_all(dav.data.join(sub)).unwrap();

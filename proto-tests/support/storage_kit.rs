@@ -7,6 +7,20 @@
 use bytes::Bytes;
 use pgsnap::storage::{PART_SIZE, Storage};
 
+/// The runtime the storage tests drive `Storage` with.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A new directory under the system's temporary directory, kept (the test removes it).
+pub fn scratch(prefix: &str) -> std::path::PathBuf {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap().keep()
+}
+
 /// Deterministic, incompressible-looking bytes.
 pub fn payload(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
