@@ -55,3 +55,17 @@ VACUUM ANALYZE;"
     );
     sql
 }
+
+/// A `--size` value: bytes, or a number with `MB` or `GB` (decimal units); positive.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_uppercase();
+    let (num, mult) = if let Some(n) = s.strip_suffix("GB") {
+        (n, 1e9)
+    } else if let Some(n) = s.strip_suffix("MB") {
+        (n, 1e6)
+    } else {
+        (s.as_str(), 1.0)
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    (v > 0.0).then_some((v * mult) as u64)
+}

@@ -36,19 +36,6 @@ struct Args {
     out: Option<PathBuf>,
 }
 
-fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_uppercase();
-    let (num, mult) = if let Some(n) = s.strip_suffix("GB") {
-        (n, 1e9)
-    } else if let Some(n) = s.strip_suffix("MB") {
-        (n, 1e6)
-    } else {
-        (s.as_str(), 1.0)
-    };
-    let v: f64 = num.trim().parse().ok()?;
-    (v > 0.0).then_some((v * mult) as u64)
-}
-
 fn parse_args() -> Args {
     let mut a = Args {
         size: 2_000_000_000,
@@ -63,7 +50,9 @@ fn parse_args() -> Args {
     while let Some(arg) = it.next() {
         let mut val = || it.next().unwrap_or_else(|| panic!("{arg} needs a value; {usage}"));
         match arg.as_str() {
-            "--size" => a.size = parse_size(&val()).unwrap_or_else(|| panic!("--size takes e.g. 2GB or 200MB")),
+            "--size" => {
+                a.size = dataset::parse_size(&val()).unwrap_or_else(|| panic!("--size takes e.g. 2GB or 200MB"))
+            }
             "--runs" => a.runs = val().parse().ok().filter(|n| *n >= 1).expect("--runs takes N >= 1"),
             "--jobs" | "-j" => a.jobs = val().parse().ok().filter(|n| *n >= 1).expect("--jobs takes N >= 1"),
             "--major" => a.major = val().parse().expect("--major takes 14..18"),

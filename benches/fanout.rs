@@ -51,7 +51,7 @@ fn parse_args() -> Args {
         }
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value; {usage}"));
         match flag.as_str() {
-            "--size" => a.size = parse_size(&value).unwrap_or_else(|| panic!("bad --size {value}; {usage}")),
+            "--size" => a.size = dataset::parse_size(&value).unwrap_or_else(|| panic!("bad --size {value}; {usage}")),
             "--major" => a.major = value.parse().unwrap_or_else(|_| panic!("bad --major {value}")),
             "--jobs" => a.jobs = value.parse().unwrap_or_else(|_| panic!("bad --jobs {value}")),
             "--out" => a.out = Some(PathBuf::from(value)),
@@ -59,18 +59,6 @@ fn parse_args() -> Args {
         }
     }
     a
-}
-
-fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_uppercase();
-    let (num, mult) = if let Some(n) = s.strip_suffix("GB") {
-        (n, 1e9)
-    } else if let Some(n) = s.strip_suffix("MB") {
-        (n, 1e6)
-    } else {
-        (s.as_str(), 1.0)
-    };
-    num.trim().parse::<f64>().ok().map(|n| (n * mult) as u64)
 }
 
 /// Runs `cmd` under GNU time; returns (wall seconds, peak RSS in KB). Panics, with stderr, on
