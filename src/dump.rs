@@ -219,6 +219,13 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         Some(Arc::new(d))
     };
     let local_output = if remote.is_some() { None } else { opts.output.clone() };
+    // A local archive's manifest takes each file's checksum from the bytes as they are
+    // written (the innermost layer: what is stored); destinations sum their uploads.
+    let digests = (opts.manifest && remote.is_none()).then(crate::archive::digest::DigestLayer::new);
+    let mut layers = opts.layers.clone();
+    if let Some(d) = &digests {
+        layers.push(d.clone());
+    }
     // Checked before touching the server: an unusable output fails fast.
     let writer = writer::create(
         format,
@@ -226,7 +233,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         WriterOptions {
             compression: opts.compression,
             sync: opts.sync,
-            layers: opts.layers.clone(),
+            layers,
             script: opts.script.clone(),
             remote: remote.clone(),
         },
@@ -241,6 +248,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
             opts.compression,
             &opts.layers,
             remote.clone(),
+            digests,
         )
     } else {
         (writer, crate::manifest::ManifestNotes::none())

@@ -27,6 +27,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::archive::digest::DigestLayer;
 use crate::archive::output::FileLayer;
 use crate::archive::toc::{Header, TocEntry};
 use crate::archive::writer::{ArchiveWriter, DataSink, DataSinks, Finished, RemoteOutput};
@@ -137,7 +138,7 @@ pub fn sum_reader(mut f: impl Read, name: &str) -> io::Result<FileSum> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -183,24 +184,37 @@ pub struct RowCounter {
 impl RowCounter {
     pub fn feed(&mut self, mut block: &[u8]) {
         while !block.is_empty() && !self.ended {
-            match memchr_nl(block) {
-                Some(i) => {
-                    self.take(&block[..i]);
-                    if self.line_len == 2 && self.line == b"\\." {
-                        self.ended = true;
-                    } else {
-                        self.rows += 1;
-                    }
-                    self.line.clear();
-                    self.line_len = 0;
-                    block = &block[i + 1..];
-                }
-                None => {
-                    self.take(block);
-                    block = &[];
-                }
+            // The line in progress (it may have begun in an earlier block) one at a time:
+            // it may be the end marker.
+            let Some(i) = memchr::memchr(b'\n', block) else {
+                self.take(block);
+                return;
+            };
+            self.take(&block[..i]);
+            self.end_line();
+            if self.ended {
+                return;
+            }
+            block = &block[i + 1..];
+            // Then the whole lines before the end marker, counted in bulk: this runs over
+            // every byte of a dump's data, so no per-line work.
+            let body = &block[..end_marker(block).unwrap_or(block.len())];
+            if let Some(last) = memchr::memrchr(b'\n', body) {
+                self.rows += memchr::memchr_iter(b'\n', &body[..last]).count() as u64 + 1;
+                block = &block[last + 1..];
             }
         }
+    }
+
+    /// A line ends: a row, or the end marker `\.`.
+    fn end_line(&mut self) {
+        if self.line_len == 2 && self.line == b"\\." {
+            self.ended = true;
+        } else {
+            self.rows += 1;
+        }
+        self.line.clear();
+        self.line_len = 0;
     }
 
     fn take(&mut self, part: &[u8]) {
@@ -226,8 +240,9 @@ impl RowCounter {
     }
 }
 
-fn memchr_nl(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+/// Where the first complete `\.` line starts in `b`, which starts at a line start.
+fn end_marker(b: &[u8]) -> Option<usize> {
+    memchr::memmem::find_iter(b, b"\\.\n").find(|&p| p == 0 || b[p - 1] == b'\n')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,6 +281,7 @@ pub fn wrap(
     compression: Compression,
     layers: &[Arc<dyn FileLayer>],
     remote: Option<Arc<dyn RemoteOutput>>,
+    digests: Option<Arc<DigestLayer>>,
 ) -> (Box<dyn ArchiveWriter>, ManifestNotes) {
     let notes = ManifestNotes(Arc::new(Mutex::new(Known {
         snapshot: String::new(),
@@ -283,6 +299,7 @@ pub fn wrap(
         tables: BTreeMap::new(),
         counts: Arc::new(Mutex::new(BTreeMap::new())),
         remote,
+        digests,
     };
     (Box::new(w), notes)
 }
@@ -300,6 +317,9 @@ struct ManifestWriter {
     counts: Arc<Mutex<BTreeMap<i32, u64>>>,
     /// Destinations: the sums come from the upload, the manifest goes to each.
     remote: Option<Arc<dyn RemoteOutput>>,
+    /// A local archive: the sums taken as its files were written (the writer's innermost
+    /// layer); a file it has none for is read back.
+    digests: Option<Arc<DigestLayer>>,
 }
 
 impl ArchiveWriter for ManifestWriter {
@@ -376,17 +396,14 @@ impl ManifestWriter {
                 .collect();
             names.sort();
             for n in names {
-                let p = archive.join(&n);
-                files.push(sum_file(&p, &n).map_err(|e| Error::io(format!("reading \"{}\"", p.display()), e))?);
+                files.push(self.sum(&archive.join(&n), n)?);
             }
         } else {
             let name = archive
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            files.push(
-                sum_file(archive, &name).map_err(|e| Error::io(format!("reading \"{}\"", archive.display()), e))?,
-            );
+            files.push(self.sum(archive, name)?);
         }
         let path = manifest_path(archive);
         let json = self.manifest(files).to_json()?;
@@ -396,6 +413,19 @@ impl ManifestWriter {
             }
             other => other,
         }
+    }
+
+    /// The sum of the archive file at `path`, named `name`: the one taken while it was
+    /// written, else read back.
+    fn sum(&self, path: &Path, name: String) -> Result<FileSum> {
+        let read_err = |e| Error::io(format!("reading \"{}\"", path.display()), e);
+        if let Some(d) = &self.digests {
+            let size = fs::metadata(path).map_err(read_err)?.len();
+            if let Some(s) = d.sum_of(&name, size) {
+                return Ok(s);
+            }
+        }
+        sum_file(path, &name).map_err(read_err)
     }
 
     /// The manifest of an archive made of `files`.
@@ -602,6 +632,42 @@ mod tests {
         c.feed(b"1\n2");
         assert_eq!(c.rows(), 1);
         assert!(c.partial_line());
+    }
+
+    /// The counter against a line-by-line count, over many ways of cutting the stream.
+    #[test]
+    fn rows_counted_in_bulk_match_a_line_by_line_count() {
+        let naive = |text: &[u8]| {
+            let mut rows = 0;
+            for line in text.split(|&c| c == b'\n') {
+                if line == b"\\." {
+                    return (rows, true);
+                }
+                rows += 1;
+            }
+            (rows - 1, false)
+        };
+        let mut text = Vec::new();
+        for i in 0..400u32 {
+            match i % 9 {
+                0 => text.extend_from_slice(b"\\.\tnot the end\n"),
+                1 => text.extend_from_slice(b"x\\\\.\n"),
+                2 => text.extend_from_slice(b"\n"),
+                _ => text.extend_from_slice(format!("{i}\tsome text {}\n", "y".repeat(i as usize % 37)).as_bytes()),
+            }
+        }
+        let mut ended = text.clone();
+        ended.extend_from_slice(b"\\.\n\n\nafter\n");
+        for stream in [&text, &ended] {
+            let want = naive(stream);
+            for cut in [1usize, 2, 3, 5, 7, 64, 1000, stream.len()] {
+                let mut c = RowCounter::default();
+                for piece in stream.chunks(cut) {
+                    c.feed(piece);
+                }
+                assert_eq!((c.rows(), c.ended()), want, "pieces of {cut}");
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! (`read`) and `pg_restore -l`-style listings (`list`).
 
 pub mod custom;
+pub mod digest;
 pub mod directory;
 pub mod leftovers;
 pub mod list;
