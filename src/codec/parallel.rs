@@ -92,8 +92,14 @@ enum Item {
 
 /// See the module documentation. Dropped without [`finish`](Self::finish), it stops its
 /// writer thread and drops the sink unfinished.
+///
+/// Nothing starts before a second block arrives: a stream of one block (most tables of a
+/// many-table database) is encoded and written on the caller's thread at `finish`, without a
+/// writer thread or a hand-off to the pool, which cost more than the table itself.
 pub struct ParallelEncoder {
     codec: PieceCodec,
+    /// Until the writer thread starts: the sink, and the first block.
+    idle: Option<(Box<dyn PieceSink>, Option<Vec<u8>>)>,
     order: Option<Sender<Item>>,
     writer: Option<JoinHandle<Result<u64>>>,
     label: String,
@@ -101,10 +107,23 @@ pub struct ParallelEncoder {
 
 impl ParallelEncoder {
     /// Starts a stream compressed with `codec` into `sink`; `label` names it in errors.
-    pub fn new(codec: PieceCodec, label: impl Into<String>, mut sink: impl PieceSink) -> Result<Self> {
-        let label = label.into();
+    pub fn new(codec: PieceCodec, label: impl Into<String>, sink: impl PieceSink) -> Result<Self> {
+        Ok(ParallelEncoder {
+            codec,
+            idle: Some((Box::new(sink), None)),
+            order: None,
+            writer: None,
+            label: label.into(),
+        })
+    }
+
+    /// Starts the writer thread with the sink, and sends it the block held back.
+    fn start(&mut self) -> Result<()> {
+        let Some((mut sink, first)) = self.idle.take() else {
+            return Ok(());
+        };
         let (tx, rx) = bounded::<Item>(BLOCKS_IN_FLIGHT);
-        let wlabel = label.clone();
+        let wlabel = self.label.clone();
         let writer = std::thread::Builder::new()
             .name("pgsnap-writer".into())
             .spawn(move || -> Result<u64> {
@@ -125,36 +144,62 @@ impl ParallelEncoder {
                 Err(Error::cancelled(format!("writing {wlabel} was abandoned")))
             })
             .map_err(|e| Error::io("starting a writer thread", e))?;
-        Ok(ParallelEncoder {
-            codec,
-            order: Some(tx),
-            writer: Some(writer),
-            label,
-        })
+        self.order = Some(tx);
+        self.writer = Some(writer);
+        match first {
+            Some(block) => self.submit(block),
+            None => Ok(()),
+        }
     }
 
     /// Compresses the next block (on the rayon pool); waits while too many are in flight.
     pub fn push(&mut self, block: Vec<u8>) -> Result<()> {
+        if let Some((_, first @ None)) = &mut self.idle {
+            *first = Some(block);
+            return Ok(());
+        }
+        self.start()?;
+        self.submit(block)
+    }
+
+    fn submit(&mut self, block: Vec<u8>) -> Result<()> {
         let (tx, rx) = bounded(1);
         let codec = self.codec;
-        rayon::spawn(move || {
+        if codec == PieceCodec::Member(Compression::None) {
+            // Nothing to compute: no trip through the pool.
             let _ = tx.send(codec.encode(block));
-        });
+        } else {
+            rayon::spawn(move || {
+                let _ = tx.send(codec.encode(block));
+            });
+        }
         self.send(Item::Piece(rx))
     }
 
     /// Starts large object `oid` (BLOBS entries); its bytes follow through `push`.
     pub fn start_object(&mut self, oid: u32) -> Result<()> {
+        self.start()?;
         self.send(Item::Start(oid))
     }
 
     /// Ends the current large object.
     pub fn end_object(&mut self) -> Result<()> {
+        self.start()?;
         self.send(Item::End)
     }
 
     /// Waits for every piece to be written and the sink to finish; returns its byte count.
     pub fn finish(mut self) -> Result<u64> {
+        if let Some((mut sink, first)) = self.idle.take() {
+            if let Some(block) = first {
+                let piece = self
+                    .codec
+                    .encode(block)
+                    .map_err(|e| Error::io(format!("compressing {}", self.label), e))?;
+                sink.piece(piece)?;
+            }
+            return sink.finish();
+        }
         self.send(Item::Finish)?;
         self.join()
     }
@@ -318,7 +363,32 @@ mod tests {
         let mut enc = ParallelEncoder::new(PieceCodec::Member(Compression::None), "t", sink).unwrap();
         enc.push(b"partial".to_vec()).unwrap();
         drop(enc);
-        assert_eq!(*seen.lock().unwrap(), vec![Seen::Piece(7)]);
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "one block is held back: nothing started"
+        );
+        // Two blocks start the writer thread; dropped, it writes what it got and stops.
+        let (sink, seen, _) = record(None);
+        let mut enc = ParallelEncoder::new(PieceCodec::Member(Compression::None), "t", sink).unwrap();
+        enc.push(b"partial".to_vec()).unwrap();
+        enc.push(b"more".to_vec()).unwrap();
+        drop(enc);
+        assert_eq!(*seen.lock().unwrap(), vec![Seen::Piece(7), Seen::Piece(4)]);
+    }
+
+    #[test]
+    fn a_one_block_stream_is_written_at_finish_on_the_callers_thread() {
+        for codec in [Compression::None, Compression::Gzip { level: 6 }] {
+            let (sink, seen, _) = record(None);
+            let mut enc = ParallelEncoder::new(PieceCodec::Member(codec), "t", sink).unwrap();
+            enc.push(b"only block".to_vec()).unwrap();
+            assert!(enc.writer.is_none(), "no writer thread for a single block");
+            assert!(seen.lock().unwrap().is_empty());
+            enc.finish().unwrap();
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.len(), 2, "{seen:?}");
+            assert_eq!(seen[1], Seen::Finish);
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{BlockSink, ExportJob, ExportOptions, off_runtime, push_block};
+use super::{BlockSink, ExportJob, ExportOptions};
 use crate::ddl::quote::ident;
 use crate::error::{Error, Result};
 use crate::model::InsertOptions;
@@ -276,17 +276,14 @@ pub(super) async fn export_one(
         if block.len() >= opts.block_size {
             let full = std::mem::replace(&mut block, String::with_capacity(opts.block_size));
             bytes += full.len() as u64;
-            sink = push_block(sink, full.into_bytes()).await?;
+            sink.push(full.into_bytes())?;
         }
     }
     writer.finish(&mut block);
     session.execute("CLOSE _pg_dump_cursor").await?;
     bytes += block.len() as u64;
-    let written = off_runtime(move || {
-        sink.push(block.into_bytes())?;
-        sink.finish()
-    })
-    .await?;
+    sink.push(block.into_bytes())?;
+    let written = sink.finish()?;
     Ok((rows, bytes, written))
 }
 

@@ -673,33 +673,19 @@ async fn copy_text<R: TableReader>(
         block.extend_from_slice(&chunk);
         if block.len() >= opts.block_size {
             let full = std::mem::replace(&mut block, Vec::with_capacity(opts.block_size));
-            sink = push_block(sink, full).await?;
+            // May wait for back-pressure: only this worker's thread waits (its connection
+            // stops reading, and the server's socket fills), see `on_own_thread`.
+            sink.push(full)?;
         }
     }
     if trailer {
         block.extend_from_slice(COPY_TRAILER);
     }
-    let written = off_runtime(move || {
-        if !block.is_empty() {
-            sink.push(block)?;
-        }
-        sink.finish()
-    })
-    .await?;
+    if !block.is_empty() {
+        sink.push(block)?;
+    }
+    let written = sink.finish()?;
     Ok((rows, bytes, written))
-}
-
-/// Hands a block to the sink, which may block for back-pressure (its queue is bounded).
-async fn push_block(mut sink: Box<dyn BlockSink>, block: Vec<u8>) -> Result<Box<dyn BlockSink>> {
-    off_runtime(move || sink.push(block).map(|()| sink)).await
-}
-
-/// Runs blocking sink work on tokio's blocking pool, so the runtime's tasks (the other
-/// workers' COPY streams) keep running, whichever runtime flavour the caller uses.
-async fn off_runtime<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::internal(format!("sink task failed: {e}")))?
 }
 
 /// Fails when two jobs share an id: each id opens its sink once (a table may be listed twice
