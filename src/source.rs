@@ -264,9 +264,9 @@ struct Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // Dropping a runtime blocks; a library caller may drop this inside its own runtime.
+        // Before `storage` is dropped: its connections (ssh masters) end with the runtime.
         if let Some(r) = self.runtime.take() {
-            r.shutdown_background();
+            crate::storage::shut_down(r);
         }
     }
 }
