@@ -404,4 +404,33 @@ fn sftp_commands_leave_no_ssh_running() {
         &a.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     fails("dump to a read-only directory", &out);
+
+    // A scheduled job uploading each backup to sftp:// (its retention lists and prunes there
+    // too), and the same job with a destination that refuses writes.
+    let jobs = scratch("pgsnap-sshleak-jobs");
+    let config = jobs.join("pgsnap.toml");
+    let job = |url: &str| {
+        format!(
+            "[jobs.nightly]\ndestination = \"{}\"\nformat = \"custom\"\n\
+             source = {{ host = \"{}\", port = {}, user = \"postgres\", dbname = \"{}\" }}\n\
+             retention = {{ keep_last = 1 }}\n\
+             [[jobs.nightly.destinations]]\nurl = \"{url}\"\n",
+            jobs.join("local").display(),
+            c.socket_dir().display(),
+            c.port,
+            db.name
+        )
+    };
+    let cfg = config.to_str().unwrap();
+    fs::write(&config, job(&sshd.url("jobs"))).unwrap();
+    for round in ["first", "second"] {
+        let what = format!("run of a job to sftp:// ({round})");
+        let out = run(&what, &["run", "nightly", "-c", cfg]);
+        ok(&what, &out);
+    }
+    fs::write(&config, job(&sshd.url("readonly"))).unwrap();
+    let what = "run of a job to a read-only sftp:// directory";
+    let out = run(what, &["run", "nightly", "-c", cfg]);
+    fails(what, &out);
+    fs::remove_dir_all(jobs).unwrap();
 }
