@@ -99,6 +99,7 @@ fn in_ssh_child(test: &str, sshd: &Sshd, task: &str) {
         "the child ran no test: {}",
         String::from_utf8_lossy(&out.stdout)
     );
+    no_ssh_left(sshd, &format!("{test} (child)"));
 }
 
 #[test]
@@ -292,4 +293,146 @@ fn dump_to_sftp_and_webdav_restores_with_stock_pg_restore() {
     }
     assert_eq!(fs::read(&sftp_copy).unwrap(), fs::read(&dav_copy).unwrap());
     fs::remove_dir_all(fetched).unwrap();
+}
+
+/// Fails when an ssh client of `sshd` is still running a few seconds after `what` exited
+/// (ssh's master is told to exit as pgsnap closes its connection; it takes a moment to go).
+fn no_ssh_left(sshd: &Sshd, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = sshd.ssh_clients();
+        if left.is_empty() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            // Ended here so a failing run leaves no ssh behind either.
+            for pid in left.iter().filter_map(|l| l.split(':').next()) {
+                let _ = Command::new("kill").arg(pid).status();
+            }
+            panic!("ssh processes left running after {what}:\n{}", left.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Every command that opens an `sftp://` destination ends its ssh connection (the master
+/// `ssh -M -N -o ControlPersist=yes` included) before it exits, whether it succeeded or
+/// failed: a scheduled backup must not leave one idle connection behind per run.
+#[test]
+fn sftp_commands_leave_no_ssh_running() {
+    let db = TestDb::new(
+        18,
+        "sshleak",
+        "create table t (i int primary key, s text);\n\
+         insert into t select i, repeat('x', 200) from generate_series(1, 5000) i;\n",
+    );
+    let c = &db.cluster;
+    let sshd = Sshd::start();
+    let env = sshd.client_env();
+    let base = sshd.url("leak");
+    let run = |what: &str, args: &[&str]| {
+        let out = pgsnap(&env).args(args).output().unwrap();
+        no_ssh_left(&sshd, what);
+        out
+    };
+    let dump_args = |to: &str, extra: &[&str], dbname: &str| -> Vec<String> {
+        let mut a: Vec<String> = vec!["dump".into(), "-h".into()];
+        a.push(c.socket_dir().display().to_string());
+        a.extend(["-p".into(), c.port.to_string(), "-U".into(), "postgres".into()]);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a.extend(["--to".into(), to.to_string(), dbname.to_string()]);
+        a
+    };
+    let ok = |what: &str, out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{what} failed:\n{}\nsshd log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            sshd.log()
+        );
+    };
+    let fails = |what: &str, out: &std::process::Output| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert!(stderr.contains("pgsnap: error:"), "{what}: {stderr}");
+    };
+
+    let a = dump_args(&base, &["-Fc", "-j", "2", "-f", "app.dump"], &db.name);
+    let out = run(
+        "dump -Fc --to sftp://",
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    ok("dump -Fc --to sftp://", &out);
+    let a = dump_args(&base, &["-Fd", "-j", "2", "-f", "app.dir"], &db.name);
+    let out = run(
+        "dump -Fd -j 2 --to sftp://",
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    ok("dump -Fd -j 2 --to sftp://", &out);
+
+    let archive = format!("{base}/app.dump");
+    let out = run("verify sftp://", &["verify", &archive]);
+    ok("verify sftp://", &out);
+    let out = run("list sftp://", &["list", &archive]);
+    ok("list sftp://", &out);
+    let out = run("fetch sftp://", &["fetch", &archive]);
+    ok("fetch sftp://", &out);
+    assert!(out.stdout.starts_with(b"PGDMP"), "fetch wrote no custom archive");
+
+    // Failures: an archive that is not there, a database that is not there (the destination
+    // was already connected to when the dump fails), a directory the server refuses writes to.
+    let out = run(
+        "verify of a missing archive",
+        &["verify", &format!("{base}/missing.dump")],
+    );
+    fails("verify of a missing archive", &out);
+    let out = run(
+        "fetch of a missing archive",
+        &["fetch", &format!("{base}/missing.dump")],
+    );
+    fails("fetch of a missing archive", &out);
+    let a = dump_args(&base, &["-Fc", "-f", "none.dump"], "no_such_database_4242");
+    let out = run(
+        "dump of a missing database",
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    fails("dump of a missing database", &out);
+    let ro = sshd.data.join("readonly");
+    fs::create_dir(&ro).unwrap();
+    fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+    let a = dump_args(&sshd.url("readonly"), &["-Fc", "-f", "ro.dump"], &db.name);
+    let out = run(
+        "dump to a read-only directory",
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    fails("dump to a read-only directory", &out);
+
+    // A scheduled job uploading each backup to sftp:// (its retention lists and prunes there
+    // too), and the same job with a destination that refuses writes.
+    let jobs = scratch("pgsnap-sshleak-jobs");
+    let config = jobs.join("pgsnap.toml");
+    let job = |url: &str| {
+        format!(
+            "[jobs.nightly]\ndestination = \"{}\"\nformat = \"custom\"\n\
+             source = {{ host = \"{}\", port = {}, user = \"postgres\", dbname = \"{}\" }}\n\
+             retention = {{ keep_last = 1 }}\n\
+             [[jobs.nightly.destinations]]\nurl = \"{url}\"\n",
+            jobs.join("local").display(),
+            c.socket_dir().display(),
+            c.port,
+            db.name
+        )
+    };
+    let cfg = config.to_str().unwrap();
+    fs::write(&config, job(&sshd.url("jobs"))).unwrap();
+    for round in ["first", "second"] {
+        let what = format!("run of a job to sftp:// ({round})");
+        let out = run(&what, &["run", "nightly", "-c", cfg]);
+        ok(&what, &out);
+    }
+    fs::write(&config, job(&sshd.url("readonly"))).unwrap();
+    let what = "run of a job to a read-only sftp:// directory";
+    let out = run(what, &["run", "nightly", "-c", cfg]);
+    fails(what, &out);
+    fs::remove_dir_all(jobs).unwrap();
 }

@@ -264,9 +264,9 @@ struct Shared {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        // Dropping a runtime blocks; a library caller may drop this inside its own runtime.
+        // Before `storage` is dropped: its connections (ssh masters) end with the runtime.
         if let Some(r) = self.runtime.take() {
-            r.shutdown_background();
+            crate::storage::shut_down(r);
         }
     }
 }
@@ -424,16 +424,22 @@ impl Remote {
 }
 
 /// A download read through [`Read`]: its own thread pulls the object's chunks into a queue
-/// of [`READ_AHEAD`]; dropping the reader stops the download.
+/// of [`READ_AHEAD`]; dropping the reader stops the download and waits for the thread, so
+/// the destination (and its connections) is never left to a thread that outlives pgsnap's
+/// `main`.
 struct RemoteRead {
     rx: Receiver<io::Result<Bytes>>,
     chunk: Bytes,
     done: bool,
+    /// Dropped to stop the thread while it awaits the next chunk.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl RemoteRead {
     fn start(shared: Arc<Shared>, object: String, offset: u64) -> RemoteRead {
         let (tx, rx) = bounded::<io::Result<Bytes>>(READ_AHEAD);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = shared.handle();
         let spawned = std::thread::Builder::new().name("pgsnap-get".into()).spawn(move || {
             let handle = match handle {
@@ -443,7 +449,7 @@ impl RemoteRead {
                     return;
                 }
             };
-            handle.block_on(async move {
+            let download = async {
                 let mut d = match shared.storage.get_from(&object, offset).await {
                     Ok(d) => d,
                     Err(e) => {
@@ -465,20 +471,43 @@ impl RemoteRead {
                         return;
                     }
                 }
+            };
+            handle.block_on(async {
+                tokio::select! {
+                    // The reader went away while the download waited on the network.
+                    _ = stopped => {}
+                    () = download => {}
+                }
             });
+            // `shared` is let go of here, outside the runtime it may be the last user of.
+            drop(shared);
         });
-        let (rx, done) = match spawned {
-            Ok(_) => (rx, false),
+        let (rx, thread) = match spawned {
+            Ok(t) => (rx, Some(t)),
             Err(e) => {
                 let (tx, rx) = bounded(1);
                 let _ = tx.send(Err(e));
-                (rx, false)
+                (rx, None)
             }
         };
         RemoteRead {
             rx,
             chunk: Bytes::new(),
-            done,
+            done: false,
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for RemoteRead {
+    fn drop(&mut self) {
+        // Unblocks a thread waiting to queue a chunk (the queue is disconnected) or awaiting
+        // the next one (the stop signal), then waits for it to let go of the destination.
+        self.rx = bounded(1).1;
+        self.stop = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

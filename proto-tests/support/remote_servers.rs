@@ -255,6 +255,37 @@ impl Sshd {
         ]
     }
 
+    /// The ssh client processes of this server's clients still running (pid and command
+    /// line): every `ssh` whose arguments name this server's directory (its client config, or
+    /// a control socket under the client's state directory), so other tests' clients never
+    /// count.
+    pub fn ssh_clients(&self) -> Vec<String> {
+        let dir = self.dir.to_string_lossy().into_owned();
+        let mut out = Vec::new();
+        for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let name = e.file_name();
+            let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+                continue;
+            };
+            // A process gone meanwhile, or a zombie (its command line is empty), is not running.
+            let Ok(cmdline) = fs::read(e.path().join("cmdline")) else {
+                continue;
+            };
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let is_ssh = args
+                .first()
+                .is_some_and(|a| Path::new(a).file_name().is_some_and(|f| f == "ssh"));
+            if is_ssh && args.iter().skip(1).any(|a| a.contains(&dir)) {
+                out.push(format!("{pid}: {}", args.join(" ")));
+            }
+        }
+        out
+    }
+
     /// The server's log so far (for assertion messages).
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()

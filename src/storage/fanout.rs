@@ -92,10 +92,14 @@ impl Destinations {
             .enable_all()
             .build()
             .map_err(|e| Error::io("starting the upload runtime", e))?;
+        let keep = targets.clone();
         Ok(Destinations {
             targets,
             name: name.to_string(),
-            runtime: Arc::new(UploadRuntime(Some(runtime))),
+            runtime: Arc::new(UploadRuntime {
+                runtime: Some(runtime),
+                _destinations: keep,
+            }),
             sums: Arc::new(Mutex::new(Vec::new())),
             failed: Arc::new(Mutex::new(Vec::new())),
         })
@@ -144,7 +148,7 @@ impl Destinations {
     }
 
     fn handle(&self) -> Result<tokio::runtime::Handle> {
-        match &self.runtime.0 {
+        match &self.runtime.runtime {
             Some(r) => Ok(r.handle().clone()),
             None => Err(Error::internal("upload runtime already shut down")),
         }
@@ -207,14 +211,18 @@ impl Destinations {
 }
 
 /// The uploads' runtime, shared by the destinations and every file open on them, so it
-/// outlives the last upload's abort whatever the order things are dropped in.
-struct UploadRuntime(Option<tokio::runtime::Runtime>);
+/// outlives the last upload's abort whatever the order things are dropped in; with the
+/// destinations, kept until it is shut down (their connections end with it, see
+/// [`super::shut_down`]).
+struct UploadRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+    _destinations: Vec<Storage>,
+}
 
 impl Drop for UploadRuntime {
     fn drop(&mut self) {
-        // Dropping a runtime blocks; the dump may drop this inside its own runtime.
-        if let Some(r) = self.0.take() {
-            r.shutdown_background();
+        if let Some(r) = self.runtime.take() {
+            super::shut_down(r);
         }
     }
 }

@@ -859,6 +859,30 @@ fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Longest wait for a storage runtime's connections to close in [`shut_down`].
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
+
+/// Shuts down a runtime that storage requests ran on and waits (up to [`CLOSE_WAIT`]) until its
+/// tasks are gone; callable from anywhere, a caller's async task included.
+///
+/// Why it must wait: an SFTP destination's connection is an OpenSSH master (`ssh -M -f -N -o
+/// ControlPersist=yes`) that detaches from pgsnap and lives until it is told `ssh -O exit`.
+/// OpenDAL's SFTP service offers no close; the `openssh` crate's `Session` sends that exit
+/// when it is dropped, and each session is owned by a task on this runtime. Shutting the
+/// runtime down drops those tasks, so the masters end, but only if pgsnap waits for it:
+/// `shutdown_background` returned at once and the process could exit before any task was
+/// dropped, leaving the master behind for good. Callers keep their [`Storage`]s (OpenDAL's
+/// connection pool) alive until this returns: a pooled connection dropped first makes its
+/// session close asynchronously, which the shutdown could cut between removing the control
+/// socket and `ssh -O exit` reaching it.
+pub(crate) fn shut_down(runtime: tokio::runtime::Runtime) {
+    // A runtime cannot be shut down (blocking) from inside another runtime's task: a thread
+    // of its own does it.
+    std::thread::scope(|s| {
+        let _ = s.spawn(move || runtime.shutdown_timeout(CLOSE_WAIT)).join();
+    });
+}
+
 fn dal(dest: &str, what: &str, e: opendal::Error) -> Error {
     let retry = if e.is_temporary() {
         crate::error::Retry::Maybe

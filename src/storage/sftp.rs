@@ -1,6 +1,8 @@
 //! SFTP destinations (`sftp://[user@]host[:port]/path`) through OpenDAL's SFTP service, which
 //! drives the OpenSSH client (`ssh`, found in `PATH`) with one master connection per
-//! destination.
+//! destination. The masters are ended (`ssh -O exit`) when the runtime the destination's
+//! requests ran on is shut down, which pgsnap waits for before it exits
+//! (`storage::shut_down`).
 //!
 //! Authentication is ssh's own, never a password: the key in `PGSNAP_SFTP_KEY` when set (then
 //! only that key is offered), otherwise ssh's defaults (`~/.ssh/id_*`, the agent in
