@@ -13,7 +13,14 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     let rows = ctx
         .db
         .query(
-            "SELECT i.indexrelid, ic.relname, i.indrelid, pg_catalog.pg_get_indexdef(i.indexrelid), \
+            // Only indexes that can be dumped: of tables, matviews and partitioned tables (not
+            // TOAST tables: one per table with a long column), and the definition only of
+            // those not backing a constraint (constraints.rs renders those). pg_get_indexdef
+            // is most of this query's time: 0.6 s on a database of 10 000 tables otherwise.
+            "SELECT i.indexrelid, ic.relname, i.indrelid, \
+             CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid \
+               AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x')) THEN NULL \
+             ELSE pg_catalog.pg_get_indexdef(i.indexrelid) END, \
              i.indisclustered, i.indisreplident, coalesce(ts.spcname, ''), \
              (SELECT inh.inhparent FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid LIMIT 1), \
              EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid \
@@ -23,6 +30,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
              (SELECT array_agg(a.attstattarget::int8 ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
                WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0)::text[] \
              FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
+             JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid AND tc.relkind IN ('r', 'p', 'm') \
              LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace \
              WHERE i.indislive ORDER BY i.indexrelid",
         )
