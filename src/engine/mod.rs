@@ -402,8 +402,20 @@ async fn plan_queue<S: CopySource>(shared: &Shared<S>, reader: &S::Reader) -> Re
         && opts.split_pages > 0
         && opts.inserts.is_none()
         && reader.ranges_supported();
-    // Every table is measured (one query), for the progress estimate and the split decision.
-    let oids: Vec<u32> = jobs.iter().map(|j| j.table.table_oid).filter(|&oid| oid != 0).collect();
+    // Tables that may be large are measured (one query) for the split decision and the
+    // progress estimate: those the catalog estimates at 1/8 of the split size or more, and
+    // those it knows nothing of (relpages 0: never vacuumed or analyzed, maybe just loaded).
+    // The rest keep the estimate: measuring costs a stat() per table on the server, 0.13 s
+    // of a 10 000-table dump.
+    let oids: Vec<u32> = jobs
+        .iter()
+        .filter(|j| j.table.table_oid != 0)
+        .filter(|j| {
+            let est = j.table.estimated_pages.max(0) as u64;
+            est == 0 || est >= opts.split_pages / 8
+        })
+        .map(|j| j.table.table_oid)
+        .collect();
     let (block_size, sizes) = if oids.is_empty() {
         (DEFAULT_PAGE_BYTES, HashMap::new())
     } else {
