@@ -569,7 +569,6 @@ async fn copy_one<S: CopySource>(
 ) -> Result<(u64, u64, u64)> {
     let job = &work.job;
     let opts = &shared.opts;
-    reader.begin_table(&job.table).await?;
     let first = work.range.as_ref().is_none_or(|r| {
         let mut started = r.table.started.lock().unwrap_or_else(|p| p.into_inner());
         let first = started.is_none();
@@ -613,6 +612,7 @@ async fn copy_one<S: CopySource>(
             let session = reader
                 .session()
                 .ok_or_else(|| Error::internal("INSERT output needs a server session"))?;
+            reader.begin_table(&job.table).await?;
             inserts::export_one(session, job, sink, opts, inserts, &shared.failed).await?
         }
         (None, None) => {
@@ -671,7 +671,13 @@ async fn copy_text<R: TableReader>(
     opts: &ExportOptions,
     failed: &AtomicBool,
 ) -> Result<(u64, u64, u64)> {
-    let stream = reader.copy_out(req).await?;
+    // The lock (and a foreign table's setting) and the COPY go out together: the server runs
+    // them in order, and a failed lock aborts the transaction, so the COPY cannot run
+    // without it; one round trip per table fewer, which is what a many-table dump waits on.
+    // `join` polls in argument order, so the lock is sent first.
+    let (began, stream) = futures_util::future::join(reader.begin_table(req.table), reader.copy_out(req)).await;
+    began?;
+    let stream = stream?;
     futures_util::pin_mut!(stream);
     let (mut rows, mut bytes) = (0u64, 0u64);
     let mut block: Vec<u8> = Vec::with_capacity(opts.block_size);
