@@ -688,13 +688,15 @@ async fn copy_text<R: TableReader>(
         let chunk = chunk?;
         rows += 1;
         bytes += chunk.len() as u64;
-        block.extend_from_slice(&chunk);
-        if block.len() >= opts.block_size {
+        // A block is handed on before a row would overflow it: growing it would double its
+        // allocation and copy it (a row longer than a block gets one of its own).
+        if block.len() + chunk.len() > opts.block_size && !block.is_empty() {
             let full = std::mem::replace(&mut block, Vec::with_capacity(opts.block_size));
             // May wait for back-pressure: only this worker's thread waits (its connection
             // stops reading, and the server's socket fills), see `on_own_thread`.
             sink.push(full)?;
         }
+        block.extend_from_slice(&chunk);
     }
     if trailer {
         block.extend_from_slice(COPY_TRAILER);
