@@ -23,6 +23,7 @@ pub(super) fn compress_member(level: u32, input: &[u8]) -> io::Result<Vec<u8>> {
     thread_local! {
         static COMPRESSOR: std::cell::RefCell<Option<(u32, libdeflater::Compressor)>> =
             const { std::cell::RefCell::new(None) };
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     let lvl = libdeflater::CompressionLvl::new(level as i32)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("gzip level {level}: {e:?}")))?;
@@ -34,16 +35,25 @@ pub(super) fn compress_member(level: u32, input: &[u8]) -> io::Result<Vec<u8>> {
         let Some((_, c)) = slot.as_mut() else {
             return Err(io::Error::other("gzip compressor missing"));
         };
-        let mut out = vec![0u8; c.gzip_compress_bound(input.len())];
-        let n = c
-            .gzip_compress(input, &mut out)
-            .map_err(|e| io::Error::other(format!("gzip: {e:?}")))?;
-        out.truncate(n);
-        // libdeflate marks the OS as unknown; write Unix like gzip(1) (readers ignore it).
-        if out.len() > 9 {
-            out[9] = OS_UNIX;
-        }
-        Ok(out)
+        // Compressed into this thread's scratch buffer, then copied out at its exact size: a
+        // piece waiting for its turn then holds what it needs, not the worst-case bound (four
+        // times a gzip-6 piece), and the bound is zeroed once per thread, not per piece.
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let bound = c.gzip_compress_bound(input.len());
+            if scratch.len() < bound {
+                scratch.resize(bound, 0);
+            }
+            let n = c
+                .gzip_compress(input, &mut scratch[..bound])
+                .map_err(|e| io::Error::other(format!("gzip: {e:?}")))?;
+            let mut out = scratch[..n].to_vec();
+            // libdeflate marks the OS as unknown; write Unix like gzip(1) (readers ignore it).
+            if out.len() > 9 {
+                out[9] = OS_UNIX;
+            }
+            Ok(out)
+        })
     })
 }
 

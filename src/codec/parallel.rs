@@ -83,8 +83,46 @@ pub trait PieceSink: Send + 'static {
 /// Blocks being compressed per stream before `push` waits.
 const BLOCKS_IN_FLIGHT: usize = 4;
 
+/// Blocks handed on and not yet written, over every stream of the process: a dump at `-j 8`
+/// has eight streams, and four blocks in flight each would hold 32 MiB of input (plus their
+/// pieces) for a pool of two threads that can compress two at a time. The budget is twice
+/// the pool plus two, enough to keep every pool thread busy; a stream that has none left
+/// waits, which holds back its COPY stream (a worker's own thread, see `engine`).
+struct Budget {
+    used: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+static BUDGET: Budget = Budget {
+    used: std::sync::Mutex::new(0),
+    freed: std::sync::Condvar::new(),
+};
+
+/// One block of the [`BUDGET`], given back when dropped (its piece written, or abandoned).
+struct Permit;
+
+impl Permit {
+    fn acquire() -> Permit {
+        let limit = 2 * rayon::current_num_threads() + 2;
+        let mut used = BUDGET.used.lock().unwrap_or_else(|p| p.into_inner());
+        while *used >= limit {
+            used = BUDGET.freed.wait(used).unwrap_or_else(|p| p.into_inner());
+        }
+        *used += 1;
+        Permit
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let mut used = BUDGET.used.lock().unwrap_or_else(|p| p.into_inner());
+        *used = used.saturating_sub(1);
+        BUDGET.freed.notify_one();
+    }
+}
+
 enum Item {
-    Piece(Receiver<std::io::Result<Piece>>),
+    Piece(Receiver<std::io::Result<Piece>>, Permit),
     Start(u32),
     End,
     Finish,
@@ -129,7 +167,7 @@ impl ParallelEncoder {
             .spawn(move || -> Result<u64> {
                 for item in rx {
                     match item {
-                        Item::Piece(pending) => {
+                        Item::Piece(pending, _permit) => {
                             let piece = pending
                                 .recv()
                                 .map_err(|_| Error::internal("compression task vanished"))?
@@ -163,6 +201,7 @@ impl ParallelEncoder {
     }
 
     fn submit(&mut self, block: Vec<u8>) -> Result<()> {
+        let permit = Permit::acquire();
         let (tx, rx) = bounded(1);
         let codec = self.codec;
         if codec == PieceCodec::Member(Compression::None) {
@@ -173,7 +212,7 @@ impl ParallelEncoder {
                 let _ = tx.send(codec.encode(block));
             });
         }
-        self.send(Item::Piece(rx))
+        self.send(Item::Piece(rx, permit))
     }
 
     /// Starts large object `oid` (BLOBS entries); its bytes follow through `push`.

@@ -34,18 +34,27 @@ fn new_compressor(level: i32, long: bool) -> io::Result<Compressor<'static>> {
 }
 
 /// One frame with its content size recorded (lets the encoder size its window to the input).
+/// Compressed into the thread's scratch buffer and copied out at its exact size, so a piece
+/// waiting for its turn holds what it needs, not the worst-case bound (see gzip.rs).
 pub(super) fn compress_member(level: i32, long: bool, input: &[u8]) -> io::Result<Vec<u8>> {
+    thread_local! {
+        static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
     COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if let Some((key, c)) = slot.as_mut()
-            && *key == (level, long)
-        {
-            return c.compress(input);
+        if !slot.as_ref().is_some_and(|(key, _)| *key == (level, long)) {
+            *slot = Some(((level, long), new_compressor(level, long)?));
         }
-        let mut c = new_compressor(level, long)?;
-        let out = c.compress(input);
-        *slot = Some(((level, long), c));
-        out
+        let Some((_, c)) = slot.as_mut() else {
+            return Err(io::Error::other("zstd compressor missing"));
+        };
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            scratch.reserve(zstd::zstd_safe::compress_bound(input.len()));
+            c.compress_to_buffer(input, &mut *scratch)?;
+            Ok(scratch.to_vec())
+        })
     })
 }
 
