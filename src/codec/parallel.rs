@@ -137,11 +137,14 @@ enum Item {
 pub struct ParallelEncoder {
     codec: PieceCodec,
     /// Until the writer thread starts: the sink, and the first block.
-    idle: Option<(Box<dyn PieceSink>, Option<Vec<u8>>)>,
+    idle: Option<Idle>,
     order: Option<Sender<Item>>,
     writer: Option<JoinHandle<Result<u64>>>,
     label: String,
 }
+
+/// A stream not started yet: its sink, and the block held back.
+type Idle = (Box<dyn PieceSink>, Option<Vec<u8>>);
 
 impl ParallelEncoder {
     /// Starts a stream compressed with `codec` into `sink`; `label` names it in errors.

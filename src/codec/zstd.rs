@@ -42,7 +42,7 @@ pub(super) fn compress_member(level: i32, long: bool, input: &[u8]) -> io::Resul
     }
     COMPRESSOR.with(|cell| {
         let mut slot = cell.borrow_mut();
-        if !slot.as_ref().is_some_and(|(key, _)| *key == (level, long)) {
+        if slot.as_ref().is_none_or(|(key, _)| *key != (level, long)) {
             *slot = Some(((level, long), new_compressor(level, long)?));
         }
         let Some((_, c)) = slot.as_mut() else {
