@@ -6,9 +6,10 @@
 /// ~15 %, 300 small tables the rest. Rows are inserted in batches so a 2 GB load shows
 /// progress and never holds one huge transaction.
 pub fn main_db_sql(size: u64) -> Vec<String> {
-    // Measured on-disk row sizes (heap + TOAST) of the rows below, about.
-    let wide_rows = ((size as f64 * 0.80) / 560.0) as i64;
-    let order_rows = ((size as f64 * 0.15) / 80.0) as i64;
+    // Measured on-disk row sizes (heap + TOAST, pg_table_size / rows on PostgreSQL 18) of the
+    // rows below, about.
+    let wide_rows = ((size as f64 * 0.80) / 390.0) as i64;
+    let order_rows = ((size as f64 * 0.15) / 66.0) as i64;
     let mut sql = vec![
         "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, email text, country char(2));
 INSERT INTO customers SELECT g, 'customer ' || g, 'c' || g || '@example.com', (ARRAY['DE','FR','US','JP','BR'])[1 + g % 5]

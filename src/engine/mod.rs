@@ -4,9 +4,11 @@
 //! A job is a table, or a `ctid` page range of a large one: tables of at least
 //! [`ExportOptions::split_pages`] pages (measured under the snapshot) are read by several
 //! workers at once, each range a TID range scan (PostgreSQL 14+), and the ranges are put back
-//! in order into the table's one sink ([`split`]). Workers run in a [`JoinSet`]: the first
-//! error cancels the others (server-side cancel included) and fails the export with that
-//! error; dropping the export's future aborts every worker and cancels their queries.
+//! in order into the table's one sink ([`split`]). Each worker runs on a thread of its own
+//! (its session, COPY loop and sink calls: see `on_own_thread`), awaited through a
+//! [`JoinSet`]: the first error cancels the others (server-side cancel included) and fails the
+//! export with that error; dropping the export's future cancels every worker through the
+//! export's token, which drops their sinks unfinished and cancels their queries.
 
 pub mod fake;
 pub mod inserts;
