@@ -132,13 +132,18 @@ mod tests {
         crate::manifest::sum_file(path, name).unwrap()
     }
 
+    /// A directory-archive member `name` at `path`, under `layer` alone.
+    fn member(layer: &Arc<DigestLayer>, name: &str, path: &std::path::Path) -> Box<dyn ArchiveFile> {
+        let layers: Vec<Arc<dyn FileLayer>> = vec![layer.clone()];
+        apply_layers(&layers, name, Box::new(MemberFile::create(path, false).unwrap())).unwrap()
+    }
+
     #[test]
     fn a_file_written_straight_through_is_summed_as_stored() {
         let dir = tempfile::tempdir().unwrap();
         let layer = DigestLayer::new();
         let path = dir.path().join("2565.dat");
-        let layers: Vec<Arc<dyn FileLayer>> = vec![layer.clone()];
-        let mut f = apply_layers(&layers, "2565.dat", Box::new(MemberFile::create(&path, false).unwrap())).unwrap();
+        let mut f = member(&layer, "2565.dat", &path);
         for i in 0..300u32 {
             f.write_all(format!("{i}\tsome row text\n").repeat(50).as_bytes())
                 .unwrap();
@@ -170,12 +175,7 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"PGDMP1234rest");
         assert_eq!(layer.sum_of("a.dump", 13), None, "the running digest went stale");
 
-        let mut g = apply_layers(
-            &layers,
-            "b.dat",
-            Box::new(MemberFile::create(&dir.path().join("b.dat"), false).unwrap()),
-        )
-        .unwrap();
+        let mut g = member(&layer, "b.dat", &dir.path().join("b.dat"));
         g.write_all(b"x").unwrap();
         drop(g);
         assert_eq!(layer.sum_of("b.dat", 1), None);
@@ -185,22 +185,11 @@ mod tests {
     fn reopening_a_name_voids_its_earlier_sum() {
         let dir = tempfile::tempdir().unwrap();
         let layer = DigestLayer::new();
-        let layers: Vec<Arc<dyn FileLayer>> = vec![layer.clone()];
-        let mut f = apply_layers(
-            &layers,
-            "toc.dat",
-            Box::new(MemberFile::create(&dir.path().join("t1"), false).unwrap()),
-        )
-        .unwrap();
+        let mut f = member(&layer, "toc.dat", &dir.path().join("t1"));
         f.write_all(b"abc").unwrap();
         f.commit().unwrap();
         assert!(layer.sum_of("toc.dat", 3).is_some());
-        let g = apply_layers(
-            &layers,
-            "toc.dat",
-            Box::new(MemberFile::create(&dir.path().join("t2"), false).unwrap()),
-        )
-        .unwrap();
+        let g = member(&layer, "toc.dat", &dir.path().join("t2"));
         assert_eq!(layer.sum_of("toc.dat", 3), None);
         drop(g);
     }
