@@ -10,6 +10,11 @@ use crate::error::Result;
 use super::ExportJob;
 
 /// Receives one table's COPY text in blocks, in order.
+///
+/// Its calls run on the thread of the worker reading the table, inside that worker's own
+/// single-threaded tokio runtime: they may block (the worker's COPY stream waits, and the
+/// server with it), but must not enter a runtime themselves (`Handle::block_on` panics
+/// there); a sink that needs async work hands blocks to a thread or task of its own.
 pub trait BlockSink: Send {
     /// Takes the next block; may block while earlier blocks are still being written.
     fn push(&mut self, block: Vec<u8>) -> Result<()>;
