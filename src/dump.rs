@@ -326,7 +326,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         let mut e = p.entry;
         let data = e.data.take();
         let large_objects = std::mem::take(&mut e.large_objects);
-        let mut had_data = data.is_some();
+        let had_dumper = data.is_some() || !large_objects.is_empty();
         if let Some(data) = &data
             && let Some(root) = e
                 .defn
@@ -341,11 +341,8 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
                 tag: e.tag.clone(),
                 oids: large_objects,
             });
-            had_data = true;
         }
-        let mut entry = to_toc(p.dump_id, e, p.deps, version);
-        entry.had_dumper = had_data;
-        toc.push(entry);
+        toc.push(to_toc(p.dump_id, e, p.deps, had_dumper, version));
         if let Some(table) = data {
             jobs.push(ExportJob { id: p.dump_id, table });
         }
@@ -514,20 +511,23 @@ fn header_toc(
         if e.desc == "DATABASE" {
             database_id = Some(id);
         }
-        toc.push(to_toc(id, e, deps, version));
+        // Settings and the database's own entries carry no data.
+        toc.push(to_toc(id, e, deps, false, version));
         // The database's comment and ACL are section-less entries after a pre-data one.
         for a in attached
             .into_iter()
             .filter(|_| selection.schema && section_wanted(sections, Section::PreData))
         {
             let aid = toc.len() as i32 + 1;
-            toc.push(to_toc(aid, a, vec![id], version));
+            toc.push(to_toc(aid, a, vec![id], false, version));
         }
     }
     toc
 }
 
-fn to_toc(dump_id: i32, e: Entry, deps: Vec<i32>, version: ArchiveVersion) -> TocEntry {
+/// The TOC entry of `e`; `had_dumper` when it has data (its table data and large objects
+/// may already have been taken out of it for the data phase).
+fn to_toc(dump_id: i32, e: Entry, deps: Vec<i32>, had_dumper: bool, version: ArchiveVersion) -> TocEntry {
     let (tableoid, oid) = match e.key {
         Some(k) => (k.tableoid.to_string(), k.oid.to_string()),
         None => ("0".to_string(), e.toc_oid.unwrap_or(0).to_string()),
@@ -542,7 +542,7 @@ fn to_toc(dump_id: i32, e: Entry, deps: Vec<i32>, version: ArchiveVersion) -> To
     // The entry's strings move into the TOC: the rendered SQL is held once, by the writer.
     TocEntry {
         dump_id,
-        had_dumper: e.data.is_some() || !e.large_objects.is_empty(),
+        had_dumper,
         tableoid,
         oid,
         tag: e.tag,
