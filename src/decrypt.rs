@@ -20,7 +20,6 @@
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use crate::archive::directory::{DirectoryWriter, TOC_FILE};
 use crate::archive::output::{ArchiveFile, MemberFile, StreamFile, open_single_file};
@@ -125,18 +124,19 @@ fn expected_sums(src: &ArchiveSource) -> Result<Option<Vec<FileSum>>> {
     Ok(Some(m.files))
 }
 
-/// Counts and digests the bytes read through it (the stored bytes, before decryption).
-struct Digesting<R> {
+/// Counts and digests the bytes read through it (the stored bytes, before decryption), when
+/// there is a manifest's sum to check them against.
+struct Digesting<'a, R> {
     inner: R,
-    state: Arc<Mutex<(ring::digest::Context, u64)>>,
+    sum: Option<&'a mut (ring::digest::Context, u64)>,
 }
 
-impl<R: Read> Read for Digesting<R> {
+impl<R: Read> Read for Digesting<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if let Ok(mut s) = self.state.lock() {
-            s.0.update(&buf[..n]);
-            s.1 += n as u64;
+        if let Some((ctx, size)) = self.sum.as_mut() {
+            ctx.update(&buf[..n]);
+            *size += n as u64;
         }
         Ok(n)
     }
@@ -153,10 +153,10 @@ fn copy_one(
     mut out: Box<dyn ArchiveFile>,
     expect: Option<&FileSum>,
 ) -> Result<u64> {
-    let state = Arc::new(Mutex::new((ring::digest::Context::new(&ring::digest::SHA256), 0u64)));
+    let mut sum = expect.map(|_| (ring::digest::Context::new(&ring::digest::SHA256), 0u64));
     let mut src = Digesting {
         inner: src,
-        state: state.clone(),
+        sum: sum.as_mut(),
     };
     let mut head = [0u8; 22];
     let n = read_up_to(&mut src, &mut head).map_err(|e| Error::io(format!("could not read {name}"), e))?;
@@ -168,7 +168,7 @@ fn copy_one(
         ));
     }
     let whole = std::io::Cursor::new(head[..n].to_vec()).chain(src);
-    let (mut r, decrypting): (Box<dyn Read>, bool) = match ids {
+    let (mut r, decrypting): (Box<dyn Read + '_>, bool) = match ids {
         Some(ids) if encrypted => (Box::new(open_reader(whole, ids, name)?), true),
         _ => (Box::new(whole), false),
     };
@@ -186,12 +186,8 @@ fn copy_one(
         total += k as u64;
     }
     drop(r);
-    if let Some(want) = expect {
-        let (ctx, size) = match Arc::try_unwrap(state).map(Mutex::into_inner) {
-            Ok(Ok(s)) => s,
-            _ => return Err(Error::internal("the digest of a copy is still shared")),
-        };
-        let sha: String = ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    if let (Some(want), Some((ctx, size))) = (expect, sum) {
+        let sha = crate::manifest::hex(ctx.finish().as_ref());
         if size != want.size {
             return Err(Error::archive(format!(
                 "{name}: size {size} differs from the manifest's {} (truncated or replaced)",
@@ -242,7 +238,7 @@ fn copy_dir(
             format!("\"{shown}\" is not a directory archive: it has no toc.dat"),
         ));
     }
-    let decrypting = must_decrypt || (ids.is_some() && toc_encrypted(src));
+    let decrypting = must_decrypt || (ids.is_some() && src.looks_encrypted());
     names.retain(|n| n != MANIFEST_FILE || !decrypting);
     let writer = DirectoryWriter::create_with(
         out,
@@ -283,12 +279,4 @@ fn copy_dir(
         bytes,
         output: Some(target),
     })
-}
-
-/// Whether a directory archive's toc.dat is an age file.
-fn toc_encrypted(src: &ArchiveSource) -> bool {
-    let mut head = [0u8; 22];
-    src.open(Some(TOC_FILE))
-        .and_then(|mut f| read_up_to(&mut f, &mut head))
-        .is_ok_and(|n| is_age(&head[..n]))
 }

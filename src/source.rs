@@ -28,10 +28,8 @@ use bytes::Bytes;
 use crossbeam_channel::{Receiver, bounded};
 
 use crate::archive::directory::TOC_FILE;
-use crate::archive::list::{ListOptions, list_with};
-use crate::archive::read::{ArchiveToc, Kind, list_archive, open_regular, read_stream_from};
+use crate::archive::read::{ArchiveToc, Kind, list_toc, open_regular, read_stream_from};
 use crate::archive::toc::decode_toc;
-use crate::archive::zone::local_zone;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{FileSum, MANIFEST_FILE, SIDECAR_SUFFIX, manifest_path, sum_file, sum_reader};
 use crate::storage::{PART_SIZE, Storage};
@@ -214,21 +212,20 @@ impl ArchiveSource {
         read_stream_from(&mut f, &format!("\"{}\"", r.url)).map_err(in_archive)
     }
 
+    /// Whether the archive's first file (a directory archive's `toc.dat`) starts with an
+    /// age header.
+    pub fn looks_encrypted(&self) -> bool {
+        let member = self.is_dir().then_some(TOC_FILE);
+        let magic = crate::crypt::open::AGE_MAGIC;
+        let mut head = vec![0u8; magic.len()];
+        self.open(member)
+            .and_then(|mut f| f.read_exact(&mut head))
+            .is_ok_and(|()| crate::crypt::open::is_age(&head))
+    }
+
     /// What `pg_restore -l` (`-C` with `create`) prints for this archive.
     pub fn list(&self, create: bool) -> Result<String> {
-        if let ArchiveSource::Local(p) = self {
-            return list_archive(p, create);
-        }
-        let toc = self.read_toc()?;
-        Ok(list_with(
-            &toc.header,
-            &toc.entries,
-            ListOptions {
-                create_db: create,
-                format_label: Some(toc.kind.label()),
-                created: Some(local_zone().stamp(&toc.header.created)),
-            },
-        ))
+        Ok(list_toc(&self.read_toc()?, create))
     }
 }
 
@@ -326,11 +323,7 @@ fn split_url(url: &str) -> Result<(String, String)> {
 
 /// `url` without its query (endpoints and options) and with any user part hidden.
 fn shown_url(url: &str) -> String {
-    let base = url.split('?').next().unwrap_or_default();
-    match (base.find("://"), base.find('@')) {
-        (Some(s), Some(a)) if a > s => format!("{}://***{}", &base[..s], &base[a..]),
-        _ => base.to_string(),
-    }
+    crate::storage::url::redact(url.split('?').next().unwrap_or_default())
 }
 
 impl Remote {

@@ -23,7 +23,7 @@ use crate::archive::tar::TarReader;
 use crate::archive::toc::{TocEntry, decode_toc};
 use crate::codec;
 use crate::crypt::identity::Identities;
-use crate::crypt::open::{AGE_MAGIC, is_age, open_reader, read_failure};
+use crate::crypt::open::{open_reader, read_failure};
 use crate::error::{Error, Result};
 use crate::manifest::{MANIFEST_FILE, Manifest, Problem, RowCounter};
 use crate::source::{ArchiveSource, ReadSeek};
@@ -119,7 +119,7 @@ pub fn check_source(src: &ArchiveSource, ids: Option<&Identities>) -> Result<Ver
     if let Some(m) = &manifest {
         check_sums(src, m, &mut r);
     }
-    let encrypted = manifest.as_ref().is_some_and(|m| m.encrypted) || looks_encrypted(src);
+    let encrypted = manifest.as_ref().is_some_and(|m| m.encrypted) || src.looks_encrypted();
     if encrypted && ids.is_none() {
         r.sealed = true;
         return Ok(r);
@@ -144,14 +144,6 @@ struct Ctx<'a> {
     ids: Option<&'a Identities>,
     /// Rows per dump id, from the manifest.
     rows: Option<BTreeMap<i32, u64>>,
-}
-
-fn looks_encrypted(src: &ArchiveSource) -> bool {
-    let member = src.is_dir().then_some(TOC_FILE);
-    let mut head = vec![0u8; AGE_MAGIC.len()];
-    src.open(member)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| is_age(&head))
 }
 
 fn check_sums(src: &ArchiveSource, m: &Manifest, r: &mut VerifyReport) {

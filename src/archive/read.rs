@@ -157,8 +157,13 @@ fn detect(head: &[u8]) -> Result<Kind> {
 
 /// The listing `pg_restore -l` (`-C` with `create`) prints for the archive at `path`.
 pub fn list_archive(path: &Path, create: bool) -> Result<String> {
-    let toc = read_archive_toc(path)?;
-    Ok(list_with(
+    Ok(list_toc(&read_archive_toc(path)?, create))
+}
+
+/// The listing `pg_restore -l` (`-C` with `create`) prints for an archive's TOC, wherever it
+/// was read from.
+pub fn list_toc(toc: &ArchiveToc, create: bool) -> String {
+    list_with(
         &toc.header,
         &toc.entries,
         ListOptions {
@@ -166,7 +171,7 @@ pub fn list_archive(path: &Path, create: bool) -> Result<String> {
             format_label: Some(toc.kind.label()),
             created: Some(local_zone().stamp(&toc.header.created)),
         },
-    ))
+    )
 }
 
 #[cfg(test)]

@@ -396,7 +396,7 @@ fn normalize_dir(p: &str) -> String {
 
 /// The URL with anything between `://` and `@` hidden, and the values of credential-looking
 /// query keys, for error messages.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     let (url, query) = match url.split_once('?') {
         Some((u, q)) => (u, Some(q)),
         None => (url, None),
