@@ -432,29 +432,19 @@ impl Storage {
 
     /// Opens `name` for reading.
     pub async fn get(&self, name: &str) -> Result<Download> {
-        check_name(name)?;
-        let shown = self.location.to_string();
-        let what = format!("reading \"{name}\"");
-        let reader = self
-            .op
-            .reader_with(name)
-            .chunk(PART_SIZE)
-            .await
-            .map_err(|e| dal(&shown, &what, e))?;
-        let stream = reader.into_bytes_stream(..).await.map_err(|e| dal(&shown, &what, e))?;
-        Ok(Download {
-            stream,
-            name: name.to_string(),
-            shown,
-        })
+        self.read_from(name, 0, format!("reading \"{name}\"")).await
     }
 
     /// Opens `name` for reading from byte `offset` to its end (a reader seeking in a remote
     /// archive: one ranged request instead of reading up to there).
     pub async fn get_from(&self, name: &str, offset: u64) -> Result<Download> {
+        self.read_from(name, offset, format!("reading \"{name}\" from byte {offset}"))
+            .await
+    }
+
+    async fn read_from(&self, name: &str, offset: u64, what: String) -> Result<Download> {
         check_name(name)?;
         let shown = self.location.to_string();
-        let what = format!("reading \"{name}\" from byte {offset}");
         let reader = self
             .op
             .reader_with(name)
