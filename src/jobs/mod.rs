@@ -407,35 +407,10 @@ mod tests {
 
     fn listed(started: &str, trigger: Trigger, outcome: Outcome, step: Option<FailedStep>) -> Listed {
         let record = RunRecord {
-            record_version: 1,
-            job: "j".into(),
-            trigger,
-            started: started.into(),
-            finished: started.into(),
-            outcome,
             error: (outcome == Outcome::Failed).then(|| "x".into()),
             archive: Some(format!("j-{started}.dump")),
-            format: "custom".into(),
-            content: "full".into(),
-            compression: "default".into(),
-            archive_version: None,
-            readers: None,
-            tables: None,
-            rows: None,
-            bytes_in: None,
-            size: None,
-            files: Vec::new(),
-            pin: None,
-            encrypted_to: Vec::new(),
-            verification: None,
-            test_restore: None,
-            destinations: Vec::new(),
-            notifications: Vec::new(),
-            snapshot: None,
-            snapshot_time: None,
-            schema: None,
             failed_step: step,
-            restores: Vec::new(),
+            ..RunRecord::for_test("j", started, trigger, outcome)
         };
         Listed {
             record_path: PathBuf::from(format!("/b/j-{started}.json")),

@@ -109,6 +109,44 @@ pub struct RunRecord {
     pub restores: Vec<ScheduledRestore>,
 }
 
+/// A record with every optional part absent, for tests to fill in what they look at.
+#[cfg(test)]
+impl RunRecord {
+    pub(crate) fn for_test(job: &str, started: &str, trigger: Trigger, outcome: Outcome) -> RunRecord {
+        RunRecord {
+            record_version: 1,
+            job: job.into(),
+            trigger,
+            started: started.into(),
+            finished: started.into(),
+            outcome,
+            error: None,
+            archive: None,
+            format: "custom".into(),
+            content: "full".into(),
+            compression: "default".into(),
+            archive_version: None,
+            readers: None,
+            tables: None,
+            rows: None,
+            bytes_in: None,
+            size: None,
+            files: Vec::new(),
+            pin: None,
+            encrypted_to: Vec::new(),
+            verification: None,
+            test_restore: None,
+            destinations: Vec::new(),
+            notifications: Vec::new(),
+            snapshot: None,
+            snapshot_time: None,
+            schema: None,
+            failed_step: None,
+            restores: Vec::new(),
+        }
+    }
+}
+
 /// Where a failed run failed. A run that failed in `git` or in `destinations` (a further
 /// destination did not commit under `destination_policy = "all"`) has a good archive (dumped
 /// and checked); one that failed in `verify` or `test-restore` has an archive that failed its

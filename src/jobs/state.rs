@@ -553,35 +553,13 @@ mod tests {
 
     fn record(job: &str, started: &str, outcome: Outcome) -> RunRecord {
         RunRecord {
-            record_version: 1,
-            job: job.into(),
-            trigger: Trigger::Schedule,
-            started: started.into(),
-            finished: started.into(),
-            outcome,
             error: (outcome == Outcome::Failed).then(|| "connection refused".into()),
             archive: (outcome == Outcome::Succeeded).then(|| format!("{job}.dump")),
-            format: "custom".into(),
-            content: "full".into(),
-            compression: "default".into(),
-            archive_version: None,
-            readers: None,
             tables: Some(3),
             rows: Some(30),
             bytes_in: Some(100),
             size: Some(50),
-            files: Vec::new(),
-            pin: None,
-            encrypted_to: Vec::new(),
-            verification: None,
-            test_restore: None,
-            destinations: Vec::new(),
-            notifications: Vec::new(),
-            snapshot: None,
-            snapshot_time: None,
-            schema: None,
-            failed_step: None,
-            restores: Vec::new(),
+            ..RunRecord::for_test(job, started, Trigger::Schedule, outcome)
         }
     }
 

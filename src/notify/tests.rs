@@ -15,35 +15,13 @@ fn job() -> Job {
 
 fn record(outcome: Outcome) -> RunRecord {
     RunRecord {
-        record_version: 1,
-        job: "shop".into(),
-        trigger: Trigger::Schedule,
-        started: "2026-11-30T02:00:00Z".into(),
         finished: "2026-11-30T02:01:00Z".into(),
-        outcome,
         error: (outcome == Outcome::Failed).then(|| "could not connect to server".into()),
         archive: (outcome == Outcome::Succeeded).then(|| "shop-20261130T020000Z.dump".into()),
-        format: "custom".into(),
-        content: "full".into(),
-        compression: "default".into(),
-        archive_version: None,
-        readers: None,
         tables: Some(2),
         rows: Some(554),
-        bytes_in: None,
         size: Some(4096),
-        files: Vec::new(),
-        pin: None,
-        encrypted_to: Vec::new(),
-        verification: None,
-        test_restore: None,
-        destinations: Vec::new(),
-        notifications: Vec::new(),
-        snapshot: None,
-        snapshot_time: None,
-        schema: None,
-        failed_step: None,
-        restores: Vec::new(),
+        ..RunRecord::for_test("shop", "2026-11-30T02:00:00Z", Trigger::Schedule, outcome)
     }
 }
 
