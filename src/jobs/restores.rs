@@ -5,9 +5,10 @@
 //! the backup's run record. A backup that fails it stops counting as a backup (see
 //! [`super::failed_checks`]).
 //!
-//! A restore holds the job's run lock, so no run of the job (and no pruning after one) goes
-//! on while it reads an archive; it waits for a run that is going to end. Fire times missed
-//! while the daemon was not running are not caught up: the next one comes.
+//! A restore holds the job's run lock, so no run of the job goes on while it reads an
+//! archive; it waits for a run that is going to end. Pruning after a run takes no lock, but
+//! it always keeps the newest good backup, the one a restore reads. Fire times missed while
+//! the daemon was not running are not caught up: the next one comes.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
