@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::record::{RestoreEvidence, VerifyEvidence};
 use crate::config::{Job, TestRestore};
-use crate::conn::{ConnOptions, ConnSettings, PasswordPrompt, ProcessEnv, quote_value};
+use crate::conn::{ConnSettings, quote_value};
 use crate::crypt::Identities;
 use crate::error::{Error, Result};
 use crate::manifest::{Manifest, manifest_path};
@@ -120,21 +120,10 @@ async fn restore_and_count(
     database: &str,
     ev: &mut RestoreEvidence,
 ) -> Result<()> {
-    let opts = ConnOptions {
-        dbname: Some(cfg.server.conninfo.clone()),
-        password_prompt: PasswordPrompt::Never,
-        ..ConnOptions::default()
-    };
-    let mut settings = ConnSettings::resolve(&opts, &ProcessEnv, &mut |_| {
-        Err(Error::config("a test restore never prompts for a password"))
-    })?;
-    let password = match &cfg.server.password {
-        Some(s) => Some(s.read()?),
-        None => None,
-    };
-    if password.is_some() {
-        settings.password = password.clone();
-    }
+    let settings = super::conninfo_settings(&cfg.server.conninfo, cfg.server.password.as_ref(), "a test restore")?;
+    // The configured password alone (not one from the conninfo or the environment) is
+    // handed to pg_restore.
+    let password = cfg.server.password.as_ref().and(settings.password.clone());
     let target = crate::pg::Target::from_settings(&settings)?;
     let admin = target
         .connect()

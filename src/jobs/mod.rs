@@ -400,6 +400,37 @@ pub fn stem(job: &str, t: Timestamp) -> String {
     format!("{job}-{}", t.strftime("%Y%m%dT%H%M%SZ"))
 }
 
+/// How a job reaches a server it is configured with (`source`, a test restore's `server`):
+/// `conninfo` resolved as libpq does, never prompting (`who` names the asker in the error),
+/// with the password from the configured secret when there is one.
+pub(crate) fn server_settings(
+    conn: &crate::conn::ConnOptions,
+    password: Option<&crate::config::Secret>,
+    who: &str,
+) -> Result<crate::conn::ConnSettings> {
+    let mut settings = crate::conn::ConnSettings::resolve(conn, &crate::conn::ProcessEnv, &mut |_| {
+        Err(Error::config(format!("{who} never prompts for a password")))
+    })?;
+    if let Some(secret) = password {
+        settings.password = Some(secret.read()?);
+    }
+    Ok(settings)
+}
+
+/// [`server_settings`] of a configured conninfo string.
+pub(crate) fn conninfo_settings(
+    conninfo: &str,
+    password: Option<&crate::config::Secret>,
+    who: &str,
+) -> Result<crate::conn::ConnSettings> {
+    let opts = crate::conn::ConnOptions {
+        dbname: Some(conninfo.to_string()),
+        password_prompt: crate::conn::PasswordPrompt::Never,
+        ..crate::conn::ConnOptions::default()
+    };
+    server_settings(&opts, password, who)
+}
+
 #[cfg(test)]
 mod tests {
     use super::record::{FailedStep, RestoreEvidence, ScheduledRestore};

@@ -16,7 +16,6 @@ use super::schema::{self, HeldSnapshot};
 use super::{remove_path, stem};
 use crate::cli::{DumpCommand, FilterReadError};
 use crate::config::{DestinationPolicy, Job};
-use crate::conn::{ConnSettings, ProcessEnv};
 use crate::error::{Error, ErrorKind, Result};
 
 /// What a run did: its record (written), and the dump's error when it failed.
@@ -380,12 +379,7 @@ async fn dump_to(job: &Job, output: &Path, snapshot: Option<&str>, script_file: 
     // Keys first, as `pgsnap dump` does: a bad recipient file fails before connecting. A job's
     // passphrase comes from its file only, never from the environment.
     let envelope = req.encryption.resolve(None)?;
-    let mut settings = ConnSettings::resolve(&req.conn, &ProcessEnv, &mut |_| {
-        Err(Error::config("a job never prompts for a password"))
-    })?;
-    if let Some(secret) = &job.source.password {
-        settings.password = Some(secret.read()?);
-    }
+    let settings = super::server_settings(&req.conn, job.source.password.as_ref(), "a job")?;
     let target = crate::pg::Target::from_settings(&settings)?;
     let mut opts = req.options(target);
     if script_file {

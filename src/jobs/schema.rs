@@ -15,7 +15,6 @@ use std::path::Path;
 use jiff::Timestamp;
 
 use crate::config::{Content, Job, SchemaFile};
-use crate::conn::{ConnOptions, ConnSettings, PasswordPrompt, ProcessEnv};
 use crate::dump::OutputFormat;
 use crate::error::{Error, Result};
 use crate::pg::{Session, SessionOptions};
@@ -34,17 +33,7 @@ pub(crate) struct HeldSnapshot {
 impl HeldSnapshot {
     /// Connects as the job's source does and exports a snapshot.
     pub(crate) async fn take(job: &Job) -> Result<HeldSnapshot> {
-        let opts = ConnOptions {
-            dbname: Some(job.source.conninfo.clone()),
-            password_prompt: PasswordPrompt::Never,
-            ..ConnOptions::default()
-        };
-        let mut settings = ConnSettings::resolve(&opts, &ProcessEnv, &mut |_| {
-            Err(Error::config("a job never prompts for a password"))
-        })?;
-        if let Some(secret) = &job.source.password {
-            settings.password = Some(secret.read()?);
-        }
+        let settings = super::conninfo_settings(&job.source.conninfo, job.source.password.as_ref(), "a job")?;
         let target = crate::pg::Target::from_settings(&settings)?;
         let mut session = target
             .connect()
