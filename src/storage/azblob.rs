@@ -173,8 +173,9 @@ pub(super) fn operator(
 ) -> Result<Operator> {
     let s = resolve(endpoint, creds, &|k| std::env::var(k).ok(), shown)?;
     let mut b = match &s.connection_string {
-        // INVARIANT: parsed successfully in `resolve`.
-        Some(cs) => opendal::services::Azblob::from_connection_string(cs).expect("checked in resolve"),
+        // Parsed once already in `resolve`, which reports a bad one to the user.
+        Some(cs) => opendal::services::Azblob::from_connection_string(cs)
+            .map_err(|_| Error::internal("the Azure connection string no longer parses"))?,
         None => opendal::services::Azblob::default(),
     };
     b = b.container(container).root(&format!("/{prefix}"));
