@@ -1227,7 +1227,30 @@ fn backups_prune(ui: &Ui, config: Option<&std::path::Path>, name: Option<&str>, 
     finish_output(ui, print_stdout(&out))
 }
 
+/// glibc gives every thread that allocates an arena of its own, up to eight per core, and
+/// each arena keeps the COPY blocks freed into it resident. Export workers, compression
+/// threads and the writer each fill and free 1 MiB blocks, so at `-j 8` a third of peak RSS
+/// was idle arenas (82 MB with gzip, 53 MB with two arenas, no slower). A user's own
+/// `MALLOC_ARENA_MAX` or glibc tunable wins.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn limit_malloc_arenas() {
+    let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() || tunables.contains("arena_max") {
+        return;
+    }
+    // SAFETY: mallopt only sets a parameter of glibc's allocator; it is called before any
+    // other thread exists, and glibc serialises it with allocation anyway.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let inv = Invocation::from_argv0(argv.first().map(String::as_str).unwrap_or("pgsnap"));
     let ui = Ui {
