@@ -46,7 +46,7 @@ pub struct Part {
     pub sort_extra: Vec<String>,
     /// The entry it becomes when split out; `None` when pg_dump would then print nothing (an
     /// inherited CHECK, a materialized view's rule, a dummy type).
-    pub separate: Option<Entry>,
+    pub separate: Option<Box<Entry>>,
 }
 
 impl Part {
@@ -67,7 +67,7 @@ impl Part {
     }
 
     pub fn with_separate(mut self, e: Entry) -> Part {
-        self.separate = Some(e);
+        self.separate = Some(Box::new(e));
         self
     }
 

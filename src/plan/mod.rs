@@ -293,7 +293,9 @@ impl<'a> Graph<'a> {
     fn sort(&mut self) -> Vec<usize> {
         let n = self.objs.len();
         let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| self.presort_cmp(a, b).then(a.cmp(&b)));
+        // Keys built once: a comparison then never re-derives a node's type rank.
+        let keys: Vec<SortKey<'_>> = (0..n).map(|i| self.sort_key(i)).collect();
+        order.sort_by(|&a, &b| presort_cmp(&keys[a], &keys[b]).then(a.cmp(&b)));
         let mut rank = vec![0usize; n];
         for (pos, &i) in order.iter().enumerate() {
             rank[i] = pos;
@@ -313,26 +315,6 @@ impl<'a> Graph<'a> {
                 }
             }
         }
-    }
-
-    /// pg_dump_sort.c `DOTypeNameCompare`: priority, then schema (objects with a schema
-    /// first), then name, then object type, then the kind-specific natural key, then OID.
-    fn presort_cmp(&self, a: usize, b: usize) -> Ordering {
-        let ka = self.sort_key(a);
-        let kb = self.sort_key(b);
-        ka.priority
-            .cmp(&kb.priority)
-            .then_with(|| match (ka.schema, kb.schema) {
-                (Some(x), Some(y)) => x.as_bytes().cmp(y.as_bytes()),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => Ordering::Equal,
-            })
-            .then_with(|| ka.name.as_bytes().cmp(kb.name.as_bytes()))
-            .then_with(|| ka.obj_type.cmp(&kb.obj_type))
-            .then_with(|| ka.extra.cmp(kb.extra))
-            .then_with(|| ka.desc.cmp(kb.desc))
-            .then_with(|| ka.oid.cmp(&kb.oid))
     }
 
     fn sort_key(&self, n: usize) -> SortKey<'_> {
@@ -400,7 +382,7 @@ impl<'a> Graph<'a> {
             let mut e = match self.objs[node] {
                 Obj::Entry(i) => self.final_entry(i),
                 Obj::Part(i, p) => match &self.entries[i].parts[p].separate {
-                    Some(sep) => sep.clone(),
+                    Some(sep) => Entry::clone(sep),
                     None => continue,
                 },
                 _ => continue,
@@ -651,6 +633,24 @@ impl SortKey<'static> {
             oid: None,
         }
     }
+}
+
+/// pg_dump_sort.c `DOTypeNameCompare`: priority, then schema (objects with a schema
+/// first), then name, then object type, then the kind-specific natural key, then OID.
+fn presort_cmp(ka: &SortKey<'_>, kb: &SortKey<'_>) -> Ordering {
+    ka.priority
+        .cmp(&kb.priority)
+        .then_with(|| match (ka.schema, kb.schema) {
+            (Some(x), Some(y)) => x.as_bytes().cmp(y.as_bytes()),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        })
+        .then_with(|| ka.name.as_bytes().cmp(kb.name.as_bytes()))
+        .then_with(|| ka.obj_type.cmp(&kb.obj_type))
+        .then_with(|| ka.extra.cmp(kb.extra))
+        .then_with(|| ka.desc.cmp(kb.desc))
+        .then_with(|| ka.oid.cmp(&kb.oid))
 }
 
 /// The position of an entry's object type in pg_dump's `DumpableObjectType` enum, compared
