@@ -13,6 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use support::checksums::{crc32c_of_file, sha256sum};
 use support::{Cluster, Fingerprint, TestDb};
 
 /// One way of damaging a file's bytes.
@@ -497,6 +498,32 @@ impl Lcg {
     }
 }
 
+/// The manifest of the archive at `a` and each file entry with the file it names.
+fn manifest_and_files(a: &Path) -> (serde_json::Value, Vec<(serde_json::Value, PathBuf)>) {
+    let side = if a.is_dir() {
+        a.join("pgsnap.manifest")
+    } else {
+        let mut s = a.as_os_str().to_owned();
+        s.push(".manifest");
+        PathBuf::from(s)
+    };
+    let m: serde_json::Value = serde_json::from_slice(&fs::read(&side).unwrap()).unwrap();
+    let files = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let path = if a.is_dir() {
+                a.join(f["name"].as_str().unwrap())
+            } else {
+                a.to_path_buf()
+            };
+            (f.clone(), path)
+        })
+        .collect();
+    (m, files)
+}
+
 #[test]
 fn manifest_records_the_dump_and_verify_passes_whole_archives() {
     let db = TestDb::new(18, "crypt_mf", &source_sql());
@@ -545,7 +572,58 @@ fn manifest_records_the_dump_and_verify_passes_whole_archives() {
         let a = work.join(name);
         check_ok(&format!("dump -F{format}"), &dump(c, &db.name, format, &a, extra, &[]));
         check_ok(&format!("verify -F{format}"), &verify(&a, &[]));
+        // The default checksum is CRC32C, of the bytes on disk (computed here from its
+        // definition, not by pgsnap's code).
+        let (m, files) = manifest_and_files(&a);
+        for (entry, path) in &files {
+            assert_eq!(
+                entry["crc32c"].as_str(),
+                Some(crc32c_of_file(path).as_str()),
+                "{format}: {entry}"
+            );
+            assert!(entry.get("sha256").is_none(), "{entry}");
+        }
+        assert_eq!(m["manifest_version"], 2);
     }
+
+    // `--manifest-checksums=SHA256` (pg_basebackup's option): what `sha256sum` prints;
+    // `NONE`: sizes only. Both verify; damage is still named under SHA-256.
+    for (format, name) in [("c", "sha.dump"), ("d", "sha.d")] {
+        let a = work.join(name);
+        check_ok(
+            &format!("dump -F{format} --manifest-checksums=SHA256"),
+            &dump(c, &db.name, format, &a, &["--manifest-checksums=SHA256"], &[]),
+        );
+        check_ok(&format!("verify -F{format} sha256"), &verify(&a, &[]));
+        let (_, files) = manifest_and_files(&a);
+        for (entry, path) in &files {
+            assert_eq!(entry["sha256"].as_str(), Some(sha256sum(path).as_str()), "{entry}");
+            assert!(entry.get("crc32c").is_none(), "{entry}");
+        }
+    }
+    let sha_dump = work.join("sha.dump");
+    let mut bytes = fs::read(&sha_dump).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    fs::write(&sha_dump, &bytes).unwrap();
+    let bad = verify(&sha_dump, &[]);
+    assert_detected("a flipped byte under SHA-256", &bad, &["sha.dump"]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("SHA-256 differs from the manifest"),
+        "{bad:?}"
+    );
+    let sizes = work.join("sizes.dump");
+    check_ok(
+        "dump -Fc --manifest-checksums=none",
+        &dump(c, &db.name, "c", &sizes, &["--manifest-checksums=none"], &[]),
+    );
+    check_ok("verify sizes only", &verify(&sizes, &[]));
+    let (_, files) = manifest_and_files(&sizes);
+    assert!(
+        files
+            .iter()
+            .all(|(e, _)| e.get("crc32c").is_none() && e.get("sha256").is_none())
+    );
 
     // Encrypted single-file archives: a sidecar manifest with the recipient, no table names.
     for (format, name) in [("c", "db.dump"), ("t", "db.tar"), ("p", "db.sql")] {
@@ -764,7 +842,11 @@ fn damaged_archives_are_all_detected() {
     assert_detected("manifest with an edited row count", &verify(&copy, &k), &[".dat"]);
 
     let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
-    m["files"][0]["sha256"] = serde_json::json!("00".repeat(32));
+    let sum = m["files"][0]["crc32c"]
+        .as_str()
+        .expect("a CRC32C by default")
+        .to_string();
+    m["files"][0]["crc32c"] = serde_json::json!(if sum == "00000000" { "00000001" } else { "00000000" });
     let first = m["files"][0]["name"].as_str().unwrap().to_string();
     let copy = case("edited-sum".into());
     copy_tree(&dir, &copy);

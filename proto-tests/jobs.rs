@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use support::checksums::{crc32c_of_file, sha256sum};
 use support::{Cluster, TestDb};
 
 const MAJOR: u32 = 17;
@@ -226,15 +227,6 @@ fn records(dest: &Path) -> Vec<serde_json::Value> {
     v.into_iter().map(|(_, v)| v).collect()
 }
 
-fn sha256_hex(path: &Path) -> String {
-    let o = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8_lossy(&o.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 fn count(cluster: &Cluster, db: &str, table: &str) -> String {
     cluster
         .psql(db, &format!("SELECT count(*) FROM {table}"))
@@ -297,7 +289,7 @@ fn run_rotates_records_failures_and_restores_with_stock_pg_restore() {
         let archive = r["archive"].as_str().unwrap();
         // The checksum recorded is the archive's.
         assert_eq!(r["files"][0]["path"], archive);
-        assert_eq!(r["files"][0]["sha256"], sha256_hex(&dest.join(archive)));
+        assert_eq!(r["files"][0]["crc32c"], crc32c_of_file(&dest.join(archive)));
         assert_eq!(r["size"], std::fs::metadata(dest.join(archive)).unwrap().len());
     }
     assert_eq!(recs[1]["rows"], 504 + 50);
@@ -747,7 +739,7 @@ fn schema_file_from_the_archives_snapshot_committed_to_git_when_changed() {
     assert_eq!(r["rows"], 100, "{r}");
     let schema = &r["schema"];
     let schema_path = dest.join(schema["file"].as_str().unwrap());
-    assert_eq!(schema["sha256"], sha256_hex(&schema_path));
+    assert_eq!(schema["sha256"], sha256sum(&schema_path));
     assert_eq!(schema["size"], std::fs::metadata(&schema_path).unwrap().len());
     assert_eq!(schema["owners"], false);
     let sql = std::fs::read_to_string(&schema_path).unwrap();

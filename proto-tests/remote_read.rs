@@ -191,13 +191,19 @@ fn custom_backup_on_s3_verifies_lists_and_streams_into_stock_pg_restore() {
     damage(&r, &s3, name);
     let shown = format!("s3://backups/db1/{name}");
     let e = fails("verify damaged", &run(&["verify", &s3_url]));
-    assert!(e.contains(&shown) && e.contains("SHA-256"), "{e}");
+    assert!(
+        e.contains(&shown) && e.contains("CRC32C differs from the manifest"),
+        "{e}"
+    );
     assert!(e.contains("failed verification"), "{e}");
     let e = fails(
         "fetch damaged",
         &run(&["fetch", &s3_url, "-o", dir.join("bad.dump").to_str().unwrap()]),
     );
-    assert!(e.contains(&shown) && e.contains("SHA-256"), "{e}");
+    assert!(
+        e.contains(&shown) && e.contains("CRC32C differs from the manifest"),
+        "{e}"
+    );
     assert!(!dir.join("bad.dump").exists(), "a damaged fetch left its output");
 
     // Without its manifest the backup is not committed: every command refuses it, naming it.

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use crate::archive::directory::{DirectoryWriter, TOC_FILE};
 use crate::archive::output::{ArchiveFile, MemberFile, StreamFile, open_single_file};
 use crate::archive::writer::WriterOptions;
+use crate::checksum::Hasher;
 use crate::crypt::identity::Identities;
 use crate::crypt::open::{is_age, open_reader, read_failure};
 use crate::error::{Error, ErrorKind, Result};
@@ -128,7 +129,7 @@ fn expected_sums(src: &ArchiveSource) -> Result<Option<Vec<FileSum>>> {
 /// there is a manifest's sum to check them against.
 struct Digesting<'a, R> {
     inner: R,
-    sum: Option<&'a mut (ring::digest::Context, u64)>,
+    sum: Option<&'a mut (Hasher, u64)>,
 }
 
 impl<R: Read> Read for Digesting<'_, R> {
@@ -144,7 +145,7 @@ impl<R: Read> Read for Digesting<'_, R> {
 
 /// Copies one file from `src` into `out`, decrypting it when it is an age file and `ids` are
 /// given, and commits it; with `must_decrypt`, an unencrypted file is refused. With `expect`,
-/// the bytes read must have its size and SHA-256, else nothing is committed.
+/// the bytes read must have its size and checksum, else nothing is committed.
 fn copy_one(
     src: Box<dyn Read + Send>,
     ids: Option<&Identities>,
@@ -153,7 +154,7 @@ fn copy_one(
     mut out: Box<dyn ArchiveFile>,
     expect: Option<&FileSum>,
 ) -> Result<u64> {
-    let mut sum = expect.map(|_| (ring::digest::Context::new(&ring::digest::SHA256), 0u64));
+    let mut sum = expect.map(|want| (Hasher::new(want.kind()), 0u64));
     let mut src = Digesting {
         inner: src,
         sum: sum.as_mut(),
@@ -187,18 +188,9 @@ fn copy_one(
     }
     drop(r);
     if let (Some(want), Some((ctx, size))) = (expect, sum) {
-        let sha = crate::manifest::hex(ctx.finish().as_ref());
-        if size != want.size {
-            return Err(Error::archive(format!(
-                "{name}: size {size} differs from the manifest's {} (truncated or replaced)",
-                want.size
-            )));
-        }
-        if sha != want.sha256 {
-            return Err(Error::archive(format!(
-                "{name}: SHA-256 differs from the manifest (damaged or replaced)"
-            )));
-        }
+        let got = FileSum::new(want.name.clone(), size, want.kind(), ctx.finish());
+        want.matches(&got)
+            .map_err(|what| Error::archive(format!("{name}: {what}")))?;
     }
     out.commit()?;
     Ok(total)

@@ -12,6 +12,7 @@ use crate::archive::script::{ScriptOptions, Sections};
 use crate::archive::toc::{ArchiveFormat, ArchiveVersion, CreateTime, Header, HeaderCompression, TocEntry};
 use crate::archive::writer::{self, ArchiveWriter, WriterOptions};
 use crate::catalog::{self, Selection};
+use crate::checksum::ChecksumKind;
 use crate::codec::Compression;
 use crate::engine::large_objects::LargeObjectJob;
 use crate::engine::{self, ArchiveSinks, ExportJob, ExportOptions, TableReport};
@@ -68,6 +69,8 @@ pub struct DumpOptions {
     /// Write the manifest (`pgsnap.manifest` inside a directory archive, `NAME.manifest`
     /// beside a file); `--no-manifest` turns it off.
     pub manifest: bool,
+    /// How the manifest sums each file (`--manifest-checksums`; CRC32C unless chosen).
+    pub manifest_checksums: ChecksumKind,
     /// Byte transforms every archive file passes through (encryption, digests, …).
     pub layers: Vec<Arc<dyn FileLayer>>,
     /// Worker connections for table data (1 for the plain format).
@@ -96,6 +99,7 @@ impl DumpOptions {
             to: Vec::new(),
             sync: true,
             manifest: true,
+            manifest_checksums: ChecksumKind::default(),
             layers: Vec::new(),
             jobs: 2,
             compression: Compression::Gzip { level: 6 },
@@ -214,14 +218,15 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
                 "with --to, -f NAME must name the archive under each destination",
             ));
         };
-        let d = crate::storage::fanout::Destinations::open(&opts.to, name)?;
+        let d = crate::storage::fanout::Destinations::open(&opts.to, name)?.with_checksums(opts.manifest_checksums);
         d.probe()?;
         Some(Arc::new(d))
     };
     let local_output = if remote.is_some() { None } else { opts.output.clone() };
     // A local archive's manifest takes each file's checksum from the bytes as they are
     // written (the innermost layer: what is stored); destinations sum their uploads.
-    let digests = (opts.manifest && remote.is_none()).then(crate::archive::digest::DigestLayer::new);
+    let digests =
+        (opts.manifest && remote.is_none()).then(|| crate::archive::digest::DigestLayer::new(opts.manifest_checksums));
     let mut layers = opts.layers.clone();
     if let Some(d) = &digests {
         layers.push(d.clone());
@@ -249,6 +254,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
             &opts.layers,
             remote.clone(),
             digests,
+            opts.manifest_checksums,
         )
     } else {
         (writer, crate::manifest::ManifestNotes::none())

@@ -86,6 +86,7 @@ pub use engine::export_tables;
 pub use error::{Error, ErrorKind, Result};
 pub mod archive;
 pub mod catalog;
+pub mod checksum;
 pub mod cli;
 pub mod codec;
 pub mod config;

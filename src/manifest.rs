@@ -4,7 +4,8 @@
 //! presence means the dump finished. It records pgsnap's and the server's versions, the
 //! database, the snapshot, start and end times, the archive version and which pg_restore
 //! versions read it, format and codec, the recipients' public keys (never a secret), per file
-//! its size and SHA-256 of the bytes on disk (ciphertext when encrypted), and per table the
+//! its size and checksum of the bytes on disk (ciphertext when encrypted; CRC32C unless
+//! `--manifest-checksums` chose SHA-256 or none, see [`crate::checksum`]), and per table the
 //! rows counted in its COPY stream as the dump wrote it.
 //!
 //! Where it goes: inside a directory archive (pg_restore ignores files the TOC does not
@@ -15,8 +16,12 @@
 //! names no table (row counts are per dump id), so its plaintext tells nothing about the
 //! schema.
 //!
-//! Checksums are taken by reading each file back once it is complete and in place: the bytes
-//! checked are those on disk, including the custom format's TOC rewritten with data offsets.
+//! Checksums are taken from the bytes as they are written (`archive::digest`), or, for a
+//! file rewritten in place (the custom format's TOC with its data offsets), by reading it
+//! back once it is complete: either way the bytes summed are those on disk.
+//!
+//! Version 2 names each file's checksum by its algorithm (`"crc32c"` or `"sha256"`, or
+//! neither); version 1, which always had `"sha256"`, is still read.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -31,6 +36,7 @@ use crate::archive::digest::DigestLayer;
 use crate::archive::output::FileLayer;
 use crate::archive::toc::{Header, TocEntry};
 use crate::archive::writer::{ArchiveWriter, DataSink, DataSinks, Finished, RemoteOutput};
+use crate::checksum::{ChecksumKind, Hasher};
 use crate::codec::Compression;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -39,7 +45,9 @@ pub const MANIFEST_FILE: &str = "pgsnap.manifest";
 /// Suffix of a single-file archive's sidecar manifest.
 pub const SIDECAR_SUFFIX: &str = ".manifest";
 /// The layout version of the manifest written here.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
+/// The oldest layout still read.
+const OLDEST_MANIFEST_VERSION: u32 = 1;
 
 /// One archive file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,8 +55,64 @@ pub struct FileSum {
     /// Name inside a directory archive, or the file name of a single-file archive.
     pub name: String,
     pub size: u64,
-    /// Lower-case hex SHA-256 of the bytes on disk.
-    pub sha256: String,
+    /// Lower-case hex CRC-32C of the bytes on disk (the default algorithm).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32c: Option<String>,
+    /// Lower-case hex SHA-256 of the bytes on disk (always there in version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+impl FileSum {
+    /// `name` of `size` bytes whose checksum in `kind` is `sum` (`None` for sizes only).
+    pub fn new(name: impl Into<String>, size: u64, kind: ChecksumKind, sum: Option<String>) -> FileSum {
+        let (mut crc32c, mut sha256) = (None, None);
+        match kind {
+            ChecksumKind::Crc32c => crc32c = sum,
+            ChecksumKind::Sha256 => sha256 = sum,
+            ChecksumKind::None => {}
+        }
+        FileSum {
+            name: name.into(),
+            size,
+            crc32c,
+            sha256,
+        }
+    }
+
+    /// The algorithm of the checksum it records (SHA-256 when, oddly, both are there).
+    pub fn kind(&self) -> ChecksumKind {
+        if self.sha256.is_some() {
+            ChecksumKind::Sha256
+        } else if self.crc32c.is_some() {
+            ChecksumKind::Crc32c
+        } else {
+            ChecksumKind::None
+        }
+    }
+
+    /// The checksum it records, in [`FileSum::kind`].
+    pub fn checksum(&self) -> Option<&str> {
+        self.sha256.as_deref().or(self.crc32c.as_deref())
+    }
+
+    /// Whether `actual` (summed in this entry's kind) has this entry's size and checksum;
+    /// `Err` names what differs.
+    pub fn matches(&self, actual: &FileSum) -> std::result::Result<(), String> {
+        if actual.size != self.size {
+            return Err(format!(
+                "size {} differs from the manifest's {} (truncated or replaced)",
+                actual.size, self.size
+            ));
+        }
+        if actual.checksum() != self.checksum() {
+            return Err(format!(
+                "{} differs from the manifest (damaged or replaced)",
+                self.kind().shown()
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Rows of one table as the dump wrote them.
@@ -86,7 +150,7 @@ impl Manifest {
     /// Parses a manifest; every field must be present.
     pub fn parse(text: &[u8]) -> std::result::Result<Manifest, String> {
         let m: Manifest = serde_json::from_slice(text).map_err(|e| e.to_string())?;
-        if m.manifest_version != MANIFEST_VERSION {
+        if !(OLDEST_MANIFEST_VERSION..=MANIFEST_VERSION).contains(&m.manifest_version) {
             return Err(format!("unknown manifest version {}", m.manifest_version));
         }
         Ok(m)
@@ -110,15 +174,15 @@ pub fn manifest_path(archive: &Path) -> PathBuf {
     }
 }
 
-/// Size and SHA-256 of the file at `path`, read to its end.
-pub fn sum_file(path: &Path, name: &str) -> io::Result<FileSum> {
-    sum_reader(fs::File::open(path)?, name)
+/// Size and `kind` checksum of the file at `path`, read to its end.
+pub fn sum_file(path: &Path, name: &str, kind: ChecksumKind) -> io::Result<FileSum> {
+    sum_reader(fs::File::open(path)?, name, kind)
 }
 
-/// Size and SHA-256 of what `f` yields, read to its end (a file, or an object streamed from
-/// a destination).
-pub fn sum_reader(mut f: impl Read, name: &str) -> io::Result<FileSum> {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+/// Size and `kind` checksum of what `f` yields, read to its end (a file, or an object
+/// streamed from a destination).
+pub fn sum_reader(mut f: impl Read, name: &str, kind: ChecksumKind) -> io::Result<FileSum> {
+    let mut ctx = Hasher::new(kind);
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
@@ -131,15 +195,7 @@ pub fn sum_reader(mut f: impl Read, name: &str) -> io::Result<FileSum> {
         ctx.update(&buf[..n]);
         size += n as u64;
     }
-    Ok(FileSum {
-        name: name.to_string(),
-        size,
-        sha256: hex(ctx.finish().as_ref()),
-    })
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(FileSum::new(name, size, kind, ctx.finish()))
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of `t` (UTC).
@@ -274,7 +330,8 @@ impl ManifestNotes {
 }
 
 /// Wraps `inner` so that its completed archive gets a manifest. `format` and `readers` as
-/// the manifest states them; `layers` are asked for the public keys.
+/// the manifest states them; `layers` are asked for the public keys; a file `digests` has
+/// no sum for is read back and summed in `checksums`.
 pub fn wrap(
     inner: Box<dyn ArchiveWriter>,
     format: &str,
@@ -282,6 +339,7 @@ pub fn wrap(
     layers: &[Arc<dyn FileLayer>],
     remote: Option<Arc<dyn RemoteOutput>>,
     digests: Option<Arc<DigestLayer>>,
+    checksums: ChecksumKind,
 ) -> (Box<dyn ArchiveWriter>, ManifestNotes) {
     let notes = ManifestNotes(Arc::new(Mutex::new(Known {
         snapshot: String::new(),
@@ -300,6 +358,7 @@ pub fn wrap(
         counts: Arc::new(Mutex::new(BTreeMap::new())),
         remote,
         digests,
+        checksums,
     };
     (Box::new(w), notes)
 }
@@ -320,6 +379,7 @@ struct ManifestWriter {
     /// A local archive: the sums taken as its files were written (the writer's innermost
     /// layer); a file it has none for is read back.
     digests: Option<Arc<DigestLayer>>,
+    checksums: ChecksumKind,
 }
 
 impl ArchiveWriter for ManifestWriter {
@@ -425,7 +485,7 @@ impl ManifestWriter {
                 return Ok(s);
             }
         }
-        sum_file(path, &name).map_err(read_err)
+        sum_file(path, &name, self.checksums).map_err(read_err)
     }
 
     /// The manifest of an archive made of `files`.
@@ -686,11 +746,11 @@ mod tests {
             readers: "pg_restore 14-18".into(),
             encrypted: false,
             recipients: vec![],
-            files: vec![FileSum {
-                name: "toc.dat".into(),
-                size: 3,
-                sha256: "ab".into(),
-            }],
+            files: vec![
+                FileSum::new("toc.dat", 3, ChecksumKind::Crc32c, Some("0a0b0c0d".into())),
+                FileSum::new("1.dat", 3, ChecksumKind::Sha256, Some("ab".into())),
+                FileSum::new("2.dat", 0, ChecksumKind::None, None),
+            ],
             tables: vec![TableRows {
                 dump_id: 4,
                 table: Some("public.t".into()),
@@ -707,15 +767,59 @@ mod tests {
     }
 
     #[test]
-    fn sums_are_sha256() {
+    fn files_are_summed_in_the_chosen_algorithm() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("f");
         fs::write(&p, b"abc").unwrap();
-        let s = sum_file(&p, "f").unwrap();
+        let s = sum_file(&p, "f", ChecksumKind::Sha256).unwrap();
         assert_eq!(s.size, 3);
+        assert_eq!(s.kind(), ChecksumKind::Sha256);
         assert_eq!(
-            s.sha256,
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+            s.checksum(),
+            Some("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        );
+        let c = sum_file(&p, "f", ChecksumKind::Crc32c).unwrap();
+        assert_eq!(
+            (c.kind(), c.checksum(), c.sha256.as_deref()),
+            (ChecksumKind::Crc32c, Some("364b3fb7"), None)
+        );
+        let n = sum_file(&p, "f", ChecksumKind::None).unwrap();
+        assert_eq!((n.size, n.kind(), n.checksum()), (3, ChecksumKind::None, None));
+    }
+
+    #[test]
+    fn a_file_matches_its_entry_by_size_then_checksum() {
+        let want = FileSum::new("f", 3, ChecksumKind::Crc32c, Some("364b3fb7".into()));
+        assert_eq!(want.matches(&want.clone()), Ok(()));
+        let short = FileSum::new("f", 2, ChecksumKind::Crc32c, Some("364b3fb7".into()));
+        assert!(
+            want.matches(&short)
+                .unwrap_err()
+                .starts_with("size 2 differs from the manifest's 3")
+        );
+        let other = FileSum::new("f", 3, ChecksumKind::Crc32c, Some("00000000".into()));
+        assert_eq!(
+            want.matches(&other).unwrap_err(),
+            "CRC32C differs from the manifest (damaged or replaced)"
+        );
+        let sizes_only = FileSum::new("f", 3, ChecksumKind::None, None);
+        assert_eq!(sizes_only.matches(&sizes_only.clone()), Ok(()));
+    }
+
+    #[test]
+    fn a_version_1_manifest_is_still_read() {
+        let v1 = br#"{"manifest_version": 1, "pgsnap_version": "0.1.0", "server_version": "18.1",
+            "database": "d", "snapshot": "s", "started": "a", "finished": "b", "format": "custom",
+            "compression": "gzip", "archive_version": "1.16", "readers": "pg_restore 18",
+            "encrypted": false, "recipients": [], "tables": [],
+            "files": [{"name": "d.dump", "size": 3,
+                       "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}]}"#;
+        let m = Manifest::parse(v1).unwrap();
+        assert_eq!(m.files[0].kind(), ChecksumKind::Sha256);
+        let newer = String::from_utf8_lossy(v1).replace("\"manifest_version\": 1", "\"manifest_version\": 3");
+        assert_eq!(
+            Manifest::parse(newer.as_bytes()).unwrap_err(),
+            "unknown manifest version 3"
         );
     }
 }

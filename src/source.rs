@@ -30,6 +30,7 @@ use crossbeam_channel::{Receiver, bounded};
 use crate::archive::directory::TOC_FILE;
 use crate::archive::read::{ArchiveToc, Kind, list_toc, open_regular, read_stream_from};
 use crate::archive::toc::decode_toc;
+use crate::checksum::ChecksumKind;
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{FileSum, MANIFEST_FILE, SIDECAR_SUFFIX, manifest_path, sum_file, sum_reader};
 use crate::storage::{PART_SIZE, Storage};
@@ -176,12 +177,12 @@ impl ArchiveSource {
         }
     }
 
-    /// Size and SHA-256 of a member (`Some`) or of the single file (`None`) as stored;
-    /// `name` is recorded in the result.
-    pub fn sum(&self, member: Option<&str>, name: &str) -> io::Result<FileSum> {
+    /// Size and `kind` checksum of a member (`Some`) or of the single file (`None`) as
+    /// stored; `name` is recorded in the result.
+    pub fn sum(&self, member: Option<&str>, name: &str, kind: ChecksumKind) -> io::Result<FileSum> {
         match self {
-            ArchiveSource::Local(p) => sum_file(&member.map_or_else(|| p.clone(), |m| p.join(m)), name),
-            ArchiveSource::Remote(_) => sum_reader(self.open(member)?, name),
+            ArchiveSource::Local(p) => sum_file(&member.map_or_else(|| p.clone(), |m| p.join(m)), name, kind),
+            ArchiveSource::Remote(_) => sum_reader(self.open(member)?, name, kind),
         }
     }
 
@@ -673,8 +674,8 @@ mod tests {
         s.read_to_end(&mut tail).unwrap();
         assert_eq!(tail, &data[data.len() - 2..]);
         assert_eq!(
-            src.sum(None, "big.dump").unwrap(),
-            sum_reader(&data[..], "big.dump").unwrap()
+            src.sum(None, "big.dump", ChecksumKind::Sha256).unwrap(),
+            sum_reader(&data[..], "big.dump", ChecksumKind::Sha256).unwrap()
         );
     }
 }

@@ -17,6 +17,7 @@
 //! Every cluster can create the test extensions of `fixtures/extensions/` (see `extensions`).
 #![allow(dead_code)]
 
+pub mod checksums;
 pub mod cluster;
 pub mod compare;
 pub mod entries;

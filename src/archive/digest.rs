@@ -1,4 +1,4 @@
-//! The digest layer: the SHA-256 of each archive file, taken from its bytes as they are
+//! The digest layer: the checksum of each archive file, taken from its bytes as they are
 //! written, so the manifest of a local archive needs no second pass over the files (reading a
 //! 2 GB archive back and hashing it serially after the dump cost about a fifth of an
 //! uncompressed dump's wall time).
@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use super::output::{ArchiveFile, FileLayer};
+use crate::checksum::{ChecksumKind, Hasher};
 use crate::error::Result;
 use crate::manifest::FileSum;
 
@@ -20,9 +21,9 @@ type Sums = Arc<Mutex<HashMap<String, FileSum>>>;
 
 /// Sums of the committed files of one archive, by name (`toc.dat`, `2565.dat.gz`, or a
 /// single-file archive's file name).
-#[derive(Default)]
 pub struct DigestLayer {
     sums: Sums,
+    kind: ChecksumKind,
 }
 
 impl fmt::Debug for DigestLayer {
@@ -32,8 +33,12 @@ impl fmt::Debug for DigestLayer {
 }
 
 impl DigestLayer {
-    pub fn new() -> Arc<DigestLayer> {
-        Arc::new(DigestLayer::default())
+    /// Sums in `kind`.
+    pub fn new(kind: ChecksumKind) -> Arc<DigestLayer> {
+        Arc::new(DigestLayer {
+            sums: Sums::default(),
+            kind,
+        })
     }
 
     /// The sum of file `name` as committed, when it was written straight through (never
@@ -54,7 +59,8 @@ impl FileLayer for DigestLayer {
         Ok(Box::new(Digesting {
             inner,
             name: name.to_string(),
-            ctx: Some(ring::digest::Context::new(&ring::digest::SHA256)),
+            ctx: Some(Hasher::new(self.kind)),
+            kind: self.kind,
             size: 0,
             sums: self.sums.clone(),
         }))
@@ -66,7 +72,8 @@ struct Digesting {
     inner: Box<dyn ArchiveFile>,
     name: String,
     /// `None` once a patch made the running digest stale.
-    ctx: Option<ring::digest::Context>,
+    ctx: Option<Hasher>,
+    kind: ChecksumKind,
     size: u64,
     sums: Sums,
 }
@@ -103,16 +110,13 @@ impl ArchiveFile for Digesting {
             inner,
             name,
             ctx,
+            kind,
             size,
             sums,
         } = *self;
         inner.commit()?;
         if let Some(ctx) = ctx {
-            let sum = FileSum {
-                name: name.clone(),
-                size,
-                sha256: crate::manifest::hex(ctx.finish().as_ref()),
-            };
+            let sum = FileSum::new(name.clone(), size, kind, ctx.finish());
             lock(&sums).insert(name, sum);
         }
         Ok(())
@@ -128,8 +132,8 @@ mod tests {
     use super::*;
     use crate::archive::output::{MemberFile, apply_layers};
 
-    fn sum_on_disk(path: &std::path::Path, name: &str) -> FileSum {
-        crate::manifest::sum_file(path, name).unwrap()
+    fn sum_on_disk(path: &std::path::Path, name: &str, kind: ChecksumKind) -> FileSum {
+        crate::manifest::sum_file(path, name, kind).unwrap()
     }
 
     /// A directory-archive member `name` at `path`, under `layer` alone.
@@ -140,8 +144,14 @@ mod tests {
 
     #[test]
     fn a_file_written_straight_through_is_summed_as_stored() {
+        for kind in [ChecksumKind::Crc32c, ChecksumKind::Sha256, ChecksumKind::None] {
+            written_straight_through(kind);
+        }
+    }
+
+    fn written_straight_through(kind: ChecksumKind) {
         let dir = tempfile::tempdir().unwrap();
-        let layer = DigestLayer::new();
+        let layer = DigestLayer::new(kind);
         let path = dir.path().join("2565.dat");
         let mut f = member(&layer, "2565.dat", &path);
         for i in 0..300u32 {
@@ -150,7 +160,8 @@ mod tests {
         }
         assert_eq!(layer.sum_of("2565.dat", 0), None, "nothing before commit");
         f.commit().unwrap();
-        let disk = sum_on_disk(&path, "2565.dat");
+        let disk = sum_on_disk(&path, "2565.dat", kind);
+        assert_eq!(disk.kind(), kind);
         assert_eq!(layer.sum_of("2565.dat", disk.size), Some(disk.clone()));
         assert_eq!(
             layer.sum_of("2565.dat", disk.size + 1),
@@ -163,7 +174,7 @@ mod tests {
     #[test]
     fn a_patched_file_or_an_abandoned_one_has_no_sum() {
         let dir = tempfile::tempdir().unwrap();
-        let layer = DigestLayer::new();
+        let layer = DigestLayer::new(ChecksumKind::Sha256);
         let layers: Vec<Arc<dyn FileLayer>> = vec![layer.clone()];
         let path = dir.path().join("a.dump");
         let atomic = crate::archive::output::AtomicFile::create(&path, false).unwrap();
@@ -184,7 +195,7 @@ mod tests {
     #[test]
     fn reopening_a_name_voids_its_earlier_sum() {
         let dir = tempfile::tempdir().unwrap();
-        let layer = DigestLayer::new();
+        let layer = DigestLayer::new(ChecksumKind::Sha256);
         let mut f = member(&layer, "toc.dat", &dir.path().join("t1"));
         f.write_all(b"abc").unwrap();
         f.commit().unwrap();

@@ -11,6 +11,7 @@ use super::getopt::{self, HasArg, Item, OptSpec};
 use crate::archive::script::{Dialect, ScriptOptions, Sections, Verbose};
 use crate::archive::toc::ArchiveVersion;
 use crate::catalog::Selection;
+use crate::checksum::ChecksumKind;
 use crate::codec::Compression;
 use crate::conn::{ConnOptions, PasswordPrompt};
 use crate::crypt::EnvelopeRequest;
@@ -87,6 +88,7 @@ enum O {
     NoUnloggedTableData,
     NoSync,
     NoManifest,
+    ManifestChecksums,
     OnConflictDoNothing,
     RowsPerInsert,
     IncludeForeignData,
@@ -228,6 +230,7 @@ const OPTIONS: &[OptSpec<O>] = &[
     own(O::PassphraseFile, &["passphrase-file"], Req),
     own(O::EncryptWithPassphrase, &["encrypt-with-passphrase"], No),
     own(O::NoManifest, &["no-manifest"], No),
+    own(O::ManifestChecksums, &["manifest-checksums"], Req),
     own(O::To, &["to"], Req),
 ];
 
@@ -324,6 +327,8 @@ pub struct DumpRequest {
     pub sync: bool,
     /// `--no-manifest` turns it off.
     pub manifest: bool,
+    /// `--manifest-checksums=CRC32C|SHA256|NONE`.
+    pub manifest_checksums: ChecksumKind,
     /// `--encrypt-to`, `--encrypt-to-file`, `--passphrase-file`, `--encrypt-with-passphrase`
     /// (files not read yet; see [`EnvelopeRequest::resolve`]).
     pub encryption: EnvelopeRequest,
@@ -344,6 +349,7 @@ impl DumpRequest {
         o.script = self.script.clone();
         o.sync = self.sync;
         o.manifest = self.manifest;
+        o.manifest_checksums = self.manifest_checksums;
         o.jobs = self.jobs;
         o.compression = self.compression;
         o.archive_version = self.archive_version;
@@ -581,6 +587,7 @@ struct Raw {
     no_unlogged_table_data: bool,
     no_sync: bool,
     no_manifest: bool,
+    manifest_checksums: Option<ChecksumKind>,
     on_conflict_do_nothing: bool,
     sequence_data: bool,
     restrict_key: Option<String>,
@@ -753,6 +760,8 @@ fn read_args(
             O::NoUnloggedTableData => r.no_unlogged_table_data = true,
             O::NoSync => r.no_sync = true,
             O::NoManifest => r.no_manifest = true,
+            // pg_basebackup's option and spellings (CRC32C, SHA256, NONE).
+            O::ManifestChecksums => r.manifest_checksums = Some(value.parse().map_err(UsageError::fatal)?),
             O::OnConflictDoNothing => r.on_conflict_do_nothing = true,
             O::RowsPerInsert => r.dump_inserts = parse_int(&value, "--rows-per-insert", 1, i64::from(i32::MAX))?,
             O::IncludeForeignData => p.foreign_servers.push(value),
@@ -926,6 +935,12 @@ pub fn parse(
     if !r.to.is_empty() && r.no_manifest {
         return Err(UsageError::fatal(
             "options --to and --no-manifest cannot be used together: the manifest, written last, is what commits a backup on a destination",
+        ));
+    }
+    if r.no_manifest && r.manifest_checksums.is_some() {
+        // pg_basebackup's rule for the same two options.
+        return Err(UsageError::fatal(
+            "options --no-manifest and --manifest-checksums cannot be used together",
         ));
     }
     if r.restrict_key.is_some() && format != OutputFormat::Plain {
@@ -1107,6 +1122,7 @@ pub fn parse(
         script,
         sync: !r.no_sync,
         manifest: !r.no_manifest,
+        manifest_checksums: r.manifest_checksums.unwrap_or_default(),
         encryption: r.encryption.clone(),
         verbose: r.verbose,
         warnings,
@@ -1388,6 +1404,14 @@ mod tests {
                 "--rows-per-insert must be in range 1..2147483647",
             ),
             (&["--sync-method=bar"], "unrecognized sync method: bar"),
+            (
+                &["--manifest-checksums=md5"],
+                "unrecognized checksum algorithm: \"md5\" (use CRC32C, SHA256 or NONE)",
+            ),
+            (
+                &["--no-manifest", "--manifest-checksums=sha256"],
+                "options --no-manifest and --manifest-checksums cannot be used together",
+            ),
             (&["-Z", "brotli"], "unrecognized compression algorithm: \"brotli\""),
             (
                 &["--binary-upgrade"],
@@ -1450,6 +1474,18 @@ mod tests {
             msg(&["--r"]),
             "option '--r' is ambiguous; possibilities: '--role' '--rows-per-insert' '--restrict-key'"
         );
+    }
+
+    #[test]
+    fn manifest_checksums_default_to_crc32c_and_take_pg_basebackups_names() {
+        assert_eq!(run(&[]).unwrap().manifest_checksums, ChecksumKind::Crc32c);
+        for (arg, kind) in [
+            ("--manifest-checksums=SHA256", ChecksumKind::Sha256),
+            ("--manifest-checksums=none", ChecksumKind::None),
+            ("--manifest-checksums=crc32c", ChecksumKind::Crc32c),
+        ] {
+            assert_eq!(run(&[arg]).unwrap().manifest_checksums, kind, "{arg}");
+        }
     }
 
     #[test]

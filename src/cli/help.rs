@@ -37,6 +37,9 @@ General options:
   --no-manifest                write no manifest (pgsnap.manifest in a directory
                                archive, FILE.manifest beside a file); `pgsnap verify`
                                then cannot check the archive
+  --manifest-checksums=ALGORITHM
+                               checksum the manifest records for each file:
+                               CRC32C (default), SHA256 or NONE (sizes only)
   --no-sync                    do not wait for changes to be written safely to disk
   --sync-method=METHOD         set method for syncing files to disk (fsync, syncfs)
   -?, --help                   show this help, then exit

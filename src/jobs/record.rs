@@ -30,12 +30,17 @@ pub struct PinRecord {
     pub until: Option<String>,
 }
 
-/// One file of an archive: its path relative to the destination, size and SHA-256.
+/// One file of an archive: its path relative to the destination, size and checksum, as the
+/// archive's manifest records it (CRC32C unless the dump chose SHA-256 or none; records
+/// before manifest version 2 always have SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileSum {
     pub path: String,
     pub size: u64,
-    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32c: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
 }
 
 /// The record of one run. Unknown fields are ignored when reading, so later versions can

@@ -406,15 +406,18 @@ fn checksums(dest: &Path, archive: &Path) -> Result<(Vec<FileSum>, Vec<String>)>
     let entry = |path: String, f: crate::manifest::FileSum| FileSum {
         path,
         size: f.size,
+        crc32c: f.crc32c,
         sha256: f.sha256,
     };
+    // The manifest itself is summed as it sums the archive's files.
+    let kind = manifest.files.first().map(|f| f.kind()).unwrap_or_default();
     let mut files: Vec<FileSum> = if archive.is_dir() {
         let mut v: Vec<FileSum> = manifest
             .files
             .into_iter()
             .map(|f| entry(rel(&archive.join(&f.name)), f))
             .collect();
-        let own = crate::manifest::sum_file(&manifest_path, crate::manifest::MANIFEST_FILE)
+        let own = crate::manifest::sum_file(&manifest_path, crate::manifest::MANIFEST_FILE, kind)
             .map_err(|e| Error::io(format!("could not read \"{shown}\""), e))?;
         v.push(entry(rel(&manifest_path), own));
         v

@@ -98,8 +98,8 @@ pub(crate) fn sum(path: &Path) -> Result<(u64, String)> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    crate::manifest::sum_file(path, &name)
-        .map(|f| (f.size, f.sha256))
+    crate::manifest::sum_file(path, &name, crate::checksum::ChecksumKind::Sha256)
+        .map(|f| (f.size, f.sha256.unwrap_or_default()))
         .map_err(|e| Error::io(format!("could not read \"{}\"", path.display()), e))
 }
 

@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS runs (
     bytes_in      INTEGER,
     tables        INTEGER,
     rows          INTEGER,
-    files         TEXT,               -- JSON: [{path, size, sha256}]
+    files         TEXT,               -- JSON: [{path, size, crc32c or sha256}]
     pin_tag       TEXT,
     pin_until     TEXT
     -- schema 2 adds: destinations TEXT, JSON [{url, outcome, error, bytes, seconds}]

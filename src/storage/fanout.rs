@@ -27,6 +27,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use super::{Location, Storage};
 use crate::archive::output::ArchiveFile;
 use crate::archive::writer::RemoteOutput;
+use crate::checksum::{ChecksumKind, Hasher};
 use crate::error::{Error, ErrorKind, Result};
 use crate::manifest::{FileSum, MANIFEST_FILE, SIDECAR_SUFFIX};
 
@@ -40,8 +41,10 @@ pub struct Destinations {
     targets: Vec<Storage>,
     name: String,
     runtime: Arc<UploadRuntime>,
-    /// Size and SHA-256 of every file committed, as uploaded.
+    /// Size and checksum of every file committed, as uploaded.
     sums: Arc<Mutex<Vec<FileSum>>>,
+    /// The algorithm of those checksums.
+    checksums: ChecksumKind,
     /// Destinations that failed (shown URL, error); nothing more is written to them.
     failed: Arc<Mutex<Vec<(String, Error)>>>,
 }
@@ -101,8 +104,15 @@ impl Destinations {
                 _destinations: keep,
             }),
             sums: Arc::new(Mutex::new(Vec::new())),
+            checksums: ChecksumKind::default(),
             failed: Arc::new(Mutex::new(Vec::new())),
         })
+    }
+
+    /// Sums the uploaded files in `kind` (CRC32C unless chosen).
+    pub fn with_checksums(mut self, kind: ChecksumKind) -> Destinations {
+        self.checksums = kind;
+        self
     }
 
     /// Checks every destination before anything is dumped (an unusable output fails fast,
@@ -182,7 +192,8 @@ impl Destinations {
             uploads,
             buf: Vec::with_capacity(BLOCK),
             pos: 0,
-            digest: Some(ring::digest::Context::new(&ring::digest::SHA256)),
+            digest: Some(Hasher::new(self.checksums)),
+            checksums: self.checksums,
             handle,
             unpublish,
             sums: self.sums.clone(),
@@ -388,7 +399,8 @@ pub struct FanOutFile {
     uploads: Vec<Uploader>,
     buf: Vec<u8>,
     pos: u64,
-    digest: Option<ring::digest::Context>,
+    digest: Option<Hasher>,
+    checksums: ChecksumKind,
     handle: tokio::runtime::Handle,
     unpublish: Option<String>,
     sums: Arc<Mutex<Vec<FileSum>>>,
@@ -522,13 +534,9 @@ impl ArchiveFile for FanOutFile {
                 ),
             ));
         }
-        let sha = self.digest.take().map(|d| hex(d.finish().as_ref())).unwrap_or_default();
+        let sum = self.digest.take().and_then(Hasher::finish);
         let file_name = self.name.rsplit('/').next().unwrap_or(&self.name).to_string();
-        lock(&self.sums).push(FileSum {
-            name: file_name,
-            size: self.pos,
-            sha256: sha,
-        });
+        lock(&self.sums).push(FileSum::new(file_name, self.pos, self.checksums, sum));
         Ok(())
     }
 
@@ -552,8 +560,4 @@ impl Drop for FanOutFile {
             }
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
