@@ -24,15 +24,6 @@ pub enum ChecksumKind {
 }
 
 impl ChecksumKind {
-    /// The name a manifest's file entry carries the checksum under (`crc32c`, `sha256`).
-    pub fn field(self) -> &'static str {
-        match self {
-            ChecksumKind::Crc32c => "crc32c",
-            ChecksumKind::Sha256 => "sha256",
-            ChecksumKind::None => "none",
-        }
-    }
-
     /// How messages name it.
     pub fn shown(self) -> &'static str {
         match self {

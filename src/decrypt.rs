@@ -14,7 +14,7 @@
 //! (most usefully a backup at a destination URL) to a file, a directory or standard output,
 //! decrypting it when keys are given, so that `pgsnap fetch s3://b/p/x.dump | pg_restore -d
 //! db` restores from the destination without a local copy. What is read from a destination
-//! is checked against its manifest (size and SHA-256 of every file as stored): a mismatch
+//! is checked against its manifest (size and checksum of every file as stored): a mismatch
 //! fails the copy, before a file output is put in place.
 
 use std::fs;

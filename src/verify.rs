@@ -2,7 +2,7 @@
 //!
 //! Checks, each problem named with its file:
 //! 1. the manifest is there (its absence means the dump never completed) and complete;
-//! 2. every file it lists exists with its size and SHA-256, and a directory archive holds no
+//! 2. every file it lists exists with its size and checksum, and a directory archive holds no
 //!    file it does not list;
 //! 3. with the keys of an encrypted archive (or for a plain one): `toc.dat` is decrypted and
 //!    parsed, every data entry is backed by its file (or member, or block), and every data
@@ -82,7 +82,7 @@ pub fn verify_source(src: &ArchiveSource, ids: Option<&Identities>) -> Result<Ve
 }
 
 /// As [`verify`], except that an encrypted archive without `ids` is not a problem: what
-/// can be checked without decrypting (the manifest, every file's size and SHA-256) is, and
+/// can be checked without decrypting (the manifest, every file's size and checksum) is, and
 /// the report says `sealed`. For jobs that encrypt to keys kept elsewhere.
 pub fn check(archive: &Path, ids: Option<&Identities>) -> Result<VerifyReport> {
     check_source(&ArchiveSource::Local(archive.to_path_buf()), ids)

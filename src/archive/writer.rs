@@ -60,7 +60,7 @@ pub struct WriterOptions {
 /// The output of an archive that is not a local path: the destinations of `--to`
 /// ([`crate::storage::fanout::Destinations`]). It opens the archive's file (or a directory
 /// archive's members), keeps
-/// what was committed (size, SHA-256 as uploaded) and takes the manifest last, as the commit
+/// what was committed (size, checksum as uploaded) and takes the manifest last, as the commit
 /// marker.
 pub trait RemoteOutput: Send + Sync + std::fmt::Debug {
     /// The archive's name (messages, the manifest's file entry).

@@ -48,7 +48,7 @@ pub(crate) async fn verify(job: &Job, archive: &Path) -> VerifyEvidence {
             problems: r.problems.iter().map(|p| format!("{}: {}", p.file, p.what)).collect(),
             note: r.sealed.then(|| {
                 "encrypted and no identity configured (verify.identity_file): the manifest and every file's size \
-                 and SHA-256 were checked, the contents were not decrypted"
+                 and checksum were checked, the contents were not decrypted"
                     .to_string()
             }),
             seconds,

@@ -266,7 +266,7 @@ pub struct VerifyEvidence {
     pub ok: bool,
     /// Whether the contents were read (decrypted when encrypted). False for an encrypted
     /// archive of a job without an identity: then only the manifest and every file's size
-    /// and SHA-256 were checked, and `note` says so.
+    /// and checksum were checked, and `note` says so.
     pub contents_checked: bool,
     pub files_checked: usize,
     pub entries_read: usize,

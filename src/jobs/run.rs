@@ -391,7 +391,7 @@ async fn dump_to(job: &Job, output: &Path, snapshot: Option<&str>, script_file: 
     crate::dump::dump(opts).await
 }
 
-/// Every file of the archive (one, or a directory's), with its size and SHA-256: taken from
+/// Every file of the archive (one, or a directory's), with its size and checksum: taken from
 /// the manifest the dump wrote last (it read the archive back once already), plus a
 /// directory's manifest itself; paths relative to `dest`.
 fn checksums(dest: &Path, archive: &Path) -> Result<(Vec<FileSum>, Vec<String>)> {
