@@ -15,7 +15,7 @@ use std::process::{Command, Output, Stdio};
 
 use pgsnap::storage::Storage;
 use storage_kit::{rt, scratch};
-use support::s3::{KEY, SECRET};
+use support::s3::{FaultProxy, KEY, SECRET};
 use support::{Cluster, Fingerprint, TestDb};
 
 /// moto's S3 server (proto-tests/support/s3.rs) with the bucket `backups`.
@@ -290,6 +290,13 @@ fn directory_backup_on_s3_verifies_lists_and_fetches_to_a_local_directory() {
     let app = fs::read_to_string(support::project_root().join("fixtures/app.sql")).unwrap();
     let db = TestDb::new(18, "remote_d", &app);
     let c = &db.cluster;
+    // Megabytes that compress only about twofold, so that a second download of the members
+    // shows in the bytes counted below.
+    c.psql(
+        &db.name,
+        "CREATE TABLE public.hashes AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS h \
+         FROM generate_series(1, 60000) g",
+    );
     let source = Fingerprint::of(c, &db.name);
     let moto = Moto::start();
     let dir = scratch("pgsnap-remote-d");
@@ -337,10 +344,27 @@ fn directory_backup_on_s3_verifies_lists_and_fetches_to_a_local_directory() {
     assert!(diff.is_empty(), "restored from {url} differs:\n{diff}");
     c.drop_database(&target);
 
-    // A flipped byte in one data file: verify names that object.
+    // Each member is downloaded once: its checksum is taken while its contents are read
+    // (counted at a proxy in front of the S3 server; before, every member came twice).
     let r = rt();
     let s3 = moto.storage("db");
     let members = r.block_on(s3.list(&format!("{name}/"))).unwrap();
+    let stored: u64 = members.iter().map(|o| o.size).sum();
+    let proxy = FaultProxy::start(moto.0.port);
+    let via_proxy = format!(
+        "s3://backups/db/{}?endpoint=http://127.0.0.1:{}&region=us-east-1",
+        name.replace(' ', "%20"),
+        proxy.port
+    );
+    ok("verify through the proxy", &run(&["verify", &via_proxy]));
+    let got = proxy.received();
+    assert!(stored > 1_000_000, "{stored}");
+    assert!(
+        got >= stored && got < stored + stored / 5 + 100_000,
+        "verify downloaded {got} bytes of a {stored}-byte backup"
+    );
+
+    // A flipped byte in one data file: verify names that object.
     let data = members
         .iter()
         .filter(|o| o.name.ends_with(".dat.zst"))

@@ -12,20 +12,22 @@
 //!
 //! An encrypted archive checked without keys fails: its contents cannot be vouched for.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::io::{self, Read, Seek};
 use std::path::Path;
+use std::sync::Mutex;
 
 use crate::archive::custom::{CustomReader, DataEvent};
 use crate::archive::directory::{DISCOVERY_SUFFIXES, TOC_FILE};
 use crate::archive::tar::TarReader;
 use crate::archive::toc::{TocEntry, decode_toc};
+use crate::checksum::{ChecksumKind, Hasher};
 use crate::codec;
 use crate::crypt::identity::Identities;
 use crate::crypt::open::{open_reader, read_failure};
 use crate::error::{Error, Result};
-use crate::manifest::{MANIFEST_FILE, Manifest, Problem, RowCounter};
+use crate::manifest::{FileSum, MANIFEST_FILE, Manifest, Problem, RowCounter};
 use crate::source::{ArchiveSource, ReadSeek};
 
 /// Largest decompressed data a single entry may expand to while verifying (a bound against
@@ -116,26 +118,38 @@ pub fn check_source(src: &ArchiveSource, ids: Option<&Identities>) -> Result<Ver
             None
         }
     };
-    if let Some(m) = &manifest {
-        check_sums(src, m, &mut r);
-    }
     let encrypted = manifest.as_ref().is_some_and(|m| m.encrypted) || src.looks_encrypted();
     if encrypted && ids.is_none() {
+        if let Some(m) = &manifest {
+            check_sums(src, m, &Taken::default(), &mut r);
+        }
         r.sealed = true;
         return Ok(r);
     }
     let rows: Option<BTreeMap<i32, u64>> = manifest
         .as_ref()
         .map(|m| m.tables.iter().map(|t| (t.dump_id, t.rows)).collect());
+    // A directory archive's members are summed while their contents are read, so each is
+    // read once (from a destination: downloaded once, not twice). The sums are compared
+    // first and their problems listed first, as when they were taken in a pass of their own.
+    let taken = Taken::for_manifest(manifest.as_ref().filter(|_| dir));
     let ctx = Ctx {
         ids: if encrypted { ids } else { None },
         rows,
+        taken: &taken,
     };
+    let mut content = VerifyReport::default();
     if dir {
-        check_directory(src, &ctx, &mut r);
+        check_directory(src, &ctx, &mut content);
     } else {
-        check_single(src, manifest.as_ref().map(|m| m.format.as_str()), &ctx, &mut r);
+        check_single(src, manifest.as_ref().map(|m| m.format.as_str()), &ctx, &mut content);
     }
+    if let Some(m) = &manifest {
+        check_sums(src, m, &taken, &mut r);
+    }
+    r.problems.append(&mut content.problems);
+    r.entries_read += content.entries_read;
+    r.rows += content.rows;
     Ok(r)
 }
 
@@ -144,9 +158,90 @@ struct Ctx<'a> {
     ids: Option<&'a Identities>,
     /// Rows per dump id, from the manifest.
     rows: Option<BTreeMap<i32, u64>>,
+    /// Sums of the members read whole while checking their contents.
+    taken: &'a Taken,
 }
 
-fn check_sums(src: &ArchiveSource, m: &Manifest, r: &mut VerifyReport) {
+/// Sums taken of directory members as they were read for their contents, in the algorithm
+/// the manifest lists each in.
+#[derive(Default)]
+struct Taken {
+    kinds: HashMap<String, ChecksumKind>,
+    sums: Mutex<HashMap<String, FileSum>>,
+}
+
+impl Taken {
+    fn for_manifest(m: Option<&Manifest>) -> Taken {
+        Taken {
+            kinds: m
+                .map(|m| m.files.iter().map(|f| (f.name.clone(), f.kind())).collect())
+                .unwrap_or_default(),
+            sums: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<FileSum> {
+        self.sums.lock().unwrap_or_else(|p| p.into_inner()).remove(name)
+    }
+}
+
+/// A member's stored bytes on their way to the decrypter and decompressor, summed. Dropped,
+/// it reads what the readers above left (trailing bytes after a compressed stream's end,
+/// the rest of a file whose check stopped early) and records the sum; a read error there
+/// records none, and the member is then summed on its own.
+struct Summing<'a, R: Read> {
+    inner: R,
+    name: String,
+    hasher: Option<Hasher>,
+    kind: ChecksumKind,
+    size: u64,
+    taken: &'a Taken,
+}
+
+impl<R: Read> Read for Summing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf);
+        match &n {
+            Ok(n) => {
+                if let Some(h) = self.hasher.as_mut() {
+                    h.update(&buf[..*n]);
+                }
+                self.size += *n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // The stream is not whole: no sum from it.
+            Err(_) => self.hasher = None,
+        }
+        n
+    }
+}
+
+impl<R: Read> Drop for Summing<'_, R> {
+    fn drop(&mut self) {
+        if self.hasher.is_none() {
+            return;
+        }
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match self.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+        if let Some(h) = self.hasher.take() {
+            let sum = FileSum::new(self.name.clone(), self.size, self.kind, h.finish());
+            self.taken
+                .sums
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(self.name.clone(), sum);
+        }
+    }
+}
+
+fn check_sums(src: &ArchiveSource, m: &Manifest, taken: &Taken, r: &mut VerifyReport) {
     let dir = src.is_dir();
     if m.files.is_empty() {
         r.problem(src.manifest_shown(), "manifest lists no file");
@@ -164,7 +259,11 @@ fn check_sums(src: &ArchiveSource, m: &Manifest, r: &mut VerifyReport) {
         };
         listed.insert(f.name.clone());
         let shown = src.member_shown(member);
-        match src.sum(member, &f.name, f.kind()) {
+        let sum = match taken.get(&f.name) {
+            Some(s) => Ok(s),
+            None => src.sum(member, &f.name, f.kind()),
+        };
+        match sum {
             Ok(s) => match f.matches(&s) {
                 Ok(()) => r.files_checked += 1,
                 Err(what) => r.problem(shown, what),
@@ -187,13 +286,24 @@ fn check_sums(src: &ArchiveSource, m: &Manifest, r: &mut VerifyReport) {
     }
 }
 
-/// Opens a member of a directory archive, decrypting when `ids` are given.
-fn open_file<'a>(src: &ArchiveSource, member: &str, ids: Option<&Identities>) -> Result<Box<dyn Read + Send + 'a>> {
+/// Opens a member of a directory archive, decrypting when the archive is encrypted, and
+/// summing its stored bytes when the manifest lists it.
+fn open_file<'a>(src: &ArchiveSource, member: &str, ctx: &Ctx<'a>) -> Result<Box<dyn Read + Send + 'a>> {
     let shown = format!("\"{}\"", src.member_shown(Some(member)));
-    let f = src
+    let mut f = src
         .open(Some(member))
         .map_err(|e| Error::io(format!("could not open {shown}"), e))?;
-    match ids {
+    if let Some(&kind) = ctx.taken.kinds.get(member) {
+        f = Box::new(Summing {
+            inner: f,
+            name: member.to_string(),
+            hasher: Some(Hasher::new(kind)),
+            kind,
+            size: 0,
+            taken: ctx.taken,
+        });
+    }
+    match ctx.ids {
         Some(ids) => Ok(Box::new(open_reader(f, ids, &shown)?)),
         None => Ok(f),
     }
@@ -211,7 +321,7 @@ fn read_all(mut r: impl Read, name: &str, limit: u64) -> Result<Vec<u8>> {
 
 fn check_directory(src: &ArchiveSource, ctx: &Ctx<'_>, r: &mut VerifyReport) {
     let toc_shown = src.member_shown(Some(TOC_FILE));
-    let toc = open_file(src, TOC_FILE, ctx.ids).and_then(|f| read_all(f, &format!("\"{toc_shown}\""), TOC_LIMIT));
+    let toc = open_file(src, TOC_FILE, ctx).and_then(|f| read_all(f, &format!("\"{toc_shown}\""), TOC_LIMIT));
     let entries = match toc.and_then(|b| decode_toc(&b)) {
         Ok((_, entries)) => entries,
         Err(e) => {
@@ -242,7 +352,7 @@ fn check_directory(src: &ArchiveSource, ctx: &Ctx<'_>, r: &mut VerifyReport) {
             continue;
         };
         let shown = src.member_shown(Some(&member));
-        let res = open_file(src, &member, ctx.ids).and_then(|f| {
+        let res = open_file(src, &member, ctx).and_then(|f| {
             let mut d = codec::decoder_for_suffix(suffix, f)?;
             let mut check = CopyCheck::for_entry(e);
             let mut buf = vec![0u8; 256 * 1024];
@@ -268,7 +378,7 @@ fn check_directory(src: &ArchiveSource, ctx: &Ctx<'_>, r: &mut VerifyReport) {
 /// A BLOBS entry's blobs TOC and each large object file, read to their ends.
 fn check_blobs_dir(src: &ArchiveSource, e: &TocEntry, ctx: &Ctx<'_>, r: &mut VerifyReport) {
     let shown = src.member_shown(Some(&e.filename));
-    let text = match open_file(src, &e.filename, ctx.ids).and_then(|f| read_all(f, &shown, TOC_LIMIT)) {
+    let text = match open_file(src, &e.filename, ctx).and_then(|f| read_all(f, &shown, TOC_LIMIT)) {
         Ok(t) => t,
         Err(err) => {
             r.problem(shown, format!("blobs TOC of {}: {err}", e.label()));
@@ -293,7 +403,7 @@ fn check_blobs_dir(src: &ArchiveSource, e: &TocEntry, ctx: &Ctx<'_>, r: &mut Ver
             continue;
         };
         let pshown = src.member_shown(Some(&member));
-        let res = open_file(src, &member, ctx.ids).and_then(|f| {
+        let res = open_file(src, &member, ctx).and_then(|f| {
             let d = codec::decoder_for_suffix(suffix, f)?;
             read_all(d, &format!("\"{pshown}\""), DATA_LIMIT).map(|_| ())
         });

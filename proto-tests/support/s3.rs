@@ -140,6 +140,8 @@ pub struct FaultProxy {
     faulted: Arc<AtomicU64>,
     /// Request bytes forwarded since the fault was set.
     sent: Arc<AtomicU64>,
+    /// Response bytes forwarded since the proxy started.
+    received: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -154,8 +156,10 @@ impl FaultProxy {
         }));
         let faulted = Arc::new(AtomicU64::new(0));
         let sent = Arc::new(AtomicU64::new(0));
+        let received = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (st, fa, se, sp) = (state.clone(), faulted.clone(), sent.clone(), stop.clone());
+        let re = received.clone();
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if sp.load(Ordering::SeqCst) {
@@ -173,8 +177,8 @@ impl FaultProxy {
                         None => s.fault,
                     }
                 };
-                let (fa, se) = (fa.clone(), se.clone());
-                std::thread::spawn(move || handle(client, upstream, fault, &fa, &se));
+                let (fa, se, re) = (fa.clone(), se.clone(), re.clone());
+                std::thread::spawn(move || handle(client, upstream, fault, &fa, &se, re));
             }
         });
         FaultProxy {
@@ -182,8 +186,14 @@ impl FaultProxy {
             state,
             faulted,
             sent,
+            received,
             stop,
         }
+    }
+
+    /// Response bytes (heads and bodies) forwarded to clients so far.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::SeqCst)
     }
 
     /// Applies `fault` to every new connection (`None`), or to the next `n` only.
@@ -217,7 +227,14 @@ fn reset(s: &TcpStream) {
     let _ = s.shutdown(Shutdown::Both);
 }
 
-fn handle(mut client: TcpStream, upstream: u16, fault: Fault, faulted: &AtomicU64, sent: &Arc<AtomicU64>) {
+fn handle(
+    mut client: TcpStream,
+    upstream: u16,
+    fault: Fault,
+    faulted: &AtomicU64,
+    sent: &Arc<AtomicU64>,
+    received: Arc<AtomicU64>,
+) {
     match fault {
         Fault::Pass | Fault::Slow(_) | Fault::CutAfter(_) => {
             if let Fault::CutAfter(limit) = fault
@@ -245,7 +262,7 @@ fn handle(mut client: TcpStream, upstream: u16, fault: Fault, faulted: &AtomicU6
             let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
             let up_sent = sent.clone();
             let up = std::thread::spawn(move || pipe(client, server, delay, Some((up_sent, limit))));
-            pipe(s2, c2, delay, None);
+            pipe(s2, c2, delay, Some((received, None)));
             let _ = up.join();
         }
         Fault::Reset => {
