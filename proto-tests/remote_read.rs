@@ -356,7 +356,20 @@ fn directory_backup_on_s3_verifies_lists_and_fetches_to_a_local_directory() {
         name.replace(' ', "%20"),
         proxy.port
     );
+    let before = moto.0.requests().len();
     ok("verify through the proxy", &run(&["verify", &via_proxy]));
+    // One GET per data file, and no HEAD to learn a size the listing already gave.
+    let during: Vec<String> = moto.0.requests().split_off(before);
+    let member_requests = |method: &str| {
+        during
+            .iter()
+            .filter(|l| l.contains(&format!("\"{method} /backups/db/")) && l.contains(".dat.zst"))
+            .count()
+    };
+    let data_members = members.iter().filter(|o| o.name.ends_with(".dat.zst")).count();
+    assert!(data_members > 3, "{members:?}");
+    assert_eq!(member_requests("HEAD"), 0, "{during:#?}");
+    assert_eq!(member_requests("GET"), data_members, "{during:#?}");
     let got = proxy.received();
     assert!(stored > 1_000_000, "{stored}");
     assert!(

@@ -154,8 +154,8 @@ impl ArchiveSource {
                 Ok(Box::new(io::BufReader::with_capacity(256 * 1024, f)))
             }
             ArchiveSource::Remote(r) => {
-                let (object, _) = r.object(member)?;
-                Ok(Box::new(r.stream(object, 0)))
+                let (object, size) = r.object(member)?;
+                Ok(Box::new(r.stream(object, 0, size)))
             }
         }
     }
@@ -412,8 +412,8 @@ impl Remote {
         }
     }
 
-    fn stream(&self, object: String, offset: u64) -> RemoteRead {
-        RemoteRead::start(self.shared.clone(), object, offset)
+    fn stream(&self, object: String, offset: u64, size: u64) -> RemoteRead {
+        RemoteRead::start(self.shared.clone(), object, offset, size)
     }
 }
 
@@ -431,7 +431,8 @@ struct RemoteRead {
 }
 
 impl RemoteRead {
-    fn start(shared: Arc<Shared>, object: String, offset: u64) -> RemoteRead {
+    /// Reads `object` from `offset` to `size`, its listed size.
+    fn start(shared: Arc<Shared>, object: String, offset: u64, size: u64) -> RemoteRead {
         let (tx, rx) = bounded::<io::Result<Bytes>>(READ_AHEAD);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = shared.handle();
@@ -444,7 +445,7 @@ impl RemoteRead {
                 }
             };
             let download = async {
-                let mut d = match shared.storage.get_from(&object, offset).await {
+                let mut d = match shared.storage.get_range(&object, offset, size).await {
                     Ok(d) => d,
                     Err(e) => {
                         let _ = tx.send(Err(io::Error::other(e)));
@@ -550,7 +551,7 @@ impl Read for RemoteSeek {
         }
         let r = self
             .current
-            .get_or_insert_with(|| RemoteRead::start(self.remote.clone(), self.object.clone(), self.pos));
+            .get_or_insert_with(|| RemoteRead::start(self.remote.clone(), self.object.clone(), self.pos, self.size));
         let n = r.read(buf)?;
         if n == 0 {
             return Err(io::Error::new(

@@ -25,6 +25,8 @@ pub struct Moto {
     child: Child,
     pub port: u16,
     venv: PathBuf,
+    /// The server's request log (one line per request, as werkzeug writes it to stderr).
+    log: PathBuf,
 }
 
 impl Moto {
@@ -39,11 +41,12 @@ impl Moto {
             server.display()
         );
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = std::env::temp_dir().join(format!("pgsnap-moto-{}-{port}.log", std::process::id()));
         let child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -54,7 +57,18 @@ impl Moto {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Moto { child, port, venv }
+        Moto { child, port, venv, log }
+    }
+
+    /// The request lines the server has logged so far (`"GET /bucket/key HTTP/1.1" 200`),
+    /// without the colour codes werkzeug puts around some.
+    pub fn requests(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(" HTTP/1."))
+            .map(strip_colour)
+            .collect()
     }
 
     pub fn endpoint(&self) -> String {
@@ -102,7 +116,26 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// `line` without ANSI SGR sequences (`ESC [ … m`).
+fn strip_colour(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// An `s3://` URL of a server on a loopback `port`.

@@ -432,17 +432,23 @@ impl Storage {
 
     /// Opens `name` for reading.
     pub async fn get(&self, name: &str) -> Result<Download> {
-        self.read_from(name, 0, format!("reading \"{name}\"")).await
+        self.read_from(name, 0, None, format!("reading \"{name}\"")).await
     }
 
-    /// Opens `name` for reading from byte `offset` to its end (a reader seeking in a remote
-    /// archive: one ranged request instead of reading up to there).
-    pub async fn get_from(&self, name: &str, offset: u64) -> Result<Download> {
-        self.read_from(name, offset, format!("reading \"{name}\" from byte {offset}"))
-            .await
+    /// Opens bytes `offset..end` of `name`, whose size the caller already knows (a listed
+    /// object): an open end makes OpenDAL ask for the object's size first, one more request
+    /// per read.
+    pub async fn get_range(&self, name: &str, offset: u64, end: u64) -> Result<Download> {
+        self.read_from(
+            name,
+            offset,
+            Some(end),
+            format!("reading \"{name}\" from byte {offset}"),
+        )
+        .await
     }
 
-    async fn read_from(&self, name: &str, offset: u64, what: String) -> Result<Download> {
+    async fn read_from(&self, name: &str, offset: u64, end: Option<u64>, what: String) -> Result<Download> {
         check_name(name)?;
         let shown = self.location.to_string();
         let reader = self
@@ -451,10 +457,11 @@ impl Storage {
             .chunk(PART_SIZE)
             .await
             .map_err(|e| dal(&shown, &what, e))?;
-        let stream = reader
-            .into_bytes_stream(offset..)
-            .await
-            .map_err(|e| dal(&shown, &what, e))?;
+        let stream = match end {
+            Some(end) => reader.into_bytes_stream(offset..end.max(offset)).await,
+            None => reader.into_bytes_stream(offset..).await,
+        }
+        .map_err(|e| dal(&shown, &what, e))?;
         Ok(Download {
             stream,
             name: name.to_string(),
