@@ -370,6 +370,12 @@ fn directory_backup_on_s3_verifies_lists_and_fetches_to_a_local_directory() {
     assert!(data_members > 3, "{members:?}");
     assert_eq!(member_requests("HEAD"), 0, "{during:#?}");
     assert_eq!(member_requests("GET"), data_members, "{during:#?}");
+    // The listing gave the manifest's presence and size: fetched once, never asked about.
+    let manifest_requests: Vec<&String> = during.iter().filter(|l| l.contains("/pgsnap.manifest ")).collect();
+    assert!(
+        manifest_requests.len() == 1 && manifest_requests[0].contains("\"GET "),
+        "{during:#?}"
+    );
     let got = proxy.received();
     assert!(stored > 1_000_000, "{stored}");
     assert!(

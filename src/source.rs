@@ -371,9 +371,16 @@ impl Remote {
                 (true, 0, members, format!("{name}/{MANIFEST_FILE}"))
             }
         };
+        // A directory archive's listing already says whether its manifest is there, and its
+        // size; a sidecar is asked for once.
         let manifest = shared.run(async {
-            match s.stat(&manifest_object).await? {
-                Some(_) => s.get_bytes(&manifest_object).await.map(Some),
+            let size = if dir {
+                members.get(MANIFEST_FILE).copied()
+            } else {
+                s.stat(&manifest_object).await?.map(|o| o.size)
+            };
+            match size {
+                Some(size) => s.get_bytes_sized(&manifest_object, size).await.map(Some),
                 None => Ok(None),
             }
         })?;

@@ -471,12 +471,12 @@ impl Storage {
 
     /// The whole of `name` (small objects: manifests).
     pub async fn get_bytes(&self, name: &str) -> Result<Vec<u8>> {
-        let mut d = self.get(name).await?;
-        let mut out = Vec::new();
-        while let Some(b) = d.next().await? {
-            out.extend_from_slice(&b);
-        }
-        Ok(out)
+        collect(self.get(name).await?).await
+    }
+
+    /// The whole of `name`, whose size a listing or stat already gave.
+    pub async fn get_bytes_sized(&self, name: &str, size: u64) -> Result<Vec<u8>> {
+        collect(self.get_range(name, 0, size).await?).await
     }
 
     /// Every object whose name starts with `prefix` (`""`: all), at any depth, sorted by
@@ -842,6 +842,15 @@ impl Download {
             )),
         }
     }
+}
+
+/// Every byte of a download, in one buffer (small objects).
+async fn collect(mut d: Download) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(b) = d.next().await? {
+        out.extend_from_slice(&b);
+    }
+    Ok(out)
 }
 
 /// Object names are relative, `/`-separated, without empty, `.` or `..` components.
