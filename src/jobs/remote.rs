@@ -433,6 +433,13 @@ pub(crate) async fn janitor(job: &Job, now: Timestamp, say: &mut (dyn FnMut(&str
 
 /// Runs `fut` to completion from synchronous code, inside a runtime or not: on a thread of
 /// its own with a runtime of its own.
+///
+/// The runtime is not dropped as soon as `fut` is done: a [`Storage`] opened and dropped
+/// inside it closes its pooled connections in tasks of their own, and for an SFTP
+/// destination that close is what sends the ssh master its `ssh -O exit`. Cut short by the
+/// runtime's end, it left the master running (a scheduled job's pruning did, now and then).
+/// So the tasks left are given up to `storage::CLOSE_WAIT` to finish, then the runtime is
+/// shut down as `storage::shut_down` does.
 pub fn block_on<F>(fut: F) -> Result<F::Output>
 where
     F: std::future::Future + Send,
@@ -443,7 +450,12 @@ where
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map(|rt| rt.block_on(fut))
+                .map(|rt| {
+                    let out = rt.block_on(fut);
+                    rt.block_on(crate::storage::settle());
+                    crate::storage::shut_down(rt);
+                    out
+                })
                 .map_err(|e| Error::io("could not start a runtime", e))
         })
         .join()

@@ -868,6 +868,17 @@ fn check_name(name: &str) -> Result<()> {
 /// Longest wait for a storage runtime's connections to close in [`shut_down`].
 const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
+/// Waits (up to [`CLOSE_WAIT`]) until the current runtime has no task left but the caller:
+/// the closes of connections whose [`Storage`] was dropped, see [`shut_down`]. For a runtime
+/// whose storages are all dropped; one still holding a live connection waits the whole time.
+pub(crate) async fn settle() {
+    let deadline = tokio::time::Instant::now() + CLOSE_WAIT;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    while metrics.num_alive_tasks() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Shuts down a runtime that storage requests ran on and waits (up to [`CLOSE_WAIT`]) until its
 /// tasks are gone; callable from anywhere, a caller's async task included.
 ///
