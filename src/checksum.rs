@@ -76,6 +76,15 @@ impl Hasher {
         }
     }
 
+    /// The algorithm it sums in.
+    pub(crate) fn kind(&self) -> ChecksumKind {
+        match self {
+            Hasher::Crc32c(_) => ChecksumKind::Crc32c,
+            Hasher::Sha256(_) => ChecksumKind::Sha256,
+            Hasher::None => ChecksumKind::None,
+        }
+    }
+
     pub(crate) fn update(&mut self, bytes: &[u8]) {
         match self {
             Hasher::Crc32c(d) => d.update(bytes),

@@ -188,7 +188,7 @@ fn copy_one(
     }
     drop(r);
     if let (Some(want), Some((ctx, size))) = (expect, sum) {
-        let got = FileSum::new(want.name.clone(), size, want.kind(), ctx.finish());
+        let got = FileSum::from_hasher(want.name.clone(), size, ctx);
         want.matches(&got)
             .map_err(|what| Error::archive(format!("{name}: {what}")))?;
     }

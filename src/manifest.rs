@@ -80,6 +80,12 @@ impl FileSum {
         }
     }
 
+    /// `name` of `size` bytes, summed by `h`.
+    pub(crate) fn from_hasher(name: impl Into<String>, size: u64, h: Hasher) -> FileSum {
+        let kind = h.kind();
+        FileSum::new(name, size, kind, h.finish())
+    }
+
     /// The algorithm of the checksum it records (SHA-256 when, oddly, both are there).
     pub fn kind(&self) -> ChecksumKind {
         if self.sha256.is_some() {
@@ -195,7 +201,7 @@ pub fn sum_reader(mut f: impl Read, name: &str, kind: ChecksumKind) -> io::Resul
         ctx.update(&buf[..n]);
         size += n as u64;
     }
-    Ok(FileSum::new(name, size, kind, ctx.finish()))
+    Ok(FileSum::from_hasher(name, size, ctx))
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of `t` (UTC).

@@ -193,7 +193,6 @@ struct Summing<'a, R: Read> {
     inner: R,
     name: String,
     hasher: Option<Hasher>,
-    kind: ChecksumKind,
     size: u64,
     taken: &'a Taken,
 }
@@ -231,7 +230,7 @@ impl<R: Read> Drop for Summing<'_, R> {
             }
         }
         if let Some(h) = self.hasher.take() {
-            let sum = FileSum::new(self.name.clone(), self.size, self.kind, h.finish());
+            let sum = FileSum::from_hasher(self.name.clone(), self.size, h);
             self.taken
                 .sums
                 .lock()
@@ -298,7 +297,6 @@ fn open_file<'a>(src: &ArchiveSource, member: &str, ctx: &Ctx<'a>) -> Result<Box
             inner: f,
             name: member.to_string(),
             hasher: Some(Hasher::new(kind)),
-            kind,
             size: 0,
             taken: ctx.taken,
         });

@@ -60,7 +60,6 @@ impl FileLayer for DigestLayer {
             inner,
             name: name.to_string(),
             ctx: Some(Hasher::new(self.kind)),
-            kind: self.kind,
             size: 0,
             sums: self.sums.clone(),
         }))
@@ -73,7 +72,6 @@ struct Digesting {
     name: String,
     /// `None` once a patch made the running digest stale.
     ctx: Option<Hasher>,
-    kind: ChecksumKind,
     size: u64,
     sums: Sums,
 }
@@ -110,13 +108,12 @@ impl ArchiveFile for Digesting {
             inner,
             name,
             ctx,
-            kind,
             size,
             sums,
         } = *self;
         inner.commit()?;
         if let Some(ctx) = ctx {
-            let sum = FileSum::new(name.clone(), size, kind, ctx.finish());
+            let sum = FileSum::from_hasher(name.clone(), size, ctx);
             lock(&sums).insert(name, sum);
         }
         Ok(())

@@ -193,7 +193,6 @@ impl Destinations {
             buf: Vec::with_capacity(BLOCK),
             pos: 0,
             digest: Some(Hasher::new(self.checksums)),
-            checksums: self.checksums,
             handle,
             unpublish,
             sums: self.sums.clone(),
@@ -399,8 +398,8 @@ pub struct FanOutFile {
     uploads: Vec<Uploader>,
     buf: Vec<u8>,
     pos: u64,
+    /// `None` once committed.
     digest: Option<Hasher>,
-    checksums: ChecksumKind,
     handle: tokio::runtime::Handle,
     unpublish: Option<String>,
     sums: Arc<Mutex<Vec<FileSum>>>,
@@ -534,9 +533,9 @@ impl ArchiveFile for FanOutFile {
                 ),
             ));
         }
-        let sum = self.digest.take().and_then(Hasher::finish);
+        let digest = self.digest.take().unwrap_or(Hasher::None);
         let file_name = self.name.rsplit('/').next().unwrap_or(&self.name).to_string();
-        lock(&self.sums).push(FileSum::new(file_name, self.pos, self.checksums, sum));
+        lock(&self.sums).push(FileSum::from_hasher(file_name, self.pos, digest));
         Ok(())
     }
 
