@@ -114,22 +114,29 @@ pub struct RunRecord {
     pub restores: Vec<ScheduledRestore>,
 }
 
-/// A record with every optional part absent, for tests to fill in what they look at.
-#[cfg(test)]
 impl RunRecord {
-    pub(crate) fn for_test(job: &str, started: &str, trigger: Trigger, outcome: Outcome) -> RunRecord {
+    /// The record of a run that has just started: failed until it says otherwise, nothing
+    /// done yet.
+    pub(crate) fn started(
+        job: &str,
+        trigger: Trigger,
+        started: String,
+        format: &str,
+        content: &str,
+        compression: &str,
+    ) -> RunRecord {
         RunRecord {
             record_version: 1,
             job: job.into(),
             trigger,
-            started: started.into(),
-            finished: started.into(),
-            outcome,
+            started,
+            finished: String::new(),
+            outcome: Outcome::Failed,
             error: None,
             archive: None,
-            format: "custom".into(),
-            content: "full".into(),
-            compression: "default".into(),
+            format: format.into(),
+            content: content.into(),
+            compression: compression.into(),
             archive_version: None,
             readers: None,
             tables: None,
@@ -148,6 +155,16 @@ impl RunRecord {
             schema: None,
             failed_step: None,
             restores: Vec::new(),
+        }
+    }
+
+    /// A record with every optional part absent, for tests to fill in what they look at.
+    #[cfg(test)]
+    pub(crate) fn for_test(job: &str, started: &str, trigger: Trigger, outcome: Outcome) -> RunRecord {
+        RunRecord {
+            finished: started.into(),
+            outcome,
+            ..RunRecord::started(job, trigger, started.into(), "custom", "full", "default")
         }
     }
 }

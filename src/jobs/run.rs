@@ -67,36 +67,19 @@ pub async fn run_job(job: &Job, trigger: Trigger, pin: Option<PinRecord>) -> Res
         .map(|n| (dest.join(format!(".{n}.partial")), dest.join(n)));
 
     let (result, snapshot) = dump_all(job, &partial, schema_paths.as_ref().map(|(p, _)| p.as_path())).await;
+    let compression = job.compression.as_deref().unwrap_or("default");
     let mut record = RunRecord {
-        record_version: 1,
-        job: job.name.clone(),
-        trigger,
-        started: started.to_string(),
-        finished: String::new(),
-        outcome: Outcome::Failed,
-        error: None,
-        archive: None,
-        format: job.format.name().to_string(),
-        content: job.content.name().to_string(),
-        compression: job.compression.clone().unwrap_or_else(|| "default".to_string()),
-        archive_version: None,
-        readers: None,
-        tables: None,
-        rows: None,
-        bytes_in: None,
-        size: None,
-        files: Vec::new(),
         pin,
-        encrypted_to: Vec::new(),
-        verification: None,
-        test_restore: None,
-        destinations: Vec::new(),
-        notifications: Vec::new(),
         snapshot: snapshot.as_ref().map(|s| s.id.clone()),
         snapshot_time: snapshot.as_ref().map(|s| s.taken.to_string()),
-        schema: None,
-        failed_step: None,
-        restores: Vec::new(),
+        ..RunRecord::started(
+            &job.name,
+            trigger,
+            started.to_string(),
+            job.format.name(),
+            job.content.name(),
+            compression,
+        )
     };
     let mut error = None;
     let mut archive_path = None;
