@@ -47,8 +47,27 @@ pub(crate) async fn publish(job: &Job, archive: &Path, name: &str) -> Vec<Destin
                 .collect();
         }
     };
-    let uploads = job.destinations.iter().map(|d| publish_one(d, &files, name));
-    futures_util::future::join_all(uploads).await
+    let destinations = job.destinations.clone();
+    let name_owned = name.to_string();
+    let t0 = Instant::now();
+    let uploads = async move {
+        let uploads = destinations.iter().map(|d| publish_one(d, &files, &name_owned));
+        futures_util::future::join_all(uploads).await
+    };
+    match on_own_runtime(uploads).await {
+        Ok(outcomes) => outcomes,
+        Err(e) => job.destinations.iter().map(|d| failed(d, &e, 0, t0)).collect(),
+    }
+}
+
+/// Runs `fut`, which opens destinations, with [`block_on`] (a runtime of its own that lets
+/// their connections close before it ends) from async code, without blocking the caller's
+/// runtime. On the caller's runtime the closes could be cut short: a `pgsnap run` shuts it
+/// down as soon as the job returns, and an SFTP destination's ssh master was left running.
+async fn on_own_runtime<T: Send + 'static>(fut: impl std::future::Future<Output = T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(move || block_on(fut))
+        .await
+        .unwrap_or_else(|_| Err(Error::internal("a storage thread panicked")))
 }
 
 /// (object name, local path) of every file of the archive, the commit marker last.
@@ -172,17 +191,27 @@ pub(crate) async fn publish_record(job: &Job, record: &RunRecord, record_name: &
     let Ok(text) = serde_json::to_vec_pretty(record) else {
         return;
     };
-    for (d, o) in job.destinations.iter().zip(&record.destinations) {
-        if o.outcome != DestinationState::Committed {
-            continue;
+    let committed: Vec<Destination> = job
+        .destinations
+        .iter()
+        .zip(&record.destinations)
+        .filter(|(_, o)| o.outcome == DestinationState::Committed)
+        .map(|(d, _)| d.clone())
+        .collect();
+    let record_name = record_name.to_string();
+    let put = async move {
+        for d in committed {
+            let r = match Storage::open(&d.location) {
+                Ok(s) => s.put_bytes(&record_name, text.clone()).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = r {
+                tracing::warn!("destination \"{}\": could not store the run record: {e}", d.location);
+            }
         }
-        let r = match Storage::open(&d.location) {
-            Ok(s) => s.put_bytes(record_name, text.clone()).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = r {
-            tracing::warn!("destination \"{}\": could not store the run record: {e}", d.location);
-        }
+    };
+    if let Err(e) = on_own_runtime(put).await {
+        tracing::warn!("could not store the run record on the destinations: {e}");
     }
 }
 
