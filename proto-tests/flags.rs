@@ -484,6 +484,79 @@ fn restore_time_switches_match_stock() {
     );
 }
 
+/// With helpers (`-j 3`), the leader's largest catalog queries run on other sessions of the
+/// dump's snapshot; the schema is exactly what the leader alone reads (`-j 1` and no data: no
+/// helper), and nothing committed after the snapshot shows. The server log shows the
+/// helpers ran them.
+#[test]
+fn catalog_helpers_read_in_the_snapshot_what_the_leader_alone_reads() {
+    let c = Cluster::shared(18);
+    let db = c.create_database("helpers", &fixture("app.sql"));
+    c.psql("postgres", &format!("ALTER DATABASE {db} SET log_statement = 'all'"));
+    let snapshot = SnapshotHolder::new(&c, &db);
+    // Committed after the snapshot: rows of pg_constraint, pg_index, pg_rewrite, pg_trigger
+    // and pg_attribute that a session outside it would read.
+    c.psql(
+        &db,
+        "ALTER TABLE shop.customer ADD CONSTRAINT late_check CHECK (id > -1) NOT VALID; \
+         CREATE INDEX late_index ON shop.orders (id); \
+         CREATE VIEW shop.late_view AS SELECT 1 AS late_column; \
+         ALTER TABLE shop.booking ADD COLUMN late_column int; \
+         CREATE FUNCTION shop.late_fn() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'; \
+         CREATE TRIGGER late_trigger BEFORE INSERT ON shop.orders FOR EACH ROW EXECUTE FUNCTION shop.late_fn();",
+    );
+    let log = c.dir.join("server.log");
+    let script = |jobs: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("a.dump");
+        let out = pgsnap(&c)
+            .args(["dump", "-Fc", "-s", "--snapshot", &snapshot.id, "-j", jobs, "-f"])
+            .arg(&archive)
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pgsnap dump -j {jobs}: {}", text(&out));
+        let sql = dir.path().join("a.sql");
+        let out = c.tool("pg_restore").arg("-f").arg(&sql).arg(&archive).output().unwrap();
+        assert!(out.status.success(), "pg_restore: {}", text(&out));
+        script_text(&sql)
+    };
+    let alone = script("1");
+    let logged_before = std::fs::metadata(&log).unwrap().len() as usize;
+    let helped = script("3");
+    drop(snapshot);
+    assert!(alone.contains("CREATE TABLE shop.customer"), "{alone}");
+    assert!(
+        !alone.contains("late_"),
+        "a change after the snapshot was dumped:\n{alone}"
+    );
+    assert!(
+        alone == helped,
+        "the schema read with helpers differs from the leader's own:\n{}",
+        support::fingerprint::line_diff(&alone, &helped)
+    );
+    // The leader locks the tables; the constraints and indexes queries ran on other backends.
+    let log = std::fs::read(&log).unwrap();
+    let log = String::from_utf8_lossy(&log[logged_before..]);
+    let pids_of = |needle: &str| -> std::collections::BTreeSet<String> {
+        log.lines()
+            .filter(|l| l.contains(&format!(" {db} ")) && l.contains(needle))
+            .filter_map(|l| Some(l.split_once(" [")?.1.split_once(']')?.0.to_string()))
+            .collect()
+    };
+    let leader = pids_of("LOCK TABLE");
+    let constraints = pids_of("SELECT co.oid, co.conname");
+    let indexes = pids_of("SELECT i.indexrelid, ic.relname");
+    assert_eq!(leader.len(), 1, "one leader locked the tables:\n{log}");
+    assert_eq!(constraints.len(), 1, "the constraints query ran once:\n{log}");
+    assert_eq!(indexes.len(), 1, "the indexes query ran once:\n{log}");
+    assert!(
+        leader.is_disjoint(&constraints) && leader.is_disjoint(&indexes) && constraints != indexes,
+        "the largest queries ran on two helpers, not the leader: leader {leader:?}, constraints \
+         {constraints:?}, indexes {indexes:?}"
+    );
+}
+
 #[test]
 fn quoting_and_transaction_switches_match_stock() {
     let c = Cluster::shared(18);

@@ -267,20 +267,35 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
     let snapshot = leader.begin_leader_transaction(&opts.session).await?;
     manifest.set_snapshot(&snapshot);
 
-    let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
-    // Archives hold large objects as their version does; a script prints them as the
-    // source server's pg_dump does (BLOB METADATA groups from 17 on).
-    ctx.large_object_groups = if plain {
-        ctx.version.at_least(17)
+    // Helper sessions for the catalog (see catalog::prefetch) connect while the leader reads
+    // and locks: as many as the data phase has workers, closed before those open; without
+    // data, only when -j asked for more connections.
+    let helpers = if opts.selection.data || opts.jobs > 1 {
+        opts.jobs.max(1)
     } else {
-        version >= ArchiveVersion::V1_16
+        0
     };
-    // Lock before reading definitions, as pg_dump's getTables does, so nothing we dump can
-    // be altered or dropped underneath us.
-    let mut to_lock = catalog::lockable_tables(&ctx);
-    to_lock.extend(catalog::ext_config::lockable(&ctx).await?);
-    leader.lock_tables(&to_lock, opts.session.lock_wait_timeout).await?;
-    catalog::read_all(&mut ctx).await?;
+    let (helpers, ctx) = tokio::join!(
+        catalog::prefetch::open_helpers(&target, &opts.session, &snapshot, helpers),
+        async {
+            let mut ctx = catalog::load_context(&leader, &opts.selection).await?;
+            // Archives hold large objects as their version does; a script prints them as
+            // the source server's pg_dump does (BLOB METADATA groups from 17 on).
+            ctx.large_object_groups = if plain {
+                ctx.version.at_least(17)
+            } else {
+                version >= ArchiveVersion::V1_16
+            };
+            // Lock before reading definitions, as pg_dump's getTables does, so nothing we
+            // dump can be altered or dropped underneath us.
+            let mut to_lock = catalog::lockable_tables(&ctx);
+            to_lock.extend(catalog::ext_config::lockable(&ctx).await?);
+            leader.lock_tables(&to_lock, opts.session.lock_wait_timeout).await?;
+            Ok::<_, Error>(ctx)
+        }
+    );
+    let mut ctx = ctx?;
+    catalog::read_all(&mut ctx, helpers).await?;
     let mut warnings: Vec<String> = std::mem::take(&mut ctx.warnings);
     for w in &warnings {
         tracing::warn!("{w}");

@@ -13,12 +13,8 @@ use crate::ddl::quote::{ident, qualified};
 use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Part, PartKind, Priority, Section, catalog_oid};
 
-pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let rels = ctx.relations.clone();
-    let rows = ctx
-        .db
-        .query(
-            "SELECT co.oid, co.conname, co.contype, co.conrelid, pg_catalog.pg_get_constraintdef(co.oid), \
+/// The constraints query (also run ahead by a catalog helper).
+pub(crate) const LIST_SQL: &str = "SELECT co.oid, co.conname, co.contype, co.conrelid, pg_catalog.pg_get_constraintdef(co.oid), \
              co.conindid, coalesce(i.indisclustered, false), coalesce(i.indisreplident, false), \
              co.convalidated, co.conislocal, co.conparentid, coalesce(ts.spcname, ''), ic.relname, co.confrelid, \
              CASE WHEN co.contype = 'f' THEN ARRAY(SELECT pt.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree(co.conindid) pt \
@@ -28,9 +24,11 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
              LEFT JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
              LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace \
              WHERE co.conrelid <> 0 AND co.contype IN ('p', 'u', 'x', 'f', 'c', 'n') \
-             ORDER BY co.conrelid, co.conname",
-        )
-        .await?;
+             ORDER BY co.conrelid, co.conname";
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    let rels = ctx.relations.clone();
+    let rows = ctx.query(LIST_SQL).await?;
     // Foreign keys between tables whose data is dumped: (referencing, referenced) table.
     let mut data_fks: Vec<(u32, u32)> = Vec::new();
     for r in rows {

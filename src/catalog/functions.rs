@@ -70,30 +70,34 @@ pub(crate) struct FuncRow {
     pub acldefault: String,
 }
 
-pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<FuncRow>> {
-    let sql = format!(
+/// The functions query (also run ahead by a catalog helper).
+pub(crate) fn list_sql() -> String {
+    format!(
         "SELECT p.oid, p.proname, p.pronamespace, p.proowner, p.prokind, \
-         pg_catalog.pg_get_function_arguments(p.oid), pg_catalog.pg_get_function_identity_arguments(p.oid), \
-         pg_catalog.pg_get_function_result(p.oid), l.lanname, \
-         ARRAY(SELECT pg_catalog.format_type(t.t, NULL) FROM unnest(p.protrftypes) WITH ORDINALITY t(t, i) ORDER BY t.i), \
-         p.provolatile, p.proisstrict, p.prosecdef, p.proleakproof, p.procost::text, p.prorows::text, p.proretset, \
-         CASE WHEN p.prosupport <> 0 THEN p.prosupport::pg_catalog.regproc::text END, p.proparallel, \
-         p.proconfig, pg_catalog.pg_get_function_sqlbody(p.oid), p.prosrc, p.probin, \
-         ARRAY(SELECT e.extname::text FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid \
-               WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'x' \
-               AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass), \
-         p.proacl::text, pg_catalog.acldefault('f', p.proowner)::text, {ARG_TYPE_COLUMNS} \
-         FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang \
-         LEFT JOIN pg_catalog.pg_init_privs pip ON pip.objoid = p.oid \
-              AND pip.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND pip.objsubid = 0 \
-         WHERE p.prokind <> 'a' \
-         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
-             WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'i') \
-         AND (p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace OR p.proacl IS DISTINCT FROM pip.initprivs) \
-         ORDER BY p.oid"
-    );
+     pg_catalog.pg_get_function_arguments(p.oid), pg_catalog.pg_get_function_identity_arguments(p.oid), \
+     pg_catalog.pg_get_function_result(p.oid), l.lanname, \
+     ARRAY(SELECT pg_catalog.format_type(t.t, NULL) FROM unnest(p.protrftypes) WITH ORDINALITY t(t, i) ORDER BY t.i), \
+     p.provolatile, p.proisstrict, p.prosecdef, p.proleakproof, p.procost::text, p.prorows::text, p.proretset, \
+     CASE WHEN p.prosupport <> 0 THEN p.prosupport::pg_catalog.regproc::text END, p.proparallel, \
+     p.proconfig, pg_catalog.pg_get_function_sqlbody(p.oid), p.prosrc, p.probin, \
+     ARRAY(SELECT e.extname::text FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid \
+           WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'x' \
+           AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass), \
+     p.proacl::text, pg_catalog.acldefault('f', p.proowner)::text, {ARG_TYPE_COLUMNS} \
+     FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang \
+     LEFT JOIN pg_catalog.pg_init_privs pip ON pip.objoid = p.oid \
+          AND pip.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND pip.objsubid = 0 \
+     WHERE p.prokind <> 'a' \
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+         WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.objid = p.oid AND d.deptype = 'i') \
+     AND (p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace OR p.proacl IS DISTINCT FROM pip.initprivs) \
+     ORDER BY p.oid"
+    )
+}
+
+pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<FuncRow>> {
     let mut out = Vec::new();
-    for r in ctx.db.query(&sql).await? {
+    for r in ctx.query(&list_sql()).await? {
         let body = match r.opt_text(20)? {
             Some(b) => Body::Sql(b),
             None => Body::Source {

@@ -8,16 +8,13 @@ use crate::ddl::quote::{ident, qualified};
 use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 
-pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let rels = ctx.relations.clone();
-    let rows = ctx
-        .db
-        .query(
-            // Only indexes that can be dumped: of tables, matviews and partitioned tables (not
-            // TOAST tables: one per table with a long column), and the definition only of
-            // those not backing a constraint (constraints.rs renders those). pg_get_indexdef
-            // is most of this query's time: 0.6 s on a database of 10 000 tables otherwise.
-            "SELECT i.indexrelid, ic.relname, i.indrelid, \
+/// The indexes query (also run ahead by a catalog helper).
+///
+/// Only indexes that can be dumped: of tables, matviews and partitioned tables (not
+/// TOAST tables: one per table with a long column), and the definition only of
+/// those not backing a constraint (constraints.rs renders those). pg_get_indexdef
+/// is most of this query's time: 0.6 s on a database of 10 000 tables otherwise.
+pub(crate) const LIST_SQL: &str = "SELECT i.indexrelid, ic.relname, i.indrelid, \
              CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid \
                AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x')) THEN NULL \
              ELSE pg_catalog.pg_get_indexdef(i.indexrelid) END, \
@@ -32,9 +29,11 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
              FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
              JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid AND tc.relkind IN ('r', 'p', 'm') \
              LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace \
-             WHERE i.indislive ORDER BY i.indexrelid",
-        )
-        .await?;
+             WHERE i.indislive ORDER BY i.indexrelid";
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    let rels = ctx.relations.clone();
+    let rows = ctx.query(LIST_SQL).await?;
     for r in rows {
         let oid = r.oid(0)?;
         let Some(t) = rels.get(&r.oid(2)?) else { continue };

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::model::{CatalogId, DependGraph, Entry, InsertOptions, ServerVersion, catalog_oid, depend::DependRow};
 use crate::pg::Session;
 use crate::select::{Patterns, Resolved};
+use prefetch::Prefetch;
 
 /// What to dump. `schema`, `data` and `statistics` are pg_dump's effective switches (after
 /// `-s`, `-a`, `--no-schema`, `--no-data`, `--statistics[-only]`, `--no-statistics`); the
@@ -149,6 +150,8 @@ pub struct Ctx<'a> {
     /// Large objects as archive 1.16 holds them (BLOB METADATA groups, pg_dump 17+) rather
     /// than one pre-data BLOB entry each and one BLOBS entry (pg_dump 16 and older).
     pub large_object_groups: bool,
+    /// Queries helper sessions run ahead while [`read_all`] reads (see `prefetch`).
+    prefetch: Prefetch,
 }
 
 impl<'a> Ctx<'a> {
@@ -161,6 +164,14 @@ impl<'a> Ctx<'a> {
                 .selection
                 .large_objects
                 .unwrap_or(self.selection.include_everything)
+    }
+
+    /// Rows of a catalog query: a helper's, when it ran `sql` ahead, else the leader's.
+    pub(crate) async fn query(&self, sql: &str) -> Result<Vec<crate::pg::Row>> {
+        match self.prefetch.take(sql).await {
+            Some(rows) => Ok(rows),
+            None => self.db.query(sql).await,
+        }
     }
 
     pub fn role(&self, oid: u32) -> String {
@@ -327,8 +338,55 @@ macro_rules! narrate {
 }
 pub(crate) use narrate;
 
+/// Reads every object kind into `ctx.entries`, after the leader has locked the tables.
+/// `helpers` (sessions in the dump's snapshot) run the largest queries ahead; they are closed
+/// before this returns.
+pub async fn read_all(ctx: &mut Ctx<'_>, helpers: Vec<Session>) -> Result<()> {
+    ctx.prefetch = Prefetch::start(helpers, queries_ahead(ctx));
+    let read = read_each(ctx).await;
+    let unused = std::mem::take(&mut ctx.prefetch).finish().await;
+    if read.is_ok() && !unused.is_empty() {
+        // A reader built other SQL than `queries_ahead` did: correct, but the helper's time
+        // was wasted; tests (debug builds) catch it.
+        tracing::debug!("catalog queries run ahead but never read: {unused:?}");
+        debug_assert!(
+            unused.is_empty(),
+            "catalog queries run ahead but never read: {unused:?}"
+        );
+    }
+    read
+}
+
+/// The queries worth running ahead, in the order the readers run them: those that take most
+/// of the server's time on a database of many tables (10 000 tables: constraints 140 ms,
+/// columns 113 ms, indexes 66 ms, tables 61 ms, views 36 ms, types 22 ms). Each is built by
+/// the function its reader uses, and only where that reader always runs it.
+fn queries_ahead(ctx: &Ctx<'_>) -> Vec<String> {
+    let mut q = vec![
+        functions::list_sql(),
+        types::LIST_SQL.to_string(),
+        table_rows::via_root_sql(ctx),
+        table_rows::tables_sql(),
+        table_rows::columns_sql(ctx),
+    ];
+    if ctx.version.at_least(18) {
+        q.push(table_rows::NOT_NULLS_SQL.to_string());
+    }
+    q.extend([
+        table_rows::CHECKS_SQL.to_string(),
+        views::columns_sql(ctx),
+        views::LIST_SQL.to_string(),
+        constraints::LIST_SQL.to_string(),
+        indexes::LIST_SQL.to_string(),
+        triggers::LIST_SQL.to_string(),
+        rules::LIST_SQL.to_string(),
+        unselected::LIST_SQL.to_string(),
+    ]);
+    q
+}
+
 /// Runs every object kind's reader, in pg_dump's collection order.
-pub async fn read_all(ctx: &mut Ctx<'_>) -> Result<()> {
+async fn read_each(ctx: &mut Ctx<'_>) -> Result<()> {
     narrate!("reading schemas");
     schemas::read(ctx).await?;
     narrate!("reading extensions");
@@ -549,6 +607,7 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
         entries: Vec::new(),
         warnings: Vec::new(),
         large_object_groups: false,
+        prefetch: Prefetch::default(),
     })
 }
 
@@ -676,6 +735,7 @@ pub mod large_objects;
 pub mod opclasses;
 pub mod operators;
 pub mod policies;
+pub(crate) mod prefetch;
 pub mod publications;
 pub mod rel_stats;
 pub mod rules;

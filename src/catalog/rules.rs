@@ -21,17 +21,14 @@ pub struct RuleRow {
     pub ruledef: String,
 }
 
+/// The rules query (also run ahead by a catalog helper).
+pub(crate) const LIST_SQL: &str = "SELECT r.oid, r.rulename, r.ev_class, r.ev_type, r.is_instead, r.ev_enabled, \
+             pg_catalog.pg_get_ruledef(r.oid) FROM pg_catalog.pg_rewrite r ORDER BY r.oid";
+
 /// Reads every rule (`pg_get_ruledef`, never pretty).
 pub async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<RuleRow>> {
     let mut out = Vec::new();
-    for r in ctx
-        .db
-        .query(
-            "SELECT r.oid, r.rulename, r.ev_class, r.ev_type, r.is_instead, r.ev_enabled, \
-             pg_catalog.pg_get_ruledef(r.oid) FROM pg_catalog.pg_rewrite r ORDER BY r.oid",
-        )
-        .await?
-    {
+    for r in ctx.query(LIST_SQL).await? {
         out.push(RuleRow {
             oid: r.oid(0)?,
             name: r.text(1)?,

@@ -103,17 +103,10 @@ pub(crate) fn options_list_sql(column: &str) -> String {
     )
 }
 
-/// Reads the rows of every dumped plain, partitioned and foreign table, their columns, CHECKs,
-/// server 18's NOT NULL constraints, and which partitions load through their root.
-pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<TableRows> {
-    let rels = ctx.relations.clone();
-    let via_root = load_via_root(ctx).await?;
-    let v14 = ctx.version.at_least(14);
-    let v18 = ctx.version.at_least(18);
-    let rows = ctx
-        .db
-        .query(&format!(
-            "SELECT c.oid, c.relpersistence, c.reltype, coalesce(t.typarray, 0::oid), c.relispartition, \
+/// The tables query (also run ahead by a catalog helper).
+pub(crate) fn tables_sql() -> String {
+    format!(
+        "SELECT c.oid, c.relpersistence, c.reltype, coalesce(t.typarray, 0::oid), c.relispartition, \
              c.relreplident, c.relforcerowsecurity, c.reloptions::text[], tc.reloptions::text[], \
              coalesce(ts.spcname, ''), coalesce(am.amname, ''), c.relacl::text, \
              pg_catalog.acldefault('r', c.relowner)::text, \
@@ -132,15 +125,18 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<TableRows> {
              LEFT JOIN pg_catalog.pg_foreign_table ft ON ft.ftrelid = c.oid \
              LEFT JOIN pg_catalog.pg_foreign_server fs ON fs.oid = ft.ftserver \
              WHERE c.relkind IN ('r', 'p', 'f') ORDER BY c.oid",
-            options_list_sql("ft.ftoptions")
-        ))
-        .await?;
-    let compression = if v14 {
+        options_list_sql("ft.ftoptions")
+    )
+}
+
+/// The columns query (also run ahead by a catalog helper).
+pub(crate) fn columns_sql(ctx: &Ctx<'_>) -> String {
+    let compression = if ctx.version.at_least(14) {
         "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END"
     } else {
         "NULL::text"
     };
-    let cols_sql = format!(
+    format!(
         "SELECT a.attrelid, a.attnum::int, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), \
          a.attnotnull, a.attislocal, a.attgenerated, coalesce(a.attstattarget, -1)::int, a.attstorage, \
          t.typstorage, CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN cn.nspname END, \
@@ -166,9 +162,50 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<TableRows> {
          LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
          WHERE c.relkind IN ('r', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum",
         fdw_options = options_list_sql("a.attfdwoptions")
-    );
+    )
+}
+
+/// Server 18's NOT NULL constraints (also run ahead by a catalog helper).
+pub(crate) const NOT_NULLS_SQL: &str = "SELECT c.oid, c.conrelid, c.conkey[1]::int, c.conname, c.conislocal, c.connoinherit, c.convalidated, \
+                 EXISTS (SELECT FROM pg_catalog.pg_inherits i \
+                   JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1] \
+                   JOIN pg_catalog.pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = ca.attname \
+                   JOIN pg_catalog.pg_constraint pc ON pc.conrelid = i.inhparent AND pc.contype = 'n' \
+                     AND pc.conkey[1] = pa.attnum AND pc.convalidated \
+                   WHERE i.inhrelid = c.conrelid) \
+                 FROM pg_catalog.pg_constraint c WHERE c.contype = 'n' AND c.conrelid <> 0";
+
+/// The CHECK constraints query (also run ahead by a catalog helper).
+pub(crate) const CHECKS_SQL: &str = "SELECT oid, conrelid, conname, pg_catalog.pg_get_constraintdef(oid), conislocal, convalidated \
+             FROM pg_catalog.pg_constraint WHERE contype = 'c' AND conrelid <> 0 ORDER BY conrelid, conname";
+
+/// The partitions loaded through their root (also run ahead by a catalog helper).
+pub(crate) fn via_root_sql(ctx: &Ctx<'_>) -> String {
+    let forced = "EXISTS (SELECT FROM pg_catalog.pg_partition_ancestors(c.oid) a \
+                  JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = a.relid \
+                  WHERE (SELECT o.oid FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_am am ON am.oid = o.opcmethod \
+                         WHERE o.opcname = 'enum_ops' AND o.opcnamespace = 'pg_catalog'::pg_catalog.regnamespace \
+                         AND am.amname = 'hash') = ANY (pt.partclass))";
+    let cond = if ctx.selection.load_via_partition_root {
+        "true".to_string()
+    } else {
+        forced.to_string()
+    };
+    format!(
+        "SELECT c.oid, pg_catalog.pg_partition_root(c.oid)::pg_catalog.oid FROM pg_catalog.pg_class c \
+         WHERE c.relispartition AND c.relkind IN ('r', 'f') AND {cond}"
+    )
+}
+
+/// Reads the rows of every dumped plain, partitioned and foreign table, their columns, CHECKs,
+/// server 18's NOT NULL constraints, and which partitions load through their root.
+pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<TableRows> {
+    let rels = ctx.relations.clone();
+    let via_root = load_via_root(ctx).await?;
+    let v18 = ctx.version.at_least(18);
+    let rows = ctx.query(&tables_sql()).await?;
     let mut columns: HashMap<u32, Vec<Column>> = HashMap::new();
-    for r in ctx.db.query(&cols_sql).await? {
+    for r in ctx.query(&columns_sql(ctx)).await? {
         let rel = r.oid(0)?;
         if !rels.contains_key(&rel) {
             continue;
@@ -205,20 +242,7 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<TableRows> {
     // Server 18 keeps NOT NULL as named pg_constraint rows.
     let mut not_nulls: HashMap<(u32, i64), NotNull> = HashMap::new();
     if v18 {
-        for r in ctx
-            .db
-            .query(
-                "SELECT c.oid, c.conrelid, c.conkey[1]::int, c.conname, c.conislocal, c.connoinherit, c.convalidated, \
-                 EXISTS (SELECT FROM pg_catalog.pg_inherits i \
-                   JOIN pg_catalog.pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1] \
-                   JOIN pg_catalog.pg_attribute pa ON pa.attrelid = i.inhparent AND pa.attname = ca.attname \
-                   JOIN pg_catalog.pg_constraint pc ON pc.conrelid = i.inhparent AND pc.contype = 'n' \
-                     AND pc.conkey[1] = pa.attnum AND pc.convalidated \
-                   WHERE i.inhrelid = c.conrelid) \
-                 FROM pg_catalog.pg_constraint c WHERE c.contype = 'n' AND c.conrelid <> 0",
-            )
-            .await?
-        {
+        for r in ctx.query(NOT_NULLS_SQL).await? {
             not_nulls.insert(
                 (r.oid(1)?, r.int(2)?),
                 NotNull {
@@ -233,14 +257,7 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<TableRows> {
         }
     }
     let mut checks: HashMap<u32, Vec<Check>> = HashMap::new();
-    for r in ctx
-        .db
-        .query(
-            "SELECT oid, conrelid, conname, pg_catalog.pg_get_constraintdef(oid), conislocal, convalidated \
-             FROM pg_catalog.pg_constraint WHERE contype = 'c' AND conrelid <> 0 ORDER BY conrelid, conname",
-        )
-        .await?
-    {
+    for r in ctx.query(CHECKS_SQL).await? {
         checks.entry(r.oid(1)?).or_default().push(Check {
             oid: r.oid(0)?,
             name: r.text(2)?,
@@ -297,25 +314,8 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<TableRows> {
 /// column, whose hash codes depend on enum OIDs a restore does not keep (pg_dump.c
 /// `getPartitioningInfo`, `forcePartitionRootLoad`).
 async fn load_via_root(ctx: &Ctx<'_>) -> Result<HashMap<u32, u32>> {
-    let forced = "EXISTS (SELECT FROM pg_catalog.pg_partition_ancestors(c.oid) a \
-                  JOIN pg_catalog.pg_partitioned_table pt ON pt.partrelid = a.relid \
-                  WHERE (SELECT o.oid FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_am am ON am.oid = o.opcmethod \
-                         WHERE o.opcname = 'enum_ops' AND o.opcnamespace = 'pg_catalog'::pg_catalog.regnamespace \
-                         AND am.amname = 'hash') = ANY (pt.partclass))";
-    let cond = if ctx.selection.load_via_partition_root {
-        "true".to_string()
-    } else {
-        forced.to_string()
-    };
     let mut out = HashMap::new();
-    for r in ctx
-        .db
-        .query(&format!(
-            "SELECT c.oid, pg_catalog.pg_partition_root(c.oid)::pg_catalog.oid FROM pg_catalog.pg_class c \
-             WHERE c.relispartition AND c.relkind IN ('r', 'f') AND {cond}"
-        ))
-        .await?
-    {
+    for r in ctx.query(&via_root_sql(ctx)).await? {
         out.insert(r.oid(0)?, r.oid(1)?);
     }
     Ok(out)

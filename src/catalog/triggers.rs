@@ -5,21 +5,19 @@ use crate::ddl::{comment, quote, trigger};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 
-pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    // Partition clones (tgparentid <> 0) come from their parent's trigger; they are dumped
-    // only when their enable state differs, and then only as the ALTER.
-    let rows = ctx
-        .db
-        .query(
-            "SELECT t.oid, t.tgname, t.tgrelid, c.relname, c.relnamespace, c.relowner, c.relkind, \
+/// The triggers query (also run ahead by a catalog helper).
+pub(crate) const LIST_SQL: &str = "SELECT t.oid, t.tgname, t.tgrelid, c.relname, c.relnamespace, c.relowner, c.relkind, \
              t.tgenabled, pg_catalog.pg_get_triggerdef(t.oid, false), t.tgparentid <> 0 \
              FROM pg_catalog.pg_trigger t \
              JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid \
              LEFT JOIN pg_catalog.pg_trigger u ON u.oid = t.tgparentid \
              WHERE (NOT t.tgisinternal AND t.tgparentid = 0) OR t.tgenabled <> u.tgenabled \
-             ORDER BY t.tgrelid, t.tgname",
-        )
-        .await?;
+             ORDER BY t.tgrelid, t.tgname";
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    // Partition clones (tgparentid <> 0) come from their parent's trigger; they are dumped
+    // only when their enable state differs, and then only as the ALTER.
+    let rows = ctx.query(LIST_SQL).await?;
     for r in rows {
         let oid = r.oid(0)?;
         let relid = r.oid(2)?;

@@ -45,14 +45,8 @@ fn qualified_collation(nsp: Option<String>, name: Option<String>) -> Option<Stri
     Some(quote::qualified(&nsp?, &name?))
 }
 
-pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let mut list = Vec::new();
-    // Auto-generated array types are not types of their own (pg_dump's `isArray` test);
-    // `pg_catalog` types matter only for a changed ACL.
-    for r in ctx
-        .db
-        .query(
-            "SELECT t.oid, t.typname, t.typnamespace, t.typowner, t.typtype, t.typrelid, t.typarray, \
+/// The types query (also run ahead by a catalog helper).
+pub(crate) const LIST_SQL: &str = "SELECT t.oid, t.typname, t.typnamespace, t.typowner, t.typtype, t.typrelid, t.typarray, \
              t.typacl::text, pg_catalog.acldefault('T', t.typowner)::text \
              FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid \
              WHERE (t.typtype IN ('e', 'r', 'd') OR (t.typtype = 'c' AND c.relkind = 'c') \
@@ -60,10 +54,13 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 OR (t.typtype = 'b' AND NOT (t.typelem <> 0 AND t.typname ~ '^_' AND \
                     (SELECT e.typarray FROM pg_catalog.pg_type e WHERE e.oid = t.typelem) = t.oid))) \
              AND (t.typnamespace <> 'pg_catalog'::pg_catalog.regnamespace OR t.typacl IS NOT NULL) \
-             ORDER BY t.oid",
-        )
-        .await?
-    {
+             ORDER BY t.oid";
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    let mut list = Vec::new();
+    // Auto-generated array types are not types of their own (pg_dump's `isArray` test);
+    // `pg_catalog` types matter only for a changed ACL.
+    for r in ctx.query(LIST_SQL).await? {
         let (oid, nsp) = (r.oid(0)?, r.oid(2)?);
         let dump = dumpable::in_schema(ctx, nsp, CatalogId::new(catalog_oid::PG_TYPE, oid));
         if dump == Dump::Nothing {

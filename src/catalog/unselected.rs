@@ -16,17 +16,15 @@ use super::Ctx;
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 
-pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let known: HashSet<CatalogId> = ctx.entries.iter().flat_map(Entry::catalog_ids).collect();
-    let rows = ctx
-        .db
-        .query(
-            "SELECT c.oid, c.relname, c.relnamespace, c.relkind, c.reltype, \
+/// The relations query (also run ahead by a catalog helper).
+pub(crate) const LIST_SQL: &str = "SELECT c.oid, c.relname, c.relnamespace, c.relkind, c.reltype, \
              (SELECT r.oid FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid AND r.rulename = '_RETURN') \
              FROM pg_catalog.pg_class c \
-             WHERE c.relkind IN ('r', 'S', 'v', 'm', 'f', 'p') AND c.oid >= 16384 ORDER BY c.oid",
-        )
-        .await?;
+             WHERE c.relkind IN ('r', 'S', 'v', 'm', 'f', 'p') AND c.oid >= 16384 ORDER BY c.oid";
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    let known: HashSet<CatalogId> = ctx.entries.iter().flat_map(Entry::catalog_ids).collect();
+    let rows = ctx.query(LIST_SQL).await?;
     for r in rows {
         let oid = r.oid(0)?;
         let id = CatalogId::class(oid);

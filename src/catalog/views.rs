@@ -31,20 +31,15 @@ struct Col {
     options: Option<String>,
 }
 
-pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let rels = ctx.relations.clone();
-    // Matviews and whether they are populated, for their refresh entries.
-    let mut matviews: Vec<(u32, bool)> = Vec::new();
-    let mut cols: Vec<Col> = Vec::new();
+/// The view and matview columns query (also run ahead by a catalog helper).
+pub(crate) fn columns_sql(ctx: &Ctx<'_>) -> String {
     let compression = if ctx.version.at_least(14) {
         "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END"
     } else {
         "NULL::text"
     };
-    for r in ctx
-        .db
-        .query(&format!(
-            "SELECT a.attrelid, a.attnum::int, a.attname, a.attacl::text, ad.oid, \
+    format!(
+        "SELECT a.attrelid, a.attnum::int, a.attname, a.attacl::text, ad.oid, \
              pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), pg_catalog.format_type(a.atttypid, a.atttypmod), \
              CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN cn.nspname END, co.collname, \
              coalesce(a.attstattarget, -1)::int, NULLIF(a.attstorage, t.typstorage), {compression}, \
@@ -55,9 +50,27 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
              LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace \
              LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
              WHERE c.relkind IN ('v', 'm') AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum"
-        ))
-        .await?
-    {
+    )
+}
+
+/// The views query (also run ahead by a catalog helper).
+pub(crate) const LIST_SQL: &str = "SELECT c.oid, c.reloptions::text[], pg_catalog.pg_get_viewdef(c.oid), c.reltype, \
+             coalesce(t.typarray, 0::oid), rw.oid, c.relispopulated, c.relacl::text, \
+             pg_catalog.acldefault('r', c.relowner)::text, coalesce(am.amname, ''), coalesce(ts.spcname, ''), \
+             t.typname, at.typname \
+             FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_type t ON t.oid = c.reltype \
+             LEFT JOIN pg_catalog.pg_type at ON at.oid = t.typarray \
+             LEFT JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = c.oid AND rw.rulename = '_RETURN' \
+             LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam \
+             LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = c.reltablespace \
+             WHERE c.relkind IN ('v', 'm') ORDER BY c.oid";
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    let rels = ctx.relations.clone();
+    // Matviews and whether they are populated, for their refresh entries.
+    let mut matviews: Vec<(u32, bool)> = Vec::new();
+    let mut cols: Vec<Col> = Vec::new();
+    for r in ctx.query(&columns_sql(ctx)).await? {
         let rel = r.oid(0)?;
         if !rels.contains_key(&rel) {
             continue;
@@ -84,21 +97,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             options: r.opt_text(12)?.filter(|o| !o.is_empty()),
         });
     }
-    let rows = ctx
-        .db
-        .query(
-            "SELECT c.oid, c.reloptions::text[], pg_catalog.pg_get_viewdef(c.oid), c.reltype, \
-             coalesce(t.typarray, 0::oid), rw.oid, c.relispopulated, c.relacl::text, \
-             pg_catalog.acldefault('r', c.relowner)::text, coalesce(am.amname, ''), coalesce(ts.spcname, ''), \
-             t.typname, at.typname \
-             FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_type t ON t.oid = c.reltype \
-             LEFT JOIN pg_catalog.pg_type at ON at.oid = t.typarray \
-             LEFT JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = c.oid AND rw.rulename = '_RETURN' \
-             LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam \
-             LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = c.reltablespace \
-             WHERE c.relkind IN ('v', 'm') ORDER BY c.oid",
-        )
-        .await?;
+    let rows = ctx.query(LIST_SQL).await?;
     for r in rows {
         let oid = r.oid(0)?;
         let Some(rel) = rels.get(&oid) else { continue };

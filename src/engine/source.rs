@@ -74,17 +74,11 @@ impl CopySource for PgSource {
     type Reader = PgReader;
 
     async fn open(&self, worker: usize) -> Result<PgReader> {
-        let mut session = self
+        let session = self
             .target
-            .connect()
+            .connect_in_snapshot(&self.session, &self.snapshot)
             .await
             .map_err(|e| e.context(format!("worker {worker}")))?;
-        session.setup(&self.session).await?;
-        session.begin_snapshot_transaction().await?;
-        session
-            .import_snapshot(&self.snapshot)
-            .await
-            .map_err(|e| e.context(format!("worker {worker}: importing snapshot")))?;
         Ok(PgReader(session))
     }
 }

@@ -120,6 +120,20 @@ impl Target {
         Ok(self.connect_pinned().await?.0)
     }
 
+    /// A session set up as the leader's was and reading under its exported snapshot: a
+    /// worker (pg_dump's parallel.c workers run `setup_connection` and import the snapshot
+    /// the same way).
+    pub async fn connect_in_snapshot(&self, opts: &SessionOptions, snapshot: &str) -> Result<Session> {
+        let mut session = self.connect().await?;
+        session.setup(opts).await?;
+        session.begin_snapshot_transaction().await?;
+        session
+            .import_snapshot(snapshot)
+            .await
+            .map_err(|e| e.context("importing snapshot"))?;
+        Ok(session)
+    }
+
     /// Connects to the first candidate that answers and returns a target pinned to it, so
     /// that later connections (workers importing this session's snapshot) reach the same
     /// server: the same address, and TLS exactly as this session got it (a `prefer` leader
