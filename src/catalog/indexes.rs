@@ -19,16 +19,22 @@ pub(crate) const LIST_SQL: &str = "SELECT i.indexrelid, ic.relname, i.indrelid, 
                AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x')) THEN NULL \
              ELSE pg_catalog.pg_get_indexdef(i.indexrelid) END, \
              i.indisclustered, i.indisreplident, coalesce(ts.spcname, ''), \
-             (SELECT inh.inhparent FROM pg_catalog.pg_inherits inh WHERE inh.inhrelid = i.indexrelid LIMIT 1), \
+             par.oid, \
              EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co WHERE co.conindid = i.indexrelid \
                AND co.conrelid = i.indrelid AND co.contype IN ('p', 'u', 'x')), \
              (SELECT array_agg(a.attnum::int8 ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
                WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0)::text[], \
              (SELECT array_agg(a.attstattarget::int8 ORDER BY a.attnum) FROM pg_catalog.pg_attribute a \
-               WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0)::text[] \
+               WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0)::text[], \
+             pn.nspname, pc.relname, pi.indrelid \
              FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid \
              JOIN pg_catalog.pg_class tc ON tc.oid = i.indrelid AND tc.relkind IN ('r', 'p', 'm') \
              LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace \
+             LEFT JOIN LATERAL (SELECT inh.inhparent AS oid FROM pg_catalog.pg_inherits inh \
+               WHERE inh.inhrelid = i.indexrelid LIMIT 1) par ON true \
+             LEFT JOIN pg_catalog.pg_class pc ON pc.oid = par.oid \
+             LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = pc.relnamespace \
+             LEFT JOIN pg_catalog.pg_index pi ON pi.indexrelid = par.oid \
              WHERE i.indislive ORDER BY i.indexrelid";
 
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -45,16 +51,11 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         let parent = r.opt_int(7)?.map(|p| p as u32);
         let backs_constraint = r.bool(8)?;
         if let Some(p) = parent {
-            // INDEX ATTACH also links constraint indexes; the parent must be dumped too.
-            let parent_name = ctx
-                .db
-                .query_one(&format!(
-                    "SELECT n.nspname, c.relname, i.indrelid FROM pg_catalog.pg_class c \
-                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                     JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid WHERE c.oid = {p}"
-                ))
-                .await?;
-            let parent_qual = qualified(&parent_name.text(0)?, &parent_name.text(1)?);
+            // INDEX ATTACH also links constraint indexes; the parent must be dumped too. Its
+            // name and table come in the same row (one query per attached index took 1 s of
+            // a dump of 2 000 partitions with two indexes each).
+            let parent_qual = qualified(&r.text(11)?, &r.text(12)?);
+            let parent_table = r.oid(13)?;
             let mut a = Entry::new("INDEX ATTACH", Priority::IndexAttach, Section::PostData, name.clone())
                 .with_schema(t.schema.clone())
                 .with_owner(t.owner.clone())
@@ -66,7 +67,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
                 // concurrent attaches in one partition tree deadlock (pg_dump's getIndexes
                 // adds the same).
                 .with_dep(Dep::Catalog(CatalogId::class(t.oid)))
-                .with_dep(Dep::Catalog(CatalogId::class(parent_name.oid(2)?)));
+                .with_dep(Dep::Catalog(CatalogId::class(parent_table)));
             // The attachment is a pg_inherits row, which has no OID: it answers for
             // (pg_inherits, child index), an id no pg_depend row uses, so foreign keys can
             // wait for it (constraints.rs).
