@@ -374,6 +374,7 @@ fn queries_ahead(ctx: &Ctx<'_>) -> Vec<String> {
     }
     q.extend([
         table_rows::CHECKS_SQL.to_string(),
+        sequences::list_sql(ctx),
         views::columns_sql(ctx),
         views::LIST_SQL.to_string(),
         constraints::LIST_SQL.to_string(),

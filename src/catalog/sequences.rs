@@ -12,16 +12,20 @@ use crate::ddl::sequence::{SequenceDef, create_sequence_sql, identity_sql, owned
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 
-pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let rels = ctx.relations.clone();
-    let v18 = ctx.version.at_least(18);
-    let want_data = ctx.selection.data || ctx.selection.sequence_data;
-    let data_cols = if v18 && want_data {
-        "(pg_catalog.pg_get_sequence_data(c.oid)).last_value, (pg_catalog.pg_get_sequence_data(c.oid)).is_called"
+/// The sequences query (also run ahead by a catalog helper). On 18 it carries each
+/// sequence's state when data is dumped: `pg_get_sequence_data` once per sequence, in the
+/// FROM list (as two columns of the select list, it ran twice).
+pub(crate) fn list_sql(ctx: &Ctx<'_>) -> String {
+    let with_data = ctx.version.at_least(18) && (ctx.selection.data || ctx.selection.sequence_data);
+    let (data_cols, data_join) = if with_data {
+        (
+            "sd.last_value, sd.is_called",
+            "LEFT JOIN LATERAL pg_catalog.pg_get_sequence_data(c.oid) sd ON true ",
+        )
     } else {
-        "NULL::int8, NULL::bool"
+        ("NULL::int8, NULL::bool", "")
     };
-    let sql = format!(
+    format!(
         "SELECT c.oid, c.relpersistence, pg_catalog.format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, \
          s.seqmax, s.seqmin, s.seqcache, s.seqcycle, c.relacl::text, pg_catalog.acldefault('s', c.relowner)::text, \
          d.refobjid, d.deptype, a.attname, a.attidentity, t.relpersistence, {data_cols} \
@@ -31,9 +35,14 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
            AND d.deptype IN ('a', 'i') \
          LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid \
          LEFT JOIN pg_catalog.pg_class t ON t.oid = d.refobjid \
-         WHERE c.relkind = 'S' ORDER BY c.oid"
-    );
-    for r in ctx.db.query(&sql).await? {
+         {data_join}WHERE c.relkind = 'S' ORDER BY c.oid"
+    )
+}
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    let rels = ctx.relations.clone();
+    let v18 = ctx.version.at_least(18);
+    for r in ctx.query(&list_sql(ctx)).await? {
         let oid = r.oid(0)?;
         let Some(rel) = rels.get(&oid) else { continue };
         let owning = r.opt_int(11)?.map(|o| o as u32);
