@@ -82,6 +82,22 @@ END LOOP; END $$",
         .collect()
 }
 
+/// SQL for the third database: one table list-partitioned 2 000 ways, with a primary key
+/// and one more index (so 4 000 INDEX ATTACH entries), 10 rows a partition.
+fn partitions_sql() -> Vec<String> {
+    vec![
+        "CREATE TABLE m (id int, k int, v text, PRIMARY KEY (id, k)) PARTITION BY LIST (k); \
+         CREATE INDEX ON m (v)"
+            .to_string(),
+        "DO $$ BEGIN FOR i IN 1..2000 LOOP \
+           EXECUTE format('CREATE TABLE m_%s PARTITION OF m FOR VALUES IN (%s)', i, i); \
+         END LOOP; END $$"
+            .to_string(),
+        "INSERT INTO m SELECT g, g % 2000 + 1, md5(g::text) FROM generate_series(1, 20000) g".to_string(),
+        "ANALYZE".to_string(),
+    ]
+}
+
 /// One whole-process measurement.
 #[derive(Debug, Clone, Copy)]
 struct Run {
@@ -188,7 +204,7 @@ fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
 }
 
-fn cases(main_db: &str, many_db: &str, j: u32) -> Vec<Case> {
+fn cases(main_db: &str, many_db: &str, parts_db: &str, j: u32) -> Vec<Case> {
     let same = |name, label: String, db: &str, args: String, file| Case {
         name,
         label,
@@ -242,6 +258,13 @@ fn cases(main_db: &str, many_db: &str, j: u32) -> Vec<Case> {
             "many",
             format!("10 000 small tables -Fd -j {j}"),
             many_db,
+            format!("-Fd -j {j}"),
+            "d",
+        ),
+        same(
+            "partitions",
+            format!("2 000 partitions, 2 indexes -Fd -j {j}"),
+            parts_db,
             format!("-Fd -j {j}"),
             "d",
         ),
@@ -306,6 +329,12 @@ fn main() {
             cluster.psql(&many_db, &stmt);
         }
     }
+    let parts_db = cluster.create_database("partitions", "");
+    if args.cases.as_ref().is_none_or(|c| c.iter().any(|c| c == "partitions")) {
+        for stmt in partitions_sql() {
+            cluster.psql(&parts_db, &stmt);
+        }
+    }
     let size = |db: &str| -> u64 {
         cluster
             .psql(db, "SELECT pg_database_size(current_database())")
@@ -362,7 +391,7 @@ fn main() {
     let recipient = String::from_utf8_lossy(&keygen.stdout).trim().to_string();
     let mut rows = String::new();
     let mut notes = String::new();
-    for case in cases(&main_db, &many_db, args.jobs) {
+    for case in cases(&main_db, &many_db, &parts_db, args.jobs) {
         if let Some(only) = &args.cases
             && !only.iter().any(|c| c == case.name)
         {
