@@ -2,8 +2,12 @@
 //! `dumpSequenceData`): SEQUENCE (plain or identity), SEQUENCE OWNED BY, SEQUENCE SET, with
 //! comments and ACLs.
 
-use super::Ctx;
+use std::collections::HashMap;
+
+use futures_util::StreamExt;
+
 use super::tables::relation_acl;
+use super::{Ctx, Rel};
 use crate::ddl::acl::AclKind;
 use crate::ddl::comment::comment_entry;
 use crate::ddl::quote::ident;
@@ -11,6 +15,7 @@ use crate::ddl::seclabel::seclabel_entry;
 use crate::ddl::sequence::{SequenceDef, create_sequence_sql, identity_sql, owned_by_sql, setval_sql};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
+use crate::pg::Row;
 
 /// The sequences query (also run ahead by a catalog helper). On 18 it carries each
 /// sequence's state when data is dumped: `pg_get_sequence_data` once per sequence, in the
@@ -42,7 +47,13 @@ pub(crate) fn list_sql(ctx: &Ctx<'_>) -> String {
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     let rels = ctx.relations.clone();
     let v18 = ctx.version.at_least(18);
-    for r in ctx.query(&list_sql(ctx)).await? {
+    let rows = ctx.query(&list_sql(ctx)).await?;
+    let mut states = if v18 {
+        HashMap::new()
+    } else {
+        read_states(ctx, &rels, &rows).await?
+    };
+    for r in rows {
         let oid = r.oid(0)?;
         let Some(rel) = rels.get(&oid) else { continue };
         let owning = r.opt_int(11)?.map(|o| o as u32);
@@ -124,6 +135,8 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         if ctx.sequence_data_dumped(oid) {
             let (last, called) = if v18 {
                 sequence_state(&rel.name, r.opt_int(16)?, r.opt_bool(17)?)?
+            } else if let Some(state) = states.remove(&oid) {
+                state
             } else {
                 read_state(ctx, oid, &rel.name, &rel.qualified).await?
             };
@@ -136,6 +149,38 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Queries in flight at once on the leader's connection while reading sequences.
+const PIPELINED: usize = 64;
+
+/// Before 18, the state of every sequence whose data is dumped (those `read` keeps), each read
+/// with a query of its own as pg_dump does, but sent without waiting for the one before
+/// (tokio-postgres pipelines them on the connection): a few round trips for thousands of
+/// sequences instead of two each. The first failure in order is the one returned, as a
+/// query-by-query read would have met it.
+async fn read_states(ctx: &Ctx<'_>, rels: &HashMap<u32, Rel>, rows: &[Row]) -> Result<HashMap<u32, (i64, bool)>> {
+    let mut wanted: Vec<(u32, &Rel)> = Vec::new();
+    for r in rows {
+        let oid = r.oid(0)?;
+        let Some(rel) = rels.get(&oid) else { continue };
+        let identity = r.opt_text(12)?.as_deref() == Some("i");
+        let owner_dumped = r.opt_int(11)?.is_some_and(|o| rels.contains_key(&(o as u32)));
+        if (identity && !owner_dumped) || !ctx.sequence_data_dumped(oid) {
+            continue;
+        }
+        wanted.push((oid, rel));
+    }
+    let reads: Vec<_> = wanted
+        .iter()
+        .map(|(oid, rel)| read_state(ctx, *oid, &rel.name, &rel.qualified))
+        .collect();
+    let read: Vec<Result<(i64, bool)>> = futures_util::stream::iter(reads).buffered(PIPELINED).collect().await;
+    let mut out = HashMap::with_capacity(wanted.len());
+    for ((oid, _), state) in wanted.iter().zip(read) {
+        out.insert(*oid, state?);
+    }
+    Ok(out)
 }
 
 /// A sequence's `last_value, is_called` read on its own: server 18's `pg_get_sequence_data`
