@@ -824,10 +824,13 @@ impl Session {
             .map_err(|e| convert(e, &format!("{} on {}", short_sql(sql), self.describe)))
     }
 
+    /// Rows of `sql` in one round trip: parsed, bound and run as the unnamed statement in one
+    /// message batch, as libpq's `PQexecParams` does (a prepared statement first would cost a
+    /// second round trip per query, a hundred and more of them per dump).
     pub async fn query(&self, sql: &str) -> Result<Vec<Row>> {
         let rows = self
             .client
-            .query(sql, &[])
+            .query_typed(sql, &[])
             .await
             .map_err(|e| convert(e, &format!("query {} on {}", short_sql(sql), self.describe)))?;
         Ok(rows.into_iter().map(Row::new).collect())
