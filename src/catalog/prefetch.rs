@@ -60,8 +60,8 @@ pub struct Prefetch {
 
 impl Prefetch {
     /// Starts `queries` (in the order the readers need them) on `helpers`: the i-th query goes
-    /// to helper i mod n, and each helper runs its share in order. Nothing starts without
-    /// helpers.
+    /// to helper i mod n, and each helper runs its share in order, pipelined. Nothing starts
+    /// without helpers.
     pub fn start(helpers: Vec<Session>, queries: Vec<String>) -> Prefetch {
         let helpers: Vec<Arc<Session>> = helpers.into_iter().map(Arc::new).collect();
         if helpers.is_empty() {
@@ -83,13 +83,17 @@ impl Prefetch {
             .map(|(helper, share)| {
                 let helper = helper.clone();
                 tokio::spawn(async move {
-                    for (sql, tx) in share {
+                    // All of a helper's queries go out at once (each is one message batch, see
+                    // `Session::query`; `join_all` polls them in order, so they are sent and
+                    // answered in order): one round trip for the lot instead of one each, which
+                    // is what a server across a network charges for.
+                    let helper = &helper;
+                    futures_util::future::join_all(share.into_iter().map(|(sql, tx)| async move {
+                        let rows = helper.query(&sql).await;
                         // A reader that no longer waits (the dump failed) needs no result.
-                        if tx.is_closed() {
-                            continue;
-                        }
-                        let _ = tx.send(helper.query(&sql).await);
-                    }
+                        let _ = tx.send(rows);
+                    }))
+                    .await;
                 })
             })
             .collect();
