@@ -15,17 +15,18 @@ pub(crate) struct AmRow {
     pub handler: String,
 }
 
+/// The access methods query (also run ahead by a catalog helper).
+pub(crate) fn list_sql() -> String {
+    format!(
+        "SELECT a.oid, a.amname, a.amtype, a.amhandler::pg_catalog.regproc::text \
+         FROM pg_catalog.pg_am a WHERE a.oid >= {} ORDER BY a.oid",
+        dumpable::FIRST_NORMAL_OID
+    )
+}
+
 pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<AmRow>> {
     let mut out = Vec::new();
-    for r in ctx
-        .db
-        .query(&format!(
-            "SELECT a.oid, a.amname, a.amtype, a.amhandler::pg_catalog.regproc::text \
-             FROM pg_catalog.pg_am a WHERE a.oid >= {} ORDER BY a.oid",
-            dumpable::FIRST_NORMAL_OID
-        ))
-        .await?
-    {
+    for r in ctx.query(&list_sql()).await? {
         out.push(AmRow {
             oid: r.oid(0)?,
             name: r.text(1)?,

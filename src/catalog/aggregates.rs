@@ -27,8 +27,9 @@ fn proc_ref(s: Option<String>) -> Option<String> {
     s.filter(|s| s != "-")
 }
 
-pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<AggRow>> {
-    let sql = format!(
+/// The query of this reader (also run ahead by a catalog helper).
+pub(crate) fn list_sql() -> String {
+    format!(
         "SELECT p.oid, p.proname, p.pronamespace, p.proowner, p.pronargs, \
          pg_catalog.pg_get_function_arguments(p.oid), pg_catalog.pg_get_function_identity_arguments(p.oid), \
          a.aggkind, a.aggtransfn::text, a.aggtranstype::pg_catalog.regtype::text, a.aggtransspace, a.agginitval, \
@@ -43,9 +44,13 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<AggRow>> {
          WHERE p.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace OR p.proacl IS DISTINCT FROM pip.initprivs \
          ORDER BY p.oid",
         sortop = operator_name_columns("a.aggsortop"),
-    );
+    )
+}
+
+pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<AggRow>> {
+    let sql = list_sql();
     let mut out = Vec::new();
-    for r in ctx.db.query(&sql).await? {
+    for r in ctx.query(&sql).await? {
         let nsp = r.oid(2)?;
         let moving = match (proc_ref(r.opt_text(18)?), proc_ref(r.opt_text(19)?), r.opt_text(20)?) {
             (Some(f), Some(inv), Some(t)) => Some((f, inv, t)),

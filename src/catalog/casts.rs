@@ -16,14 +16,15 @@ pub(crate) struct CastRow {
     pub cast: Cast,
 }
 
-pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<CastRow>> {
+/// The query of this reader (also run ahead by a catalog helper).
+pub(crate) fn list_sql(ctx: &Ctx<'_>) -> String {
     let not_multirange = if ctx.version.at_least(14) {
         "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_range r \
            WHERE c.castsource = r.rngtypid AND c.casttarget = r.rngmultitypid)"
     } else {
         ""
     };
-    let sql = format!(
+    format!(
         "SELECT c.oid, st.typname, tt.typname, pg_catalog.format_type(c.castsource, NULL), \
          pg_catalog.format_type(c.casttarget, NULL), c.castmethod, c.castcontext, fn.nspname, p.proname, \
          ARRAY(SELECT pg_catalog.format_type(a.t, NULL) FROM unnest(p.proargtypes::pg_catalog.oid[]) \
@@ -35,9 +36,13 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<CastRow>> {
          LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = p.pronamespace \
          WHERE c.oid >= {} {not_multirange} ORDER BY c.castsource, c.casttarget",
         dumpable::FIRST_NORMAL_OID
-    );
+    )
+}
+
+pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<CastRow>> {
+    let sql = list_sql(ctx);
     let mut out = Vec::new();
-    for r in ctx.db.query(&sql).await? {
+    for r in ctx.query(&sql).await? {
         let method = match (r.char(5)?, r.opt_text(7)?, r.opt_text(8)?) {
             (b'b', _, _) => CastMethod::Binary,
             (b'i', _, _) => CastMethod::InOut,

@@ -6,7 +6,8 @@ use crate::ddl::{comment, quote};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 
-pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+/// The query of this reader (also run ahead by a catalog helper).
+pub(crate) fn list_sql(ctx: &Ctx<'_>) -> String {
     // Locale columns moved across versions: colliculocale arrived in 15 and became
     // colllocale in 17; collicurules arrived in 16.
     let locale = if ctx.version.at_least(17) {
@@ -21,12 +22,16 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     } else {
         "NULL::text"
     };
-    let sql = format!(
+    format!(
         "SELECT c.oid, c.collname, c.collnamespace, c.collowner, c.collprovider, c.collisdeterministic, \
          c.collcollate::text, c.collctype::text, {locale}::text, {rules} \
          FROM pg_catalog.pg_collation c ORDER BY c.oid"
-    );
-    for r in ctx.db.query(&sql).await? {
+    )
+}
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    let sql = list_sql(ctx);
+    for r in ctx.query(&sql).await? {
         let oid = r.oid(0)?;
         let nsp = r.oid(2)?;
         let id = CatalogId::new(catalog_oid::PG_COLLATION, oid);

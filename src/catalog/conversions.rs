@@ -14,19 +14,16 @@ pub(crate) struct ConversionRow {
     pub conversion: Conversion,
 }
 
-pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<ConversionRow>> {
-    let mut out = Vec::new();
-    for r in ctx
-        .db
-        .query(
-            "SELECT c.oid, c.conname, c.connamespace, c.conowner, c.condefault, \
+/// The conversions query (also run ahead by a catalog helper).
+pub(crate) const LIST_SQL: &str = "SELECT c.oid, c.conname, c.connamespace, c.conowner, c.condefault, \
              pg_catalog.pg_encoding_to_char(c.conforencoding), pg_catalog.pg_encoding_to_char(c.contoencoding), \
              c.conproc::text \
              FROM pg_catalog.pg_conversion c \
-             WHERE c.connamespace <> 'pg_catalog'::pg_catalog.regnamespace ORDER BY c.oid",
-        )
-        .await?
-    {
+             WHERE c.connamespace <> 'pg_catalog'::pg_catalog.regnamespace ORDER BY c.oid";
+
+pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<ConversionRow>> {
+    let mut out = Vec::new();
+    for r in ctx.query(LIST_SQL).await? {
         let nsp = r.oid(2)?;
         out.push(ConversionRow {
             oid: r.oid(0)?,

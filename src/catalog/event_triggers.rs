@@ -14,19 +14,16 @@ pub(crate) struct EventTriggerRow {
     pub trigger: EventTrigger,
 }
 
+/// The event triggers query (also run ahead by a catalog helper).
+pub(crate) const LIST_SQL: &str = "SELECT e.oid, e.evtname, e.evtevent, e.evtowner, \
+             pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_literal(x) FROM unnest(e.evttags) AS t(x)), ', '), \
+             e.evtfoid::pg_catalog.regproc::text, e.evtenabled \
+             FROM pg_catalog.pg_event_trigger e ORDER BY e.oid";
+
 pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<EventTriggerRow>> {
     let mut out = Vec::new();
     // The tags are quoted by the server, as pg_dump has it do.
-    for r in ctx
-        .db
-        .query(
-            "SELECT e.oid, e.evtname, e.evtevent, e.evtowner, \
-             pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_literal(x) FROM unnest(e.evttags) AS t(x)), ', '), \
-             e.evtfoid::pg_catalog.regproc::text, e.evtenabled \
-             FROM pg_catalog.pg_event_trigger e ORDER BY e.oid",
-        )
-        .await?
-    {
+    for r in ctx.query(LIST_SQL).await? {
         out.push(EventTriggerRow {
             oid: r.oid(0)?,
             owner: r.oid(3)?,

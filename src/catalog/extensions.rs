@@ -9,14 +9,12 @@ use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 /// OIDs below this were assigned by initdb (built-in extensions such as plpgsql).
 const FIRST_NORMAL_OBJECT_ID: u32 = 16384;
 
+/// The extensions query (also run ahead by a catalog helper).
+pub(crate) const LIST_SQL: &str = "SELECT e.oid, e.extname, n.nspname FROM pg_catalog.pg_extension e \
+             JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace ORDER BY e.oid";
+
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    let rows = ctx
-        .db
-        .query(
-            "SELECT e.oid, e.extname, n.nspname FROM pg_catalog.pg_extension e \
-             JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace ORDER BY e.oid",
-        )
-        .await?;
+    let rows = ctx.query(LIST_SQL).await?;
     for r in rows {
         let oid = r.oid(0)?;
         if oid < FIRST_NORMAL_OBJECT_ID || !ctx.extension_dumped(oid) {

@@ -62,17 +62,22 @@ fn support_at(r: &Row, i: usize, oid: u32) -> Result<Option<SupportFn>> {
     })
 }
 
-pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<LangRow>> {
-    let sql = format!(
+/// The query of this reader (also run ahead by a catalog helper).
+pub(crate) fn list_sql() -> String {
+    format!(
         "SELECT l.oid, l.lanname, l.lanpltrusted, l.lanowner, l.lanacl::text, \
          pg_catalog.acldefault('l', l.lanowner)::text, l.lanplcallfoid, l.laninline, l.lanvalidator, {}, {}, {} \
          FROM pg_catalog.pg_language l WHERE l.lanispl ORDER BY l.oid",
         support_columns("l.lanplcallfoid"),
         support_columns("l.laninline"),
         support_columns("l.lanvalidator"),
-    );
+    )
+}
+
+pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<LangRow>> {
+    let sql = list_sql();
     let mut out = Vec::new();
-    for r in ctx.db.query(&sql).await? {
+    for r in ctx.query(&sql).await? {
         out.push(LangRow {
             oid: r.oid(0)?,
             name: r.text(1)?,

@@ -39,8 +39,9 @@ pub(crate) fn operator_ref(r: &Row, i: usize) -> Result<Option<String>> {
     })
 }
 
-pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<OprRow>> {
-    let sql = format!(
+/// The query of this reader (also run ahead by a catalog helper).
+pub(crate) fn list_sql() -> String {
+    format!(
         "SELECT o.oid, o.oprname, o.oprnamespace, o.oprowner, o.oprkind, o.oprcode::pg_catalog.regprocedure::text, \
          CASE WHEN o.oprleft <> 0 THEN o.oprleft::pg_catalog.regtype::text END, \
          CASE WHEN o.oprright <> 0 THEN o.oprright::pg_catalog.regtype::text END, \
@@ -57,9 +58,13 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<OprRow>> {
          ORDER BY o.oid",
         operator_name_columns("o.oprcom"),
         operator_name_columns("o.oprnegate"),
-    );
+    )
+}
+
+pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<OprRow>> {
+    let sql = list_sql();
     let mut out = Vec::new();
-    for r in ctx.db.query(&sql).await? {
+    for r in ctx.query(&sql).await? {
         let nsp = r.oid(2)?;
         let op = Operator {
             schema: ctx.namespace(nsp).map(|n| n.name.clone()).unwrap_or_default(),

@@ -3,9 +3,10 @@
 //! The leader reads the catalogs one query at a time and decides between them, so on a
 //! database of many tables one server core works while the other idles (10 000 tables: about
 //! 0.75 s of query time, serial, plus the leader's own work between queries). Helper sessions,
-//! set up as the workers are and inside the dump's snapshot, run the largest queries
-//! beforehand, in parallel; the readers then take each result by its SQL text, in their own
-//! order, and decide exactly as before.
+//! set up as the workers are and inside the dump's snapshot, run the readers' queries (the
+//! large ones and those every dump runs) beforehand, in parallel and pipelined; the readers
+//! then take each result by its SQL text, in their own order, and decide exactly as before.
+//! Over a network that also spares the leader a round trip per query.
 //!
 //! A helper's result is only ever a copy of what the leader would have read: the snapshot is
 //! the same (`SET TRANSACTION SNAPSHOT`), the session settings are the same (deparse output
@@ -59,23 +60,26 @@ pub struct Prefetch {
 }
 
 impl Prefetch {
-    /// Starts `queries` (in the order the readers need them) on `helpers`: the i-th query goes
-    /// to helper i mod n, and each helper runs its share in order, pipelined. Nothing starts
-    /// without helpers.
-    pub fn start(helpers: Vec<Session>, queries: Vec<String>) -> Prefetch {
+    /// Starts `queries` (in the order the readers need them, each with a weight) on
+    /// `helpers`: each query goes to the helper with the least weight so far, and each helper
+    /// runs its share in order, pipelined. Nothing starts without helpers.
+    pub fn start(helpers: Vec<Session>, queries: Vec<(String, u32)>) -> Prefetch {
         let helpers: Vec<Arc<Session>> = helpers.into_iter().map(Arc::new).collect();
         if helpers.is_empty() {
             return Prefetch::default();
         }
         let mut shares: Vec<Vec<Asked>> = (0..helpers.len()).map(|_| Vec::new()).collect();
+        let mut load = vec![0u64; helpers.len()];
         let mut pending = HashMap::new();
-        for (i, sql) in queries.into_iter().enumerate() {
+        for (sql, weight) in queries {
             if pending.contains_key(&sql) {
                 continue;
             }
             let (tx, rx) = oneshot::channel();
             pending.insert(sql.clone(), rx);
-            shares[i % helpers.len()].push((sql, tx));
+            let h = (0..load.len()).min_by_key(|&h| load[h]).unwrap_or(0);
+            load[h] += u64::from(weight);
+            shares[h].push((sql, tx));
         }
         let tasks = helpers
             .iter()

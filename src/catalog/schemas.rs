@@ -6,18 +6,16 @@ use crate::ddl::{comment, quote, schema, seclabel};
 use crate::error::Result;
 use crate::model::{CatalogId, Entry, Priority, Section, catalog_oid};
 
+/// The schemas query (also run ahead by a catalog helper).
+pub(crate) const LIST_SQL: &str = "SELECT n.oid, n.nspname, n.nspowner, n.nspacl::text, acldefault('n', n.nspowner)::text, \
+             (acldefault('n', n.nspowner) || makeaclitem(0, n.nspowner, 'USAGE', false))::text, \
+             n.nspowner = 'pg_database_owner'::pg_catalog.regrole \
+             FROM pg_catalog.pg_namespace n ORDER BY n.oid";
+
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     // The public schema's baseline is synthesized (initdb's grants), whatever pg_init_privs
     // says.
-    let rows = ctx
-        .db
-        .query(
-            "SELECT n.oid, n.nspname, n.nspowner, n.nspacl::text, acldefault('n', n.nspowner)::text, \
-             (acldefault('n', n.nspowner) || makeaclitem(0, n.nspowner, 'USAGE', false))::text, \
-             n.nspowner = 'pg_database_owner'::pg_catalog.regrole \
-             FROM pg_catalog.pg_namespace n ORDER BY n.oid",
-        )
-        .await?;
+    let rows = ctx.query(LIST_SQL).await?;
     for r in rows {
         let oid = r.oid(0)?;
         let name = r.text(1)?;

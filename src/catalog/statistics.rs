@@ -19,23 +19,24 @@ pub(crate) struct StatsRow {
     pub target: Option<i64>,
 }
 
-pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<StatsRow>> {
+/// The extended statistics query (also run ahead by a catalog helper).
+pub(crate) fn list_sql(ctx: &Ctx<'_>) -> String {
     // Up to 16 the default target is -1; from 17 it is NULL.
     let target = if ctx.version.at_least(17) {
         "s.stxstattarget"
     } else {
         "NULLIF(s.stxstattarget, -1)"
     };
+    format!(
+        "SELECT s.oid, s.stxname, s.stxnamespace, s.stxowner, s.stxrelid, \
+         pg_catalog.pg_get_statisticsobjdef(s.oid), {target} \
+         FROM pg_catalog.pg_statistic_ext s ORDER BY s.oid"
+    )
+}
+
+pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<StatsRow>> {
     let mut out = Vec::new();
-    for r in ctx
-        .db
-        .query(&format!(
-            "SELECT s.oid, s.stxname, s.stxnamespace, s.stxowner, s.stxrelid, \
-             pg_catalog.pg_get_statisticsobjdef(s.oid), {target} \
-             FROM pg_catalog.pg_statistic_ext s ORDER BY s.oid"
-        ))
-        .await?
-    {
+    for r in ctx.query(&list_sql(ctx)).await? {
         out.push(StatsRow {
             oid: r.oid(0)?,
             name: r.text(1)?,

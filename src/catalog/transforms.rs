@@ -34,8 +34,9 @@ fn function_at(r: &Row, i: usize) -> Result<Option<String>> {
     })
 }
 
-pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<TransformRow>> {
-    let sql = format!(
+/// The query of this reader (also run ahead by a catalog helper).
+pub(crate) fn list_sql() -> String {
+    format!(
         "SELECT t.oid, ty.typname, l.lanname, pg_catalog.format_type(t.trftype, NULL), {}, {} \
          FROM pg_catalog.pg_transform t \
          JOIN pg_catalog.pg_type ty ON ty.oid = t.trftype \
@@ -43,9 +44,13 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<TransformRow>> {
          ORDER BY t.trftype, t.trflang",
         function_columns("t.trffromsql"),
         function_columns("t.trftosql"),
-    );
+    )
+}
+
+pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<TransformRow>> {
+    let sql = list_sql();
     let mut out = Vec::new();
-    for r in ctx.db.query(&sql).await? {
+    for r in ctx.query(&sql).await? {
         let language = r.text(2)?;
         out.push(TransformRow {
             oid: r.oid(0)?,
