@@ -372,13 +372,26 @@ fn queries_ahead(ctx: &Ctx<'_>) -> Vec<(String, u32)> {
         (aggregates::list_sql(), 1),
         (operators::list_sql(), 1),
         (access_methods::list_sql(), 1),
+    ];
+    q.extend(opclasses::queries().into_iter().map(|sql| (sql, 1)));
+    q.extend(
+        [
+            text_search::PARSERS_SQL,
+            text_search::TEMPLATES_SQL,
+            text_search::DICTIONARIES_SQL,
+            text_search::MAPPINGS_SQL,
+            text_search::CONFIGS_SQL,
+        ]
+        .map(|sql| (sql.to_string(), 1)),
+    );
+    q.extend([
         (conversions::LIST_SQL.to_string(), 1),
         (casts::list_sql(ctx), 1),
         (transforms::list_sql(), 1),
         (table_rows::via_root_sql(ctx), 4),
         (table_rows::tables_sql(), 61),
         (table_rows::columns_sql(ctx), 113),
-    ];
+    ]);
     if ctx.version.at_least(18) {
         q.push((table_rows::NOT_NULLS_SQL.to_string(), 11));
     }

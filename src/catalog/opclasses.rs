@@ -29,9 +29,8 @@ pub(crate) struct FamilyRow {
     pub family: OpFamily,
 }
 
-/// Members grouped by owner (`pg_depend.refobjid` of the class or family).
-async fn members(ctx: &Ctx<'_>, owner_catalog: &str, same_family: &str) -> Result<HashMap<u32, Vec<Member>>> {
-    let mut out: HashMap<u32, Vec<Member>> = HashMap::new();
+/// The operators and functions queries of [`members`].
+fn members_sql(owner_catalog: &str, same_family: &str) -> [String; 2] {
     let ops = format!(
         "SELECT d.refobjid, ao.amopstrategy, ao.amopopr::pg_catalog.regoperator::text, n.nspname, f.opfname \
          FROM pg_catalog.pg_amop ao \
@@ -42,7 +41,39 @@ async fn members(ctx: &Ctx<'_>, owner_catalog: &str, same_family: &str) -> Resul
          AND ao.amopfamily = {same_family} \
          ORDER BY d.refobjid, ao.amopstrategy, ao.oid"
     );
-    for r in ctx.db.query(&ops).await? {
+    let procs = format!(
+        "SELECT d.refobjid, ap.amprocnum, ap.amproclefttype::pg_catalog.regtype::text, \
+         ap.amprocrighttype::pg_catalog.regtype::text, ap.amproc::pg_catalog.regprocedure::text \
+         FROM pg_catalog.pg_amproc ap \
+         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass AND d.objid = ap.oid \
+         WHERE d.refclassid = '{owner_catalog}'::pg_catalog.regclass AND d.refobjid >= 16384 \
+         ORDER BY d.refobjid, ap.amprocnum, ap.oid"
+    );
+    [ops, procs]
+}
+
+/// The owners [`fetch`] reads members of: operator classes, then families.
+const CLASS_OWNER: (&str, &str) = (
+    "pg_catalog.pg_opclass",
+    "(SELECT c.opcfamily FROM pg_catalog.pg_opclass c WHERE c.oid = d.refobjid)",
+);
+const FAMILY_OWNER: (&str, &str) = ("pg_catalog.pg_opfamily", "d.refobjid");
+
+/// Every query of this reader, in the order it runs them (also run ahead by a catalog helper).
+pub(crate) fn queries() -> Vec<String> {
+    let mut q = Vec::new();
+    q.extend(members_sql(CLASS_OWNER.0, CLASS_OWNER.1));
+    q.extend(members_sql(FAMILY_OWNER.0, FAMILY_OWNER.1));
+    q.extend([CLASSES_SQL.to_string(), FAMILIES_SQL.to_string()]);
+    q.extend(member_dependencies_sql());
+    q
+}
+
+/// Members grouped by owner (`pg_depend.refobjid` of the class or family).
+async fn members(ctx: &Ctx<'_>, owner_catalog: &str, same_family: &str) -> Result<HashMap<u32, Vec<Member>>> {
+    let mut out: HashMap<u32, Vec<Member>> = HashMap::new();
+    let [ops, procs] = members_sql(owner_catalog, same_family);
+    for r in ctx.query(&ops).await? {
         let order_by = match (r.opt_text(3)?, r.opt_text(4)?) {
             (Some(n), Some(f)) => Some(quote::qualified(&n, &f)),
             _ => None,
@@ -53,15 +84,7 @@ async fn members(ctx: &Ctx<'_>, owner_catalog: &str, same_family: &str) -> Resul
             order_by,
         });
     }
-    let procs = format!(
-        "SELECT d.refobjid, ap.amprocnum, ap.amproclefttype::pg_catalog.regtype::text, \
-         ap.amprocrighttype::pg_catalog.regtype::text, ap.amproc::pg_catalog.regprocedure::text \
-         FROM pg_catalog.pg_amproc ap \
-         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass AND d.objid = ap.oid \
-         WHERE d.refclassid = '{owner_catalog}'::pg_catalog.regclass AND d.refobjid >= 16384 \
-         ORDER BY d.refobjid, ap.amprocnum, ap.oid"
-    );
-    for r in ctx.db.query(&procs).await? {
+    for r in ctx.query(&procs).await? {
         let types = match (r.opt_text(2)?, r.opt_text(3)?) {
             (Some(l), Some(rt)) if !l.is_empty() && !rt.is_empty() => Some((l, rt)),
             _ => None,
@@ -75,29 +98,24 @@ async fn members(ctx: &Ctx<'_>, owner_catalog: &str, same_family: &str) -> Resul
     Ok(out)
 }
 
-pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<(Vec<ClassRow>, Vec<FamilyRow>)> {
-    let mut class_members = members(
-        ctx,
-        "pg_catalog.pg_opclass",
-        "(SELECT c.opcfamily FROM pg_catalog.pg_opclass c WHERE c.oid = d.refobjid)",
-    )
-    .await?;
-    let mut family_members = members(ctx, "pg_catalog.pg_opfamily", "d.refobjid").await?;
-    let mut classes = Vec::new();
-    for r in ctx
-        .db
-        .query(
-            "SELECT c.oid, c.opcname, c.opcnamespace, c.opcowner, c.opcdefault, \
+const CLASSES_SQL: &str = "SELECT c.oid, c.opcname, c.opcnamespace, c.opcowner, c.opcdefault, \
              c.opcintype::pg_catalog.regtype::text, \
              CASE WHEN c.opckeytype <> 0 THEN c.opckeytype::pg_catalog.regtype::text END, \
              a.amname, fn.nspname, f.opfname \
              FROM pg_catalog.pg_opclass c JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod \
              JOIN pg_catalog.pg_opfamily f ON f.oid = c.opcfamily \
              JOIN pg_catalog.pg_namespace fn ON fn.oid = f.opfnamespace \
-             WHERE c.oid >= 16384 ORDER BY c.oid",
-        )
-        .await?
-    {
+             WHERE c.oid >= 16384 ORDER BY c.oid";
+
+const FAMILIES_SQL: &str = "SELECT f.oid, f.opfname, f.opfnamespace, f.opfowner, a.amname \
+             FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod \
+             WHERE f.oid >= 16384 ORDER BY f.oid";
+
+pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<(Vec<ClassRow>, Vec<FamilyRow>)> {
+    let mut class_members = members(ctx, CLASS_OWNER.0, CLASS_OWNER.1).await?;
+    let mut family_members = members(ctx, FAMILY_OWNER.0, FAMILY_OWNER.1).await?;
+    let mut classes = Vec::new();
+    for r in ctx.query(CLASSES_SQL).await? {
         let oid = r.oid(0)?;
         let nsp = r.oid(2)?;
         classes.push(ClassRow {
@@ -117,15 +135,7 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<(Vec<ClassRow>, Vec<FamilyRow
         });
     }
     let mut families = Vec::new();
-    for r in ctx
-        .db
-        .query(
-            "SELECT f.oid, f.opfname, f.opfnamespace, f.opfowner, a.amname \
-             FROM pg_catalog.pg_opfamily f JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod \
-             WHERE f.oid >= 16384 ORDER BY f.oid",
-        )
-        .await?
-    {
+    for r in ctx.query(FAMILIES_SQL).await? {
         let oid = r.oid(0)?;
         let nsp = r.oid(2)?;
         families.push(FamilyRow {
@@ -150,20 +160,26 @@ fn sorted(members: Vec<Member>) -> Vec<Member> {
     ops.into_iter().chain(procs).collect()
 }
 
-/// pg_depend rows of operator-family members, re-attributed to the family (pg_dump's
-/// `getDependencies`): internal ones (pointing at the owning class) and a loose member's
-/// own link to its family are left out.
-async fn member_dependencies(ctx: &Ctx<'_>) -> Result<Vec<DependRow>> {
-    let mut rows = Vec::new();
-    for (catalog, family_col) in [("pg_amop", "amopfamily"), ("pg_amproc", "amprocfamily")] {
-        let sql = format!(
+/// The queries of [`member_dependencies`].
+fn member_dependencies_sql() -> [String; 2] {
+    [("pg_amop", "amopfamily"), ("pg_amproc", "amprocfamily")].map(|(catalog, family_col)| {
+        format!(
             "SELECT m.{family_col}, d.refclassid, d.refobjid, d.deptype \
              FROM pg_catalog.pg_depend d JOIN pg_catalog.{catalog} m \
                ON d.classid = 'pg_catalog.{catalog}'::pg_catalog.regclass AND d.objid = m.oid \
              WHERE d.deptype NOT IN ('p', 'e', 'i') AND m.{family_col} >= 16384 \
              AND NOT (d.refclassid = 'pg_catalog.pg_opfamily'::pg_catalog.regclass AND m.{family_col} = d.refobjid)"
-        );
-        for r in ctx.db.query(&sql).await? {
+        )
+    })
+}
+
+/// pg_depend rows of operator-family members, re-attributed to the family (pg_dump's
+/// `getDependencies`): internal ones (pointing at the owning class) and a loose member's
+/// own link to its family are left out.
+async fn member_dependencies(ctx: &Ctx<'_>) -> Result<Vec<DependRow>> {
+    let mut rows = Vec::new();
+    for sql in member_dependencies_sql() {
+        for r in ctx.query(&sql).await? {
             rows.push(DependRow {
                 from: CatalogId::new(catalog_oid::PG_OPFAMILY, r.oid(0)?),
                 to: CatalogId::new(r.oid(1)?, r.oid(2)?),

@@ -63,17 +63,35 @@ fn schema_name(ctx: &Ctx<'_>, nsp: u32) -> String {
     ctx.namespace(nsp).map(|n| n.name.clone()).unwrap_or_default()
 }
 
+/// Text search parsers (also run ahead by a catalog helper).
+pub(crate) const PARSERS_SQL: &str = "SELECT p.oid, p.prsname, p.prsnamespace, p.prsstart::text, p.prstoken::text, p.prsend::text, \
+             CASE WHEN p.prsheadline <> 0 THEN p.prsheadline::text END, p.prslextype::text \
+             FROM pg_catalog.pg_ts_parser p WHERE p.oid >= 16384 ORDER BY p.oid";
+
+/// Text search templates (also run ahead by a catalog helper).
+pub(crate) const TEMPLATES_SQL: &str = "SELECT t.oid, t.tmplname, t.tmplnamespace, CASE WHEN t.tmplinit <> 0 THEN t.tmplinit::text END, \
+             t.tmpllexize::text FROM pg_catalog.pg_ts_template t WHERE t.oid >= 16384 ORDER BY t.oid";
+
+/// Text search dictionaries (also run ahead by a catalog helper).
+pub(crate) const DICTIONARIES_SQL: &str = "SELECT d.oid, d.dictname, d.dictnamespace, d.dictowner, tn.nspname, t.tmplname, d.dictinitoption \
+             FROM pg_catalog.pg_ts_dict d JOIN pg_catalog.pg_ts_template t ON t.oid = d.dicttemplate \
+             JOIN pg_catalog.pg_namespace tn ON tn.oid = t.tmplnamespace WHERE d.oid >= 16384 ORDER BY d.oid";
+
+/// Text search configuration mappings (also run ahead by a catalog helper).
+pub(crate) const MAPPINGS_SQL: &str = "SELECT m.mapcfg, (SELECT t.alias FROM pg_catalog.ts_token_type(c.cfgparser) AS t \
+                               WHERE t.tokid = m.maptokentype), \
+             m.mapdict::pg_catalog.regdictionary::text \
+             FROM pg_catalog.pg_ts_config_map m JOIN pg_catalog.pg_ts_config c ON c.oid = m.mapcfg \
+             WHERE c.oid >= 16384 ORDER BY m.mapcfg, m.maptokentype, m.mapseqno";
+
+/// Text search configurations (also run ahead by a catalog helper).
+pub(crate) const CONFIGS_SQL: &str = "SELECT c.oid, c.cfgname, c.cfgnamespace, c.cfgowner, pn.nspname, p.prsname \
+             FROM pg_catalog.pg_ts_config c JOIN pg_catalog.pg_ts_parser p ON p.oid = c.cfgparser \
+             JOIN pg_catalog.pg_namespace pn ON pn.oid = p.prsnamespace WHERE c.oid >= 16384 ORDER BY c.oid";
+
 pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<(TsKind, TsRow)>> {
     let mut out = Vec::new();
-    for r in ctx
-        .db
-        .query(
-            "SELECT p.oid, p.prsname, p.prsnamespace, p.prsstart::text, p.prstoken::text, p.prsend::text, \
-             CASE WHEN p.prsheadline <> 0 THEN p.prsheadline::text END, p.prslextype::text \
-             FROM pg_catalog.pg_ts_parser p WHERE p.oid >= 16384 ORDER BY p.oid",
-        )
-        .await?
-    {
+    for r in ctx.query(PARSERS_SQL).await? {
         let (nsp, name) = (r.oid(2)?, r.text(1)?);
         let p = Parser {
             qualified: quote::qualified(&schema_name(ctx, nsp), &name),
@@ -96,14 +114,7 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<(TsKind, TsRow)>> {
             },
         ));
     }
-    for r in ctx
-        .db
-        .query(
-            "SELECT t.oid, t.tmplname, t.tmplnamespace, CASE WHEN t.tmplinit <> 0 THEN t.tmplinit::text END, \
-             t.tmpllexize::text FROM pg_catalog.pg_ts_template t WHERE t.oid >= 16384 ORDER BY t.oid",
-        )
-        .await?
-    {
+    for r in ctx.query(TEMPLATES_SQL).await? {
         let (nsp, name) = (r.oid(2)?, r.text(1)?);
         let q = quote::qualified(&schema_name(ctx, nsp), &name);
         let (create, drop) = text_search::template_sql(&q, r.opt_text(3)?.as_deref(), &r.text(4)?);
@@ -119,15 +130,7 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<(TsKind, TsRow)>> {
             },
         ));
     }
-    for r in ctx
-        .db
-        .query(
-            "SELECT d.oid, d.dictname, d.dictnamespace, d.dictowner, tn.nspname, t.tmplname, d.dictinitoption \
-             FROM pg_catalog.pg_ts_dict d JOIN pg_catalog.pg_ts_template t ON t.oid = d.dicttemplate \
-             JOIN pg_catalog.pg_namespace tn ON tn.oid = t.tmplnamespace WHERE d.oid >= 16384 ORDER BY d.oid",
-        )
-        .await?
-    {
+    for r in ctx.query(DICTIONARIES_SQL).await? {
         let (nsp, name) = (r.oid(2)?, r.text(1)?);
         let q = quote::qualified(&schema_name(ctx, nsp), &name);
         let template = quote::qualified(&r.text(4)?, &r.text(5)?);
@@ -145,17 +148,7 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<(TsKind, TsRow)>> {
         ));
     }
     let mut mappings: HashMap<u32, Vec<Mapping>> = HashMap::new();
-    for r in ctx
-        .db
-        .query(
-            "SELECT m.mapcfg, (SELECT t.alias FROM pg_catalog.ts_token_type(c.cfgparser) AS t \
-                               WHERE t.tokid = m.maptokentype), \
-             m.mapdict::pg_catalog.regdictionary::text \
-             FROM pg_catalog.pg_ts_config_map m JOIN pg_catalog.pg_ts_config c ON c.oid = m.mapcfg \
-             WHERE c.oid >= 16384 ORDER BY m.mapcfg, m.maptokentype, m.mapseqno",
-        )
-        .await?
-    {
+    for r in ctx.query(MAPPINGS_SQL).await? {
         let list = mappings.entry(r.oid(0)?).or_default();
         let token = r.opt_text(1)?.unwrap_or_default();
         let dict = r.text(2)?;
@@ -167,15 +160,7 @@ pub(crate) async fn fetch(ctx: &Ctx<'_>) -> Result<Vec<(TsKind, TsRow)>> {
             }),
         }
     }
-    for r in ctx
-        .db
-        .query(
-            "SELECT c.oid, c.cfgname, c.cfgnamespace, c.cfgowner, pn.nspname, p.prsname \
-             FROM pg_catalog.pg_ts_config c JOIN pg_catalog.pg_ts_parser p ON p.oid = c.cfgparser \
-             JOIN pg_catalog.pg_namespace pn ON pn.oid = p.prsnamespace WHERE c.oid >= 16384 ORDER BY c.oid",
-        )
-        .await?
-    {
+    for r in ctx.query(CONFIGS_SQL).await? {
         let (oid, nsp, name) = (r.oid(0)?, r.oid(2)?, r.text(1)?);
         let q = quote::qualified(&schema_name(ctx, nsp), &name);
         let parser = quote::qualified(&r.text(4)?, &r.text(5)?);
