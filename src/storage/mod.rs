@@ -754,14 +754,28 @@ impl Upload {
 
     /// Removes the temporary of a renamed upload that will not be published.
     async fn discard_staged(&mut self) {
-        if let Some((op, tmp)) = self.staged.take()
-            && let Err(e) = op.delete(&tmp).await
-        {
-            tracing::warn!(
-                "destination \"{}\": removing the abandoned upload \"{tmp}\": {e}",
-                self.shown
-            );
+        if let Some((op, tmp)) = self.staged.take() {
+            if let Err(e) = op.delete(&tmp).await {
+                tracing::warn!(
+                    "destination \"{}\": removing the abandoned upload \"{tmp}\": {e}",
+                    self.shown
+                );
+            }
+            if matches!(self.sink, Sink::Put(_)) {
+                tokio::spawn(delete_again_later(op, tmp));
+            }
         }
+    }
+}
+
+/// Removes the temporary `tmp` of a broken-off WebDAV PUT again, twice, a moment apart: the
+/// server may still be handling the PUT when the first DELETE arrives and create the file after
+/// it (wsgidav under load did, leaving the temporary for good). Whatever survives this (the
+/// process exits first) is the janitor's: it is in the unlisted uploads directory.
+async fn delete_again_later(op: Operator, tmp: String) {
+    for wait in [Duration::from_millis(300), Duration::from_secs(2)] {
+        tokio::time::sleep(wait).await;
+        let _ = op.delete(&tmp).await;
     }
 }
 
@@ -773,11 +787,17 @@ impl Drop for Upload {
         if let Some((op, tmp)) = self.staged.take()
             && let Ok(h) = tokio::runtime::Handle::try_current()
         {
-            if let Sink::Put(p) = &mut self.sink {
+            let again = if let Sink::Put(p) = &mut self.sink {
                 p.cancel();
-            }
+                true
+            } else {
+                false
+            };
             h.spawn(async move {
                 let _ = op.delete(&tmp).await;
+                if again {
+                    delete_again_later(op, tmp).await;
+                }
             });
         }
     }
