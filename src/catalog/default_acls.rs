@@ -18,21 +18,19 @@ fn class(objtype: u8) -> Option<(AclKind, &'static str)> {
     })
 }
 
+/// The default privileges query (also run ahead by a catalog helper).
+pub(crate) const LIST_SQL: &str = "SELECT d.oid, d.defaclrole, d.defaclnamespace, d.defaclobjtype, d.defaclacl::text, \
+             CASE WHEN d.defaclnamespace = 0 THEN pg_catalog.acldefault(CASE WHEN d.defaclobjtype = 'S' \
+               THEN 's'::\"char\" ELSE d.defaclobjtype END, d.defaclrole)::text ELSE '{}' END \
+             FROM pg_catalog.pg_default_acl d ORDER BY d.oid";
+
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     if ctx.selection.no_privileges {
         return Ok(());
     }
     // Global entries start from the built-in defaults (acldefault, with sequences' letter
     // 's'); per-schema entries can only add to them, so their baseline is empty.
-    let rows = ctx
-        .db
-        .query(
-            "SELECT d.oid, d.defaclrole, d.defaclnamespace, d.defaclobjtype, d.defaclacl::text, \
-             CASE WHEN d.defaclnamespace = 0 THEN pg_catalog.acldefault(CASE WHEN d.defaclobjtype = 'S' \
-               THEN 's'::\"char\" ELSE d.defaclobjtype END, d.defaclrole)::text ELSE '{}' END \
-             FROM pg_catalog.pg_default_acl d ORDER BY d.oid",
-        )
-        .await?;
+    let rows = ctx.query(LIST_SQL).await?;
     for r in rows {
         let oid = r.oid(0)?;
         let nsp = r.oid(2)?;

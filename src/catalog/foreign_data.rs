@@ -50,17 +50,42 @@ pub struct MappingRow {
     pub options: Vec<String>,
 }
 
-pub async fn fetch_fdws(ctx: &Ctx<'_>) -> Result<Vec<FdwRow>> {
-    let sql = format!(
+/// The foreign-data wrappers query (also run ahead by a catalog helper).
+pub(crate) fn fdws_sql() -> String {
+    format!(
         "SELECT w.oid, w.fdwname, w.fdwowner, \
          CASE WHEN w.fdwhandler <> 0 THEN w.fdwhandler::pg_catalog.regproc::text END, \
          CASE WHEN w.fdwvalidator <> 0 THEN w.fdwvalidator::pg_catalog.regproc::text END, {}, \
          w.fdwacl::text, pg_catalog.acldefault('F', w.fdwowner)::text \
          FROM pg_catalog.pg_foreign_data_wrapper w ORDER BY w.oid",
         options_list_sql("w.fdwoptions")
-    );
+    )
+}
+
+/// The foreign servers query (also run ahead by a catalog helper).
+pub(crate) fn servers_sql() -> String {
+    format!(
+        "SELECT s.oid, s.srvname, s.srvowner, w.fdwname, s.srvtype, s.srvversion, {}, s.srvacl::text, \
+         pg_catalog.acldefault('S', s.srvowner)::text \
+         FROM pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw \
+         ORDER BY s.oid",
+        options_list_sql("s.srvoptions")
+    )
+}
+
+/// The user mappings query (also run ahead by a catalog helper): the public view, so a
+/// non-superuser can dump too; it hides the options of servers the user has no rights on, and
+/// those mappings are dumped without OPTIONS (pg_dump does so).
+pub(crate) fn mappings_sql() -> String {
+    format!(
+        "SELECT m.srvid, m.usename, {} FROM pg_catalog.pg_user_mappings m ORDER BY m.srvid, m.usename",
+        options_list_sql("m.umoptions")
+    )
+}
+
+pub async fn fetch_fdws(ctx: &Ctx<'_>) -> Result<Vec<FdwRow>> {
     let mut out = Vec::new();
-    for r in ctx.db.query(&sql).await? {
+    for r in ctx.query(&fdws_sql()).await? {
         out.push(FdwRow {
             oid: r.oid(0)?,
             name: r.text(1)?,
@@ -76,15 +101,8 @@ pub async fn fetch_fdws(ctx: &Ctx<'_>) -> Result<Vec<FdwRow>> {
 }
 
 pub async fn fetch_servers(ctx: &Ctx<'_>) -> Result<Vec<ServerRow>> {
-    let sql = format!(
-        "SELECT s.oid, s.srvname, s.srvowner, w.fdwname, s.srvtype, s.srvversion, {}, s.srvacl::text, \
-         pg_catalog.acldefault('S', s.srvowner)::text \
-         FROM pg_catalog.pg_foreign_server s JOIN pg_catalog.pg_foreign_data_wrapper w ON w.oid = s.srvfdw \
-         ORDER BY s.oid",
-        options_list_sql("s.srvoptions")
-    );
     let mut out = Vec::new();
-    for r in ctx.db.query(&sql).await? {
+    for r in ctx.query(&servers_sql()).await? {
         out.push(ServerRow {
             oid: r.oid(0)?,
             name: r.text(1)?,
@@ -98,13 +116,7 @@ pub async fn fetch_servers(ctx: &Ctx<'_>) -> Result<Vec<ServerRow>> {
             mappings: Vec::new(),
         });
     }
-    // The public view, so a non-superuser can dump too; it hides the options of servers the
-    // user has no rights on, and those mappings are dumped without OPTIONS (pg_dump does so).
-    let sql = format!(
-        "SELECT m.srvid, m.usename, {} FROM pg_catalog.pg_user_mappings m ORDER BY m.srvid, m.usename",
-        options_list_sql("m.umoptions")
-    );
-    for r in ctx.db.query(&sql).await? {
+    for r in ctx.query(&mappings_sql()).await? {
         let srvid = r.oid(0)?;
         if let Some(s) = out.iter_mut().find(|s| s.oid == srvid) {
             s.mappings.push(MappingRow {

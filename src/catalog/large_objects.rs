@@ -34,24 +34,26 @@ pub struct LargeObject {
     pub labels: Vec<Label>,
 }
 
-pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
-    if !ctx.large_objects_wanted() {
-        return Ok(());
-    }
+/// The large objects query (also run ahead by a catalog helper).
+pub(crate) fn list_sql(ctx: &Ctx<'_>) -> String {
     // pg_dump 17 reads them ordered so that objects to group are adjacent.
     let order = if ctx.large_object_groups {
         "m.lomowner, m.lomacl::pg_catalog.text, m.oid"
     } else {
         "m.oid"
     };
-    let rows = ctx
-        .db
-        .query(&format!(
-            "SELECT m.oid, m.lomowner, m.lomacl::pg_catalog.text, \
-             pg_catalog.acldefault('L', m.lomowner)::pg_catalog.text \
-             FROM pg_catalog.pg_largeobject_metadata m ORDER BY {order}"
-        ))
-        .await?;
+    format!(
+        "SELECT m.oid, m.lomowner, m.lomacl::pg_catalog.text, \
+         pg_catalog.acldefault('L', m.lomowner)::pg_catalog.text \
+         FROM pg_catalog.pg_largeobject_metadata m ORDER BY {order}"
+    )
+}
+
+pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
+    if !ctx.large_objects_wanted() {
+        return Ok(());
+    }
+    let rows = ctx.query(&list_sql(ctx)).await?;
     let mut los = Vec::with_capacity(rows.len());
     for r in rows {
         let oid = r.oid(0)?;

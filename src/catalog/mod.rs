@@ -400,14 +400,36 @@ fn queries_ahead(ctx: &Ctx<'_>) -> Vec<(String, u32)> {
         (sequences::list_sql(ctx), 10),
         (views::columns_sql(ctx), 7),
         (views::LIST_SQL.to_string(), 36),
+    ]);
+    // Readers that run only in some dumps are asked for under the very conditions they check.
+    if ctx.include_everything() {
+        q.extend(
+            [
+                foreign_data::fdws_sql(),
+                foreign_data::servers_sql(),
+                foreign_data::mappings_sql(),
+            ]
+            .map(|sql| (sql, 1)),
+        );
+    }
+    q.extend([
         (constraints::LIST_SQL.to_string(), 140),
         (indexes::LIST_SQL.to_string(), 66),
         (statistics::list_sql(ctx), 1),
         (triggers::LIST_SQL.to_string(), 2),
         (rules::LIST_SQL.to_string(), 16),
-        (event_triggers::LIST_SQL.to_string(), 1),
-        (unselected::LIST_SQL.to_string(), 11),
     ]);
+    if !ctx.selection.no_policies {
+        q.extend([policies::RLS_TABLES_SQL, policies::POLICIES_SQL].map(|sql| (sql.to_string(), 1)));
+    }
+    if !ctx.selection.no_privileges {
+        q.push((default_acls::LIST_SQL.to_string(), 1));
+    }
+    q.push((event_triggers::LIST_SQL.to_string(), 1));
+    if ctx.large_objects_wanted() {
+        q.push((large_objects::list_sql(ctx), 1));
+    }
+    q.push((unselected::LIST_SQL.to_string(), 11));
     q
 }
 

@@ -8,17 +8,25 @@ use crate::ddl::quote::ident;
 use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
 
+/// Tables with row security enabled (also run ahead by a catalog helper).
+pub(crate) const RLS_TABLES_SQL: &str =
+    "SELECT oid FROM pg_catalog.pg_class WHERE relrowsecurity AND relkind IN ('r', 'p') ORDER BY oid";
+
+/// The policies query (also run ahead by a catalog helper).
+pub(crate) const POLICIES_SQL: &str = "SELECT p.oid, p.polname, p.polrelid, p.polpermissive, p.polcmd, \
+             CASE WHEN p.polroles = '{0}' THEN NULL ELSE pg_catalog.array_to_string(ARRAY(\
+               SELECT pg_catalog.quote_ident(rolname) FROM pg_catalog.pg_roles WHERE oid = ANY(p.polroles)\
+               ), ', ') END, \
+             pg_catalog.pg_get_expr(p.polqual, p.polrelid), pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) \
+             FROM pg_catalog.pg_policy p ORDER BY p.oid";
+
 pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     // --no-policies: neither the policies nor the ENABLE ROW LEVEL SECURITY entries.
     if ctx.selection.no_policies {
         return Ok(());
     }
     let rels = ctx.relations.clone();
-    for r in ctx
-        .db
-        .query("SELECT oid FROM pg_catalog.pg_class WHERE relrowsecurity AND relkind IN ('r', 'p') ORDER BY oid")
-        .await?
-    {
+    for r in ctx.query(RLS_TABLES_SQL).await? {
         let oid = r.oid(0)?;
         let Some(t) = rels.get(&oid) else { continue };
         let mut e = Entry::new("ROW SECURITY", Priority::Policy, Section::PostData, t.name.clone())
@@ -30,17 +38,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         e.sort_extra = vec![t.name.clone()];
         ctx.push(e);
     }
-    let rows = ctx
-        .db
-        .query(
-            "SELECT p.oid, p.polname, p.polrelid, p.polpermissive, p.polcmd, \
-             CASE WHEN p.polroles = '{0}' THEN NULL ELSE pg_catalog.array_to_string(ARRAY(\
-               SELECT pg_catalog.quote_ident(rolname) FROM pg_catalog.pg_roles WHERE oid = ANY(p.polroles)\
-               ), ', ') END, \
-             pg_catalog.pg_get_expr(p.polqual, p.polrelid), pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) \
-             FROM pg_catalog.pg_policy p ORDER BY p.oid",
-        )
-        .await?;
+    let rows = ctx.query(POLICIES_SQL).await?;
     for r in rows {
         let oid = r.oid(0)?;
         let Some(t) = rels.get(&r.oid(2)?) else { continue };
