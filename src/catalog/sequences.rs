@@ -156,9 +156,9 @@ const PIPELINED: usize = 64;
 
 /// Before 18, the state of every sequence whose data is dumped (those `read` keeps), each read
 /// with a query of its own as pg_dump does, but sent without waiting for the one before
-/// (tokio-postgres pipelines them on the connection): a few round trips for thousands of
-/// sequences instead of two each. The first failure in order is the one returned, as a
-/// query-by-query read would have met it.
+/// (tokio-postgres pipelines them on the connection, [`PIPELINED`] at a time): a round trip
+/// for many sequences instead of one each. The first failure in order is the one returned, as
+/// a query-by-query read would have met it.
 async fn read_states(ctx: &Ctx<'_>, rels: &HashMap<u32, Rel>, rows: &[Row]) -> Result<HashMap<u32, (i64, bool)>> {
     let mut wanted: Vec<(u32, &Rel)> = Vec::new();
     for r in rows {
