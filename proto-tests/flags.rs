@@ -557,6 +557,58 @@ fn catalog_helpers_read_in_the_snapshot_what_the_leader_alone_reads() {
     );
 }
 
+/// A role allowed one connection dumps its own schema with `-j 3`: no helper can connect
+/// (the server refuses them), the leader reads every query itself, and the schema is the one
+/// `-j 1` gives.
+#[test]
+fn catalog_helpers_that_cannot_connect_leave_the_leader_to_read() {
+    let c = Cluster::shared(18);
+    let role = format!("one_conn_{}", std::process::id());
+    c.psql("postgres", &format!("CREATE ROLE {role} LOGIN CONNECTION LIMIT 1"));
+    let db = c.create_database("helpless", "");
+    c.psql("postgres", &format!("ALTER DATABASE {db} OWNER TO {role}"));
+    c.psql(
+        &db,
+        &format!(
+            "SET ROLE {role}; CREATE SCHEMA app; \
+             CREATE TABLE app.t (id int PRIMARY KEY, v text CHECK (v <> '')); \
+             CREATE INDEX ON app.t (v); CREATE VIEW app.v AS SELECT id FROM app.t; \
+             CREATE FUNCTION app.f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1'; \
+             CREATE SEQUENCE app.s;"
+        ),
+    );
+    let script = |jobs: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("a.dump");
+        let out = pgsnap(&c)
+            .env("PGUSER", &role)
+            .args(["dump", "-Fc", "-s", "-j", jobs, "-f"])
+            .arg(&archive)
+            .arg(&db)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pgsnap dump -j {jobs} as {role}: {}", text(&out));
+        let sql = dir.path().join("a.sql");
+        let out = c.tool("pg_restore").arg("-f").arg(&sql).arg(&archive).output().unwrap();
+        assert!(out.status.success(), "pg_restore: {}", text(&out));
+        script_text(&sql)
+    };
+    let alone = script("1");
+    let refused = script("3");
+    assert!(alone.contains("CREATE TABLE app.t"), "{alone}");
+    assert!(
+        alone == refused,
+        "the schema read without helpers differs:\n{}",
+        support::fingerprint::line_diff(&alone, &refused)
+    );
+    // The server did refuse them.
+    let log = std::fs::read_to_string(c.dir.join("server.log")).unwrap_or_default();
+    assert!(
+        log.contains(&format!("too many connections for role \"{role}\"")),
+        "no helper was refused"
+    );
+}
+
 #[test]
 fn quoting_and_transaction_switches_match_stock() {
     let c = Cluster::shared(18);
