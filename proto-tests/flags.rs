@@ -484,6 +484,26 @@ fn restore_time_switches_match_stock() {
     );
 }
 
+/// The schema of `db` as `pgsnap dump -Fc -s` (`cmd`, with `args`) writes it and stock
+/// pg_restore prints it, without what differs between any two dumps.
+fn schema_script(c: &Cluster, mut cmd: Command, db: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a.dump");
+    let out = cmd
+        .args(["dump", "-Fc", "-s"])
+        .args(args)
+        .arg("-f")
+        .arg(&archive)
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pgsnap dump {args:?}: {}", text(&out));
+    let sql = dir.path().join("a.sql");
+    let out = c.tool("pg_restore").arg("-f").arg(&sql).arg(&archive).output().unwrap();
+    assert!(out.status.success(), "pg_restore: {}", text(&out));
+    script_text(&sql)
+}
+
 /// With helpers (`-j 3`), the leader's largest catalog queries run on other sessions of the
 /// dump's snapshot; the schema is exactly what the leader alone reads (`-j 1` and no data: no
 /// helper), and nothing committed after the snapshot shows. The server log shows the
@@ -506,21 +526,7 @@ fn catalog_helpers_read_in_the_snapshot_what_the_leader_alone_reads() {
          CREATE TRIGGER late_trigger BEFORE INSERT ON shop.orders FOR EACH ROW EXECUTE FUNCTION shop.late_fn();",
     );
     let log = c.dir.join("server.log");
-    let script = |jobs: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        let archive = dir.path().join("a.dump");
-        let out = pgsnap(&c)
-            .args(["dump", "-Fc", "-s", "--snapshot", &snapshot.id, "-j", jobs, "-f"])
-            .arg(&archive)
-            .arg(&db)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "pgsnap dump -j {jobs}: {}", text(&out));
-        let sql = dir.path().join("a.sql");
-        let out = c.tool("pg_restore").arg("-f").arg(&sql).arg(&archive).output().unwrap();
-        assert!(out.status.success(), "pg_restore: {}", text(&out));
-        script_text(&sql)
-    };
+    let script = |jobs: &str| schema_script(&c, pgsnap(&c), &db, &["--snapshot", &snapshot.id, "-j", jobs]);
     let alone = script("1");
     let logged_before = std::fs::metadata(&log).unwrap().len() as usize;
     let helped = script("3");
@@ -578,20 +584,9 @@ fn catalog_helpers_that_cannot_connect_leave_the_leader_to_read() {
         ),
     );
     let script = |jobs: &str| {
-        let dir = tempfile::tempdir().unwrap();
-        let archive = dir.path().join("a.dump");
-        let out = pgsnap(&c)
-            .env("PGUSER", &role)
-            .args(["dump", "-Fc", "-s", "-j", jobs, "-f"])
-            .arg(&archive)
-            .arg(&db)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "pgsnap dump -j {jobs} as {role}: {}", text(&out));
-        let sql = dir.path().join("a.sql");
-        let out = c.tool("pg_restore").arg("-f").arg(&sql).arg(&archive).output().unwrap();
-        assert!(out.status.success(), "pg_restore: {}", text(&out));
-        script_text(&sql)
+        let mut as_role = pgsnap(&c);
+        as_role.env("PGUSER", &role);
+        schema_script(&c, as_role, &db, &["-j", jobs])
     };
     let alone = script("1");
     let refused = script("3");
