@@ -345,15 +345,12 @@ pub async fn read_all(ctx: &mut Ctx<'_>, helpers: Vec<Session>) -> Result<()> {
     ctx.prefetch = Prefetch::start(helpers, queries_ahead(ctx));
     let read = read_each(ctx).await;
     let unused = std::mem::take(&mut ctx.prefetch).finish().await;
-    if read.is_ok() && !unused.is_empty() {
-        // A reader built other SQL than `queries_ahead` did: correct, but the helper's time
-        // was wasted; tests (debug builds) catch it.
-        tracing::debug!("catalog queries run ahead but never read: {unused:?}");
-        debug_assert!(
-            unused.is_empty(),
-            "catalog queries run ahead but never read: {unused:?}"
-        );
-    }
+    // A query left means a reader built other SQL than `queries_ahead` did: correct, but the
+    // helper's time was wasted; tests (debug builds) catch it.
+    debug_assert!(
+        read.is_err() || unused.is_empty(),
+        "catalog queries run ahead but never read: {unused:?}"
+    );
     read
 }
 
