@@ -61,8 +61,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         let column = r.opt_text(13)?;
         let identity = deptype.as_deref() == Some("i");
         let owner_table = owning.and_then(|o| rels.get(&o));
-        // An identity sequence goes with its table; if the table is not dumped neither is it.
-        if identity && owner_table.is_none() {
+        if goes_with_undumped_table(&r, &rels)? {
             continue;
         }
         let persistence = r.char(1)?;
@@ -151,6 +150,14 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// An identity sequence goes with its table; if the table is not dumped neither is it (`r`: a
+/// row of [`list_sql`]).
+fn goes_with_undumped_table(r: &Row, rels: &HashMap<u32, Rel>) -> Result<bool> {
+    let identity = r.opt_text(12)?.as_deref() == Some("i");
+    let owner_dumped = r.opt_int(11)?.is_some_and(|o| rels.contains_key(&(o as u32)));
+    Ok(identity && !owner_dumped)
+}
+
 /// Queries in flight at once on the leader's connection while reading sequences.
 const PIPELINED: usize = 64;
 
@@ -164,9 +171,7 @@ async fn read_states(ctx: &Ctx<'_>, rels: &HashMap<u32, Rel>, rows: &[Row]) -> R
     for r in rows {
         let oid = r.oid(0)?;
         let Some(rel) = rels.get(&oid) else { continue };
-        let identity = r.opt_text(12)?.as_deref() == Some("i");
-        let owner_dumped = r.opt_int(11)?.is_some_and(|o| rels.contains_key(&(o as u32)));
-        if (identity && !owner_dumped) || !ctx.sequence_data_dumped(oid) {
+        if goes_with_undumped_table(r, rels)? || !ctx.sequence_data_dumped(oid) {
             continue;
         }
         wanted.push((oid, rel));
