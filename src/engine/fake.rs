@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::Stream;
 
 use super::source::{CopyRequest, CopySource, TableReader};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::TableData;
-use crate::pg::{CancelHandle, Session};
+use crate::pg::{CancelHandle, CopyChunk, Session};
 
 /// One synthetic table.
 #[derive(Debug, Clone)]
@@ -135,12 +134,12 @@ fn text_pool(len: usize) -> Vec<u8> {
 }
 
 /// One COPY row: `oid\tpage\tn\tpayload\n` (the payload never holds a newline).
-fn row(pool: &[u8], oid: u32, t: &FakeTable, page: u64, n: u64) -> Bytes {
+fn row(pool: &[u8], oid: u32, t: &FakeTable, page: u64, n: u64) -> Vec<u8> {
     let mut r = format!("{oid}\t{page}\t{n}\t").into_bytes();
     let start = ((page * t.rows_per_page + n) as usize * 131) % (pool.len() - t.payload.min(pool.len()) + 1);
     r.extend_from_slice(&pool[start..start + t.payload.min(pool.len())]);
     r.push(b'\n');
-    Bytes::from(r)
+    r
 }
 
 impl CopySource for FakeSource {
@@ -173,7 +172,7 @@ pub struct FakeReader {
 }
 
 /// A fake COPY: the rows of a page range.
-pub type FakeCopy = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+pub type FakeCopy = std::pin::Pin<Box<dyn Stream<Item = Result<CopyChunk>> + Send>>;
 
 struct CopyState {
     pool: Arc<Vec<u8>>,
@@ -253,7 +252,7 @@ impl TableReader for FakeReader {
                 st.n = 0;
                 st.page += 1;
             }
-            Some((Ok(r), st))
+            Some((Ok(CopyChunk { data: r, rows: 1 }), st))
         })))
     }
 

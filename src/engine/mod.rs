@@ -623,6 +623,7 @@ async fn copy_one<S: CopySource>(
                 table: &job.table,
                 range: None,
                 sql: &sql,
+                chunk_bytes: opts.block_size,
             };
             copy_text(reader, req, sink, opts.copy_trailer, opts, &shared.failed).await?
         }
@@ -634,6 +635,7 @@ async fn copy_one<S: CopySource>(
                 table: &job.table,
                 range: Some(r.pages),
                 sql: &sql,
+                chunk_bytes: opts.block_size,
             };
             copy_text(reader, req, sink, opts.copy_trailer && last, opts, &shared.failed).await?
         }
@@ -673,32 +675,33 @@ async fn copy_text<R: TableReader>(
     opts: &ExportOptions,
     failed: &AtomicBool,
 ) -> Result<(u64, u64, u64)> {
-    // The lock (and a foreign table's setting) and the COPY go out together: the server runs
-    // them in order, and a failed lock aborts the transaction, so the COPY cannot run
-    // without it; one round trip per table fewer, which is what a many-table dump waits on.
-    // `join` polls in argument order, so the lock is sent first.
-    let (began, stream) = futures_util::future::join(reader.begin_table(req.table), reader.copy_out(req)).await;
-    began?;
-    let stream = stream?;
+    let stream = reader.copy_out(req).await?;
     futures_util::pin_mut!(stream);
     let (mut rows, mut bytes) = (0u64, 0u64);
-    let mut block: Vec<u8> = Vec::with_capacity(opts.block_size);
+    let mut block: Vec<u8> = Vec::new();
     while let Some(chunk) = stream.next().await {
         if failed.load(Ordering::Relaxed) {
             return Err(Error::cancelled("stopped because another part of the dump failed"));
         }
         let chunk = chunk?;
-        rows += 1;
-        bytes += chunk.len() as u64;
-        // A block is handed on before a row would overflow it: growing it would double its
+        rows += chunk.rows;
+        bytes += chunk.data.len() as u64;
+        // A block is handed on before a chunk would overflow it: growing it would double its
         // allocation and copy it (a row longer than a block gets one of its own).
-        if block.len() + chunk.len() > opts.block_size && !block.is_empty() {
-            let full = std::mem::replace(&mut block, Vec::with_capacity(opts.block_size));
+        if block.len() + chunk.data.len() > opts.block_size && !block.is_empty() {
             // May wait for back-pressure: only this worker's thread waits (its connection
             // stops reading, and the server's socket fills), see `on_own_thread`.
-            sink.push(full)?;
+            sink.push(std::mem::take(&mut block))?;
         }
-        block.extend_from_slice(&chunk);
+        if block.is_empty() && chunk.data.capacity() >= opts.block_size {
+            // A server's chunk is a block already: no copy.
+            block = chunk.data;
+        } else {
+            if block.is_empty() {
+                block.reserve(opts.block_size);
+            }
+            block.extend_from_slice(&chunk.data);
+        }
     }
     if trailer {
         block.extend_from_slice(COPY_TRAILER);

@@ -7,12 +7,11 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use bytes::Bytes;
 use futures_util::Stream;
 
 use crate::error::Result;
 use crate::model::TableData;
-use crate::pg::{CancelHandle, Session, SessionOptions, Target};
+use crate::pg::{CancelHandle, CopyChunk, Session, SessionOptions, Target};
 use crate::progress::PageRange;
 
 /// One COPY a worker runs: the table, the page range (`None`: the whole table), and the SQL a
@@ -22,6 +21,8 @@ pub struct CopyRequest<'a> {
     pub table: &'a TableData,
     pub range: Option<PageRange>,
     pub sql: &'a str,
+    /// The size of the engine's blocks: chunks are at most this long, but for a longer row.
+    pub chunk_bytes: usize,
 }
 
 /// Opens one reader per worker.
@@ -33,8 +34,8 @@ pub trait CopySource: Send + Sync + 'static {
 
 /// One worker's connection to the data.
 pub trait TableReader: Send + Sync + 'static {
-    /// COPY text, one message (a row, from a server) per item.
-    type Copy: Stream<Item = Result<Bytes>> + Send + 'static;
+    /// COPY text in chunks of whole rows.
+    type Copy: Stream<Item = Result<CopyChunk>> + Send + 'static;
 
     /// Whether a table may be read as `ctid` page ranges (TID range scans: PostgreSQL 14+).
     fn ranges_supported(&self) -> bool;
@@ -49,7 +50,7 @@ pub trait TableReader: Send + Sync + 'static {
     /// After reading `table`.
     fn end_table(&self, table: &TableData) -> impl Future<Output = Result<()>> + Send;
 
-    /// Starts a COPY.
+    /// Begins the table as [`TableReader::begin_table`] does and starts its COPY.
     fn copy_out(&self, req: CopyRequest<'_>) -> impl Future<Output = Result<Self::Copy>> + Send;
 
     /// The server session, for what only a server can do (`--inserts` reads rows through a
@@ -87,7 +88,7 @@ impl CopySource for PgSource {
 pub struct PgReader(Session);
 
 /// COPY text from a server.
-type PgCopy = std::pin::Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>;
+type PgCopy = std::pin::Pin<Box<dyn Stream<Item = Result<CopyChunk>> + Send>>;
 
 impl TableReader for PgReader {
     type Copy = PgCopy;
@@ -142,7 +143,15 @@ impl TableReader for PgReader {
     }
 
     async fn copy_out(&self, req: CopyRequest<'_>) -> Result<PgCopy> {
-        Ok(Box::pin(self.0.copy_out(req.sql).await?))
+        if req.table.foreign {
+            self.begin_table(req.table).await?;
+            return self.0.copy_chunks(None, req.sql, req.chunk_bytes).await;
+        }
+        // The lock and the COPY go out in one batch (see `pg::copy`): the server runs them in
+        // order and a failed lock aborts the transaction before the COPY runs.
+        self.0
+            .copy_chunks(Some(&req.table.qualified_name), req.sql, req.chunk_bytes)
+            .await
     }
 
     fn session(&self) -> Option<&Session> {

@@ -1,10 +1,13 @@
 //! The only code that talks to PostgreSQL: connecting, pg_dump's session setup, snapshot
 //! export/import, locks, catalog queries with typed row access, COPY streams, cancellation.
 
+mod copy;
 mod row;
+mod tap;
 mod tls;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +17,8 @@ use tokio_postgres::error::SqlState;
 use crate::conn::{ChannelBinding, ConnSettings, Endpoint, LoadBalanceHosts, SslMode};
 use crate::error::{Error, ErrorKind, Result, Retry};
 use crate::model::ServerVersion;
+pub use copy::CopyChunk;
+use tap::Tap;
 use tls::{Failure, Outcome, PgTls, Want};
 
 pub use row::Row;
@@ -117,14 +122,15 @@ impl Target {
     }
 
     pub async fn connect(&self) -> Result<Session> {
-        Ok(self.connect_pinned().await?.0)
+        Ok(self.connect_via(Via::Library).await?.0)
     }
 
     /// A session set up as the leader's was and reading under its exported snapshot: a
     /// worker (pg_dump's parallel.c workers run `setup_connection` and import the snapshot
     /// the same way).
     pub async fn connect_in_snapshot(&self, opts: &SessionOptions, snapshot: &str) -> Result<Session> {
-        let mut session = self.connect().await?;
+        // A socket of our own, so that the worker can run its COPY directly (see `copy`).
+        let mut session = self.connect_via(Via::OwnSocket).await?.0;
         session.setup(opts).await?;
         session.begin_snapshot_transaction().await?;
         session
@@ -142,6 +148,10 @@ impl Target {
     /// As libpq: each host's addresses are tried in turn; `load_balance_hosts=random`
     /// shuffles the hosts, then the addresses of each host.
     pub async fn connect_pinned(&self) -> Result<(Session, Target)> {
+        self.connect_via(Via::Library).await
+    }
+
+    async fn connect_via(&self, via: Via) -> Result<(Session, Target)> {
         let mut order: Vec<&(String, Endpoint)> = self.candidates.iter().collect();
         let random = order
             .iter()
@@ -167,7 +177,7 @@ impl Target {
                 Some(a) if name_addr => format!("connection to {describe} at address {a} failed"),
                 _ => format!("connection to {describe} failed"),
             };
-            match Session::connect_endpoint(endpoint, addr, describe, &what).await {
+            match Session::connect_endpoint(endpoint, addr, describe, &what, via).await {
                 Ok((session, pinned)) => {
                     for f in &failures {
                         tracing::info!("{f}");
@@ -272,6 +282,114 @@ async fn addresses(endpoint: &Endpoint, random: bool) -> Result<Vec<Option<IpAdd
     Ok(addrs)
 }
 
+/// Spawns a connection's task. It ends when the socket does: a terminated backend (its FATAL
+/// message), a server gone, or our own close. Its reason is kept for `Session::ended`, so an
+/// idle session's death is noticed at once.
+fn watch_connection<S, T>(
+    connection: tokio_postgres::Connection<S, T>,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Receiver<Option<String>>,
+)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (ended_tx, ended) = tokio::sync::watch::channel(None);
+    let conn_task = tokio::spawn(async move {
+        let reason = match connection.await {
+            Ok(()) => "server closed the connection".to_string(),
+            Err(e) => {
+                tracing::debug!("connection ended: {e}");
+                let e = convert(e, "");
+                match e.sqlstate() {
+                    Some(code) => format!("{} (SQLSTATE {code})", e.message()),
+                    None => e.message().to_string(),
+                }
+            }
+        };
+        let _ = ended_tx.send(Some(reason));
+    });
+    (conn_task, ended)
+}
+
+/// `endpoint` pinned to the address and the TLS a connection got.
+fn pinned(endpoint: &Endpoint, addr: Option<IpAddr>, tls: bool) -> Endpoint {
+    let mut config = endpoint.config().clone();
+    if let Some(a) = addr {
+        config.hostaddr(a);
+    }
+    endpoint.pinned(config, if tls { SslMode::Require } else { SslMode::Disable })
+}
+
+/// Who opens a session's socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// tokio-postgres (host lists, `sslmode` negotiation: any endpoint).
+    Library,
+    /// We do, for an endpoint with a one-attempt plan (a pinned target: workers, helpers),
+    /// so that the stream is ours to hold for a COPY; tokio-postgres logs in over it.
+    OwnSocket,
+}
+
+/// Opens the socket of `config`'s first host (its `hostaddr` if set), as tokio-postgres would: the connect timeout, TCP_NODELAY, keepalives and the user
+/// timeout; the name to check a TLS certificate against (empty for a Unix socket).
+async fn open_socket(config: &tokio_postgres::Config) -> std::io::Result<(tap::OwnSocket, String)> {
+    use tokio_postgres::config::Host;
+    let port = config.get_ports().first().copied().unwrap_or(crate::conn::DEFAULT_PORT);
+    let timeout = config.get_connect_timeout().copied();
+    async fn within<T>(
+        timeout: Option<Duration>,
+        f: impl std::future::Future<Output = std::io::Result<T>>,
+    ) -> std::io::Result<T> {
+        match timeout {
+            Some(t) => tokio::time::timeout(t, f)
+                .await
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "timeout expired"))?,
+            None => f.await,
+        }
+    }
+    match config.get_hosts().first() {
+        #[cfg(unix)]
+        Some(Host::Unix(dir)) => {
+            let path = dir.join(format!(".s.PGSQL.{port}"));
+            let socket = within(timeout, tokio::net::UnixStream::connect(path)).await?;
+            Ok((tap::OwnSocket::Unix(socket), String::new()))
+        }
+        Some(Host::Tcp(name)) => {
+            let ip = match config.get_hostaddrs().first().copied() {
+                Some(ip) => ip,
+                None => tokio::net::lookup_host((name.as_str(), port))
+                    .await?
+                    .next()
+                    .ok_or_else(|| {
+                        std::io::Error::other(format!("could not translate host name \"{name}\" to address"))
+                    })?
+                    .ip(),
+            };
+            let socket = within(timeout, tokio::net::TcpStream::connect((ip, port))).await?;
+            socket.set_nodelay(true)?;
+            let sock = socket2::SockRef::from(&socket);
+            #[cfg(target_os = "linux")]
+            if let Some(t) = config.get_tcp_user_timeout() {
+                sock.set_tcp_user_timeout(Some(*t))?;
+            }
+            if config.get_keepalives() {
+                let mut ka = socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
+                if let Some(i) = config.get_keepalives_interval() {
+                    ka = ka.with_interval(i);
+                }
+                if let Some(r) = config.get_keepalives_retries() {
+                    ka = ka.with_retries(r);
+                }
+                sock.set_tcp_keepalive(&ka)?;
+            }
+            Ok((tap::OwnSocket::Tcp(socket), name.clone()))
+        }
+        _ => Err(std::io::Error::other("no host to connect to")),
+    }
+}
+
 /// One session of the connection plan of an endpoint (libpq's `sslmode` sequence).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Attempt {
@@ -313,6 +431,10 @@ pub struct Session {
     /// The connector of this session, reused for cancel requests (same TLS settings).
     tls: PgTls,
     tls_in_use: bool,
+    /// Where cancel requests go for a session on a socket of our own.
+    route: Option<Arc<CancelRoute>>,
+    /// The stream, when this session can run its COPY directly ([`Via::OwnSocket`]).
+    tap: Option<Tap>,
     /// Keeps this session in the process's list of live sessions while it exists.
     _live: LiveSession,
 }
@@ -332,11 +454,31 @@ impl std::fmt::Debug for Session {
 pub struct CancelHandle {
     token: tokio_postgres::CancelToken,
     tls: PgTls,
+    route: Option<Arc<CancelRoute>>,
+}
+
+/// How to reach the server again for a session whose socket we opened (tokio-postgres
+/// knows only the sockets it opened itself).
+struct CancelRoute {
+    config: tokio_postgres::Config,
+    host: String,
 }
 
 impl CancelHandle {
     pub async fn cancel(&self) {
-        let _ = self.token.cancel_query(self.tls.clone()).await;
+        let Some(route) = &self.route else {
+            let _ = self.token.cancel_query(self.tls.clone()).await;
+            return;
+        };
+        let Ok((socket, _)) = open_socket(&route.config).await else {
+            return;
+        };
+        let Ok(connector) =
+            tokio_postgres::tls::MakeTlsConnect::<tap::OwnSocket>::make_tls_connect(&mut self.tls.clone(), &route.host)
+        else {
+            return;
+        };
+        let _ = self.token.cancel_query_raw(socket, connector).await;
     }
 }
 
@@ -388,34 +530,7 @@ pub async fn cancel_all_sessions() -> usize {
 /// Turns a tokio-postgres error into ours, keeping the SQLSTATE and the server's detail.
 pub fn convert(err: tokio_postgres::Error, what: &str) -> Error {
     if let Some(db) = err.as_db_error() {
-        let mut msg = db.message().to_string();
-        if let Some(d) = db.detail() {
-            msg.push_str(&format!("; DETAIL: {d}"));
-        }
-        if let Some(h) = db.hint() {
-            msg.push_str(&format!("; HINT: {h}"));
-        }
-        let code = db.code().clone();
-        let kind = if code == SqlState::LOCK_NOT_AVAILABLE || code == SqlState::QUERY_CANCELED {
-            ErrorKind::Lock
-        } else if code == SqlState::ADMIN_SHUTDOWN
-            || code == SqlState::INVALID_PASSWORD
-            || code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-            || code == SqlState::INVALID_CATALOG_NAME
-        {
-            ErrorKind::Connect
-        } else {
-            ErrorKind::Server
-        };
-        let retry = if code == SqlState::ADMIN_SHUTDOWN || kind == ErrorKind::Lock {
-            Retry::Maybe
-        } else {
-            Retry::Never
-        };
-        return Error::new(kind, msg)
-            .with_sqlstate(code.code())
-            .with_retry(retry)
-            .context(what.to_string());
+        return server_error(db.code().code(), db.message(), db.detail(), db.hint()).context(what.to_string());
     }
     if crate::conn::needs_password_retry(&err) {
         return Error::new(
@@ -438,6 +553,36 @@ pub fn convert(err: tokio_postgres::Error, what: &str) -> Error {
     Error::new(ErrorKind::Connect, text)
         .with_retry(Retry::Maybe)
         .context(what.to_string())
+}
+
+/// A server's ErrorResponse as our error: its message with DETAIL and HINT, its SQLSTATE,
+/// and the kind and retry advice the code implies.
+pub(crate) fn server_error(code: &str, message: &str, detail: Option<&str>, hint: Option<&str>) -> Error {
+    let mut msg = message.to_string();
+    if let Some(d) = detail {
+        msg.push_str(&format!("; DETAIL: {d}"));
+    }
+    if let Some(h) = hint {
+        msg.push_str(&format!("; HINT: {h}"));
+    }
+    let code = SqlState::from_code(code);
+    let kind = if code == SqlState::LOCK_NOT_AVAILABLE || code == SqlState::QUERY_CANCELED {
+        ErrorKind::Lock
+    } else if code == SqlState::ADMIN_SHUTDOWN
+        || code == SqlState::INVALID_PASSWORD
+        || code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        || code == SqlState::INVALID_CATALOG_NAME
+    {
+        ErrorKind::Connect
+    } else {
+        ErrorKind::Server
+    };
+    let retry = if code == SqlState::ADMIN_SHUTDOWN || kind == ErrorKind::Lock {
+        Retry::Maybe
+    } else {
+        Retry::Never
+    };
+    Error::new(kind, msg).with_sqlstate(code.code()).with_retry(retry)
 }
 
 /// A failed connection attempt in words: our TLS layer's own failure when it has one (a
@@ -484,8 +629,12 @@ impl Session {
         addr: Option<IpAddr>,
         describe: &str,
         what: &str,
+        via: Via,
     ) -> Result<(Session, Endpoint)> {
         let plan = attempts(endpoint);
+        if via == Via::OwnSocket && plan.len() == 1 {
+            return Session::connect_own(endpoint, addr, describe, what, plan[0]).await;
+        }
         for (i, attempt) in plan.iter().enumerate() {
             let mut config = endpoint.config().clone();
             if let Some(a) = addr {
@@ -509,35 +658,10 @@ impl Session {
             let outcome = tls.take_outcome();
             match result {
                 Ok((client, connection)) => {
-                    // The connection task ends when the socket does: a terminated backend
-                    // (its FATAL message), a server gone, or our own close. Its reason is kept
-                    // for `Session::ended`, so an idle session's death is noticed at once.
-                    let (ended_tx, ended) = tokio::sync::watch::channel(None);
-                    let conn_task = tokio::spawn(async move {
-                        let reason = match connection.await {
-                            Ok(()) => "server closed the connection".to_string(),
-                            Err(e) => {
-                                tracing::debug!("connection ended: {e}");
-                                let e = convert(e, "");
-                                match e.sqlstate() {
-                                    Some(code) => format!("{} (SQLSTATE {code})", e.message()),
-                                    None => e.message().to_string(),
-                                }
-                            }
-                        };
-                        let _ = ended_tx.send(Some(reason));
-                    });
-                    let session = Session::start(client, conn_task, ended, describe, tls, outcome.tls).await?;
-                    let mut pinned_config = endpoint.config().clone();
-                    if let Some(a) = addr {
-                        pinned_config.hostaddr(a);
-                    }
-                    let pinned_mode = if outcome.tls {
-                        SslMode::Require
-                    } else {
-                        SslMode::Disable
-                    };
-                    return Ok((session, endpoint.pinned(pinned_config, pinned_mode)));
+                    let (conn_task, ended) = watch_connection(connection);
+                    let tls_in_use = outcome.tls;
+                    let session = Session::start(client, conn_task, ended, describe, tls, tls_in_use, None).await?;
+                    return Ok((session, pinned(endpoint, addr, tls_in_use)));
                 }
                 Err(e) => {
                     let retry = match (endpoint.sslmode(), attempt) {
@@ -566,6 +690,58 @@ impl Session {
         Err(Error::internal("empty connection plan"))
     }
 
+    /// [`Via::OwnSocket`]: opens the socket, then lets tokio-postgres negotiate TLS (our
+    /// connector, as in a library attempt) and log in over it.
+    async fn connect_own(
+        endpoint: &Endpoint,
+        addr: Option<IpAddr>,
+        describe: &str,
+        what: &str,
+        attempt: Attempt,
+    ) -> Result<(Session, Endpoint)> {
+        let mut config = endpoint.config().clone();
+        if let Some(a) = addr {
+            config.hostaddr(a);
+        }
+        // tokio-postgres hands the socket straight to the connector, which does the whole
+        // negotiation (or none, for plaintext).
+        config
+            .ssl_mode(tokio_postgres::config::SslMode::Require)
+            .ssl_negotiation(tokio_postgres::config::SslNegotiation::Direct);
+        let want = match attempt {
+            Attempt::Plain => Want::Plain,
+            Attempt::Tls(want) => want,
+        };
+        let tls = PgTls::new(endpoint.tls_config(), want);
+        let (socket, host) = open_socket(&config).await.map_err(|e| {
+            Error::new(ErrorKind::Connect, e.to_string())
+                .with_retry(Retry::Maybe)
+                .context(what.to_string())
+        })?;
+        let connector =
+            tokio_postgres::tls::MakeTlsConnect::<tap::OwnSocket>::make_tls_connect(&mut tls.clone(), &host)
+                .map_err(|e| Error::new(ErrorKind::Connect, e.to_string()).context(what.to_string()))?;
+        let result = config.connect_raw(socket, connector).await;
+        let outcome = tls.take_outcome();
+        let (client, connection) =
+            result.map_err(|e| connect_error(e, Outcome { tap: None, ..outcome }, endpoint, what))?;
+        let tap = outcome.tap.as_ref().and_then(Tap::upgrade);
+        let (conn_task, ended) = watch_connection(connection);
+        let route = CancelRoute { config, host };
+        let mut session = Session::start(
+            client,
+            conn_task,
+            ended,
+            describe,
+            tls,
+            outcome.tls,
+            Some(Arc::new(route)),
+        )
+        .await?;
+        session.tap = tap;
+        Ok((session, pinned(endpoint, addr, outcome.tls)))
+    }
+
     /// Finishes a new connection: server version and encoding, refusing servers below 13.
     async fn start(
         client: tokio_postgres::Client,
@@ -574,10 +750,12 @@ impl Session {
         describe: &str,
         tls: PgTls,
         tls_in_use: bool,
+        route: Option<Arc<CancelRoute>>,
     ) -> Result<Session> {
         let live = LiveSession::register(CancelHandle {
             token: client.cancel_token(),
             tls: tls.clone(),
+            route: route.clone(),
         });
         let mut s = Session {
             _live: live,
@@ -590,6 +768,8 @@ impl Session {
             std_strings: true,
             tls,
             tls_in_use,
+            route,
+            tap: None,
         };
         let row = s
             .query_one("SELECT current_setting('server_version_num')::int4, current_setting('server_encoding')")
@@ -632,6 +812,7 @@ impl Session {
 
     pub fn cancel_handle(&self) -> CancelHandle {
         CancelHandle {
+            route: self.route.clone(),
             token: self.client.cancel_token(),
             tls: self.tls.clone(),
         }
@@ -799,22 +980,9 @@ impl Session {
     /// The worker-side re-lock (pg_dump's parallel.c `lockTableForWorker`): NOWAIT, so a
     /// queued exclusive lock makes the dump fail instead of deadlocking behind the leader.
     pub async fn lock_table_nowait(&self, table: &str) -> Result<()> {
-        self.execute(&format!("LOCK TABLE {table} IN ACCESS SHARE MODE NOWAIT"))
+        self.execute(&lock_sql(table))
             .await
-            .map_err(|e| {
-                if e.sqlstate() == Some(SqlState::LOCK_NOT_AVAILABLE.code()) {
-                    Error::new(
-                        ErrorKind::Lock,
-                        format!(
-                            "could not obtain lock on relation {table}: another session requested an ACCESS \
-                         EXCLUSIVE lock on it while the dump was running"
-                        ),
-                    )
-                    .with_sqlstate(SqlState::LOCK_NOT_AVAILABLE.code())
-                } else {
-                    e
-                }
-            })
+            .map_err(|e| lock_error_nowait(e, table, ""))
     }
 
     pub async fn execute(&self, sql: &str) -> Result<()> {
@@ -856,6 +1024,37 @@ impl Session {
         Ok(stream.map(move |r| r.map_err(|e| convert(e, &what))))
     }
 
+    /// Locks `table` as [`Session::lock_table_nowait`] does (when given) and streams the
+    /// COPY text of `sql` in chunks of whole rows up to `chunk_bytes` (a longer row is a chunk
+    /// of its own). On a session on our own socket the lock and the COPY go out in one batch
+    /// and the rows are read directly (see `copy`); otherwise through tokio-postgres.
+    pub async fn copy_chunks(
+        &self,
+        lock: Option<&str>,
+        sql: &str,
+        chunk_bytes: usize,
+    ) -> Result<std::pin::Pin<Box<dyn Stream<Item = Result<CopyChunk>> + Send>>> {
+        let Some(tap) = &self.tap else {
+            if let Some(table) = lock {
+                self.lock_table_nowait(table).await?;
+            }
+            let rows = self.copy_out(sql).await?;
+            return Ok(Box::pin(rows.map(|r| {
+                r.map(|row| CopyChunk {
+                    data: row.to_vec(),
+                    rows: 1,
+                })
+            })));
+        };
+        let lock_sql = lock.map(lock_sql);
+        let what = format!("{} on {}", short_sql(sql), self.describe);
+        let copy = copy::RawCopy::start(tap, lock_sql.as_deref(), sql, chunk_bytes, what, |e| {
+            lock_error_nowait(e, lock.unwrap_or_default(), &self.describe)
+        })
+        .await?;
+        Ok(Box::pin(copy.into_stream()))
+    }
+
     /// Resolves once this session's connection has ended, whoever ended it, with the reason
     /// (the server's message for a terminated backend); pending forever while it is open.
     pub fn ended(&self) -> impl std::future::Future<Output = String> + Send + 'static {
@@ -871,6 +1070,29 @@ impl Session {
     pub async fn close(self) {
         drop(self.client);
         let _ = self.conn_task.await;
+    }
+}
+
+fn lock_sql(table: &str) -> String {
+    format!("LOCK TABLE {table} IN ACCESS SHARE MODE NOWAIT")
+}
+
+/// A worker's failed re-lock: a queued exclusive lock in words; any other error as it is,
+/// named by the statement and `describe` (the session) when given.
+fn lock_error_nowait(e: Error, table: &str, describe: &str) -> Error {
+    if e.sqlstate() == Some(SqlState::LOCK_NOT_AVAILABLE.code()) {
+        Error::new(
+            ErrorKind::Lock,
+            format!(
+                "could not obtain lock on relation {table}: another session requested an ACCESS \
+                 EXCLUSIVE lock on it while the dump was running"
+            ),
+        )
+        .with_sqlstate(SqlState::LOCK_NOT_AVAILABLE.code())
+    } else if describe.is_empty() {
+        e
+    } else {
+        e.context(format!("{} on {describe}", short_sql(&lock_sql(table))))
     }
 }
 

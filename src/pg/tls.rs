@@ -18,6 +18,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
 
+use super::tap::{self, Io, Tap};
 use crate::conn::SslCertMode;
 use crate::conn::tls::{ALPN_POSTGRESQL, TlsConfig, tls_server_end_point};
 
@@ -27,6 +28,8 @@ const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 /// Whether a plaintext answer to the SSLRequest is acceptable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Want {
+    /// No TLS: plaintext at once (the socket was opened by us, see `pg::connect_own`).
+    Plain,
     /// `prefer`: TLS if the server has it, else go on in plaintext.
     TlsIfAvailable,
     /// `require` and stronger (and `allow`'s second attempt).
@@ -40,6 +43,9 @@ pub(crate) struct Outcome {
     pub tls: bool,
     /// Why TLS failed, in words fit for the user.
     pub failure: Option<Failure>,
+    /// The stream the connection runs over (weak: a cancel request's stream must not
+    /// outlive it).
+    pub tap: Option<std::sync::Weak<Mutex<tap::State>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +100,7 @@ impl<S> MakeTlsConnect<S> for PgTls
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    type Stream = PgStream<S>;
+    type Stream = PgStream;
     type TlsConnect = PgTlsConnect;
     type Error = Failure;
 
@@ -119,16 +125,18 @@ impl<S> TlsConnect<S> for PgTlsConnect
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    type Stream = PgStream<S>;
+    type Stream = PgStream;
     type Error = Failure;
-    type Future = Pin<Box<dyn Future<Output = Result<PgStream<S>, Failure>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<PgStream, Failure>> + Send>>;
 
     fn connect(self, stream: S) -> Self::Future {
         Box::pin(async move {
             let result = negotiate(&self, stream).await;
             PgTls::record(&self.outcome, |o| match &result {
-                Ok(PgStream::Tls(_)) => o.tls = true,
-                Ok(PgStream::Plain(_)) => {}
+                Ok(s) => {
+                    o.tls = s.binding.is_some();
+                    o.tap = Some(s.tap.downgrade());
+                }
                 Err(e) => o.failure = Some(e.clone()),
             });
             result
@@ -136,10 +144,13 @@ where
     }
 }
 
-async fn negotiate<S>(c: &PgTlsConnect, mut stream: S) -> Result<PgStream<S>, Failure>
+async fn negotiate<S>(c: &PgTlsConnect, mut stream: S) -> Result<PgStream, Failure>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    if c.want == Want::Plain {
+        return Ok(PgStream::plain(stream));
+    }
     let io_failure = |e: io::Error| Failure::Handshake(format!("could not send SSL negotiation packet: {e}"));
     if !c.config.direct {
         stream.write_all(&SSL_REQUEST).await.map_err(io_failure)?;
@@ -152,7 +163,7 @@ where
         })?;
         match answer[0] {
             b'S' => {}
-            b'N' if c.want == Want::TlsIfAvailable => return Ok(PgStream::Plain(stream)),
+            b'N' if c.want == Want::TlsIfAvailable => return Ok(PgStream::plain(stream)),
             b'N' => return Err(Failure::NotSupported),
             // An ErrorResponse: a server too old or too broken to answer SSLRequest.
             b'E' => {
@@ -195,57 +206,59 @@ where
     if c.config.certmode == SslCertMode::Require && !setup.probe.certificate_requested() {
         return Err(Failure::Handshake("server did not request an SSL certificate".into()));
     }
-    Ok(PgStream::Tls(Box::new(tls)))
+    // tokio-postgres uses this for SCRAM-SHA-256-PLUS.
+    let binding = session
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(|cert| tls_server_end_point(cert));
+    Ok(PgStream {
+        tap: Tap::new(Box::new(tls)),
+        binding: Some(binding),
+    })
 }
 
-/// A connection stream: TLS, or plaintext after a `prefer` negotiation the server declined.
-pub(crate) enum PgStream<S> {
-    Plain(S),
-    Tls(Box<tokio_rustls::client::TlsStream<S>>),
+/// A connection stream: TLS, or plaintext (no TLS asked for, or a `prefer` negotiation the
+/// server declined), shared with our COPY reader through its [`Tap`].
+pub(crate) struct PgStream {
+    tap: Tap,
+    /// TLS: the `tls-server-end-point` channel binding data, if the certificate gives one.
+    binding: Option<Option<Vec<u8>>>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for PgStream<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            PgStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            PgStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+impl PgStream {
+    fn plain(stream: impl Io + 'static) -> PgStream {
+        PgStream {
+            tap: Tap::new(Box::new(stream)),
+            binding: None,
         }
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for PgStream<S> {
+impl AsyncRead for PgStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tap).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for PgStream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            PgStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            PgStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+        Pin::new(&mut self.get_mut().tap).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            PgStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            PgStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
+        Pin::new(&mut self.get_mut().tap).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            PgStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            PgStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
+        Pin::new(&mut self.get_mut().tap).poll_shutdown(cx)
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for PgStream<S> {
+impl TlsStream for PgStream {
     fn channel_binding(&self) -> ChannelBinding {
-        let PgStream::Tls(tls) = self else {
-            return ChannelBinding::none();
-        };
-        let (_, session) = tls.get_ref();
-        session
-            .peer_certificates()
-            .and_then(|certs| certs.first())
-            .and_then(|cert| tls_server_end_point(cert))
-            .map_or_else(ChannelBinding::none, ChannelBinding::tls_server_end_point)
+        match &self.binding {
+            Some(Some(data)) => ChannelBinding::tls_server_end_point(data.clone()),
+            _ => ChannelBinding::none(),
+        }
     }
 }

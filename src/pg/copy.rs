@@ -1,0 +1,488 @@
+//! `COPY ... TO STDOUT` spoken directly on a held [`Tap`], for the workers.
+//!
+//! One batch per table, as libpq's `PQsendQueryParams` pipeline would send it: the worker's
+//! re-lock and the COPY as unnamed statements (Parse, Bind, Execute each) and one Sync. The
+//! server stops at the first error and skips to the Sync, so a failed lock never lets the
+//! COPY run, and the table costs one round trip instead of tokio-postgres's three (simple
+//! query for the lock, Parse/Describe of a named statement, then Bind/Execute).
+//!
+//! Rows (one CopyData message each) are copied straight from the read buffer into chunks of
+//! the caller's block size, which become the archive's blocks without another copy.
+
+use std::ops::Range;
+
+use super::tap::{Held, Tap};
+use crate::error::{Error, ErrorKind, Result, Retry};
+
+/// COPY text of consecutive rows.
+#[derive(Debug, Default)]
+pub struct CopyChunk {
+    pub data: Vec<u8>,
+    /// Rows in `data` (whole rows only).
+    pub rows: u64,
+}
+
+/// The first read buffer; it grows for a row longer than this.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// A COPY in progress on a held stream.
+pub(crate) struct RawCopy {
+    held: Option<Held>,
+    buf: Vec<u8>,
+    /// Unread bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
+    chunk_bytes: usize,
+    /// Names the statement and session in errors.
+    what: String,
+    finished: bool,
+}
+
+/// Appends a frontend message: its tag, then its length (including itself) and `body`.
+fn message(out: &mut Vec<u8>, tag: u8, body: &[&[u8]]) {
+    let len: usize = 4 + body.iter().map(|b| b.len()).sum::<usize>();
+    out.push(tag);
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+    for b in body {
+        out.extend_from_slice(b);
+    }
+}
+
+/// Parse, Bind and Execute of `sql` as the unnamed statement and portal, without parameters
+/// and with text results.
+fn unnamed_statement(out: &mut Vec<u8>, sql: &str) {
+    message(out, b'P', &[b"\0", sql.as_bytes(), b"\0", &0u16.to_be_bytes()]);
+    message(
+        out,
+        b'B',
+        &[b"\0\0", &0u16.to_be_bytes(), &0u16.to_be_bytes(), &0u16.to_be_bytes()],
+    );
+    message(out, b'E', &[b"\0", &0u32.to_be_bytes()]);
+}
+
+/// The request for one table: `before` (the lock), then the COPY, then Sync.
+pub(crate) fn request(before: Option<&str>, copy_sql: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + copy_sql.len() + before.map_or(0, str::len));
+    if let Some(sql) = before {
+        unnamed_statement(&mut out, sql);
+    }
+    unnamed_statement(&mut out, copy_sql);
+    message(&mut out, b'S', &[]);
+    out
+}
+
+/// An ErrorResponse's fields as our error (the fields pg::convert keeps from tokio-postgres).
+pub(crate) fn error_response(body: &[u8]) -> Error {
+    let (mut code, mut message, mut detail, mut hint) = (None, None, None, None);
+    let mut rest = body;
+    while let Some((&kind, after)) = rest.split_first() {
+        if kind == 0 {
+            break;
+        }
+        let end = after.iter().position(|&b| b == 0).unwrap_or(after.len());
+        let value = String::from_utf8_lossy(&after[..end]).into_owned();
+        match kind {
+            b'C' => code = Some(value),
+            b'M' => message = Some(value),
+            b'D' => detail = Some(value),
+            b'H' => hint = Some(value),
+            _ => {}
+        }
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    super::server_error(
+        code.as_deref().unwrap_or("XX000"),
+        message.as_deref().unwrap_or("unknown server error"),
+        detail.as_deref(),
+        hint.as_deref(),
+    )
+}
+
+fn closed() -> Error {
+    Error::new(ErrorKind::Connect, "server closed the connection unexpectedly").with_retry(Retry::Maybe)
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Connect, format!("could not receive data from server: {e}")).with_retry(Retry::Maybe)
+}
+
+fn protocol(tag: u8) -> Error {
+    Error::new(
+        ErrorKind::Connect,
+        format!(
+            "unexpected message type \"{}\" during COPY from the server",
+            char::from(tag).escape_default()
+        ),
+    )
+}
+
+impl RawCopy {
+    /// Sends the request for one table and reads up to the start of the COPY data. An error
+    /// of the `before` statement goes through `before_failed` (a lock's own message).
+    pub async fn start(
+        tap: &Tap,
+        before: Option<&str>,
+        copy_sql: &str,
+        chunk_bytes: usize,
+        what: String,
+        before_failed: impl FnOnce(Error) -> Error,
+    ) -> Result<RawCopy> {
+        let (mut held, early) = tap.hold().map_err(|e| Error::new(ErrorKind::Connect, e.to_string()))?;
+        held.write_all(&request(before, copy_sql)).await.map_err(|e| {
+            Error::new(ErrorKind::Connect, format!("could not send data to server: {e}")).context(what.clone())
+        })?;
+        let mut buf = vec![0; READ_BUFFER.max(early.len())];
+        buf[..early.len()].copy_from_slice(&early);
+        let mut copy = RawCopy {
+            held: Some(held),
+            buf,
+            start: 0,
+            end: early.len(),
+            chunk_bytes: chunk_bytes.max(1),
+            what,
+            finished: false,
+        };
+        // Statements completed so far: the first CommandComplete is the `before` one's.
+        let mut completed = 0;
+        loop {
+            let (tag, body) = copy.next_message().await?;
+            match tag {
+                b'1' | b'2' | b'N' | b'S' | b'A' => {}
+                b'C' => completed += 1,
+                // CopyOutResponse: overall format 0 is text.
+                b'H' => {
+                    if copy.buf[body.start] != 0 {
+                        return Err(copy.fail(Error::internal("the server sent binary COPY data")));
+                    }
+                    return Ok(copy);
+                }
+                b'E' => {
+                    let err = error_response(&copy.buf[body]);
+                    let err = copy.after_error(err).await;
+                    return Err(if before.is_some() && completed == 0 {
+                        before_failed(err)
+                    } else {
+                        err.context(copy.what.clone())
+                    });
+                }
+                other => return Err(copy.fail(protocol(other))),
+            }
+        }
+    }
+
+    /// The next chunk of rows; `None` once the COPY has ended and the stream is back with
+    /// tokio-postgres.
+    pub async fn next_chunk(&mut self) -> Result<Option<CopyChunk>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let mut chunk = CopyChunk {
+            data: Vec::with_capacity(self.chunk_bytes),
+            rows: 0,
+        };
+        loop {
+            let (tag, len) = self.peek().await?;
+            match tag {
+                b'd' => {
+                    // A row that would overflow the chunk starts the next one (a row longer
+                    // than a chunk gets one of its own).
+                    if !chunk.data.is_empty() && chunk.data.len() + len > self.chunk_bytes {
+                        return Ok(Some(chunk));
+                    }
+                    let body = self.consume(len);
+                    chunk.data.extend_from_slice(&self.buf[body]);
+                    chunk.rows += 1;
+                }
+                // CopyDone, CommandComplete, and asynchronous messages.
+                b'c' | b'C' | b'N' | b'S' | b'A' => {
+                    self.consume(len);
+                }
+                b'Z' => {
+                    self.consume(len);
+                    self.finished = true;
+                    if let Some(held) = self.held.take() {
+                        held.release(&self.buf[self.start..self.end]);
+                    }
+                    return Ok((!chunk.data.is_empty()).then_some(chunk));
+                }
+                b'E' => {
+                    let body = self.consume(len);
+                    let err = error_response(&self.buf[body]);
+                    let err = self.after_error(err).await;
+                    return Err(err.context(self.what.clone()));
+                }
+                other => return Err(self.fail(protocol(other))),
+            }
+        }
+    }
+
+    /// As a stream of chunks.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<CopyChunk>> + Send + 'static {
+        futures_util::stream::try_unfold(self, |mut copy| async move {
+            Ok(copy.next_chunk().await?.map(|chunk| (chunk, copy)))
+        })
+    }
+
+    /// After an ErrorResponse: reads on to ReadyForQuery and hands the stream back, so the
+    /// session stays usable; a server that closes instead (a FATAL error) leaves it broken.
+    async fn after_error(&mut self, err: Error) -> Error {
+        loop {
+            match self.peek().await {
+                Ok((b'Z', len)) => {
+                    self.consume(len);
+                    self.finished = true;
+                    if let Some(held) = self.held.take() {
+                        held.release(&self.buf[self.start..self.end]);
+                    }
+                    return err;
+                }
+                Ok((_, len)) => {
+                    self.consume(len);
+                }
+                Err(_) => {
+                    self.held = None;
+                    return err;
+                }
+            }
+        }
+    }
+
+    /// Gives up on the exchange: the stream is left broken.
+    fn fail(&mut self, err: Error) -> Error {
+        self.held = None;
+        self.finished = true;
+        err.context(self.what.clone())
+    }
+
+    async fn next_message(&mut self) -> Result<(u8, Range<usize>)> {
+        let (tag, len) = self.peek().await?;
+        Ok((tag, self.consume(len)))
+    }
+
+    /// The tag and body length of the next message, once all of it has been read.
+    async fn peek(&mut self) -> Result<(u8, usize)> {
+        loop {
+            let have = self.end - self.start;
+            if have >= 5 {
+                let b = &self.buf[self.start..];
+                let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
+                if len < 4 {
+                    return Err(self.fail(Error::new(ErrorKind::Connect, "invalid message length from the server")));
+                }
+                if have > len {
+                    return Ok((b[0], len - 4));
+                }
+                self.make_room(1 + len);
+            } else {
+                self.make_room(5);
+            }
+            let Some(held) = self.held.as_mut() else {
+                return Err(closed());
+            };
+            match held.read(&mut self.buf[self.end..]).await {
+                Ok(0) => {
+                    self.held = None;
+                    return Err(closed().context(self.what.clone()));
+                }
+                Ok(n) => self.end += n,
+                Err(e) => {
+                    self.held = None;
+                    return Err(io_error(e).context(self.what.clone()));
+                }
+            }
+        }
+    }
+
+    /// Makes `buf[start..]` able to hold a message of `total` bytes, with room to read.
+    fn make_room(&mut self, total: usize) {
+        if self.start + total <= self.buf.len() && self.end < self.buf.len() {
+            return;
+        }
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        if total > self.buf.len() {
+            self.buf.resize(total, 0);
+        }
+    }
+
+    /// Consumes the peeked message of body length `len`; its body's place in `buf`.
+    fn consume(&mut self, len: usize) -> Range<usize> {
+        let body = self.start + 5..self.start + 5 + len;
+        self.start = body.end;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+        body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+    use super::*;
+
+    fn backend(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        message(&mut out, tag, &[body]);
+        out
+    }
+
+    fn error(code: &str, text: &str) -> Vec<u8> {
+        let body = format!("SERROR\0VERROR\0C{code}\0M{text}\0\0");
+        backend(b'E', body.as_bytes())
+    }
+
+    fn ready() -> Vec<u8> {
+        backend(b'Z', b"T")
+    }
+
+    fn rows(n: usize) -> Vec<Vec<u8>> {
+        (0..n).map(|i| format!("{i}\trow number {i}\n").into_bytes()).collect()
+    }
+
+    fn copy_reply(rows: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = [backend(b'1', b""), backend(b'2', b""), backend(b'C', b"LOCK TABLE\0")].concat();
+        out.extend(backend(b'1', b""));
+        out.extend(backend(b'2', b""));
+        out.extend(backend(b'H', &[0, 0, 2, 0, 0, 0, 0]));
+        for r in rows {
+            out.extend(backend(b'd', r));
+        }
+        out.extend(backend(b'c', b""));
+        out.extend(backend(b'C', format!("COPY {}\0", rows.len()).as_bytes()));
+        out.extend(ready());
+        out
+    }
+
+    /// Writes `reply` in pieces of `piece` bytes, as a slow server would.
+    async fn serve(mut server: DuplexStream, reply: Vec<u8>, piece: usize) -> DuplexStream {
+        for part in reply.chunks(piece) {
+            server.write_all(part).await.unwrap();
+        }
+        server
+    }
+
+    #[tokio::test]
+    async fn rows_arrive_in_chunks_whatever_the_reads_and_the_stream_goes_back() {
+        for piece in [1, 3, 7, 4096] {
+            let (ours, server) = tokio::io::duplex(1 << 20);
+            let tap = Tap::new(Box::new(ours));
+            let all = rows(500);
+            let mut reply = copy_reply(&all);
+            reply.extend(backend(b'C', b"SELECT 1\0")); // the next request's, read ahead
+            let server = tokio::spawn(serve(server, reply, piece));
+            let copy = RawCopy::start(&tap, Some("LOCK t"), "COPY t TO STDOUT", 100, "test".into(), |e| e)
+                .await
+                .unwrap();
+            let chunks: Vec<CopyChunk> = copy.into_stream().map(|c| c.unwrap()).collect().await;
+            assert!(chunks.iter().all(|c| c.data.len() <= 100 && c.rows > 0));
+            assert_eq!(chunks.iter().map(|c| c.rows).sum::<u64>(), 500);
+            assert_eq!(
+                chunks.iter().flat_map(|c| c.data.clone()).collect::<Vec<u8>>(),
+                all.concat()
+            );
+            let mut server = server.await.unwrap();
+            // The request: Parse/Bind/Execute twice and Sync.
+            let sent = request(Some("LOCK t"), "COPY t TO STDOUT");
+            let mut got = vec![0; sent.len()];
+            server.read_exact(&mut got).await.unwrap();
+            assert_eq!(got, sent);
+            // What was read past ReadyForQuery goes back to tokio-postgres's side.
+            let mut side = tap.clone();
+            let mut back = vec![0; 64];
+            let n = side.read(&mut back).await.unwrap();
+            assert_eq!(&back[..n], &backend(b'C', b"SELECT 1\0")[..]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_row_longer_than_a_chunk_or_the_read_buffer_has_one_of_its_own() {
+        let (ours, server) = tokio::io::duplex(1 << 16);
+        let tap = Tap::new(Box::new(ours));
+        let long = vec![b'x'; READ_BUFFER * 2 + 3];
+        let all = vec![b"a\n".to_vec(), long.clone(), b"b\n".to_vec()];
+        tokio::spawn(serve(server, copy_reply(&all), 10_000));
+        let copy = RawCopy::start(&tap, Some("LOCK t"), "COPY t TO STDOUT", 64, "test".into(), |e| e)
+            .await
+            .unwrap();
+        let chunks: Vec<CopyChunk> = copy.into_stream().map(|c| c.unwrap()).collect().await;
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks[1].data, long);
+        assert!(tap.hold().is_ok(), "handed back");
+    }
+
+    #[tokio::test]
+    async fn a_failed_lock_is_the_lock_s_error_and_the_session_stays_usable() {
+        let (ours, server) = tokio::io::duplex(4096);
+        let tap = Tap::new(Box::new(ours));
+        let reply = [
+            backend(b'1', b""),
+            backend(b'2', b""),
+            error("55P03", "could not obtain lock"),
+            ready(),
+        ]
+        .concat();
+        tokio::spawn(serve(server, reply, 5));
+        let err = RawCopy::start(&tap, Some("LOCK t"), "COPY t TO STDOUT", 64, "test".into(), |e| {
+            e.context("the lock")
+        })
+        .await
+        .err()
+        .unwrap();
+        assert_eq!(err.sqlstate(), Some("55P03"));
+        assert!(err.to_string().contains("the lock"), "{err}");
+        assert!(tap.hold().is_ok(), "handed back after ReadyForQuery");
+    }
+
+    #[tokio::test]
+    async fn an_error_mid_copy_is_returned_and_a_closed_connection_breaks_the_stream() {
+        let (ours, server) = tokio::io::duplex(4096);
+        let tap = Tap::new(Box::new(ours));
+        let mut reply = copy_reply(&rows(3));
+        let cut = reply.len() - ready().len() - backend(b'C', b"COPY 3\0").len() - backend(b'c', b"").len();
+        reply.truncate(cut);
+        reply.extend(error("57P01", "terminating connection due to administrator command"));
+        tokio::spawn(async move { drop(serve(server, reply, 64).await) });
+        let copy = RawCopy::start(&tap, None, "COPY t TO STDOUT", 1 << 20, "test".into(), |e| e)
+            .await
+            .unwrap();
+        let got: Vec<Result<CopyChunk>> = copy.into_stream().collect().await;
+        let err = got.last().unwrap().as_ref().err().unwrap();
+        assert_eq!(err.sqlstate(), Some("57P01"));
+        assert!(tap.hold().is_err(), "a closed connection is not handed back");
+    }
+
+    #[tokio::test]
+    async fn a_notice_read_past_one_copy_is_skipped_by_the_next() {
+        let (ours, server) = tokio::io::duplex(1 << 16);
+        let tap = Tap::new(Box::new(ours));
+        let notice = backend(b'N', b"SNOTICE\0Mhello\0\0");
+        let reply = [copy_reply(&rows(2)), notice, copy_reply(&rows(3))].concat();
+        // One write: the first COPY's reader reads the notice and the second reply too.
+        let server = serve(server, reply, 1 << 16).await;
+        for want in [2, 3] {
+            let copy = RawCopy::start(&tap, Some("LOCK t"), "COPY t TO STDOUT", 1 << 16, "test".into(), |e| e)
+                .await
+                .unwrap();
+            let chunks: Vec<CopyChunk> = copy.into_stream().map(|c| c.unwrap()).collect().await;
+            assert_eq!(chunks.iter().map(|c| c.rows).sum::<u64>(), want);
+        }
+        drop(server);
+    }
+
+    #[test]
+    fn error_fields_are_read_by_their_codes() {
+        let body = b"SERROR\0VERROR\0C42501\0Mpermission denied for table t\0Dsome detail\0Hsome hint\0\0";
+        let err = error_response(body);
+        assert_eq!(err.sqlstate(), Some("42501"));
+        let text = err.to_string();
+        assert!(
+            text.contains("permission denied for table t; DETAIL: some detail; HINT: some hint"),
+            "{text}"
+        );
+    }
+}
