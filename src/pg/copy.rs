@@ -151,7 +151,7 @@ impl RawCopy {
                 b'C' => completed += 1,
                 // CopyOutResponse: overall format 0 is text.
                 b'H' => {
-                    if copy.buf[body.start] != 0 {
+                    if copy.buf[body].first() != Some(&0) {
                         return Err(copy.fail(Error::internal("the server sent binary COPY data")));
                     }
                     return Ok(copy);

@@ -134,7 +134,7 @@ where
             let result = negotiate(&self, stream).await;
             PgTls::record(&self.outcome, |o| match &result {
                 Ok(s) => {
-                    o.tls = s.binding.is_some();
+                    o.tls = s.tls;
                     o.tap = Some(s.tap.downgrade());
                 }
                 Err(e) => o.failure = Some(e.clone()),
@@ -213,7 +213,8 @@ where
         .and_then(|cert| tls_server_end_point(cert));
     Ok(PgStream {
         tap: Tap::new(Box::new(tls)),
-        binding: Some(binding),
+        tls: true,
+        binding,
     })
 }
 
@@ -221,14 +222,16 @@ where
 /// server declined), shared with our COPY reader through its [`Tap`].
 pub(crate) struct PgStream {
     tap: Tap,
-    /// TLS: the `tls-server-end-point` channel binding data, if the certificate gives one.
-    binding: Option<Option<Vec<u8>>>,
+    tls: bool,
+    /// The `tls-server-end-point` channel binding data, if the server's certificate gives one.
+    binding: Option<Vec<u8>>,
 }
 
 impl PgStream {
     fn plain(stream: impl Io + 'static) -> PgStream {
         PgStream {
             tap: Tap::new(Box::new(stream)),
+            tls: false,
             binding: None,
         }
     }
@@ -256,9 +259,8 @@ impl AsyncWrite for PgStream {
 
 impl TlsStream for PgStream {
     fn channel_binding(&self) -> ChannelBinding {
-        match &self.binding {
-            Some(Some(data)) => ChannelBinding::tls_server_end_point(data.clone()),
-            _ => ChannelBinding::none(),
-        }
+        self.binding
+            .clone()
+            .map_or_else(ChannelBinding::none, ChannelBinding::tls_server_end_point)
     }
 }
