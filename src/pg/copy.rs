@@ -181,18 +181,14 @@ impl RawCopy {
             rows: 0,
         };
         loop {
+            if self.take_rows(&mut chunk) {
+                return Ok(Some(chunk));
+            }
+            // Not a whole row at the front of the buffer: read on, or another message.
             let (tag, len) = self.peek().await?;
             match tag {
-                b'd' => {
-                    // A row that would overflow the chunk starts the next one (a row longer
-                    // than a chunk gets one of its own).
-                    if !chunk.data.is_empty() && chunk.data.len() + len > self.chunk_bytes {
-                        return Ok(Some(chunk));
-                    }
-                    let body = self.consume(len);
-                    chunk.data.extend_from_slice(&self.buf[body]);
-                    chunk.rows += 1;
-                }
+                // Whole now: the next turn takes it.
+                b'd' => {}
                 // CopyDone, CommandComplete, and asynchronous messages.
                 b'c' | b'C' | b'N' | b'S' | b'A' => {
                     self.consume(len);
@@ -291,6 +287,36 @@ impl RawCopy {
                 }
             }
         }
+    }
+
+    /// Copies the whole CopyData messages at the front of the buffer into `chunk`, without a
+    /// trip through `peek` per row (most reads bring hundreds of rows); true when the chunk
+    /// is full. A row that would overflow the chunk starts the next one; a row longer than a
+    /// chunk gets one of its own. Anything else, or a partial message, is left to `peek`.
+    fn take_rows(&mut self, chunk: &mut CopyChunk) -> bool {
+        let (mut at, end) = (self.start, self.end);
+        let mut full = false;
+        while end - at >= 5 && self.buf[at] == b'd' {
+            let b = &self.buf[at + 1..at + 5];
+            let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+            if len < 4 || end - at <= len {
+                break;
+            }
+            let body = at + 5..at + 1 + len;
+            if !chunk.data.is_empty() && chunk.data.len() + body.len() > self.chunk_bytes {
+                full = true;
+                break;
+            }
+            chunk.data.extend_from_slice(&self.buf[body]);
+            chunk.rows += 1;
+            at += 1 + len;
+        }
+        if at == end {
+            (self.start, self.end) = (0, 0);
+        } else {
+            self.start = at;
+        }
+        full
     }
 
     /// Makes `buf[start..]` able to hold a message of `total` bytes, with room to read.
