@@ -125,6 +125,9 @@ pub trait DataSink: Send {
     fn start_object(&mut self, oid: u32) -> Result<()>;
     /// BLOBS entries: the current large object is complete.
     fn end_object(&mut self) -> Result<()>;
+    /// TABLE DATA entries: the rows of the COPY text written, told once before `finish` (see
+    /// `BlockSink::rows`).
+    fn rows(&mut self, _rows: u64) {}
     /// The stream is complete; returns the bytes it occupies in the archive.
     fn finish(self: Box<Self>) -> Result<u64>;
 }

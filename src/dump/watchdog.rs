@@ -97,6 +97,10 @@ impl BlockSink for GatedSink {
         self.inner.push(block)
     }
 
+    fn rows(&mut self, rows: u64) {
+        self.inner.rows(rows)
+    }
+
     fn finish(self: Box<Self>) -> Result<u64> {
         self.gate.check()?;
         self.inner.finish()

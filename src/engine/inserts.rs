@@ -283,6 +283,7 @@ pub(super) async fn export_one(
     session.execute("CLOSE _pg_dump_cursor").await?;
     bytes += block.len() as u64;
     sink.push(block.into_bytes())?;
+    sink.rows(rows);
     let written = sink.finish()?;
     Ok((rows, bytes, written))
 }

@@ -558,6 +558,9 @@ impl BlockSink for Watched {
         });
         Ok(())
     }
+    fn rows(&mut self, rows: u64) {
+        self.inner.rows(rows)
+    }
     fn finish(self: Box<Self>) -> Result<u64> {
         self.inner.finish()
     }
@@ -709,6 +712,7 @@ async fn copy_text<R: TableReader>(
     if !block.is_empty() {
         sink.push(block)?;
     }
+    sink.rows(rows);
     let written = sink.finish()?;
     Ok((rows, bytes, written))
 }

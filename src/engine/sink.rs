@@ -18,6 +18,10 @@ use super::ExportJob;
 pub trait BlockSink: Send {
     /// Takes the next block; may block while earlier blocks are still being written.
     fn push(&mut self, block: Vec<u8>) -> Result<()>;
+    /// The rows of the COPY text pushed (whole rows, as the server sent them), told once just
+    /// before `finish`: the archive's manifest records them without counting the text again.
+    /// A sink that wraps another passes it on.
+    fn rows(&mut self, _rows: u64) {}
     /// Flushes everything; returns the bytes written to the destination.
     fn finish(self: Box<Self>) -> Result<u64>;
 }
@@ -41,6 +45,10 @@ struct EntrySink(Box<dyn DataSink>);
 impl BlockSink for EntrySink {
     fn push(&mut self, block: Vec<u8>) -> Result<()> {
         self.0.write(block)
+    }
+
+    fn rows(&mut self, rows: u64) {
+        self.0.rows(rows)
     }
 
     fn finish(self: Box<Self>) -> Result<u64> {

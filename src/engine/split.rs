@@ -28,6 +28,8 @@ pub(crate) struct SplitTable {
     remaining: AtomicUsize,
     /// Bytes the table's sink reported when it finished.
     written: Arc<AtomicU64>,
+    /// Rows the ranges told their sinks: the table's sink is told the sum.
+    told: Arc<AtomicU64>,
     rows: AtomicU64,
     bytes: AtomicU64,
     /// Ranges whose COPY is complete (counted after their sink finished).
@@ -44,6 +46,7 @@ impl SplitTable {
             ordered: Mutex::new(None),
             remaining: AtomicUsize::new(parts),
             written: Arc::new(AtomicU64::new(0)),
+            told: Arc::new(AtomicU64::new(0)),
             rows: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             done: AtomicUsize::new(0),
@@ -90,6 +93,7 @@ impl SplitTable {
                         position: 0,
                         block_size: self.block_size,
                         written: self.written.clone(),
+                        told: self.told.clone(),
                     });
                     let ids: Vec<i32> = (0..self.parts as i32).collect();
                     let o = OrderedOutput::new(file, &ids, Box::new(Unframed), self.spool.clone(), true, false)?;
@@ -121,6 +125,10 @@ impl BlockSink for PartSink {
         }
     }
 
+    fn rows(&mut self, rows: u64) {
+        self.table.told.fetch_add(rows, Ordering::AcqRel);
+    }
+
     /// Ends the range; the last range to end completes the table's sink and returns its
     /// bytes (the others return 0, so the ranges' sum is the table's).
     fn finish(mut self: Box<Self>) -> Result<u64> {
@@ -147,6 +155,7 @@ struct SinkFile {
     position: u64,
     block_size: usize,
     written: Arc<AtomicU64>,
+    told: Arc<AtomicU64>,
 }
 
 impl SinkFile {
@@ -187,6 +196,8 @@ impl ArchiveFile for SinkFile {
         if !self.pending.is_empty() {
             sink.push(std::mem::take(&mut self.pending))?;
         }
+        // Every range told its rows before finishing; this runs in the last one's finish.
+        sink.rows(self.told.load(Ordering::Acquire));
         let n = sink.finish()?;
         self.written.store(n, Ordering::Release);
         Ok(())
@@ -201,13 +212,19 @@ impl ArchiveFile for SinkFile {
 mod tests {
     use super::*;
 
+    /// Blocks, whether finished, and the rows told.
     #[derive(Clone, Default)]
-    struct Collect(Arc<Mutex<(Vec<Vec<u8>>, bool)>>);
+    struct Collect(Arc<Mutex<(Vec<Vec<u8>>, bool)>>, Arc<Mutex<Option<u64>>>);
 
     impl BlockSink for Collect {
         fn push(&mut self, block: Vec<u8>) -> Result<()> {
             self.0.lock().unwrap().0.push(block);
             Ok(())
+        }
+        fn rows(&mut self, rows: u64) {
+            let mut told = self.1.lock().unwrap();
+            assert!(told.is_none(), "rows told twice");
+            *told = Some(rows);
         }
         fn finish(self: Box<Self>) -> Result<u64> {
             let mut g = self.0.lock().unwrap();
@@ -242,11 +259,20 @@ mod tests {
         p1.push(b"b".to_vec()).unwrap();
         p1.push(b"bb".to_vec()).unwrap();
         p0.push(b"aaaa".to_vec()).unwrap(); // live: a whole block goes straight through
+        p2.rows(5);
         assert_eq!(p2.finish().unwrap(), 0);
+        p0.rows(1);
         assert_eq!(p0.finish().unwrap(), 0); // range 1 copied in, then live
         assert!(!c.0.lock().unwrap().1);
+        assert_eq!(*c.1.lock().unwrap(), None, "told only when the table is complete");
         p1.push(b"B".to_vec()).unwrap();
+        p1.rows(4);
         assert_eq!(p1.finish().unwrap(), 4 + 4 + 5);
+        assert_eq!(
+            *c.1.lock().unwrap(),
+            Some(10),
+            "the table's sink is told the ranges' sum"
+        );
         let (blocks, finished) = c.0.lock().unwrap().clone();
         assert!(finished);
         assert_eq!(blocks.concat(), b"aaaabbbBccccc");
