@@ -2,7 +2,7 @@
 //! (issues 7 and 10). Driven by `scripts/bench`; see `benches/README.md`.
 //!
 //! `cargo bench --bench dump_vs_stock -- [--size 2GB] [--runs 3] [--jobs 2] [--major 18]
-//! [--cases a,b,...] [--out FILE]`
+//! [--cases a,b,...] [--out FILE] [--work DIR]`
 //!
 //! The dataset: a wide table of text, jsonb, numeric, bytea, timestamps and NULLs holding
 //! most of the bytes, a medium table, 300 small tables, and a second database of 10 000
@@ -34,6 +34,10 @@ struct Args {
     major: u32,
     cases: Option<Vec<String>>,
     out: Option<PathBuf>,
+    /// Where the archives are written (default: beside the cluster). A tmpfs such as
+    /// /dev/shm takes the disk out of the figures: on a slow disk the uncompressed cases
+    /// measure its write speed, not the tools.
+    work: Option<PathBuf>,
 }
 
 fn parse_args() -> Args {
@@ -44,9 +48,10 @@ fn parse_args() -> Args {
         major: 18,
         cases: None,
         out: None,
+        work: None,
     };
     let mut it = std::env::args().skip(1);
-    let usage = "use --size 2GB|200MB --runs N --jobs N --major 14..18 --cases LIST --out FILE";
+    let usage = "use --size 2GB|200MB --runs N --jobs N --major 14..18 --cases LIST --out FILE --work DIR";
     while let Some(arg) = it.next() {
         let mut val = || it.next().unwrap_or_else(|| panic!("{arg} needs a value; {usage}"));
         match arg.as_str() {
@@ -58,6 +63,7 @@ fn parse_args() -> Args {
             "--major" => a.major = val().parse().expect("--major takes 14..18"),
             "--cases" => a.cases = Some(val().split(',').map(str::to_string).collect()),
             "--out" => a.out = Some(PathBuf::from(val())),
+            "--work" => a.work = Some(PathBuf::from(val())),
             "--bench" => {}
             other => panic!("unknown argument {other}; {usage}"),
         }
@@ -254,6 +260,30 @@ fn cases(main_db: &str, many_db: &str, parts_db: &str, j: u32) -> Vec<Case> {
             "-Fd -j 2 -t wide".into(),
             "d",
         ),
+        // Issue 10's split-table target: pgsnap's own -j 1 / 2 / 4 on one table, uncompressed
+        // (stock's -j cannot split a table; its runs are the yardstick). The ratio between
+        // pgsnap's rows is printed after the table.
+        same(
+            "table-none-j1",
+            "one large table -t wide -Fd -Z 0 -j 1".into(),
+            main_db,
+            "-Fd -Z 0 -j 1 -t wide".into(),
+            "d",
+        ),
+        same(
+            "table-none-j2",
+            "one large table -t wide -Fd -Z 0 -j 2".into(),
+            main_db,
+            "-Fd -Z 0 -j 2 -t wide".into(),
+            "d",
+        ),
+        same(
+            "table-none-j4",
+            "one large table -t wide -Fd -Z 0 -j 4".into(),
+            main_db,
+            "-Fd -Z 0 -j 4 -t wide".into(),
+            "d",
+        ),
         same(
             "many",
             format!("10 000 small tables -Fd -j {j}"),
@@ -359,7 +389,7 @@ fn main() {
         size(&many_db) as f64 / 1e6
     );
 
-    let work = cluster.dir.join("bench-out");
+    let work = args.work.clone().unwrap_or_else(|| cluster.dir.join("bench-out"));
     std::fs::create_dir_all(&work).unwrap();
     let conn = |db: &str| -> Vec<String> {
         vec![
@@ -391,6 +421,8 @@ fn main() {
     let recipient = String::from_utf8_lossy(&keygen.stdout).trim().to_string();
     let mut rows = String::new();
     let mut notes = String::new();
+    // pgsnap's median wall per case, for ratios between cases.
+    let mut walls: Vec<(&str, f64)> = Vec::new();
     for case in cases(&main_db, &many_db, &parts_db, args.jobs) {
         if let Some(only) = &args.cases
             && !only.iter().any(|c| c == case.name)
@@ -430,6 +462,7 @@ fn main() {
             o.wall,
             s.wall / o.wall
         );
+        walls.push((case.name, o.wall));
         let mut tools = vec![("pg_dump", s), ("pgsnap", o)];
         if case.encrypted {
             let e = summarise(&enc);
@@ -472,17 +505,34 @@ fn main() {
             );
         }
     }
+    let wall_of = |name: &str| walls.iter().find(|(n, _)| *n == name).map(|(_, w)| *w);
+    if let Some(one) = wall_of("table-none-j1") {
+        for j in [2, 4] {
+            if let Some(w) = wall_of(&format!("table-none-j{j}")) {
+                let _ = writeln!(
+                    notes,
+                    "- one large table, `-Z 0`: pgsnap `-j {j}` is {:.2}x its `-j 1` ({:.2} s vs {:.2} s, \
+                     medians of separate cases)",
+                    one / w.max(0.001),
+                    w,
+                    one
+                );
+            }
+        }
+    }
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let report = format!(
         "{version} (server and client), pgsnap {}; {cpus} CPUs, load average at the end {}; \
-         main database {:.0} MB ({:.0} MB table data); medians of {} runs after a warm-up\n\n\
+         main database {:.0} MB ({:.0} MB table data); archives written to {}; medians of {} runs after a \
+         warm-up\n\n\
          | case | tool | wall s | archive MB | peak RSS MB | client CPU s | cores busy | speed-up (stock/pgsnap wall) | size pgsnap/stock |\n\
          |---|---|---:|---:|---:|---:|---:|---:|---:|\n{rows}{}",
         env!("CARGO_PKG_VERSION"),
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         size(&main_db) as f64 / 1e6,
         data as f64 / 1e6,
+        work.display(),
         args.runs,
         if notes.is_empty() {
             String::new()
