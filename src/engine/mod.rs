@@ -654,7 +654,7 @@ async fn copy_one<S: CopySource>(
     });
     let finished = match &work.range {
         None => Some((done.0, done.1, done.2, started.elapsed())),
-        Some(r) => r.table.part_done(done.0, done.1),
+        Some(r) => r.table.part_done(done.1),
     };
     if let Some((rows, bytes, written, elapsed)) = finished {
         opts.progress.event(&Event::TableFinished {

@@ -28,9 +28,9 @@ pub(crate) struct SplitTable {
     remaining: AtomicUsize,
     /// Bytes the table's sink reported when it finished.
     written: Arc<AtomicU64>,
-    /// Rows the ranges told their sinks: the table's sink is told the sum.
-    told: Arc<AtomicU64>,
-    rows: AtomicU64,
+    /// Rows the ranges told their sinks before finishing: the sum is told to the table's
+    /// sink and is the table's total.
+    rows: Arc<AtomicU64>,
     bytes: AtomicU64,
     /// Ranges whose COPY is complete (counted after their sink finished).
     done: AtomicUsize,
@@ -46,23 +46,23 @@ impl SplitTable {
             ordered: Mutex::new(None),
             remaining: AtomicUsize::new(parts),
             written: Arc::new(AtomicU64::new(0)),
-            told: Arc::new(AtomicU64::new(0)),
-            rows: AtomicU64::new(0),
+            rows: Arc::new(AtomicU64::new(0)),
             bytes: AtomicU64::new(0),
             done: AtomicUsize::new(0),
             started: Mutex::new(None),
         }
     }
 
-    /// Records a finished range (its sink already finished); for the last one, the table's
+    /// Records a finished range (its rows told, its sink finished); for the last one, the table's
     /// totals: rows, COPY bytes, bytes written, time since the first range started.
-    pub(crate) fn part_done(&self, rows: u64, bytes: u64) -> Option<(u64, u64, u64, Duration)> {
-        let rows = self.rows.fetch_add(rows, Ordering::AcqRel) + rows;
+    pub(crate) fn part_done(&self, bytes: u64) -> Option<(u64, u64, u64, Duration)> {
         let bytes = self.bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
         if self.done.fetch_add(1, Ordering::AcqRel) + 1 != self.parts {
             return None;
         }
-        // Every range's sink finished before its count: the table's sink is complete.
+        // Every range's sink finished before its count: the table's sink is complete, and
+        // every range told its rows.
+        let rows = self.rows.load(Ordering::Acquire);
         let began = *self.started.lock().unwrap_or_else(|p| p.into_inner());
         Some((
             rows,
@@ -93,7 +93,7 @@ impl SplitTable {
                         position: 0,
                         block_size: self.block_size,
                         written: self.written.clone(),
-                        told: self.told.clone(),
+                        rows: self.rows.clone(),
                     });
                     let ids: Vec<i32> = (0..self.parts as i32).collect();
                     let o = OrderedOutput::new(file, &ids, Box::new(Unframed), self.spool.clone(), true, false)?;
@@ -126,7 +126,7 @@ impl BlockSink for PartSink {
     }
 
     fn rows(&mut self, rows: u64) {
-        self.table.told.fetch_add(rows, Ordering::AcqRel);
+        self.table.rows.fetch_add(rows, Ordering::AcqRel);
     }
 
     /// Ends the range; the last range to end completes the table's sink and returns its
@@ -155,7 +155,7 @@ struct SinkFile {
     position: u64,
     block_size: usize,
     written: Arc<AtomicU64>,
-    told: Arc<AtomicU64>,
+    rows: Arc<AtomicU64>,
 }
 
 impl SinkFile {
@@ -197,7 +197,7 @@ impl ArchiveFile for SinkFile {
             sink.push(std::mem::take(&mut self.pending))?;
         }
         // Every range told its rows before finishing; this runs in the last one's finish.
-        sink.rows(self.told.load(Ordering::Acquire));
+        sink.rows(self.rows.load(Ordering::Acquire));
         let n = sink.finish()?;
         self.written.store(n, Ordering::Release);
         Ok(())

@@ -260,13 +260,12 @@ impl RawCopy {
         loop {
             let have = self.end - self.start;
             if have >= 5 {
-                let b = &self.buf[self.start..];
-                let len = u32::from_be_bytes([b[1], b[2], b[3], b[4]]) as usize;
+                let len = self.length_at(self.start);
                 if len < 4 {
                     return Err(self.fail(Error::new(ErrorKind::Connect, "invalid message length from the server")));
                 }
                 if have > len {
-                    return Ok((b[0], len - 4));
+                    return Ok((self.buf[self.start], len - 4));
                 }
                 self.make_room(1 + len);
             } else {
@@ -297,8 +296,7 @@ impl RawCopy {
         let (mut at, end) = (self.start, self.end);
         let mut full = false;
         while end - at >= 5 && self.buf[at] == b'd' {
-            let b = &self.buf[at + 1..at + 5];
-            let len = u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+            let len = self.length_at(at);
             if len < 4 || end - at <= len {
                 break;
             }
@@ -317,6 +315,12 @@ impl RawCopy {
             self.start = at;
         }
         full
+    }
+
+    /// The length field of the message whose tag is at `at` (its 4 bytes are in the buffer).
+    fn length_at(&self, at: usize) -> usize {
+        let b = &self.buf[at + 1..at + 5];
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize
     }
 
     /// Makes `buf[start..]` able to hold a message of `total` bytes, with room to read.
