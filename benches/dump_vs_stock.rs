@@ -224,7 +224,7 @@ fn cases(main_db: &str, many_db: &str, parts_db: &str, j: u32) -> Vec<Case> {
         encrypted: true,
         ..same(name, label, main_db, args, file)
     };
-    vec![
+    let mut all = vec![
         same(
             "gzip",
             format!("whole db -Fd -Z gzip:6 -j {j}"),
@@ -258,30 +258,6 @@ fn cases(main_db: &str, many_db: &str, parts_db: &str, j: u32) -> Vec<Case> {
             "one large table -t wide -Fd -j 2".into(),
             main_db,
             "-Fd -j 2 -t wide".into(),
-            "d",
-        ),
-        // Issue 10's split-table target: pgsnap's own -j 1 / 2 / 4 on one table, uncompressed
-        // (stock's -j cannot split a table; its runs are the yardstick). The ratio between
-        // pgsnap's rows is printed after the table.
-        same(
-            "table-none-j1",
-            "one large table -t wide -Fd -Z 0 -j 1".into(),
-            main_db,
-            "-Fd -Z 0 -j 1 -t wide".into(),
-            "d",
-        ),
-        same(
-            "table-none-j2",
-            "one large table -t wide -Fd -Z 0 -j 2".into(),
-            main_db,
-            "-Fd -Z 0 -j 2 -t wide".into(),
-            "d",
-        ),
-        same(
-            "table-none-j4",
-            "one large table -t wide -Fd -Z 0 -j 4".into(),
-            main_db,
-            "-Fd -Z 0 -j 4 -t wide".into(),
             "d",
         ),
         same(
@@ -326,7 +302,20 @@ fn cases(main_db: &str, many_db: &str, parts_db: &str, j: u32) -> Vec<Case> {
             "-Fc".into(),
             "c",
         ),
-    ]
+    ];
+    // Issue 10's split-table target: pgsnap's own -j 1 / 2 / 4 on one table, uncompressed
+    // (stock's -j cannot split a table; its runs are the yardstick). The ratio between
+    // pgsnap's rows is printed after the table.
+    for (name, jobs) in [("table-none-j1", 1), ("table-none-j2", 2), ("table-none-j4", 4)] {
+        all.push(same(
+            name,
+            format!("one large table -t wide -Fd -Z 0 -j {jobs}"),
+            main_db,
+            format!("-Fd -Z 0 -j {jobs} -t wide"),
+            "d",
+        ));
+    }
+    all
 }
 
 fn main() {
