@@ -93,6 +93,30 @@ impl Out {
         }
         r
     }
+
+    fn write_owned(&mut self, buf: Vec<u8>) -> Result<()> {
+        let r = self.file()?.write_owned(buf);
+        if r.is_err() {
+            self.broken = true;
+        }
+        r
+    }
+}
+
+/// A unit's bytes, lent or handed over.
+enum Block<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Block<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Block::Borrowed(b) => b,
+            Block::Owned(b) => b,
+        }
+    }
 }
 
 /// See the module documentation.
@@ -205,16 +229,19 @@ impl OrderedOutput {
         Ok(start)
     }
 
-    fn write(&self, idx: usize, buf: &[u8]) -> Result<()> {
+    fn write(&self, idx: usize, buf: Block<'_>) -> Result<()> {
         let mut u = lock(&self.units[idx]);
         self.leave_waiting(idx, &mut u)?;
         match &mut u.state {
             State::Live { size, .. } => {
-                lock(&self.out).write(buf)?;
                 *size += buf.len() as u64;
-                Ok(())
+                let mut out = lock(&self.out);
+                match buf {
+                    Block::Borrowed(b) => out.write(b),
+                    Block::Owned(b) => out.write_owned(b),
+                }
             }
-            State::Spooling(f) => f.write_all(buf),
+            State::Spooling(f) => f.write_all(&buf),
             _ => Err(Error::internal(format!(
                 "data of dump id {} written after its end",
                 u.id
@@ -349,7 +376,13 @@ pub struct UnitWriter {
 
 impl UnitWriter {
     pub fn write(&mut self, buf: &[u8]) -> Result<()> {
-        self.owner.write(self.idx, buf)
+        self.owner.write(self.idx, Block::Borrowed(buf))
+    }
+
+    /// [`write`](Self::write) of a buffer handed over: a live unit passes it to the output
+    /// as it is ([`ArchiveFile::write_owned`]).
+    pub fn write_owned(&mut self, buf: Vec<u8>) -> Result<()> {
+        self.owner.write(self.idx, Block::Owned(buf))
     }
 
     /// Ends the unit; returns its content length.

@@ -32,6 +32,16 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 pub trait ArchiveFile: Send {
     /// Appends `buf`.
     fn write_all(&mut self, buf: &[u8]) -> Result<()>;
+    /// Appends `buf`, handed over: a file that keeps blocks (a table's sink) takes it
+    /// without a copy.
+    fn write_owned(&mut self, buf: Vec<u8>) -> Result<()> {
+        self.write_all(&buf)
+    }
+    /// Whether [`write_owned`](Self::write_owned) keeps the buffer (then copies into it pay
+    /// for themselves; otherwise one reused buffer is cheaper).
+    fn keeps_blocks(&self) -> bool {
+        false
+    }
     /// Bytes written so far.
     fn position(&self) -> u64;
     /// Whether [`patch`](Self::patch) can overwrite bytes written earlier (a seekable file,
@@ -955,6 +965,7 @@ impl SpoolFile {
         let f = File::open(&self.path).map_err(|e| Error::io(format!("could not open spool file \"{shown}\""), e))?;
         match &self.seal {
             Some(seal) => copy_sealed(f, seal, self.len, &shown, &mut |b| out.write_all(b)),
+            None if out.keeps_blocks() => copy_blocks(f, self.len, &shown, out),
             None => copy_exact(f, self.len, &shown, &mut |b| out.write_all(b)),
         }
     }
@@ -979,7 +990,14 @@ impl Spooled {
 
     /// Appends the spooled bytes to `out` and removes the spool file.
     pub fn copy_into(self, out: &mut dyn ArchiveFile) -> Result<()> {
-        self.copy_to(&mut |b| out.write_all(b))
+        if self.seal.is_some() || !out.keeps_blocks() {
+            return self.copy_to(&mut |b| out.write_all(b));
+        }
+        let shown = self.path.display().to_string();
+        let f = File::open(&self.path).map_err(|e| Error::io(format!("could not open spool file \"{shown}\""), e))?;
+        copy_blocks(f, self.len, &shown, out)?;
+        let _ = fs::remove_file(&self.path);
+        Ok(())
     }
 
     /// Feeds the spooled bytes to `visit` and removes the spool file.
@@ -1046,19 +1064,52 @@ fn copy_exact(mut f: File, len: u64, shown: &str, out: &mut dyn FnMut(&[u8]) -> 
     let mut left = len;
     while left > 0 {
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = f
-            .read(&mut buf[..want])
-            .map_err(|e| Error::io(format!("could not read spool file \"{shown}\""), e))?;
-        if n == 0 {
-            return Err(Error::io(
-                format!("spool file \"{shown}\" is shorter than written ({len} bytes)"),
-                io::Error::from(io::ErrorKind::UnexpectedEof),
-            ));
-        }
+        let n = read_some(&mut f, &mut buf[..want], len, shown)?;
         out(&buf[..n])?;
         left -= n as u64;
     }
     Ok(())
+}
+
+/// Spooled blocks read back into buffers of their own and handed to `out`
+/// ([`ArchiveFile::write_owned`]): a table's sink keeps them as they are instead of copying
+/// every spooled byte once more.
+fn copy_blocks(mut f: File, len: u64, shown: &str, out: &mut dyn ArchiveFile) -> Result<()> {
+    const BLOCK: usize = 1 << 20;
+    let mut left = len;
+    while left > 0 {
+        let want = BLOCK.min(usize::try_from(left).unwrap_or(usize::MAX));
+        // Read into the spare capacity: no zeroing of a buffer about to be overwritten.
+        let mut block = Vec::with_capacity(want);
+        (&mut f)
+            .take(want as u64)
+            .read_to_end(&mut block)
+            .map_err(|e| Error::io(format!("could not read spool file \"{shown}\""), e))?;
+        if block.len() < want {
+            return Err(short_spool(shown, len));
+        }
+        out.write_owned(block)?;
+        left -= want as u64;
+    }
+    Ok(())
+}
+
+/// One read of a spool file; its end before `len` bytes is an error.
+fn read_some(f: &mut File, buf: &mut [u8], len: u64, shown: &str) -> Result<usize> {
+    let n = f
+        .read(buf)
+        .map_err(|e| Error::io(format!("could not read spool file \"{shown}\""), e))?;
+    if n == 0 {
+        return Err(short_spool(shown, len));
+    }
+    Ok(n)
+}
+
+fn short_spool(shown: &str, len: u64) -> Error {
+    Error::io(
+        format!("spool file \"{shown}\" is shorter than written ({len} bytes)"),
+        io::Error::from(io::ErrorKind::UnexpectedEof),
+    )
 }
 
 #[cfg(test)]

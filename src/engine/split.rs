@@ -120,7 +120,7 @@ struct PartSink {
 impl BlockSink for PartSink {
     fn push(&mut self, block: Vec<u8>) -> Result<()> {
         match self.unit.as_mut() {
-            Some(u) => u.write(&block),
+            Some(u) => u.write_owned(block),
             None => Err(Error::internal("table range written after its end")),
         }
     }
@@ -178,6 +178,21 @@ impl ArchiveFile for SinkFile {
             self.sink()?.push(block)?;
         }
         Ok(())
+    }
+
+    /// A range's block (or a spooled one read back) goes on as it is when it is at least half
+    /// a block: the COPY reader hands blocks on just short of the size (before a row would
+    /// overflow), and gathering them again would copy every byte once more.
+    fn write_owned(&mut self, buf: Vec<u8>) -> Result<()> {
+        if self.pending.is_empty() && buf.len() >= self.block_size / 2 {
+            self.position += buf.len() as u64;
+            return self.sink()?.push(buf);
+        }
+        self.write_all(&buf)
+    }
+
+    fn keeps_blocks(&self) -> bool {
+        true
     }
 
     fn position(&self) -> u64 {
@@ -279,6 +294,33 @@ mod tests {
         // Spooled bytes are gathered into blocks again.
         assert!(blocks.iter().all(|b| !b.is_empty()));
         assert_eq!(opened.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn blocks_reach_the_table_sink_without_another_copy() {
+        let (t, _base) = table(2, 8);
+        let c = Collect::default();
+        let c1 = c.clone();
+        let mut p0 = t.open_part(0, move || Ok(Box::new(c1) as Box<dyn BlockSink>)).unwrap();
+        let mut p1 = t.open_part(1, || Err(Error::internal("opened twice"))).unwrap();
+        p1.push(b"bbbbbb".to_vec()).unwrap(); // spooled
+        let live = b"aaaaaaa".to_vec(); // short of a block, as the COPY reader hands them on
+        let at = live.as_ptr();
+        p0.push(live).unwrap();
+        p0.push(b"AAAAA".to_vec()).unwrap();
+        p0.rows(2);
+        p0.finish().unwrap(); // range 1's spool comes back, then goes live
+        p1.push(b"x".to_vec()).unwrap(); // under half a block: gathered
+        p1.push(b"y".to_vec()).unwrap();
+        p1.rows(1);
+        p1.finish().unwrap();
+        let g = c.0.lock().unwrap();
+        let blocks = &g.0;
+        assert_eq!(blocks.concat(), b"aaaaaaaAAAAAbbbbbbxy");
+        assert_eq!(blocks[0].as_ptr(), at, "a live block is the range's own buffer");
+        assert_eq!(blocks[1], b"AAAAA");
+        assert_eq!(blocks[2], b"bbbbbb", "a spooled block comes back whole, not gathered");
+        assert_eq!(blocks[3], b"xy");
     }
 
     #[test]
