@@ -9,9 +9,11 @@
 //! small tables. Each case runs both tools the same way (format, codec, -j), alternating
 //! stock and pgsnap, `--runs` times each after one warm-up pair; each run is timed as a whole
 //! process by GNU time (`/usr/bin/time`: wall, user and system CPU of the process and its
-//! children, and the largest resident set among them). Medians are reported. The encrypted
-//! cases run pgsnap a third time per round with `--encrypt-to` and report what encryption
-//! adds to its wall time, round by round.
+//! children, and the largest resident set among them). Medians are reported, and the median
+//! of each round's ratio (the A/B figure: the runs of one round follow one another, so their
+//! ratio is spared the machine's drift between rounds). Some cases run pgsnap again in every
+//! round with other arguments: the encrypted cases with `--encrypt-to` (what encryption adds),
+//! the one-table case at `-j 2` and `-j 4` (what splitting the table gains over `-j 1`).
 
 #[path = "dataset.rs"]
 mod dataset;
@@ -201,16 +203,30 @@ struct Case {
     stock: Vec<String>,
     ours: Vec<String>,
     file: &'static str,
-    /// Also run pgsnap with `ours` plus `--encrypt-to RECIPIENT` in every round, and report
-    /// what encryption adds to pgsnap's own wall time (issue 11: at most 10 %).
-    encrypted: bool,
+    /// More pgsnap runs in every round, each against pgsnap's `ours` run of the same round
+    /// (a ratio per round, then their median): a label and the arguments replacing `ours`.
+    variants: Vec<Variant>,
+}
+
+struct Variant {
+    tool: String,
+    args: Vec<String>,
+    /// What the per-round ratio says: `Slowdown` for an added cost (encryption, issue 11: at
+    /// most 10 %), `Speedup` for pgsnap against itself at another -j (issue 10).
+    kind: VariantKind,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum VariantKind {
+    Slowdown,
+    Speedup,
 }
 
 fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
 }
 
-fn cases(main_db: &str, many_db: &str, parts_db: &str, j: u32) -> Vec<Case> {
+fn cases(main_db: &str, many_db: &str, parts_db: &str, j: u32, recipient: &str) -> Vec<Case> {
     let same = |name, label: String, db: &str, args: String, file| Case {
         name,
         label,
@@ -218,11 +234,19 @@ fn cases(main_db: &str, many_db: &str, parts_db: &str, j: u32) -> Vec<Case> {
         stock: words(&args),
         ours: words(&args),
         file,
-        encrypted: false,
+        variants: Vec::new(),
     };
-    let encrypted = |name, label: String, args: String, file| Case {
-        encrypted: true,
-        ..same(name, label, main_db, args, file)
+    let encrypted = |name, label: String, args: String, file| {
+        let mut ours = words(&args);
+        ours.extend(["--encrypt-to".to_string(), recipient.to_string()]);
+        Case {
+            variants: vec![Variant {
+                tool: "pgsnap --encrypt-to".into(),
+                args: ours,
+                kind: VariantKind::Slowdown,
+            }],
+            ..same(name, label, main_db, args, file)
+        }
     };
     let mut all = vec![
         same(
@@ -288,7 +312,7 @@ fn cases(main_db: &str, many_db: &str, parts_db: &str, j: u32) -> Vec<Case> {
             stock: words("-Fc"),
             ours: words(&format!("-Fc -j {j}")),
             file: "c",
-            encrypted: false,
+            variants: Vec::new(),
         },
         encrypted(
             "encrypt",
@@ -303,18 +327,26 @@ fn cases(main_db: &str, many_db: &str, parts_db: &str, j: u32) -> Vec<Case> {
             "c",
         ),
     ];
-    // Issue 10's split-table target: pgsnap's own -j 1 / 2 / 4 on one table, uncompressed
-    // (stock's -j cannot split a table; its runs are the yardstick). The ratio between
-    // pgsnap's rows is printed after the table.
-    for (name, jobs) in [("table-none-j1", 1), ("table-none-j2", 2), ("table-none-j4", 4)] {
-        all.push(same(
-            name,
-            format!("one large table -t wide -Fd -Z 0 -j {jobs}"),
+    // Issue 10's split-table target: pgsnap's own -j 2 and -j 4 against its -j 1 on one
+    // table, uncompressed, in the same rounds (stock's -j cannot split a table: its -j 1 run
+    // is the yardstick).
+    let table = |jobs: u32| words(&format!("-Fd -Z 0 -j {jobs} -t wide"));
+    all.push(Case {
+        variants: [2, 4]
+            .map(|jobs| Variant {
+                tool: format!("pgsnap -j {jobs}"),
+                args: table(jobs),
+                kind: VariantKind::Speedup,
+            })
+            .into(),
+        ..same(
+            "table-none",
+            "one large table -t wide -Fd -Z 0 (-j 1 unless said)".into(),
             main_db,
-            format!("-Fd -Z 0 -j {jobs} -t wide"),
+            "-Fd -Z 0 -j 1 -t wide".into(),
             "d",
-        ));
-    }
+        )
+    });
     all
 }
 
@@ -410,9 +442,7 @@ fn main() {
     let recipient = String::from_utf8_lossy(&keygen.stdout).trim().to_string();
     let mut rows = String::new();
     let mut notes = String::new();
-    // pgsnap's median wall per case, for ratios between cases.
-    let mut walls: Vec<(&str, f64)> = Vec::new();
-    for case in cases(&main_db, &many_db, &parts_db, args.jobs) {
+    for case in cases(&main_db, &many_db, &parts_db, args.jobs, &recipient) {
         if let Some(only) = &args.cases
             && !only.iter().any(|c| c == case.name)
         {
@@ -423,56 +453,93 @@ fn main() {
         let mut stock_args = case.stock.clone();
         stock_args.extend(["--no-sync".to_string(), "-f".into(), out_stock.display().to_string()]);
         stock_args.extend(conn(&case.db));
-        let mut our_args = vec!["dump".to_string()];
-        our_args.extend(case.ours.clone());
-        our_args.extend(["--no-sync".to_string(), "-f".into(), out_ours.display().to_string()]);
-        our_args.extend(conn(&case.db));
-        let mut enc_args = our_args.clone();
-        enc_args.extend(["--encrypt-to".to_string(), recipient.clone()]);
-        let (mut stock, mut ours, mut enc) = (Vec::new(), Vec::new(), Vec::new());
+        let pgsnap_args = |args: &[String]| {
+            let mut a = vec!["dump".to_string()];
+            a.extend(args.iter().cloned());
+            a.extend(["--no-sync".to_string(), "-f".into(), out_ours.display().to_string()]);
+            a.extend(conn(&case.db));
+            a
+        };
+        let our_args = pgsnap_args(&case.ours);
+        let variant_args: Vec<Vec<String>> = case.variants.iter().map(|v| pgsnap_args(&v.args)).collect();
+        let (mut stock, mut ours) = (Vec::new(), Vec::new());
+        let mut variants: Vec<Vec<Run>> = vec![Vec::new(); case.variants.len()];
         // One warm-up round (caches, catalogs), then alternating rounds.
         for round in 0..=args.runs {
             let s = measure("stock pg_dump", &pg_dump, &stock_args, &env, &out_stock);
             let o = measure("pgsnap dump", &pgsnap, &our_args, &env, &out_ours);
-            let e = case
-                .encrypted
-                .then(|| measure("pgsnap dump --encrypt-to", &pgsnap, &enc_args, &env, &out_ours));
+            let v: Vec<Run> = case
+                .variants
+                .iter()
+                .zip(&variant_args)
+                .map(|(v, a)| measure(&v.tool, &pgsnap, a, &env, &out_ours))
+                .collect();
             if round > 0 {
                 stock.push(s);
                 ours.push(o);
-                enc.extend(e);
+                for (all, r) in variants.iter_mut().zip(v) {
+                    all.push(r);
+                }
             }
         }
         let (s, o) = (summarise(&stock), summarise(&ours));
+        // Each round's runs follow one another: the ratio within a round is spared the
+        // machine's drift between rounds, and its median is the A/B figure.
+        let paired = |a: &[Run], b: &[Run]| median(a.iter().zip(b).map(|(a, b)| a.wall / b.wall.max(0.001)).collect());
+        let per_round = |a: &[Run], b: &[Run]| {
+            a.iter()
+                .zip(b)
+                .map(|(a, b)| format!("{:.3}", a.wall / b.wall.max(0.001)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         eprintln!(
-            "bench: {}: stock {:.2}s, pgsnap {:.2}s ({:.2}x)",
+            "bench: {}: stock {:.2}s, pgsnap {:.2}s ({:.2}x, paired {:.2}x)",
             case.label,
             s.wall,
             o.wall,
-            s.wall / o.wall
+            s.wall / o.wall,
+            paired(&stock, &ours)
         );
-        walls.push((case.name, o.wall));
-        let mut tools = vec![("pg_dump", s), ("pgsnap", o)];
-        if case.encrypted {
-            let e = summarise(&enc);
-            // Each round's encrypted run against the unencrypted one beside it.
-            let ratios: Vec<f64> = enc.iter().zip(&ours).map(|(e, o)| e.wall / o.wall.max(0.001)).collect();
-            let r = median(ratios.clone());
-            eprintln!("bench: {}: encryption adds {:+.1}% wall", case.label, (r - 1.0) * 100.0);
-            let _ = writeln!(
-                notes,
-                "- {}: `--encrypt-to` adds {:+.1}% to pgsnap's wall time (median of per-round ratios {}; \
-                 {:.2} s vs {:.2} s), {:+.1}% client CPU",
-                case.label,
-                (r - 1.0) * 100.0,
-                ratios.iter().map(|x| format!("{x:.3}")).collect::<Vec<_>>().join(", "),
-                e.wall,
-                o.wall,
-                (e.cpu / o.cpu.max(0.001) - 1.0) * 100.0
-            );
-            tools.push(("pgsnap --encrypt-to", e));
+        let mut tools = vec![
+            ("pg_dump".to_string(), s, None),
+            ("pgsnap".to_string(), o, Some(paired(&stock, &ours))),
+        ];
+        for (v, runs) in case.variants.iter().zip(&variants) {
+            let m = summarise(runs);
+            let note = match v.kind {
+                VariantKind::Slowdown => {
+                    let r = paired(runs, &ours);
+                    format!(
+                        "- {}: `{}` adds {:+.1}% to pgsnap's wall time (median of per-round ratios {}; \
+                         {:.2} s vs {:.2} s), {:+.1}% client CPU",
+                        case.label,
+                        v.tool,
+                        (r - 1.0) * 100.0,
+                        per_round(runs, &ours),
+                        m.wall,
+                        o.wall,
+                        (m.cpu / o.cpu.max(0.001) - 1.0) * 100.0
+                    )
+                }
+                VariantKind::Speedup => format!(
+                    "- {}: `{}` is {:.2}x pgsnap's run in the same round (median of per-round ratios {}; \
+                     {:.2} s vs {:.2} s; cores busy {:.2} vs {:.2})",
+                    case.label,
+                    v.tool,
+                    paired(&ours, runs),
+                    per_round(&ours, runs),
+                    m.wall,
+                    o.wall,
+                    m.cpu / m.wall.max(0.001),
+                    o.cpu / o.wall.max(0.001)
+                ),
+            };
+            eprintln!("bench: {}", note.trim_start_matches("- "));
+            let _ = writeln!(notes, "{note}");
+            tools.push((v.tool.clone(), m, Some(paired(&stock, runs))));
         }
-        for (tool, m) in tools {
+        for (tool, m, pair) in tools {
             let _ = writeln!(
                 rows,
                 "| {} | {tool} | {:.2} | {:.1} | {:.0} | {:.2} | {:.2} |{}",
@@ -482,31 +549,15 @@ fn main() {
                 m.rss_mb,
                 m.cpu,
                 m.cpu / m.wall.max(0.001),
-                if tool != "pg_dump" {
-                    format!(
-                        " {:.2}x | {:.2} |",
+                match pair {
+                    Some(p) => format!(
+                        " {:.2}x | {p:.2}x | {:.2} |",
                         s.wall / m.wall.max(0.001),
                         m.bytes as f64 / s.bytes.max(1) as f64
-                    )
-                } else {
-                    " | |".to_string()
+                    ),
+                    None => " | | |".to_string(),
                 }
             );
-        }
-    }
-    let wall_of = |name: &str| walls.iter().find(|(n, _)| *n == name).map(|(_, w)| *w);
-    if let Some(one) = wall_of("table-none-j1") {
-        for j in [2, 4] {
-            if let Some(w) = wall_of(&format!("table-none-j{j}")) {
-                let _ = writeln!(
-                    notes,
-                    "- one large table, `-Z 0`: pgsnap `-j {j}` is {:.2}x its `-j 1` ({:.2} s vs {:.2} s, \
-                     medians of separate cases)",
-                    one / w.max(0.001),
-                    w,
-                    one
-                );
-            }
         }
     }
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -515,8 +566,8 @@ fn main() {
         "{version} (server and client), pgsnap {}; {cpus} CPUs, load average at the end {}; \
          main database {:.0} MB ({:.0} MB table data); archives written to {}; medians of {} runs after a \
          warm-up\n\n\
-         | case | tool | wall s | archive MB | peak RSS MB | client CPU s | cores busy | speed-up (stock/pgsnap wall) | size pgsnap/stock |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|\n{rows}{}",
+         | case | tool | wall s | archive MB | peak RSS MB | client CPU s | cores busy | speed-up (stock/pgsnap medians) | speed-up (median of rounds) | size pgsnap/stock |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n{rows}{}",
         env!("CARGO_PKG_VERSION"),
         load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         size(&main_db) as f64 / 1e6,
