@@ -95,11 +95,13 @@ pub(crate) struct Check {
 }
 
 /// The generic options of a catalog row as pg_dump lists them: `name 'value'`, quoted by
-/// the server, ordered by name (`pg_options_to_table`).
+/// the server, ordered by name (`pg_options_to_table`). A row without options skips the
+/// subquery: the columns query runs this once per column of every table.
 pub(crate) fn options_list_sql(column: &str) -> String {
     format!(
-        "ARRAY(SELECT pg_catalog.quote_ident(option_name) || ' ' || pg_catalog.quote_literal(option_value) \
-         FROM pg_catalog.pg_options_to_table({column}) ORDER BY option_name)"
+        "CASE WHEN {column} IS NULL THEN '{{}}'::pg_catalog.text[] ELSE \
+         ARRAY(SELECT pg_catalog.quote_ident(option_name) || ' ' || pg_catalog.quote_literal(option_value) \
+         FROM pg_catalog.pg_options_to_table({column}) ORDER BY option_name) END"
     )
 }
 
@@ -129,7 +131,9 @@ pub(crate) fn tables_sql() -> String {
     )
 }
 
-/// The columns query (also run ahead by a catalog helper).
+/// The columns query (also run ahead by a catalog helper). Whether a parent has the column
+/// NOT NULL is an uncorrelated `IN`, which the server hashes once, rather than an `EXISTS`
+/// probing pg_inherits for every column (a quarter of this query's time on 10 000 tables).
 pub(crate) fn columns_sql(ctx: &Ctx<'_>) -> String {
     let compression = if ctx.version.at_least(14) {
         "CASE a.attcompression WHEN 'p' THEN 'pglz' WHEN 'l' THEN 'lz4' END"
@@ -142,8 +146,8 @@ pub(crate) fn columns_sql(ctx: &Ctx<'_>) -> String {
          t.typstorage, CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN cn.nspname END, \
          co.collname, array_to_string(a.attoptions, ', '), {compression}, a.attacl::text, ad.oid, \
          pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), \
-         EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa \
-           ON pa.attrelid = i.inhparent AND pa.attname = a.attname WHERE i.inhrelid = a.attrelid AND pa.attnotnull), \
+         (a.attrelid, a.attname) IN (SELECT i.inhrelid, pa.attname FROM pg_catalog.pg_inherits i \
+           JOIN pg_catalog.pg_attribute pa ON pa.attrelid = i.inhparent WHERE pa.attnotnull), \
          a.attgenerated <> '' AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_attribute pa \
            ON pa.attrelid = i.inhparent AND pa.attname = a.attname AND pa.attgenerated <> '' \
            JOIN pg_catalog.pg_attrdef pd ON pd.adrelid = pa.attrelid AND pd.adnum = pa.attnum \
