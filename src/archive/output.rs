@@ -963,11 +963,7 @@ impl SpoolFile {
             .flush()
             .map_err(|e| Error::io(format!("could not write spool file \"{shown}\""), e))?;
         let f = File::open(&self.path).map_err(|e| Error::io(format!("could not open spool file \"{shown}\""), e))?;
-        match &self.seal {
-            Some(seal) => copy_sealed(f, seal, self.len, &shown, &mut |b| out.write_all(b)),
-            None if out.keeps_blocks() => copy_blocks(f, self.len, &shown, out),
-            None => copy_exact(f, self.len, &shown, &mut |b| out.write_all(b)),
-        }
+        read_back(f, self.seal.as_deref(), self.len, &shown, out)
     }
 }
 
@@ -990,12 +986,9 @@ impl Spooled {
 
     /// Appends the spooled bytes to `out` and removes the spool file.
     pub fn copy_into(self, out: &mut dyn ArchiveFile) -> Result<()> {
-        if self.seal.is_some() || !out.keeps_blocks() {
-            return self.copy_to(&mut |b| out.write_all(b));
-        }
         let shown = self.path.display().to_string();
         let f = File::open(&self.path).map_err(|e| Error::io(format!("could not open spool file \"{shown}\""), e))?;
-        copy_blocks(f, self.len, &shown, out)?;
+        read_back(f, self.seal.as_deref(), self.len, &shown, out)?;
         let _ = fs::remove_file(&self.path);
         Ok(())
     }
@@ -1057,6 +1050,16 @@ fn copy_sealed(
         ));
     }
     Ok(())
+}
+
+/// Appends a spool file's `len` bytes to `out`: opened when sealed, and in buffers `out`
+/// keeps when it keeps blocks ([`ArchiveFile::keeps_blocks`]).
+fn read_back(f: File, seal: Option<&Sealer>, len: u64, shown: &str, out: &mut dyn ArchiveFile) -> Result<()> {
+    match seal {
+        Some(seal) => copy_sealed(f, seal, len, shown, &mut |b| out.write_all(b)),
+        None if out.keeps_blocks() => copy_blocks(f, len, shown, out),
+        None => copy_exact(f, len, shown, &mut |b| out.write_all(b)),
+    }
 }
 
 fn copy_exact(mut f: File, len: u64, shown: &str, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {

@@ -40,8 +40,8 @@ pub(crate) struct RawCopy {
     start: usize,
     end: usize,
     chunk_bytes: usize,
-    /// Chunks handed on so far (the first one starts small).
-    chunks: u64,
+    /// No chunk handed on yet: the next one starts small.
+    first_chunk: bool,
     /// Names the statement and session in errors.
     what: String,
     finished: bool,
@@ -148,7 +148,7 @@ impl RawCopy {
             start: 0,
             end: early.len(),
             chunk_bytes: chunk_bytes.max(1),
-            chunks: 0,
+            first_chunk: true,
             what,
             finished: false,
         };
@@ -186,12 +186,11 @@ impl RawCopy {
         if self.finished {
             return Ok(None);
         }
-        let room = if self.chunks == 0 {
+        let room = if std::mem::take(&mut self.first_chunk) {
             FIRST_CHUNK.min(self.chunk_bytes)
         } else {
             self.chunk_bytes
         };
-        self.chunks += 1;
         let mut chunk = CopyChunk {
             data: Vec::with_capacity(room),
             rows: 0,
