@@ -216,7 +216,7 @@ struct Variant {
     kind: VariantKind,
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum VariantKind {
     Slowdown,
     Speedup,
@@ -485,11 +485,13 @@ fn main() {
         let (s, o) = (summarise(&stock), summarise(&ours));
         // Each round's runs follow one another: the ratio within a round is spared the
         // machine's drift between rounds, and its median is the A/B figure.
-        let paired = |a: &[Run], b: &[Run]| median(a.iter().zip(b).map(|(a, b)| a.wall / b.wall.max(0.001)).collect());
+        let ratios =
+            |a: &[Run], b: &[Run]| -> Vec<f64> { a.iter().zip(b).map(|(a, b)| a.wall / b.wall.max(0.001)).collect() };
+        let paired = |a: &[Run], b: &[Run]| median(ratios(a, b));
         let per_round = |a: &[Run], b: &[Run]| {
-            a.iter()
-                .zip(b)
-                .map(|(a, b)| format!("{:.3}", a.wall / b.wall.max(0.001)))
+            ratios(a, b)
+                .iter()
+                .map(|r| format!("{r:.3}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
