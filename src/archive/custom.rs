@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::ordered::{Framing, OrderedOutput, UnitWriter};
-use super::output::{ArchiveFile, HoldBack, SpoolDir, open_archive_output};
+use super::output::{ArchiveFile, HoldBack, open_archive_output};
+use super::spool::SpoolDir;
 use super::toc::{
     ArchiveFormat, Header, Place, TocEntry, TocReader, decode_count, decode_entry_body, decode_header,
     encode_entry_body, encode_header, put_int, put_len,

@@ -169,7 +169,7 @@ pub fn remove_own(output: &Path) {
     if output.is_dir() {
         sweep(output, |_, pid| pid == own);
     }
-    if super::output::spooled_in_temp_dir() {
+    if super::spool::spooled_in_temp_dir() {
         sweep(&std::env::temp_dir(), |_, pid| pid == own);
     }
 }

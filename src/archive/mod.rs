@@ -1,6 +1,6 @@
 //! pg_dump-compatible archives: TOC encoding (`toc`), the writer seam (`writer`) and its
 //! format back-ends (`directory`, `custom`, `tar`, and `plain` through the script printer
-//! `script`), the byte outputs under them (`output`, `ordered`), readers of every format
+//! `script`), the byte outputs under them (`output`, `ordered`, `spool`), readers of every format
 //! (`read`) and `pg_restore -l`-style listings (`list`).
 
 pub mod custom;
@@ -13,6 +13,7 @@ pub mod output;
 pub mod plain;
 pub mod read;
 pub mod script;
+pub mod spool;
 pub mod tar;
 pub mod toc;
 pub mod writer;

@@ -3,10 +3,11 @@
 //! writes them serially, so it never has to reorder).
 //!
 //! Each data-bearing entry is a *unit*. The unit at the head of the TOC order streams straight
-//! to the output ("live"); a unit written before its turn goes to a spool file and is copied
+//! to the output ("live"); a unit written before its turn goes to a spool and is copied
 //! in when its turn comes — when the head completes, finished spooled units follow at once, and
-//! an unfinished one copies what it has and goes live. Memory stays bounded (spools are files);
-//! only units in progress hold a descriptor.
+//! an unfinished one copies what it has and goes live. Memory stays bounded (a spool keeps
+//! its first bytes in memory within its directory's budget, the rest in a file); only units
+//! in progress hold a descriptor.
 //!
 //! A format frames each unit ([`Framing`]): bytes before it (a custom block header, a tar
 //! member header — whose size is known only for a spooled unit, so a live one gets its size
@@ -19,7 +20,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::output::{ArchiveFile, SpoolDir, SpoolFile, Spooled};
+use super::output::ArchiveFile;
+use super::spool::{SpoolDir, SpoolFile, Spooled};
 use crate::error::{Error, Result};
 
 /// Per-unit framing chosen by the format.
@@ -241,7 +243,10 @@ impl OrderedOutput {
                     Block::Owned(b) => out.write_owned(b),
                 }
             }
-            State::Spooling(f) => f.write_all(&buf),
+            State::Spooling(f) => match buf {
+                Block::Borrowed(b) => f.write_all(b),
+                Block::Owned(b) => f.write_owned(b),
+            },
             _ => Err(Error::internal(format!(
                 "data of dump id {} written after its end",
                 u.id
@@ -292,17 +297,16 @@ impl OrderedOutput {
                     let mut out = lock(&self.out);
                     self.copy_done(head, spooled, &mut out)?;
                 }
-                State::Spooling(mut f) if self.may_go_live(head) => {
+                State::Spooling(f) if self.may_go_live(head) => {
                     let mut out = lock(&self.out);
                     let start = self.begin_live(head, &mut out)?;
-                    let r = f.copy_so_far(out.file()?);
+                    let size = f.len();
+                    // What was spooled goes to the output; the rest streams.
+                    let r = f.close().and_then(|done| done.copy_into(out.file()?));
                     if r.is_err() {
                         out.broken = true;
                     }
                     r?;
-                    let size = f.len();
-                    // The spool is complete in the output; the rest streams.
-                    drop(f.close()?);
                     u.state = State::Live { start, size };
                     return Ok(());
                 }
@@ -423,7 +427,21 @@ mod tests {
         }
     }
 
+    /// Spool memory budgets the tests run under: every spool a file; one spool's first block
+    /// in memory at a time, the others files; every spool in memory.
+    const BUDGETS: [usize; 3] = [0, 100 * 1024, crate::archive::spool::SPOOL_MEMORY];
+
     fn setup(
+        n: usize,
+        patchable: bool,
+        live_ok: bool,
+        hold_last: bool,
+    ) -> (Arc<OrderedOutput>, MemFile, tempfile::TempDir) {
+        setup_with(crate::archive::spool::SPOOL_MEMORY, n, patchable, live_ok, hold_last)
+    }
+
+    fn setup_with(
+        memory: usize,
         n: usize,
         patchable: bool,
         live_ok: bool,
@@ -439,7 +457,11 @@ mod tests {
             Box::new(mem.clone()),
             &ids,
             Box::new(Brackets),
-            Arc::new(SpoolDir::create(Some(&base.path().join("out"))).unwrap()),
+            Arc::new(
+                SpoolDir::create(Some(&base.path().join("out")))
+                    .unwrap()
+                    .with_memory(memory),
+            ),
             live_ok,
             hold_last,
         )
@@ -453,7 +475,13 @@ mod tests {
 
     #[test]
     fn out_of_order_units_come_out_in_order() {
-        let (o, mem, _base) = setup(4, true, true, false);
+        for memory in BUDGETS {
+            out_of_order_units_come_out_in_order_with(memory);
+        }
+    }
+
+    fn out_of_order_units_come_out_in_order_with(memory: usize) {
+        let (o, mem, _base) = setup_with(memory, 4, true, true, false);
         let mut u2 = o.open(102).unwrap();
         let mut u0 = o.open(100).unwrap();
         let mut u3 = o.open(103).unwrap();
@@ -481,7 +509,13 @@ mod tests {
 
     #[test]
     fn without_live_every_unit_is_spooled_with_its_size_first() {
-        let (o, mem, _base) = setup(2, false, false, false);
+        for memory in BUDGETS {
+            without_live_every_unit_is_spooled_with_its_size_first_with(memory);
+        }
+    }
+
+    fn without_live_every_unit_is_spooled_with_its_size_first_with(memory: usize) {
+        let (o, mem, _base) = setup_with(memory, 2, false, false, false);
         let mut u0 = o.open(100).unwrap();
         let mut u1 = o.open(101).unwrap();
         u1.write(b"yy").unwrap();
@@ -522,7 +556,7 @@ mod tests {
 
     #[test]
     fn incomplete_units_block_finish_and_misuse_is_refused() {
-        let (o, _mem, base) = setup(2, true, true, false);
+        let (o, _mem, base) = setup_with(0, 2, true, true, false);
         let mut u0 = o.open(100).unwrap();
         u0.write(b"x").unwrap();
         assert!(o.open(100).is_err(), "opened twice");
@@ -565,7 +599,13 @@ mod tests {
 
     #[test]
     fn many_threads_many_units() {
-        let (o, mem, _base) = setup(40, true, true, false);
+        for memory in BUDGETS {
+            many_threads_many_units_with(memory);
+        }
+    }
+
+    fn many_threads_many_units_with(memory: usize) {
+        let (o, mem, _base) = setup_with(memory, 40, true, true, false);
         let handles: Vec<_> = (0..4)
             .map(|t| {
                 let o = o.clone();

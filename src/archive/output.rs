@@ -10,23 +10,22 @@
 //! another `ArchiveFile`. Dropping a file without `commit` abandons it: temporaries are
 //! removed, streams are left as they are.
 //!
-//! [`SpoolDir`] holds temporary spool files for data that is ready before its turn.
+//! Spool files for data ready before its turn are in `spool`.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Seek, Write};
+use std::io::{self, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::crypt::seal::{RECORD, Sealer};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Write buffer of single-file outputs and spool files.
 const BUF_SIZE: usize = 256 * 1024;
 
 /// Distinguishes temporary names made by one process.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+pub(super) static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// One output file or stream of an archive. See the module documentation.
 pub trait ArchiveFile: Send {
@@ -318,7 +317,7 @@ pub(super) fn check_parent(parent: &Path, action: &str, missing: &str) -> Result
     }
 }
 
-fn private_file(path: &Path) -> io::Result<File> {
+pub(super) fn private_file(path: &Path) -> io::Result<File> {
     let mut opts = OpenOptions::new();
     opts.read(true).write(true).create_new(true);
     #[cfg(unix)]
@@ -390,7 +389,7 @@ fn write_at(file: &File, pos: u64, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Creates `<dir>/.<name>.pgsnap-<what>-<pid>-<n>` with `make`, retrying on leftovers.
-fn unique_sibling<T>(
+pub(super) fn unique_sibling<T>(
     dir: &Path,
     name: &str,
     what: &str,
@@ -782,339 +781,6 @@ impl ArchiveFile for HoldBack {
     }
 }
 
-/// Set once a spool directory was made in the system's temporary directory instead of beside
-/// its output.
-static SPOOLED_IN_TEMP_DIR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Whether this process made a spool directory in the system's temporary directory.
-pub(crate) fn spooled_in_temp_dir() -> bool {
-    SPOOLED_IN_TEMP_DIR.load(Ordering::Relaxed)
-}
-
-/// A private directory for spool files, removed with everything in it when dropped.
-#[derive(Debug)]
-pub struct SpoolDir {
-    path: PathBuf,
-    /// The directory opened and locked: a live run's mark (`leftovers`).
-    _lock: File,
-    /// Seals every spool file when the archive is encrypted (see `crypt::seal`).
-    seal: Option<Arc<Sealer>>,
-}
-
-impl SpoolDir {
-    /// Creates `.<name>.pgsnap-spool-<pid>-<n>` (mode 0700) beside `beside`, or in the
-    /// system's temporary directory when there is no output path (standard output).
-    pub fn create(beside: Option<&Path>) -> Result<SpoolDir> {
-        Self::create_sealed(beside, false)
-    }
-
-    /// [`create`](Self::create) for an archive written through `layers`: its spool files are
-    /// sealed with a key held in memory when a layer asks for it.
-    pub fn create_for(beside: Option<&Path>, layers: &[Arc<dyn FileLayer>]) -> Result<SpoolDir> {
-        Self::create_sealed(beside, layers.iter().any(|l| l.seals_temporaries()))
-    }
-
-    fn create_sealed(beside: Option<&Path>, sealed: bool) -> Result<SpoolDir> {
-        let (dir, name) = match beside {
-            Some(p) => (
-                parent_dir(p),
-                p.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "archive".into()),
-            ),
-            None => (std::env::temp_dir(), "stdout".to_string()),
-        };
-        let make = |p: &Path| {
-            let mut b = fs::DirBuilder::new();
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt;
-                b.mode(0o700);
-            }
-            b.create(p)?;
-            super::leftovers::hold_dir(p).inspect_err(|_| {
-                let _ = fs::remove_dir(p);
-            })
-        };
-        let made = match unique_sibling(&dir, &name, "spool", make) {
-            // An existing file written in place in a directory nobody may write (see
-            // `open_single_file`): spool in the system's temporary directory instead.
-            Err(e) if beside.is_some() && cannot_create_in_dir(&e) => {
-                let tmp = std::env::temp_dir();
-                tracing::debug!(dir = %tmp.display(), error = %e, "spooling in the temporary directory");
-                super::leftovers::remove_stale(&tmp);
-                SPOOLED_IN_TEMP_DIR.store(true, Ordering::Relaxed);
-                unique_sibling(&tmp, &name, "spool", make)
-            }
-            other => other,
-        };
-        let (path, lock) = made.map_err(|e| e.context("creating a directory for spool files"))?;
-        let seal = if sealed { Some(Arc::new(Sealer::new()?)) } else { None };
-        Ok(SpoolDir {
-            path,
-            _lock: lock,
-            seal,
-        })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// A new spool file; `label` becomes part of its name.
-    pub fn file(&self, label: &str) -> Result<SpoolFile> {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = self.path.join(format!("{label}-{n}"));
-        let f = private_file(&path)
-            .map_err(|e| Error::io(format!("could not create spool file \"{}\"", path.display()), e))?;
-        Ok(SpoolFile {
-            path,
-            file: BufWriter::with_capacity(64 * 1024, f),
-            len: 0,
-            seal: self.seal.clone(),
-            pending: Vec::new(),
-        })
-    }
-}
-
-impl Drop for SpoolDir {
-    fn drop(&mut self) {
-        if let Err(e) = fs::remove_dir_all(&self.path)
-            && e.kind() != io::ErrorKind::NotFound
-        {
-            tracing::warn!(dir = %self.path.display(), error = %e, "could not remove spool directory");
-        }
-    }
-}
-
-/// A spool file being written.
-pub struct SpoolFile {
-    path: PathBuf,
-    file: BufWriter<File>,
-    /// Bytes given (before sealing).
-    len: u64,
-    seal: Option<Arc<Sealer>>,
-    /// Sealed spools: bytes not yet sealed into a record.
-    pending: Vec<u8>,
-}
-
-impl SpoolFile {
-    pub fn write_all(&mut self, buf: &[u8]) -> Result<()> {
-        self.len += buf.len() as u64;
-        if self.seal.is_some() {
-            self.pending.extend_from_slice(buf);
-            if self.pending.len() >= RECORD {
-                self.seal_pending()?;
-            }
-            return Ok(());
-        }
-        self.raw_write(buf)
-    }
-
-    fn raw_write(&mut self, buf: &[u8]) -> Result<()> {
-        self.file
-            .write_all(buf)
-            .map_err(|e| Error::io(format!("could not write spool file \"{}\"", self.path.display()), e))
-    }
-
-    /// Seals what is pending into records written to the file.
-    fn seal_pending(&mut self) -> Result<()> {
-        let Some(seal) = self.seal.clone() else {
-            return Ok(());
-        };
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let mut out = Vec::with_capacity(self.pending.len() + 64);
-        for part in self.pending.chunks(RECORD) {
-            seal.seal(part, &mut out)?;
-        }
-        self.pending.clear();
-        self.raw_write(&out)
-    }
-
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Closes the file (freeing its descriptor); it is read back by [`Spooled::copy_into`].
-    pub fn close(mut self) -> Result<Spooled> {
-        self.seal_pending()?;
-        let shown = self.path.display().to_string();
-        self.file
-            .into_inner()
-            .map_err(|e| Error::io(format!("could not write spool file \"{shown}\""), e.into_error()))?;
-        Ok(Spooled {
-            path: self.path,
-            len: self.len,
-            seal: self.seal,
-        })
-    }
-
-    /// Copies what was written so far into `out` and keeps writing to the same file.
-    pub fn copy_so_far(&mut self, out: &mut dyn ArchiveFile) -> Result<()> {
-        self.seal_pending()?;
-        let shown = self.path.display().to_string();
-        self.file
-            .flush()
-            .map_err(|e| Error::io(format!("could not write spool file \"{shown}\""), e))?;
-        let f = File::open(&self.path).map_err(|e| Error::io(format!("could not open spool file \"{shown}\""), e))?;
-        read_back(f, self.seal.as_deref(), self.len, &shown, out)
-    }
-}
-
-/// A complete spool file.
-#[derive(Debug)]
-pub struct Spooled {
-    path: PathBuf,
-    len: u64,
-    seal: Option<Arc<Sealer>>,
-}
-
-impl Spooled {
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Appends the spooled bytes to `out` and removes the spool file.
-    pub fn copy_into(self, out: &mut dyn ArchiveFile) -> Result<()> {
-        let shown = self.path.display().to_string();
-        let f = File::open(&self.path).map_err(|e| Error::io(format!("could not open spool file \"{shown}\""), e))?;
-        read_back(f, self.seal.as_deref(), self.len, &shown, out)?;
-        let _ = fs::remove_file(&self.path);
-        Ok(())
-    }
-
-    /// Feeds the spooled bytes to `visit` and removes the spool file.
-    pub fn copy_to(self, visit: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        let shown = self.path.display().to_string();
-        let f = File::open(&self.path).map_err(|e| Error::io(format!("could not open spool file \"{shown}\""), e))?;
-        match &self.seal {
-            Some(seal) => copy_sealed(f, seal, self.len, &shown, visit)?,
-            None => copy_exact(f, self.len, &shown, visit)?,
-        }
-        let _ = fs::remove_file(&self.path);
-        Ok(())
-    }
-}
-
-impl Drop for Spooled {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
-    }
-}
-
-/// Reads a sealed spool file: every record opened, `len` bytes of plaintext in all.
-fn copy_sealed(
-    mut f: File,
-    seal: &Sealer,
-    len: u64,
-    shown: &str,
-    out: &mut dyn FnMut(&[u8]) -> Result<()>,
-) -> Result<()> {
-    let mut raw: Vec<u8> = Vec::with_capacity(2 * BUF_SIZE);
-    let mut buf = vec![0u8; BUF_SIZE];
-    let mut plain = Vec::with_capacity(BUF_SIZE);
-    let mut total = 0u64;
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Error::io(format!("could not read spool file \"{shown}\""), e))?;
-        if n == 0 {
-            break;
-        }
-        raw.extend_from_slice(&buf[..n]);
-        plain.clear();
-        let used = seal
-            .open_records(&raw, &mut plain)
-            .map_err(|e| e.context(format!("reading spool file \"{shown}\"")))?;
-        raw.drain(..used);
-        total += plain.len() as u64;
-        if total > len {
-            break;
-        }
-        out(&plain)?;
-    }
-    if !raw.is_empty() || total != len {
-        return Err(Error::io(
-            format!("spool file \"{shown}\" does not hold what was written ({len} bytes)"),
-            io::Error::from(io::ErrorKind::UnexpectedEof),
-        ));
-    }
-    Ok(())
-}
-
-/// Appends a spool file's `len` bytes to `out`: opened when sealed, and in buffers `out`
-/// keeps when it keeps blocks ([`ArchiveFile::keeps_blocks`]).
-fn read_back(f: File, seal: Option<&Sealer>, len: u64, shown: &str, out: &mut dyn ArchiveFile) -> Result<()> {
-    match seal {
-        Some(seal) => copy_sealed(f, seal, len, shown, &mut |b| out.write_all(b)),
-        None if out.keeps_blocks() => copy_blocks(f, len, shown, out),
-        None => copy_exact(f, len, shown, &mut |b| out.write_all(b)),
-    }
-}
-
-fn copy_exact(mut f: File, len: u64, shown: &str, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
-    let mut buf = vec![0u8; BUF_SIZE];
-    let mut left = len;
-    while left > 0 {
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = read_some(&mut f, &mut buf[..want], len, shown)?;
-        out(&buf[..n])?;
-        left -= n as u64;
-    }
-    Ok(())
-}
-
-/// Spooled blocks read back into buffers of their own and handed to `out`
-/// ([`ArchiveFile::write_owned`]): a table's sink keeps them as they are instead of copying
-/// every spooled byte once more.
-fn copy_blocks(mut f: File, len: u64, shown: &str, out: &mut dyn ArchiveFile) -> Result<()> {
-    const BLOCK: usize = 1 << 20;
-    let mut left = len;
-    while left > 0 {
-        let want = BLOCK.min(usize::try_from(left).unwrap_or(usize::MAX));
-        // Read into the spare capacity: no zeroing of a buffer about to be overwritten.
-        let mut block = Vec::with_capacity(want);
-        (&mut f)
-            .take(want as u64)
-            .read_to_end(&mut block)
-            .map_err(|e| Error::io(format!("could not read spool file \"{shown}\""), e))?;
-        if block.len() < want {
-            return Err(short_spool(shown, len));
-        }
-        out.write_owned(block)?;
-        left -= want as u64;
-    }
-    Ok(())
-}
-
-/// One read of a spool file; its end before `len` bytes is an error.
-fn read_some(f: &mut File, buf: &mut [u8], len: u64, shown: &str) -> Result<usize> {
-    let n = f
-        .read(buf)
-        .map_err(|e| Error::io(format!("could not read spool file \"{shown}\""), e))?;
-    if n == 0 {
-        return Err(short_spool(shown, len));
-    }
-    Ok(n)
-}
-
-fn short_spool(shown: &str, len: u64) -> Error {
-    Error::io(
-        format!("spool file \"{shown}\" is shorter than written ({len} bytes)"),
-        io::Error::from(io::ErrorKind::UnexpectedEof),
-    )
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use std::sync::Mutex;
@@ -1268,35 +934,6 @@ pub(crate) mod tests {
         h.write_all(b"complete-looking\0\0\0\0\0").unwrap();
         drop(h);
         assert_eq!(*mem.bytes.lock().unwrap(), b"complete-looking");
-    }
-
-    #[test]
-    fn spool_files_round_trip_and_vanish() {
-        let base = tempfile::tempdir().unwrap();
-        let target = base.path().join("x.tar");
-        let dir = SpoolDir::create(Some(&target)).unwrap();
-        assert!(dir.path().starts_with(base.path()));
-        let mut a = dir.file("a").unwrap();
-        a.write_all(b"first ").unwrap();
-        let mem = MemFile::default();
-        let mut out: Box<dyn ArchiveFile> = Box::new(mem.clone());
-        a.copy_so_far(out.as_mut()).unwrap();
-        a.write_all(b"second").unwrap();
-        let done = a.close().unwrap();
-        assert_eq!(done.len(), 12);
-        done.copy_into(out.as_mut()).unwrap();
-        assert_eq!(*mem.bytes.lock().unwrap(), b"first first second");
-        let b = dir.file("b").unwrap().close().unwrap();
-        assert!(b.is_empty());
-        drop(b);
-        assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
-        let mut c = dir.file("c").unwrap();
-        c.write_all(b"left over").unwrap();
-        let p = dir.path().to_path_buf();
-        drop(dir);
-        drop(c);
-        assert!(!p.exists());
-        assert!(names(base.path()).is_empty());
     }
 
     /// A layer that upper-cases ASCII: visible in the bytes, and cannot patch.

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::ordered::{Framing, OrderedOutput, UnitWriter};
-use super::output::{ArchiveFile, SpoolDir, SpoolFile, open_archive_output};
+use super::output::{ArchiveFile, open_archive_output};
+use super::spool::{SpoolDir, SpoolFile};
 use super::toc::{ArchiveFormat, ArchiveVersion, Header, MAGIC, TocEntry, decode_toc, encode_toc};
 use super::writer::{ArchiveWriter, BLOBS, DataSink, DataSinks, EncodedSink, Finished, WriterOptions, check_entries};
 use crate::codec::{Compression, ParallelEncoder, Piece, PieceCodec, PieceSink};

@@ -28,7 +28,7 @@ use tokio::sync::{Mutex, OnceCell};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::archive::output::SpoolDir;
+use crate::archive::spool::{SPOOL_MEMORY, SpoolDir};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{InsertOptions, TableData};
 use crate::pg::{CancelHandle, SessionOptions, Target};
@@ -448,7 +448,7 @@ async fn plan_queue<S: CopySource>(shared: &Shared<S>, reader: &S::Reader) -> Re
         let estimated_bytes = pages * block_size;
         let ranges = match sizes.get(&job.table.table_oid) {
             Some(&p) if may_split && splittable(&job.table) && p >= opts.split_pages => {
-                page_ranges(p, opts.split_pages, shared.workers)
+                page_ranges(p, opts.split_pages, shared.workers, block_size)
             }
             _ => Vec::new(),
         };
@@ -497,12 +497,25 @@ fn splittable(t: &TableData) -> bool {
 /// PostgreSQL's default block size, for estimates where no server said otherwise.
 pub(crate) const DEFAULT_PAGE_BYTES: u64 = 8192;
 
-/// Splits `pages` into ranges for `workers`: about four per worker (so a worker that finishes
-/// early takes another and the ranges waiting for their turn stay small), none under half the
-/// split threshold. The last range has no end: rows on pages added since the size was read
-/// are still read (and the snapshot decides which are visible).
-pub(crate) fn page_ranges(pages: u64, split_pages: u64, workers: usize) -> Vec<PageRange> {
-    let per = (pages.div_ceil(4 * workers.max(1) as u64)).max(split_pages / 2).max(1);
+/// The most heap one range reads: a range read ahead of its turn then fits in its spool's
+/// memory ([`SPOOL_MEMORY`]) whole — its COPY text is about its pages' size, unless TOAST adds
+/// to it — and is handed on without touching the disk. A COPY per 4 MiB costs the server
+/// well under a millisecond.
+pub(crate) const MAX_RANGE_BYTES: u64 = 4 << 20;
+
+// Room for a range of text somewhat larger than its pages.
+const _: () = assert!(MAX_RANGE_BYTES * 2 <= SPOOL_MEMORY as u64);
+
+/// Splits `pages` (of `page_bytes`) into ranges for `workers`: about four per worker (so a
+/// worker that finishes early takes another), none under half the split threshold, none over
+/// [`MAX_RANGE_BYTES`]. The last range has no end: rows on pages added since the size was
+/// read are still read (and the snapshot decides which are visible).
+pub(crate) fn page_ranges(pages: u64, split_pages: u64, workers: usize, page_bytes: u64) -> Vec<PageRange> {
+    let most = (MAX_RANGE_BYTES / page_bytes.max(1)).max(1);
+    let per = (pages.div_ceil(4 * workers.max(1) as u64))
+        .max(split_pages / 2)
+        .min(most)
+        .max(1);
     let mut out = Vec::new();
     let mut from = 0;
     while from + per < pages {
@@ -752,33 +765,35 @@ mod tests {
 
     #[test]
     fn ranges_adapt_to_size_and_workers_and_end_open() {
-        // 300 MB at -j 2: about four ranges per worker, none under half the threshold.
-        let r = page_ranges(38_400, DEFAULT_SPLIT_PAGES, 2);
+        let page = DEFAULT_PAGE_BYTES;
+        let most = MAX_RANGE_BYTES / page;
+        // 300 MB at -j 2: ranges of the largest size, each a spool's memory can hold.
+        let r = page_ranges(38_400, DEFAULT_SPLIT_PAGES, 2, page);
         covers(&r, 38_400);
-        assert_eq!(r.len(), 8);
-        assert!(r[..r.len() - 1].iter().all(|x| x.to.unwrap() - x.from == 4_800));
-        // 100 MB at -j 2: ranges of half the threshold.
-        let r = page_ranges(12_800, DEFAULT_SPLIT_PAGES, 2);
-        covers(&r, 12_800);
-        assert_eq!(r.len(), 4);
-        assert!(
-            r[..r.len() - 1]
-                .iter()
-                .all(|x| x.to.unwrap() - x.from == DEFAULT_SPLIT_PAGES / 2)
-        );
-        // A huge table at -j 8: 32 ranges.
-        let r = page_ranges(10_000_000, DEFAULT_SPLIT_PAGES, 8);
+        assert_eq!(r.len(), 75);
+        assert!(r[..r.len() - 1].iter().all(|x| x.to.unwrap() - x.from == most));
+        // Larger pages, fewer of them per range.
+        let r = page_ranges(38_400, DEFAULT_SPLIT_PAGES, 2, 32_768);
+        covers(&r, 38_400);
+        assert!(r[..r.len() - 1].iter().all(|x| x.to.unwrap() - x.from == most / 4));
+        // A huge table at -j 8: still the largest size.
+        let r = page_ranges(10_000_000, DEFAULT_SPLIT_PAGES, 8, page);
         covers(&r, 10_000_000);
-        assert_eq!(r.len(), 32);
-        // Just over the threshold: two ranges.
-        let r = page_ranges(DEFAULT_SPLIT_PAGES, DEFAULT_SPLIT_PAGES, 4);
-        covers(&r, DEFAULT_SPLIT_PAGES);
-        assert_eq!(r.len(), 2);
+        assert_eq!(r.len() as u64, 10_000_000_u64.div_ceil(most));
+        // A small threshold (a caller's choice): about four ranges per worker, none under half
+        // the threshold.
+        let r = page_ranges(400, 8, 2, page);
+        covers(&r, 400);
+        assert_eq!(r.len(), 8);
+        assert!(r[..r.len() - 1].iter().all(|x| x.to.unwrap() - x.from == 50));
+        let r = page_ranges(40, 16, 4, page);
+        covers(&r, 40);
+        assert!(r[..r.len() - 1].iter().all(|x| x.to.unwrap() - x.from == 8));
         // Tiny tables with a tiny threshold still get whole ranges.
-        let r = page_ranges(3, 1, 4);
+        let r = page_ranges(3, 1, 4, page);
         covers(&r, 3);
         assert_eq!(r.len(), 3);
-        let r = page_ranges(1, 1, 4);
+        let r = page_ranges(1, 1, 4, page);
         assert_eq!(r, vec![PageRange { from: 0, to: None }]);
     }
 

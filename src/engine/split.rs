@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use super::sink::BlockSink;
 use crate::archive::ordered::{OrderedOutput, Unframed, UnitWriter};
-use crate::archive::output::{ArchiveFile, SpoolDir};
+use crate::archive::output::ArchiveFile;
+use crate::archive::spool::SpoolDir;
 use crate::error::{Error, Result};
 
 /// The ranges of one table and the table's sink they share.
