@@ -404,6 +404,7 @@ async fn dump_styled(opts: DumpOptions) -> Result<Report> {
         insert_into,
         split_pages: opts.split_pages,
         spool_beside: local_output.clone(),
+        spool_sealed: opts.layers.iter().any(|l| l.seals_temporaries()),
         progress: opts.progress.clone(),
         ..ExportOptions::default()
     };

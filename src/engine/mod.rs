@@ -82,6 +82,8 @@ pub struct ExportOptions {
     /// Where ranges read before their turn are spooled: beside this path (the output), or in
     /// the system's temporary directory.
     pub spool_beside: Option<PathBuf>,
+    /// Seal spool files (the archive is encrypted: no table data reaches the disk in clear).
+    pub spool_sealed: bool,
     /// Receives progress events.
     pub progress: Arc<dyn Progress>,
 }
@@ -98,6 +100,7 @@ impl Default for ExportOptions {
             in_order: false,
             split_pages: DEFAULT_SPLIT_PAGES,
             spool_beside: None,
+            spool_sealed: false,
             progress: Arc::new(NoProgress),
         }
     }
@@ -464,7 +467,7 @@ async fn plan_queue<S: CopySource>(shared: &Shared<S>, reader: &S::Reader) -> Re
         let spool = match &spool {
             Some(s) => s.clone(),
             None => {
-                let s = Arc::new(SpoolDir::create(opts.spool_beside.as_deref())?);
+                let s = Arc::new(spool_dir(opts)?);
                 spool = Some(s.clone());
                 s
             }
@@ -492,6 +495,12 @@ async fn plan_queue<S: CopySource>(shared: &Shared<S>, reader: &S::Reader) -> Re
 /// (foreign tables have no ctid to scan by; a filtered extension table is small).
 fn splittable(t: &TableData) -> bool {
     !t.foreign && t.table_oid != 0 && t.filter.as_deref().is_none_or(str::is_empty)
+}
+
+/// The directory the split tables' ranges spool in: beside the output, sealed for an
+/// encrypted archive.
+fn spool_dir(opts: &ExportOptions) -> Result<SpoolDir> {
+    SpoolDir::create_sealed(opts.spool_beside.as_deref(), opts.spool_sealed)
 }
 
 /// PostgreSQL's default block size, for estimates where no server said otherwise.
@@ -761,6 +770,37 @@ mod tests {
         let last = ranges.last().unwrap();
         assert_eq!(last.to, None, "the last range is open-ended");
         assert!(last.from < pages.max(1));
+    }
+
+    #[test]
+    fn split_ranges_spool_sealed_for_an_encrypted_archive() {
+        // What dump.rs sets for an archive with an encrypting layer; the spool's file then
+        // holds no plaintext (a range read ahead of its turn, spilled past the memory budget).
+        let base = tempfile::tempdir().unwrap();
+        let row = b"4111-1111-1111-1111\tsecret row\n".repeat(100);
+        for sealed in [false, true] {
+            let opts = ExportOptions {
+                spool_beside: Some(base.path().join("out")),
+                spool_sealed: sealed,
+                ..ExportOptions::default()
+            };
+            let dir = spool_dir(&opts).unwrap().with_memory(0);
+            let mut s = dir.file("range").unwrap();
+            s.write_owned(row.clone()).unwrap();
+            drop(s.close().unwrap_or_else(|e| panic!("{e}")));
+            let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+            assert!(files.is_empty(), "a closed spool dropped unread leaves no file");
+            let mut s = dir.file("range").unwrap();
+            s.write_owned(row.clone()).unwrap();
+            let _done = s.close().unwrap();
+            let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+            let raw = std::fs::read(file).unwrap();
+            assert_eq!(
+                raw.windows(19).any(|w| w == b"4111-1111-1111-1111"),
+                !sealed,
+                "sealed {sealed}"
+            );
+        }
     }
 
     #[test]
