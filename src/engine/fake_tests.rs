@@ -223,3 +223,43 @@ fn dropping_the_export_mid_stream_stops_every_reader() {
     );
     drop(rt);
 }
+
+/// Records events, taking its time over a table's start (as a terminal display drawing it
+/// might): another worker's range must still not report before its table.
+#[derive(Debug, Default)]
+struct SlowAnnouncer(StdMutex<Vec<Event>>);
+
+impl Progress for SlowAnnouncer {
+    fn event(&self, e: &Event) {
+        if matches!(e, Event::TableStarted { .. }) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.0.lock().unwrap().push(e.clone());
+    }
+}
+
+#[test]
+fn a_table_is_announced_before_any_of_its_parts() {
+    let source = FakeSource::new([(10, FakeTable::new(40, 20, 90))]);
+    let recorder = Arc::new(SlowAnnouncer::default());
+    runtime()
+        .block_on(export_from(
+            source,
+            vec![job(1, 10, "public.big", 40)],
+            Arc::new(Factory(Arc::new(MemorySinks::default()))),
+            &options(4, recorder.clone()),
+        ))
+        .unwrap();
+    let events = recorder.0.lock().unwrap();
+    let first_part = events
+        .iter()
+        .position(|e| matches!(e, Event::PartStarted { .. }))
+        .unwrap();
+    let announced = events
+        .iter()
+        .position(|e| matches!(e, Event::TableStarted { .. }))
+        .unwrap();
+    assert!(announced < first_part, "{events:#?}");
+    let parts = events.iter().filter(|e| matches!(e, Event::PartStarted { .. })).count();
+    assert!(parts > 1, "the table was not split: {events:#?}");
+}

@@ -596,13 +596,7 @@ async fn copy_one<S: CopySource>(
 ) -> Result<(u64, u64, u64)> {
     let job = &work.job;
     let opts = &shared.opts;
-    let first = work.range.as_ref().is_none_or(|r| {
-        let mut started = r.table.started.lock().unwrap_or_else(|p| p.into_inner());
-        let first = started.is_none();
-        started.get_or_insert_with(Instant::now);
-        first
-    });
-    if first {
+    let announce = || {
         if let Some((schema, table)) = crate::ddl::quote::split_qualified(&job.table.qualified_name) {
             tracing::info!(target: "pgsnap::narrate", "dumping contents of table \"{schema}.{table}\"");
         }
@@ -613,6 +607,18 @@ async fn copy_one<S: CopySource>(
             pages: work.pages,
             estimated_bytes: work.estimated_bytes,
         });
+    };
+    match &work.range {
+        None => announce(),
+        Some(r) => {
+            // The first range announces its table while holding the lock: another worker's
+            // range cannot report its start before the table's.
+            let mut started = r.table.started.lock().unwrap_or_else(|p| p.into_inner());
+            if started.is_none() {
+                *started = Some(Instant::now());
+                announce();
+            }
+        }
     }
     let range = work.range.as_ref().map(|r| r.pages);
     opts.progress.event(&Event::PartStarted {
