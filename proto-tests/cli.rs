@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use support::{Cluster, TestDb};
+use support::{Cluster, Scratch, TestDb};
 
 fn pgsnap(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_pgsnap"))
@@ -25,8 +25,8 @@ fn stderr(o: &Output) -> String {
 }
 
 /// A link named `pg_dump` to the built binary, in a fresh directory.
-fn pg_dump_link() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
+fn pg_dump_link() -> (Scratch, PathBuf) {
+    let dir = Scratch::new("pgsnap-cli");
     let link = dir.path().join("pg_dump");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pgsnap"), &link).unwrap();
     (dir, link)
@@ -205,7 +205,7 @@ fn pg_dump_link_names_itself_pg_dump() {
 
     // A real dump through the link: verbose narration names pg_dump, the archive restores.
     let db = TestDb::new(18, "link", "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);");
-    let out = tempfile::tempdir().unwrap();
+    let out = Scratch::new("pgsnap-cli");
     let archive = out.path().join("a.dir");
     let res = at(&db.cluster, &link)
         .args(["-Fd", "-v", "-f"])
@@ -234,7 +234,7 @@ fn warnings_and_narration_are_plain_lines() {
          CREATE TABLE selfref (id int PRIMARY KEY, parent int REFERENCES selfref);
          SELECT pg_catalog.lo_from_bytea(0, 'x');",
     );
-    let out = tempfile::tempdir().unwrap();
+    let out = Scratch::new("pgsnap-cli");
     let res = at(&db.cluster, &bin())
         .args(["dump", "-Fd", "-a", "-v", "-f"])
         .arg(out.path().join("a"))
@@ -265,8 +265,8 @@ fn warnings_and_narration_are_plain_lines() {
 }
 
 /// A directory archive of a small database, for the listing tests.
-fn small_archive(c: &Cluster, db: &str) -> (tempfile::TempDir, PathBuf) {
-    let out = tempfile::tempdir().unwrap();
+fn small_archive(c: &Cluster, db: &str) -> (Scratch, PathBuf) {
+    let out = Scratch::new("pgsnap-cli");
     let archive = out.path().join("a.dir");
     let res = at(c, &bin())
         .args(["dump", "-Fd", "-f"])
@@ -324,7 +324,7 @@ fn password_is_asked_for_and_read_without_a_terminal() {
         support::PASSWORD_GROUP
     ));
     let dump = |extra: &[&str], answer: &str| {
-        let out = tempfile::tempdir().unwrap();
+        let out = Scratch::new("pgsnap-cli");
         let mut child = Command::new("setsid")
             .arg("-w")
             .arg(env!("CARGO_BIN_EXE_pgsnap"))
@@ -381,7 +381,7 @@ fn password_is_asked_for_and_read_without_a_terminal() {
 #[test]
 fn each_format_either_dumps_or_is_refused_cleanly() {
     let db = TestDb::new(18, "formats", "CREATE TABLE t (x int); INSERT INTO t VALUES (1);");
-    let work = tempfile::tempdir().unwrap();
+    let work = Scratch::new("pgsnap-cli");
     for (flag, name) in [("-Fp", "plain"), ("-Fc", "custom"), ("-Ft", "tar")] {
         for to_file in [true, false] {
             let file = work.path().join(format!("out-{name}-{to_file}"));

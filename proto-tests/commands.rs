@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use support::compare::{check_ok, fixture, listing};
-use support::{Cluster, Fingerprint, TestDb};
+use support::{Cluster, Fingerprint, Scratch, TestDb};
 
 const MAJOR: u32 = 18;
 
@@ -297,13 +297,13 @@ fn entries(c: &Cluster, script: &Script, file: &Path) -> Option<Vec<String>> {
 fn check_script(script: &Script) {
     let db = TestDb::new(MAJOR, "production_db", &fixture("commands.sql"));
     let c = &db.cluster;
-    let link_dir = tempfile::tempdir().unwrap();
+    let link_dir = Scratch::new("pgsnap-commands");
     let link = link_dir.path().join("pg_dump");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pgsnap"), &link).unwrap();
 
     let mut results = Vec::new();
     for dumper in [Dumper::Stock, Dumper::Pgsnap, Dumper::Link] {
-        let cwd = tempfile::tempdir().unwrap();
+        let cwd = Scratch::new("pgsnap-commands");
         let file = run_dump(c, &db.name, script, dumper, &link, cwd.path());
         let listed = entries(c, script, &file);
         let restored = restore(c, &db.name, script, &file);

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use support::checksums::{crc32c_of_file, sha256sum};
-use support::{Cluster, Fingerprint, TestDb};
+use support::{Cluster, Fingerprint, Scratch, TestDb};
 
 /// One way of damaging a file's bytes.
 type Edit = Box<dyn Fn(&mut Vec<u8>)>;
@@ -57,12 +57,9 @@ fn check_ok(what: &str, out: &Output) {
     );
 }
 
-fn work_dir() -> PathBuf {
-    tempfile::Builder::new()
-        .prefix("pgsnap-crypt")
-        .tempdir()
-        .unwrap()
-        .keep()
+/// A fresh directory for one test's files, removed when the test passes (see `Scratch`).
+fn work_dir() -> Scratch {
+    Scratch::new("pgsnap-crypt")
 }
 
 /// `pgsnap dump -F<format> -f <out> <extra> <db>`.

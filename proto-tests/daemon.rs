@@ -17,7 +17,7 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use support::Cluster;
+use support::{Cluster, Scratch};
 
 const MAJOR: u32 = 17;
 
@@ -274,7 +274,7 @@ fn daemon_schedules_rotates_skips_overlaps_recovers_and_stops_cleanly() {
         "CREATE TABLE t AS SELECT g AS id, 'row ' || g AS note FROM generate_series(1, 2000) g;
          CREATE TABLE slow (id int); INSERT INTO slow VALUES (1);",
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-daemon");
     let cfg = dir.path().join("pgsnap.toml");
     let state = dir.path().join("state");
     let dest = dir.path().join("backups");
@@ -657,7 +657,7 @@ fn scheduled_test_restores_check_the_latest_good_backup_and_mark_failures() {
         "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 700) g;
          CREATE TABLE u AS SELECT g AS id FROM generate_series(1, 30) g;",
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-daemon");
     let cfg = dir.path().join("pgsnap.toml");
     let state = dir.path().join("state");
     let dest = dir.path().join("backups");

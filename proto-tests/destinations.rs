@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
 
-use support::TestDb;
 use support::s3::{Fault, FaultProxy, KEY, Moto, SECRET};
+use support::{Scratch, TestDb};
 
 const MAJOR: u32 = 17;
 
@@ -111,7 +111,7 @@ fn transient_faults_are_retried_and_each_destination_rotates_by_its_own_retentio
     let moto = Moto::start();
     moto.create_bucket("bkt");
     let proxy = FaultProxy::start(moto.port);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-destinations");
     let nas = dir.path().join("nas");
     std::fs::create_dir(&nas).unwrap();
     let config = write_config(
@@ -213,7 +213,7 @@ fn a_failing_destination_is_recorded_and_the_policy_decides_the_run() {
     let moto = Moto::start();
     moto.create_bucket("bkt");
     let proxy = FaultProxy::start(moto.port);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-destinations");
     let nas = dir.path().join("nas");
     std::fs::create_dir(&nas).unwrap();
     let local = dir.path().join("local");

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::TestDb;
+use support::{Scratch, TestDb};
 
 /// About 11 000 pages (90 MB): above the default split threshold of 8192 pages, so `-j 2`
 /// reads it as page ranges, and long enough to watch.
@@ -157,7 +157,7 @@ fn assert_cleared(screen: &[String]) {
 #[test]
 fn display_in_a_terminal_shows_totals_and_workers_and_clears() {
     let db = db();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-display");
     let out = dir.path().join("archive");
     let tmux = Tmux::start(&script(dir.path(), &db, &out));
 
@@ -196,7 +196,7 @@ fn display_in_a_terminal_shows_totals_and_workers_and_clears() {
 #[test]
 fn ctrl_c_clears_the_display_and_leaves_the_error_readable() {
     let db = db();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-display");
     let out = dir.path().join("archive");
     let tmux = Tmux::start(&script(dir.path(), &db, &out));
     let screen = tmux.wait_for(Duration::from_secs(120), "the display with a worker on a range", |s| {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use support::compare::*;
-use support::{Cluster, Fingerprint, TestDb};
+use support::{Cluster, Fingerprint, Scratch, ScratchPath, TestDb};
 
 #[test]
 fn app_fixture_roundtrips_on_15() {
@@ -51,7 +51,8 @@ fn schema_only_and_data_only_archives_restore_as_a_pair() {
     let data = dump(c, &db.name, &["-a", "-j", "2"]);
     // Each holds exactly the entries stock pg_dump -s / -a writes.
     for (flag, ours) in [("-s", &schema), ("-a", &data)] {
-        let stock = tempfile::tempdir().unwrap().keep().join("stock");
+        let stock_dir = Scratch::new("pgsnap-stock");
+        let stock = stock_dir.join("stock");
         let out = c
             .tool("pg_dump")
             .args(["-Fd", flag, "-f"])
@@ -248,12 +249,7 @@ fn multiple_hosts_fall_through_and_workers_follow_the_leader() {
         .local_addr()
         .unwrap()
         .port();
-    let out = tempfile::Builder::new()
-        .prefix("pgsnap-out")
-        .tempdir()
-        .unwrap()
-        .keep()
-        .join("archive");
+    let out = ScratchPath::new("pgsnap-out", "archive");
     let hosts = format!("127.0.0.1,{}", c.socket_dir().display());
     let ports = format!("{dead},{}", c.port);
     let res = pgsnap()
@@ -372,7 +368,7 @@ fn sequence_without_select(major: u32, expected: &str) {
         "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}; \
          REVOKE ALL ON SEQUENCE s_secret FROM {role}; GRANT USAGE ON SEQUENCE s_secret TO {role};"
     ));
-    let out = tempfile::tempdir().unwrap();
+    let out = Scratch::new("pgsnap-dump");
     let archive = out.path().join("archive");
     let res = pgsnap()
         .args(["dump", "-Fd", "-h"])

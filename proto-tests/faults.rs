@@ -3,11 +3,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Cluster, TestDb};
+use support::{Cluster, Scratch, TestDb};
 
 fn pgsnap() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pgsnap"));
@@ -18,12 +18,9 @@ fn pgsnap() -> Command {
     c
 }
 
-fn out_dir() -> PathBuf {
-    tempfile::Builder::new()
-        .prefix("pgsnap-fault")
-        .tempdir()
-        .unwrap()
-        .keep()
+/// A fresh directory for one test's output, removed when the test passes (see `Scratch`).
+fn out_dir() -> Scratch {
+    Scratch::new("pgsnap-fault")
 }
 
 /// The application_name a test's dump of `db` runs under: tests share clusters, so each one
@@ -100,7 +97,8 @@ fn unreachable_host_fails_clearly() {
         .local_addr()
         .unwrap()
         .port();
-    let out = out_dir().join("a");
+    let parent = out_dir();
+    let out = parent.join("a");
     let res = pgsnap()
         .args([
             "dump",
@@ -129,7 +127,8 @@ fn wrong_password_fails_clearly() {
         "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN PASSWORD 'right' IN ROLE {}; GRANT SELECT ON t TO {role}",
         support::PASSWORD_GROUP
     ));
-    let out = out_dir().join("a");
+    let parent = out_dir();
+    let out = parent.join("a");
     // Password authentication applies over TCP to members of the harness's password group.
     let over_tcp = |password: Option<&str>| {
         let mut cmd = pgsnap();
@@ -165,7 +164,8 @@ fn wrong_password_fails_clearly() {
 #[test]
 fn missing_database_fails_clearly() {
     let c = Cluster::shared(15);
-    let out = out_dir().join("a");
+    let parent = out_dir();
+    let out = parent.join("a");
     let res = dump_cmd(&c, "no_such_database_x", &out).output().unwrap();
     assert_failed(&res, &out, "no_such_database_x");
     assert_no_sessions(&c, "no_such_database_x");
@@ -174,7 +174,8 @@ fn missing_database_fails_clearly() {
 #[test]
 fn existing_nonempty_output_is_refused_and_untouched() {
     let db = TestDb::new(15, "exists", "CREATE TABLE t (x int)");
-    let out = out_dir().join("a");
+    let parent = out_dir();
+    let out = parent.join("a");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("precious.txt"), "keep me").unwrap();
     let res = dump_cmd(&db.cluster, &db.name, &out).output().unwrap();
@@ -187,7 +188,8 @@ fn existing_nonempty_output_is_refused_and_untouched() {
 #[test]
 fn unwritable_output_is_refused() {
     let db = TestDb::new(15, "unwritable", "CREATE TABLE t (x int)");
-    let file = out_dir().join("plainfile");
+    let parent = out_dir();
+    let file = parent.join("plainfile");
     std::fs::write(&file, "x").unwrap();
     let out = file.join("archive");
     let res = dump_cmd(&db.cluster, &db.name, &out).output().unwrap();
@@ -229,7 +231,8 @@ fn exclusive_lock_with_lock_wait_timeout_fails_fast() {
         &db.name,
         "SELECT count(*) > 0 FROM pg_locks WHERE relation = 'locked'::regclass AND mode = 'AccessExclusiveLock' AND granted",
     );
-    let out = out_dir().join("a");
+    let parent = out_dir();
+    let out = parent.join("a");
     let started = Instant::now();
     let res = dump_cmd(c, &db.name, &out)
         .args(["--lock-wait-timeout", "1s"])
@@ -279,7 +282,8 @@ fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
     // must fail at once (pg_dump's deadlock avoidance), not wait behind the queue.
     let db = db_with_big_table("lockq", "CREATE TABLE small (x int); INSERT INTO small VALUES (1);");
     let c = &db.cluster;
-    let out = out_dir().join("a");
+    let parent = out_dir();
+    let out = parent.join("a");
     let child = start_dump_copying_big(&db, &out, "1", "count(*) > 0");
     let mut locker = c
         .tool("psql")
@@ -308,7 +312,8 @@ fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
 fn terminated_worker_fails_the_dump() {
     let db = db_with_big_table("term", "");
     let c = &db.cluster;
-    let out = out_dir().join("a");
+    let parent = out_dir();
+    let out = parent.join("a");
     let child = start_dump_copying_big(&db, &out, "2", "count(pg_terminate_backend(pid)) > 0");
     let res = child.wait_with_output().unwrap();
     assert_failed(&res, &out, "public.big");
@@ -321,7 +326,8 @@ fn terminated_leader_stops_the_dump_at_once() {
     // transaction; the leader is the dump's one session not running COPY.
     let db = db_with_big_table("leader", "");
     let c = &db.cluster;
-    let out = out_dir().join("a");
+    let parent = out_dir();
+    let out = parent.join("a");
     let child = start_dump_copying_big(&db, &out, "1", "count(*) > 0");
     let killed = c.psql(
         &db.name,
@@ -385,7 +391,8 @@ fn full_disk_fails_clearly_and_leaves_nothing() {
 fn interrupt_stops_the_dump_and_leaves_nothing() {
     let db = db_with_big_table("sigint", "");
     let c = &db.cluster;
-    let out = out_dir().join("a");
+    let parent = out_dir();
+    let out = parent.join("a");
     let child = start_dump_copying_big(&db, &out, "2", "count(*) > 0");
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
-use support::{Cluster, Fingerprint};
+use support::{Cluster, Fingerprint, Scratch};
 
 const STOCK: u32 = 18;
 
@@ -389,7 +389,7 @@ fn named_fixture_db(c: &Cluster, name: &str, files: &[&str]) -> String {
 
 /// Runs cases three at a time; fails with every difference found.
 fn run_cases(c: &Cluster, db: &str, cases: Vec<Case>) {
-    let work = tempfile::Builder::new().prefix("pgsnap-matrix").tempdir().unwrap();
+    let work = Scratch::new("pgsnap-matrix");
     let queue = Mutex::new(cases.into_iter().enumerate().collect::<Vec<_>>());
     let failures = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -487,7 +487,7 @@ fn restore_time_switches_match_stock() {
 /// The schema of `db` as `pgsnap dump -Fc -s` (`cmd`, with `args`) writes it and stock
 /// pg_restore prints it, without what differs between any two dumps.
 fn schema_script(c: &Cluster, mut cmd: Command, db: &str, args: &[&str]) -> String {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-flags");
     let archive = dir.path().join("a.dump");
     let out = cmd
         .args(["dump", "-Fc", "-s"])
@@ -794,7 +794,7 @@ fn new_object_kinds_follow_selection_like_stock() {
 fn filter_files_match_stock() {
     let c = Cluster::shared(18);
     let db = fixture_db(&c);
-    let work = tempfile::Builder::new().prefix("pgsnap-filters").tempdir().unwrap();
+    let work = Scratch::new("pgsnap-filters");
     let filter_in = work.path().join("include.filter");
     std::fs::write(
         &filter_in,
@@ -955,7 +955,7 @@ fn both_listings(c: &Cluster, db: &str, args: &[&str], dir: &Path) -> (Vec<Strin
 fn owned_sequences_listing_order_matches_stock() {
     let c = Cluster::shared(18);
     let db = named_fixture_db(&c, "owned_sequences", &["owned_sequences.sql"]);
-    let work = tempfile::Builder::new().prefix("pgsnap-seqorder").tempdir().unwrap();
+    let work = Scratch::new("pgsnap-seqorder");
     let cases: [&[&str]; 8] = [
         &["-t", "users", "-t", "orders"],
         &["-t", "orders", "-t", "users"],

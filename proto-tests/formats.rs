@@ -11,12 +11,12 @@ mod support;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use support::fingerprint::line_diff;
-use support::{Cluster, Fingerprint, TestDb};
+use support::{Cluster, Fingerprint, Scratch, ScratchPath, TestDb};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(support::project_root().join("fixtures").join(name)).expect("read fixture")
@@ -41,17 +41,14 @@ fn dump_cmd(c: &Cluster, db: &str, format: &str, extra: &[&str]) -> Command {
     cmd
 }
 
-fn out_dir() -> PathBuf {
-    tempfile::Builder::new()
-        .prefix("pgsnap-formats")
-        .tempdir()
-        .unwrap()
-        .keep()
+/// A fresh directory for one test's output, removed when the test passes (see `Scratch`).
+fn out_dir() -> Scratch {
+    Scratch::new("pgsnap-formats")
 }
 
-/// Dumps into a new file; returns its path.
-fn dump_file(c: &Cluster, db: &str, format: &str, extra: &[&str]) -> PathBuf {
-    let path = out_dir().join(format!("archive.{format}"));
+/// Dumps into a new file; returns its path, which owns its directory.
+fn dump_file(c: &Cluster, db: &str, format: &str, extra: &[&str]) -> ScratchPath {
+    let path = ScratchPath::new("pgsnap-formats", format!("archive.{format}"));
     let res = dump_cmd(c, db, format, extra).arg("-f").arg(&path).output().unwrap();
     check_ok(&format!("pgsnap dump -F{format} {extra:?}"), &res);
     assert!(path.is_file());
@@ -209,7 +206,8 @@ fn tar_restores_with_pg_restore_14_to_18() {
         restore_and_compare(c, major, &archive, &[], &source, "-Ft");
     }
     // As pg_dump: no compression in a tar archive.
-    let refused = out_dir().join("x.tar");
+    let refused_dir = out_dir();
+    let refused = refused_dir.join("x.tar");
     let res = dump_cmd(c, &db.name, "t", &["-Z", "6", "-f", refused.to_str().unwrap()])
         .output()
         .unwrap();
@@ -227,7 +225,8 @@ fn listings_match(major: u32, oracle: u32) {
     let c = &db.cluster;
     for format in ["c", "t"] {
         let ours = dump_file(c, &db.name, format, &["-j", "2"]);
-        let stock = out_dir().join(format!("stock.{format}"));
+        let stock_dir = out_dir();
+        let stock = stock_dir.join(format!("stock.{format}"));
         let out = c
             .tool_of(oracle, "pg_dump")
             .arg(format!("-F{format}"))
@@ -254,7 +253,7 @@ fn listings_match(major: u32, oracle: u32) {
             a, b,
             "PostgreSQL {major} -F{format}: entry order differs from stock pg_dump's"
         );
-        for archive in [&ours, &stock] {
+        for archive in [&*ours, &*stock] {
             for create in [false, true] {
                 assert_eq!(
                     pgsnap_list(archive, create),
@@ -360,7 +359,8 @@ fn custom_and_tar_to_a_pipe_restore() {
     }
     // Standard output redirected to a regular file: the archive gets its data offsets
     // (pg_dump's seek-back), so it restores in parallel and lists like a file dump.
-    let path = out_dir().join("redirected.dump");
+    let dir = out_dir();
+    let path = dir.join("redirected.dump");
     let res = dump_cmd(c, &db.name, "c", &["-j", "2"])
         .stdout(File::create(&path).unwrap())
         .output()

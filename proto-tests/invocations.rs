@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::Cluster;
+use support::{Cluster, Scratch};
 
 /// What to expect of pgsnap's message.
 enum Expect {
@@ -157,7 +157,7 @@ fn check(c: &Cluster, db: &str, case: &Case, dir: &Path) -> Result<(), String> {
 fn malformed_invocations_fail_like_pg_dump() {
     let c = Cluster::shared(18);
     let db = c.create_database("inv", "CREATE TABLE t1 (a int); CREATE TABLE t2 (b int);");
-    let work = tempfile::Builder::new().prefix("pgsnap-inv").tempdir().unwrap();
+    let work = Scratch::new("pgsnap-inv");
     let filter = |name: &str, text: &str| {
         let p = work.path().join(name);
         std::fs::write(&p, text).unwrap();

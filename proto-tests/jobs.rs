@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use support::checksums::{crc32c_of_file, sha256sum};
-use support::{Cluster, TestDb};
+use support::{Cluster, Scratch, TestDb};
 
 const MAJOR: u32 = 17;
 
@@ -151,7 +151,7 @@ fn config_check_names_file_line_and_key_of_every_error() {
     );
     assert!(out(&o).contains("missed runs: skip; retention"), "{}", out(&o));
 
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-jobs");
     let bad = dir.path().join("pgsnap.toml");
     std::fs::write(
         &bad,
@@ -244,7 +244,7 @@ fn run_rotates_records_failures_and_restores_with_stock_pg_restore() {
          CREATE TABLE events_log (id int, at timestamptz DEFAULT now());
          INSERT INTO events_log SELECT g FROM generate_series(1, 50) g;",
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-jobs");
     let dest = dir.path().join("backups");
     let config = dir.path().join("pgsnap.toml");
     let secret = dir.path().join("pw");
@@ -411,7 +411,7 @@ fn selective_directory_and_schema_only_jobs() {
          CREATE TABLE payments (id int); INSERT INTO payments SELECT generate_series(1, 30);
          CREATE TABLE audit_log (id int); INSERT INTO audit_log SELECT generate_series(1, 3);",
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-jobs");
     let config = dir.path().join("pgsnap.toml");
     let source = format!(
         "source = {{ conninfo = \"host={} port={} user=postgres dbname={}\" }}",
@@ -462,7 +462,7 @@ fn predeploy_pins_tags_and_releases() {
         "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 40);
          CREATE TABLE payments (id int); INSERT INTO payments SELECT generate_series(1, 4);",
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-jobs");
     let dest = dir.path().join("app");
     let config = dir.path().join("pgsnap.toml");
     let job = |host: &Path| {
@@ -651,7 +651,7 @@ fn schema_file_from_the_archives_snapshot_committed_to_git_when_changed() {
          GRANT SELECT ON orders TO PUBLIC;
          CREATE TABLE blocker (id int);",
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-jobs");
     let repo = dir.path().join("repo");
     std::fs::create_dir(&repo).unwrap();
     git(&repo, &["init", "-q"]);

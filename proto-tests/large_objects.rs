@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 
 use support::compare::{check_ok, fixture, listing, pgsnap, try_dump};
-use support::{Fingerprint, TestDb};
+use support::{Fingerprint, Scratch, TestDb};
 
 /// `pgsnap dump` of `db` in `format` to `out` with `extra` arguments; must succeed.
 fn dump_to(db: &TestDb, format: &str, out: &Path, extra: &[&str]) {
@@ -65,7 +65,7 @@ fn formats_restore(major: u32) {
     let db = TestDb::new(major, "lo_formats", &fixture("compat/large_objects.sql"));
     let source = Fingerprint::of(&db.cluster, &db.name);
     assert_eq!(source.large_objects.len(), 5, "the fixture has five large objects");
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = Scratch::new("pgsnap-large-objects");
     let at = |n: &str| tmp.path().join(n);
 
     // Custom and tar, both layouts, with pg_restore 18 (custom also in parallel).
@@ -135,7 +135,7 @@ fn selection_like_stock(major: u32, oracle: u32, extra: &[&str]) {
         &["-x"],
         &["--no-comments"],
     ];
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = Scratch::new("pgsnap-large-objects");
     let mut problems = String::new();
     for (i, case) in cases.iter().enumerate() {
         let mut args = case.to_vec();
@@ -189,7 +189,7 @@ fn selection_like_stock(major: u32, oracle: u32, extra: &[&str]) {
                 blob_files(&stock)
             ));
         }
-        let _ = std::fs::remove_dir_all(ours.parent().unwrap());
+        // `ours` removes its directory here, at the end of the iteration.
     }
     assert!(
         problems.is_empty(),

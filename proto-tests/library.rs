@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use pgsnap::engine::{BlockSink, ExportJob, ExportOptions, SinkFactory};
 use pgsnap::model::TableData;
 use pgsnap::pg::Target;
-use support::{Fingerprint, TestDb};
+use support::{Fingerprint, Scratch, TestDb};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(support::project_root().join("fixtures").join(name)).unwrap()
@@ -23,7 +23,7 @@ fn target(db: &TestDb) -> Target {
 async fn dump_through_the_library() {
     let db = TestDb::new(15, "lib", &fixture("awkward.sql"));
     let source = Fingerprint::data_of(&db.cluster, &db.name);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-library");
     let mut opts = pgsnap::DumpOptions::new(target(&db), dir.path().join("archive"));
     opts.jobs = 3;
     let report = pgsnap::dump(opts).await.unwrap();

@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::TestDb;
+use support::{Scratch, TestDb};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(support::project_root().join("fixtures").join(name)).unwrap()
@@ -33,7 +33,7 @@ fn lists_stock_archives_like_pg_restore() {
     for (major, compress) in [(15, "6"), (16, "lz4"), (18, "zstd")] {
         let db = TestDb::new(major, "list", &fixture("app.sql"));
         let c = &db.cluster;
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Scratch::new("pgsnap-list");
         let archive = dir.path().join("stock");
         let out = c
             .tool("pg_dump")
@@ -70,7 +70,7 @@ fn lists_stock_archives_like_pg_restore() {
 #[test]
 fn damaged_archives_are_refused_clearly() {
     let db = TestDb::new(15, "damaged", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-list");
     let archive = dir.path().join("stock");
     let out = db
         .cluster
@@ -101,7 +101,7 @@ fn damaged_archives_are_refused_clearly() {
 /// `/usr/bin/time` (for the peak RSS); killed (and failed) if it has not ended in 30 s, which
 /// only an unbounded reader takes. Returns stderr and the peak RSS in KiB.
 fn list_odd_member(make: impl FnOnce(&Path)) -> (String, u64) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-list");
     let archive = dir.path().join("odd");
     std::fs::create_dir(&archive).unwrap();
     make(&archive);
@@ -222,7 +222,7 @@ fn lists_a_latin1_archive_of_stock_pg_dump() {
         .output()
         .unwrap();
     assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-list");
     for (format, file) in [("d", "dir"), ("c", "dump.custom"), ("t", "dump.tar")] {
         let archive = dir.path().join(file);
         let out = c

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use support::{Cluster, TestDb};
+use support::{Cluster, Scratch, TestDb};
 
 const MAJOR: u32 = 17;
 
@@ -287,7 +287,7 @@ fn notifications_reach_real_servers_failures_are_retried_and_recorded() {
          CREATE TABLE \"Audit\".\"Trail\" (id int);
          INSERT INTO \"Audit\".\"Trail\" SELECT g FROM generate_series(1, 40) g;",
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-notify");
     let http = Recorder::start();
 
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
@@ -520,7 +520,7 @@ fn encrypted_jobs_verify_with_an_identity_or_say_what_they_could_not_check() {
          INSERT INTO secrets SELECT g, md5(g::text) FROM generate_series(1, 200) g;
          CREATE TABLE empty_one (id int);",
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-notify");
     let key = dir.path().join("key.txt");
     let o = pgsnap(&["keygen", "-o", key.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -652,7 +652,7 @@ fn a_failed_test_restore_fails_the_run_and_keeps_the_archive() {
         "notify_rfail",
         "CREATE TABLE t (id int); INSERT INTO t VALUES (1), (2);",
     );
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-notify");
     let nowhere = dir.path().join("no-server");
     std::fs::create_dir(&nowhere).unwrap();
     let config = dir.path().join("pgsnap.toml");

@@ -14,7 +14,7 @@ use pgsnap::archive::script::{
 };
 use pgsnap::archive::{ArchiveVersion, DirectoryReader, TocEntry};
 use support::fingerprint::line_diff;
-use support::{Cluster, Fingerprint, TestDb};
+use support::{Cluster, Fingerprint, Scratch, TestDb};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(support::project_root().join("fixtures").join(name)).expect("read fixture")
@@ -124,8 +124,8 @@ fn options_for(flags: &[&str], dialect: Dialect) -> ScriptOptions {
 }
 
 /// A stock `pg_dump -Fd` archive of `db` made by the cluster's own pg_dump.
-fn stock_archive(db: &TestDb, extra: &[&str]) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
+fn stock_archive(db: &TestDb, extra: &[&str]) -> (Scratch, PathBuf) {
+    let dir = Scratch::new("pgsnap-script");
     let path = dir.path().join("stock");
     let out = db
         .cluster
@@ -423,7 +423,7 @@ fn latin1_source_prints_as_pg_restore_does() {
             &name,
             "SET client_encoding = 'UTF8'; CREATE TABLE words (w text); INSERT INTO words VALUES ('café'), ('naïve'), ('Ærø');",
         );
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Scratch::new("pgsnap-script");
         let archive = dir.path().join("stock");
         let out = cluster
             .tool("pg_dump")

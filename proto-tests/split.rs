@@ -8,7 +8,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -19,7 +19,7 @@ use pgsnap::codec::Compression;
 use pgsnap::dump::OutputFormat;
 use pgsnap::pg::Target;
 use pgsnap::progress::{Event, Progress};
-use support::{Cluster, TestDb};
+use support::{Cluster, Scratch, TestDb};
 
 const ROWS: i64 = 6000;
 
@@ -54,12 +54,9 @@ fn target(db: &TestDb) -> Target {
     )
 }
 
-fn out_dir() -> PathBuf {
-    tempfile::Builder::new()
-        .prefix("pgsnap-split")
-        .tempdir()
-        .unwrap()
-        .keep()
+/// A fresh directory for one test's output, removed when the test passes (see `Scratch`).
+fn out_dir() -> Scratch {
+    Scratch::new("pgsnap-split")
 }
 
 fn options(db: &TestDb, format: OutputFormat, spec: &str, output: &Path) -> pgsnap::DumpOptions {
@@ -107,7 +104,8 @@ fn every_codec_restores(format: OutputFormat, codecs: &[(&str, &[u32])]) {
     let source = db.psql(CHECK);
     let rt = runtime();
     for (spec, readers) in codecs {
-        let path = out_dir().join(format!("archive.{}", format.name()));
+        let out = out_dir();
+        let path = out.join(format!("archive.{}", format.name()));
         let report = rt
             .block_on(pgsnap::dump(options(&db, format, spec, &path)))
             .unwrap_or_else(|e| panic!("{} {spec}: {e}", format.name()));
@@ -214,7 +212,8 @@ fn rows_changed_during_a_split_dump_are_read_exactly_once() {
     }
     let mut archives = Vec::new();
     for (format, spec) in [(OutputFormat::Directory, "gzip:1"), (OutputFormat::Custom, "zstd:1")] {
-        let path = out_dir().join(format!("busy.{}", format.name()));
+        let out = out_dir();
+        let path = out.join(format!("busy.{}", format.name()));
         let mut opts = options(&db, format, spec, &path);
         opts.progress = Arc::new(Dawdle::default());
         let at_start = commits.load(Ordering::SeqCst);
@@ -223,7 +222,7 @@ fn rows_changed_during_a_split_dump_are_read_exactly_once() {
         assert!(during > 0, "no transaction committed while the dump ran");
         let big = report.tables.iter().find(|t| t.table == "public.big").unwrap();
         assert!(big.parts >= 4, "big was read in {} parts", big.parts);
-        archives.push((path, big.rows));
+        archives.push((out, path, big.rows));
     }
     stop.store(true, Ordering::SeqCst);
     rt.block_on(writer).unwrap();
@@ -231,7 +230,7 @@ fn rows_changed_during_a_split_dump_are_read_exactly_once() {
         let v: Vec<String> = before.split('|').map(String::from).collect();
         (v[0].clone(), v[1].clone(), v[2].clone())
     };
-    for (path, rows) in archives {
+    for (_out, path, rows) in archives {
         assert_eq!(rows.to_string(), count, "rows the dump read");
         for major in [16, 17, 18] {
             let got = restore(c, major, &path, true);
@@ -431,7 +430,8 @@ fn check_events(lines: &[String]) -> std::collections::BTreeMap<String, Seen> {
 #[test]
 fn progress_json_prints_one_object_per_event() {
     let db = big_db(15, "split_json");
-    let dir = out_dir().join("archive");
+    let parent = out_dir();
+    let dir = parent.join("archive");
     let c = &db.cluster;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgsnap"));
     for v in ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGPASSFILE"] {
@@ -480,7 +480,8 @@ impl Progress for Recorder {
 #[test]
 fn progress_events_of_a_split_table_add_up() {
     let db = big_db(15, "split_events");
-    let path = out_dir().join("archive");
+    let out = out_dir();
+    let path = out.join("archive");
     let mut opts = options(&db, OutputFormat::Directory, "gzip:1", &path);
     let recorder = Arc::new(Recorder::default());
     opts.progress = recorder.clone();

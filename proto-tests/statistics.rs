@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use support::compare::{check_ok, fixture, listing};
-use support::{Cluster, TestDb};
+use support::{Cluster, Scratch, TestDb};
 
 const STOCK: u32 = 18;
 
@@ -127,7 +127,7 @@ fn restored_stats(into: &Cluster, archive: &Path) -> String {
 fn statistics_entries_match_stock_pg_dump_18() {
     let db = TestDb::new(18, "stats", &fixture("statistics.sql"));
     let c = &db.cluster;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-statistics");
     let cases: &[(&str, &[&str])] = &[
         ("-Fd --statistics", &["-Fd", "--statistics"]),
         ("-Fd --statistics-only", &["-Fd", "--statistics-only"]),
@@ -173,7 +173,7 @@ fn statistics_entries_match_stock_pg_dump_18() {
 #[test]
 fn statistics_from_a_14_server_match_stock_pg_dump_18() {
     let db = TestDb::new(14, "stats14", &fixture("statistics.sql"));
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-statistics");
     let cases: &[(&str, &[&str])] = &[
         ("-Fd --statistics from 14", &["-Fd", "--statistics"]),
         (
@@ -207,7 +207,7 @@ fn statistics_from_a_14_server_match_stock_pg_dump_18() {
 #[test]
 fn statistics_need_archive_version_1_16() {
     let db = TestDb::new(18, "stats_version", "CREATE TABLE t (a int); ANALYZE t;");
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-statistics");
     let out_path = dir.path().join("x.dump");
     let out = dump(
         &db.cluster,

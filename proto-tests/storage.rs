@@ -46,7 +46,6 @@ fn conformance_local_directory() {
         .map(|r| r.filter_map(|e| e.ok()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "temporaries left in {}: {left:?}", uploads.display());
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -58,7 +57,8 @@ fn conformance_s3_on_moto() {
 
 #[test]
 fn a_missing_local_destination_is_an_error_not_a_new_directory() {
-    let dir = scratch("pgsnap-store-missing").join("not/there");
+    let parent = scratch("pgsnap-store-missing");
+    let dir = parent.join("not/there");
     let e = Storage::open_url(&format!("file://{}", dir.display())).unwrap_err();
     assert!(e.to_string().contains("not/there"), "{e}");
     assert!(!dir.exists());
@@ -154,8 +154,6 @@ fn fan_out_commits_everywhere_or_publishes_nothing_on_the_failed_one() {
         .map(|o| o.name)
         .collect();
     assert_eq!(b, vec!["db two.dump"]);
-    fs::remove_dir_all(dir).unwrap();
-    fs::remove_dir_all(dir2).unwrap();
 }
 
 fn pgsnap() -> Command {
@@ -250,8 +248,6 @@ fn dump_to_s3_and_a_directory_restores_with_stock_pg_restore() {
         assert!(diff.is_empty(), "restored from {} differs:\n{diff}", s.location());
         c.drop_database(&target);
     }
-    fs::remove_dir_all(dir).unwrap();
-    fs::remove_dir_all(fetched).unwrap();
 }
 
 #[test]
@@ -304,7 +300,6 @@ fn dump_to_a_failing_destination_exits_1_naming_it() {
         assert!(stderr.contains(want), "{args:?}: {stderr}");
         assert!(!stderr.contains("s3cr3tv4lue"), "{stderr}");
     }
-    fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -366,8 +361,6 @@ fn directory_dump_to_s3_and_a_directory_restores_with_stock_pg_restore() {
         assert!(diff.is_empty(), "restored from {} differs:\n{diff}", s.location());
         c.drop_database(&target);
     }
-    fs::remove_dir_all(dir).unwrap();
-    fs::remove_dir_all(fetched).unwrap();
 }
 
 /// Runs `script` with `sh` in a private mount namespace (root: `unshare --mount`; otherwise a
@@ -452,8 +445,6 @@ cd "$FULL" && find . -type f -printf 'left %p %s\n'
     assert!(out.contains("dir-exit=1"), "{out}");
     let left: Vec<&str> = out.lines().filter(|l| l.starts_with("left ")).collect();
     assert!(left.is_empty(), "a failed dump left files behind: {left:?}\n{out}");
-    fs::remove_dir_all(full).unwrap();
-    fs::remove_dir_all(other).unwrap();
 }
 
 #[test]
@@ -507,5 +498,4 @@ echo "write-exit=$?"
         out.lines().any(|l| l.trim() == "1"),
         "list shows the one table's data: {out}"
     );
-    fs::remove_dir_all(mnt).unwrap();
 }

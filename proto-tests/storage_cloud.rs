@@ -190,7 +190,6 @@ fn fan_out_to_azure_gcs_and_a_directory_commits_on_each() {
         let b: Vec<String> = r.block_on(s.backups()).unwrap().into_iter().map(|o| o.name).collect();
         assert_eq!(b, vec!["db.dump"], "{}", s.location());
     }
-    fs::remove_dir_all(dir).unwrap();
 }
 
 fn pgsnap() -> Command {
@@ -310,5 +309,4 @@ fn dump_to_azure_and_gcs_restores_with_stock_pg_restore() {
         gcs_raw_names(&gcs, "backups"),
         vec![format!("db1/{name}"), format!("db1/{name}.manifest")]
     );
-    fs::remove_dir_all(fetched).unwrap();
 }

@@ -292,7 +292,6 @@ fn dump_to_sftp_and_webdav_restores_with_stock_pg_restore() {
         c.drop_database(&target);
     }
     assert_eq!(fs::read(&sftp_copy).unwrap(), fs::read(&dav_copy).unwrap());
-    fs::remove_dir_all(fetched).unwrap();
 }
 
 /// Fails when an ssh client of `sshd` is still running a few seconds after `what` exited
@@ -434,5 +433,4 @@ fn sftp_commands_leave_no_ssh_running() {
     let what = "run of a job to a read-only sftp:// directory";
     let out = run(what, &["run", "nightly", "-c", cfg]);
     fails(what, &out);
-    fs::remove_dir_all(jobs).unwrap();
 }

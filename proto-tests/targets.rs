@@ -10,17 +10,18 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use support::compare::check_ok;
-use support::{Cluster, Fingerprint, TestDb};
+use support::{Cluster, Fingerprint, Scratch, TestDb};
 
 /// Exit status of the namespace scripts when a mount fails.
 const MOUNT_FAILED: i32 = 97;
 
-fn fresh_dir(prefix: &str) -> PathBuf {
-    tempfile::Builder::new().prefix(prefix).tempdir().unwrap().keep()
+/// A fresh directory, removed when the test passes (see `Scratch`).
+fn fresh_dir(prefix: &str) -> Scratch {
+    Scratch::new(prefix)
 }
 
 /// Connection arguments for both tools.

@@ -16,7 +16,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType, IsCa, Issuer, KeyIdMethod, KeyPair,
     KeyUsagePurpose, RevokedCertParams, SerialNumber,
 };
-use support::{Cluster, ClusterOptions, Fingerprint, PASSWORD_GROUP, TestDb};
+use support::{Cluster, ClusterOptions, Fingerprint, PASSWORD_GROUP, Scratch, ScratchPath, TestDb};
 
 /// Server major version for the TLS clusters (17+ for direct TLS negotiation).
 const MAJOR: u32 = 18;
@@ -25,7 +25,7 @@ const SERVER_SERIAL: u64 = 1000;
 /// A certificate authority and the files made from it, in a temporary directory that the
 /// client side reads.
 struct Pki {
-    dir: tempfile::TempDir,
+    dir: Scratch,
     ca_key: KeyPair,
     ca_params: CertificateParams,
     server_cert: String,
@@ -42,7 +42,7 @@ impl Pki {
             .distinguished_name
             .push(DnType::CommonName, format!("{name} CA"));
         let ca = ca_params.self_signed(&ca_key).unwrap();
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Scratch::new("pgsnap-tls");
         std::fs::write(dir.path().join("root.crt"), ca.pem()).unwrap();
         let mut pki = Pki {
             dir,
@@ -140,8 +140,8 @@ impl Pki {
 
 /// An environment for resolution: HOME is an empty directory (no ~/.postgresql, no
 /// ~/.pg_service.conf), plus `vars`.
-fn env_with(vars: &[(&str, &str)]) -> (tempfile::TempDir, HashMap<String, String>) {
-    let home = tempfile::tempdir().unwrap();
+fn env_with(vars: &[(&str, &str)]) -> (Scratch, HashMap<String, String>) {
+    let home = Scratch::new("pgsnap-tls");
     let mut map: HashMap<String, String> = [("HOME".to_string(), home.path().display().to_string())].into();
     map.insert("USER".into(), "postgres".into());
     for (k, v) in vars {
@@ -496,13 +496,9 @@ fn pgsnap() -> Command {
     c
 }
 
-fn archive_path() -> PathBuf {
-    tempfile::Builder::new()
-        .prefix("pgsnap-tls")
-        .tempdir()
-        .unwrap()
-        .keep()
-        .join("archive")
+/// `archive` in a fresh directory, removed when the test passes (see `ScratchPath`).
+fn archive_path() -> ScratchPath {
+    ScratchPath::new("pgsnap-tls", "archive")
 }
 
 fn check(what: &str, out: &Output) {
@@ -538,7 +534,7 @@ fn dump_with_two_jobs_over_verify_full_restores() {
         &std::fs::read_to_string(support::project_root().join("fixtures").join("awkward.sql")).unwrap(),
     );
     let source = Fingerprint::data_of(&c, &db);
-    let home = tempfile::tempdir().unwrap();
+    let home = Scratch::new("pgsnap-tls");
 
     let archive = archive_path();
     let out = pgsnap()
@@ -574,12 +570,13 @@ fn dump_with_two_jobs_over_verify_full_restores() {
         .unwrap();
     check("pgsnap dump with sslrootcert=system", &out);
     restores_to(&c, &archive, &source);
+    let mismatched = archive_path();
     let out = pgsnap()
         .env("HOME", home.path())
         .env("SSL_CERT_FILE", pki.path("root.crt"))
         .env_remove("SSL_CERT_DIR")
         .args(["dump", "-Fd", "-f"])
-        .arg(archive_path())
+        .arg(&mismatched)
         .arg("-d")
         .arg(format!(
             "host=db.example hostaddr=127.0.0.1 port={} user=postgres dbname={db} sslrootcert=system",
@@ -596,7 +593,7 @@ fn dump_with_two_jobs_over_verify_full_restores() {
 async fn service_files_connect_with_libpq_precedence() {
     let db = TestDb::new(MAJOR, "svc", "CREATE TABLE t (i int); INSERT INTO t VALUES (1), (2);");
     let c = &db.cluster;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Scratch::new("pgsnap-tls");
     let file = dir.path().join("services.conf");
     std::fs::write(
         &file,
@@ -663,7 +660,7 @@ async fn service_files_connect_with_libpq_precedence() {
         .unwrap();
     check("pgsnap dump with PGSERVICE", &out);
     restores_to(c, &archive, &source);
-    let sysconf = tempfile::tempdir().unwrap();
+    let sysconf = Scratch::new("pgsnap-tls");
     std::fs::copy(&file, sysconf.path().join("pg_service.conf")).unwrap();
     let archive = archive_path();
     let out = pgsnap()

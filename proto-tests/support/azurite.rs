@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::loopback;
+use crate::support::Scratch;
 
 pub const ACCOUNT: &str = "devstoreaccount1";
 /// The development account's published key (Azurite's documentation; not a secret).
@@ -17,7 +18,9 @@ pub const KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz
 pub struct Azurite {
     child: Child,
     pub port: u16,
-    dir: PathBuf,
+    /// Removed (or kept, for a failing test) after `child` is stopped: fields drop after
+    /// `Drop::drop`.
+    dir: Scratch,
 }
 
 impl Azurite {
@@ -31,11 +34,7 @@ impl Azurite {
             "Azurite is not installed at {}: run ./scripts/provision (it installs npm's azurite into .cache/azurite)",
             bin.display()
         );
-        let dir = tempfile::Builder::new()
-            .prefix("pgsnap-azurite")
-            .tempdir()
-            .unwrap()
-            .keep();
+        let dir = Scratch::new("pgsnap-azurite");
         let port = loopback::free_port();
         let mut child = Command::new(&bin)
             .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--location"])
@@ -95,6 +94,5 @@ impl Drop for Azurite {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use super::{Cluster, Fingerprint, TestDb};
+use super::{Cluster, Fingerprint, Scratch, ScratchPath, TestDb};
 
 pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(super::project_root().join("fixtures").join(name)).expect("read fixture")
@@ -33,15 +33,10 @@ pub fn pgsnap() -> Command {
     c
 }
 
-/// `pgsnap dump -Fd` of `db` into a fresh directory; returns the archive path and the run's
-/// output, whatever its exit status.
-pub fn try_dump(cluster: &Cluster, db: &str, extra: &[&str]) -> (PathBuf, Output) {
-    let out = tempfile::Builder::new()
-        .prefix("pgsnap-out")
-        .tempdir()
-        .unwrap()
-        .keep()
-        .join("archive");
+/// `pgsnap dump -Fd` of `db` into a fresh directory; returns the archive path (owning the
+/// directory) and the run's output, whatever its exit status.
+pub fn try_dump(cluster: &Cluster, db: &str, extra: &[&str]) -> (ScratchPath, Output) {
+    let out = ScratchPath::new("pgsnap-out", "archive");
     let res = pgsnap()
         .args(["dump", "-Fd", "-h"])
         .arg(cluster.socket_dir())
@@ -55,7 +50,7 @@ pub fn try_dump(cluster: &Cluster, db: &str, extra: &[&str]) -> (PathBuf, Output
 }
 
 /// `pgsnap dump -Fd` of `db` that must succeed; returns the archive path.
-pub fn dump(cluster: &Cluster, db: &str, extra: &[&str]) -> PathBuf {
+pub fn dump(cluster: &Cluster, db: &str, extra: &[&str]) -> ScratchPath {
     let (out, res) = try_dump(cluster, db, extra);
     assert!(
         res.status.success(),
@@ -171,7 +166,7 @@ pub fn roundtrip_with(major: u32, oracle: u32, fixtures: &[&str], extra: &[&str]
     assert!(diff.is_empty(), "PostgreSQL {major}: script restore differs:\n{diff}");
 
     // 3. pg_restore -l lists the same entries as stock pg_dump's archive.
-    let stock = tempfile::tempdir().unwrap();
+    let stock = Scratch::new("pgsnap-stock");
     let stock_dir = stock.path().join("stock");
     let out = c
         .tool_of(oracle, "pg_dump")
@@ -199,7 +194,6 @@ pub fn roundtrip_with(major: u32, oracle: u32, fixtures: &[&str], extra: &[&str]
     for d in [target, target2] {
         c.drop_database(&d);
     }
-    let _ = std::fs::remove_dir_all(archive.parent().unwrap());
     dump_stderr
 }
 

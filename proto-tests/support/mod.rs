@@ -15,6 +15,8 @@
 //! installation that this user can reach wherever the checkout is (see `server_install`).
 //!
 //! Every cluster can create the test extensions of `fixtures/extensions/` (see `extensions`).
+//!
+//! Scratch directories are removed when the test passes and kept when it fails (see `scratch`).
 #![allow(dead_code)]
 
 pub mod checksums;
@@ -24,9 +26,12 @@ pub mod entries;
 pub mod extensions;
 pub mod fingerprint;
 pub mod s3;
+pub mod scratch;
 pub mod server_install;
 
 #[allow(unused_imports)]
 pub use cluster::{Cluster, ClusterOptions, PASSWORD_GROUP, TestDb, pg_bin, project_root};
 #[allow(unused_imports)]
 pub use fingerprint::Fingerprint;
+#[allow(unused_imports)]
+pub use scratch::{Scratch, ScratchPath};

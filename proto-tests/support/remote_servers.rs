@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::project_root;
+use crate::support::{Scratch, project_root};
 
 /// The OS user the test servers run as when the tests run as root.
 const SERVER_OS_USER: &str = "pgsnaptest";
@@ -91,8 +91,9 @@ fn which(name: &str) -> Option<PathBuf> {
 pub struct Sshd {
     child: Child,
     pub port: u16,
-    /// Everything of this server: keys, config, log, the served directory.
-    pub dir: PathBuf,
+    /// Everything of this server: keys, config, log, the served directory. Removed (or kept,
+    /// for a failing test) after `child` is stopped: fields drop after `Drop::drop`.
+    pub dir: Scratch,
     /// The directory the tests write into (owned by the login user).
     pub data: PathBuf,
     /// The user to log in as.
@@ -118,7 +119,7 @@ impl Sshd {
         let ssh = which("ssh").unwrap_or_else(|| panic!("the OpenSSH client ssh is not in PATH: {fix}"));
         let keygen = which("ssh-keygen").unwrap_or_else(|| panic!("ssh-keygen is not in PATH: {fix}"));
 
-        let dir = tempfile::Builder::new().prefix("pgsnap-sshd").tempdir().unwrap().keep();
+        let dir = Scratch::new("pgsnap-sshd");
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         let root = is_root();
         // sshd and the library only its Debian package ships, copied where the server user
@@ -296,7 +297,6 @@ impl Drop for Sshd {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -304,7 +304,8 @@ impl Drop for Sshd {
 pub struct Wsgidav {
     child: Child,
     pub port: u16,
-    pub dir: PathBuf,
+    /// Removed (or kept, for a failing test) after `child` is stopped, as [`Sshd::dir`].
+    pub dir: Scratch,
     /// The directory served at `/`.
     pub data: PathBuf,
     pub user: String,
@@ -322,11 +323,7 @@ impl Wsgidav {
             "WsgiDAV is not installed at {}: run ./scripts/provision (it installs wsgidav and cheroot into .cache/webdav)",
             bin.display()
         );
-        let dir = tempfile::Builder::new()
-            .prefix("pgsnap-webdav")
-            .tempdir()
-            .unwrap()
-            .keep();
+        let dir = Scratch::new("pgsnap-webdav");
         let data = dir.join("data");
         fs::create_dir(&data).unwrap();
         let port = free_port();
@@ -384,6 +381,5 @@ impl Drop for Wsgidav {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }

@@ -7,6 +7,8 @@
 use bytes::Bytes;
 use pgsnap::storage::{PART_SIZE, Storage};
 
+use crate::support::Scratch;
+
 /// The runtime the storage tests drive `Storage` with.
 pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -16,9 +18,10 @@ pub fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// A new directory under the system's temporary directory, kept (the test removes it).
-pub fn scratch(prefix: &str) -> std::path::PathBuf {
-    tempfile::Builder::new().prefix(prefix).tempdir().unwrap().keep()
+/// A new directory under the system's temporary directory, removed when the test passes
+/// (see `Scratch`).
+pub fn scratch(prefix: &str) -> Scratch {
+    Scratch::new(prefix)
 }
 
 /// Deterministic, incompressible-looking bytes.
