@@ -22,9 +22,10 @@ use super::output::{
 use crate::crypt::seal::{RECORD, Sealer};
 use crate::error::{Error, Result};
 
-/// Memory all spools of one directory may keep together before writing files: one range of a
-/// split table at `-j 2` fits (engine `MAX_RANGE_BYTES`), and peak memory stays bounded at any `-j`.
-pub const SPOOL_MEMORY: usize = 8 << 20;
+/// Memory all spools of one directory may keep together before writing files, unless its
+/// maker chooses otherwise ([`SpoolDir::with_memory`]; the engine does, by `-j`): enough for
+/// the small tables of a custom or tar archive finished out of order, a few MiB on the peak.
+pub const SPOOL_MEMORY: usize = 4 << 20;
 
 /// Size of the blocks bytes written by reference are gathered in.
 const HELD_BLOCK: usize = 64 * 1024;
