@@ -505,7 +505,7 @@ fn spool_dir(opts: &ExportOptions, workers: usize) -> Result<SpoolDir> {
 
 /// What the ranges' spools may keep in memory: a whole range at `-j 2`, less as each further
 /// worker adds blocks of its own in flight (peak memory stays within 64 MB at `-j 8`), none
-/// from `-j 6` (measured: 8 MiB held at `-j 8` took the peak from 62 to 74 MB).
+/// from `-j 6` (measured: 8 MiB held at `-j 8` took the peak from 62 to 73 MB).
 fn spool_memory(workers: usize) -> usize {
     (MAX_RANGE_BYTES as usize).saturating_sub(workers.saturating_sub(2) * (2 << 20))
 }
@@ -516,9 +516,9 @@ pub(crate) const DEFAULT_PAGE_BYTES: u64 = 8192;
 /// The most heap one range reads. A range read ahead of its turn is spooled: at `-j 2` it is
 /// held in memory whole ([`spool_memory`]), and a spool that does spill is a file of a few MiB,
 /// read back and deleted within seconds, usually before the kernel writes it out. Ranges of a
-/// sixteenth of a large table (as before) spooled gigabytes each at `-j 4`: written to the disk
-/// twice, and as much free space needed beside the output. A COPY per 8 MiB costs the server
-/// well under a millisecond.
+/// sixteenth of a large table (as before) spooled gigabytes each at `-j 4`: more than the
+/// kernel keeps dirty, so written to the disk twice, and as much free space needed beside the
+/// output. A COPY per 8 MiB costs the server well under a millisecond.
 pub(crate) const MAX_RANGE_BYTES: u64 = 8 << 20;
 
 /// Splits `pages` (of `page_bytes`) into ranges for `workers`: about four per worker (so a
