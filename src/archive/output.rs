@@ -832,7 +832,8 @@ pub(crate) mod tests {
         }
     }
 
-    fn names(dir: &Path) -> Vec<String> {
+    /// A directory's entries, sorted.
+    pub(crate) fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -532,16 +532,7 @@ fn short_spool(shown: &str, len: u64) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::archive::output::tests::MemFile;
-
-    fn names(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
+    use crate::archive::output::tests::{MemFile, names};
 
     fn free(dir: &SpoolDir) -> usize {
         dir.memory.0.load(Ordering::Acquire)
