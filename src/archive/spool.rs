@@ -6,9 +6,10 @@
 //! directory's budget ([`SPOOL_MEMORY`], shared by all its spools) lasts, and only the rest goes
 //! to a file, created then. Most spools are short-lived (a range read alongside the one before
 //! it, a small table finished early) and never touch the disk: written to a file and read back,
-//! they cost a sixth of the client's CPU of a one-table dump to tmpfs, and on a disk the same
-//! bytes written twice. Files are sealed for an encrypted archive (no plaintext at rest);
-//! memory is not (the bytes are plaintext in this process anyway).
+//! they cost a sixth of the client's CPU of a one-table dump to tmpfs, and a spool larger than
+//! the kernel keeps dirty is written to the disk as well as the archive. Files are sealed for
+//! an encrypted archive (no plaintext at rest); memory is not (the bytes are plaintext in this
+//! process anyway).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
