@@ -239,7 +239,8 @@ impl Drop for Held {
 pub struct SpoolFile {
     path: PathBuf,
     held: Held,
-    /// Opened for the first byte that did not fit in memory; everything after it goes here.
+    /// Opened for the first bytes that did not fit in memory (sealed: once a record of them is
+    /// pending); everything after them goes here.
     file: Option<BufWriter<File>>,
     /// Bytes given (before sealing).
     len: u64,
@@ -253,7 +254,7 @@ pub struct SpoolFile {
 impl SpoolFile {
     pub fn write_all(&mut self, buf: &[u8]) -> Result<()> {
         self.len += buf.len() as u64;
-        if self.file.is_none() && self.held.copy_in(buf) {
+        if !self.spilled() && self.held.copy_in(buf) {
             return Ok(());
         }
         self.spill(buf)
@@ -261,14 +262,20 @@ impl SpoolFile {
 
     /// [`write_all`](Self::write_all) of a buffer handed over: kept as it is while in memory.
     pub fn write_owned(&mut self, buf: Vec<u8>) -> Result<()> {
-        if self.file.is_some() {
-            return self.write_all(&buf);
-        }
         self.len += buf.len() as u64;
+        if self.spilled() {
+            return self.spill(&buf);
+        }
         match self.held.keep(buf) {
             Ok(()) => Ok(()),
             Err(buf) => self.spill(&buf),
         }
+    }
+
+    /// Whether bytes went past memory: then every later byte follows them. (Not whether the
+    /// file exists: a sealed spool makes it only when a whole record is pending.)
+    fn spilled(&self) -> bool {
+        self.in_file > 0
     }
 
     /// To the file: bytes that did not fit in memory, and every byte after them.
@@ -646,6 +653,29 @@ mod tests {
         drop(c);
         assert!(!p.exists());
         assert!(names(base.path()).is_empty());
+    }
+
+    #[test]
+    fn a_sealed_spool_that_spilled_keeps_its_order_when_memory_frees() {
+        // A sealed spool's first spilled bytes wait for a whole record before its file is
+        // made; memory freed meanwhile must not take the bytes that follow them.
+        let base = tempfile::tempdir().unwrap();
+        let dir = SpoolDir::create_sealed(Some(&base.path().join("x.dump")), true)
+            .unwrap()
+            .with_memory(100 * 1024);
+        let mut other = dir.file("other").unwrap();
+        other.write_all(&[0; 50 * 1024]).unwrap(); // holds 64 KiB of the budget
+        let mut s = dir.file("s").unwrap();
+        s.write_all(&[1; 50 * 1024]).unwrap(); // no room: spilled, less than a record
+        drop(other); // the budget is free again
+        s.write_all(&[2; 10 * 1024]).unwrap();
+        let mem = MemFile::default();
+        let mut out: Box<dyn ArchiveFile> = Box::new(mem.clone());
+        s.close().unwrap().copy_into(out.as_mut()).unwrap();
+        assert_eq!(
+            *mem.bytes.lock().unwrap(),
+            [vec![1; 50 * 1024], vec![2; 10 * 1024]].concat()
+        );
     }
 
     #[test]
