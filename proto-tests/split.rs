@@ -427,11 +427,9 @@ fn check_events(lines: &[String]) -> std::collections::BTreeMap<String, Seen> {
     tables
 }
 
-#[test]
-fn progress_json_prints_one_object_per_event() {
-    let db = big_db(15, "split_json");
-    let parent = out_dir();
-    let dir = parent.join("archive");
+/// `pgsnap dump -Fd -j 2 --progress=json` of `db` into `dir` with `extra` options; the
+/// events, checked to add up, per table.
+fn dump_with_json_events(db: &TestDb, dir: &Path, extra: &[&str]) -> std::collections::BTreeMap<String, Seen> {
     let c = &db.cluster;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgsnap"));
     for v in ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGPASSFILE"] {
@@ -439,17 +437,27 @@ fn progress_json_prints_one_object_per_event() {
     }
     let out = cmd
         .stdin(Stdio::null())
-        .args(["dump", "-Fd", "-j", "2", "--progress=json", "-h"])
+        .args(["dump", "-Fd", "-j", "2", "--progress=json"])
+        .args(extra)
+        .arg("-h")
         .arg(c.socket_dir())
         .args(["-p", &c.port.to_string(), "-U", "postgres", "-f"])
-        .arg(&dir)
+        .arg(dir)
         .arg(&db.name)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let lines: Vec<String> = stderr.lines().map(str::to_string).collect();
-    let tables = check_events(&lines);
+    check_events(&lines)
+}
+
+#[test]
+fn progress_json_prints_one_object_per_event() {
+    let db = big_db(15, "split_json");
+    let parent = out_dir();
+    let dir = parent.join("archive");
+    let tables = dump_with_json_events(&db, &dir, &[]);
     let (rows, bytes, _) = tables["public.big"].finished.unwrap();
     assert_eq!(rows as i64, ROWS - ROWS / 97 + 300);
     assert!(bytes > 0);
@@ -465,6 +473,29 @@ fn progress_json_prints_one_object_per_event() {
         })
         .sum();
     assert_eq!(data, tables.values().map(|t| t.piece_bytes).sum::<u64>());
+}
+
+#[test]
+fn split_tables_larger_than_chooses_which_tables_split() {
+    let db = big_db(15, "split_flag");
+    let parent = out_dir();
+    let rows = (ROWS - ROWS / 97 + 300) as u64;
+    // `big` is about 60 pages: the default 64 MB leaves it whole, 32 kB (4 pages) splits it,
+    // and `small` (one page) stays whole.
+    let default = dump_with_json_events(&db, &parent.join("default"), &[]);
+    assert_eq!(default["public.big"].parts, 1);
+    let low = dump_with_json_events(&db, &parent.join("low"), &["--split-tables-larger-than=32kB"]);
+    assert!(low["public.big"].parts >= 4, "{:?}", low["public.big"]);
+    assert_eq!(low["public.big"].finished.unwrap().0, rows);
+    assert_eq!(low["public.small"].parts, 1);
+    // 0 never splits, whatever the size.
+    let off = dump_with_json_events(
+        &db,
+        &parent.join("off"),
+        &["--split-tables-larger-than", "0", "--split-tables-larger-than=0"],
+    );
+    assert_eq!(off["public.big"].parts, 1);
+    assert_eq!(off["public.big"].finished.unwrap().0, rows);
 }
 
 /// Collects the events as their JSON lines.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::compress;
 use super::getopt::{self, HasArg, Item, OptSpec};
+use super::split::parse_split_size;
 use crate::archive::script::{Dialect, ScriptOptions, Sections, Verbose};
 use crate::archive::toc::ArchiveVersion;
 use crate::catalog::Selection;
@@ -89,6 +90,7 @@ enum O {
     NoSync,
     NoManifest,
     ManifestChecksums,
+    SplitTablesLargerThan,
     OnConflictDoNothing,
     RowsPerInsert,
     IncludeForeignData,
@@ -231,6 +233,7 @@ const OPTIONS: &[OptSpec<O>] = &[
     own(O::EncryptWithPassphrase, &["encrypt-with-passphrase"], No),
     own(O::NoManifest, &["no-manifest"], No),
     own(O::ManifestChecksums, &["manifest-checksums"], Req),
+    own(O::SplitTablesLargerThan, &["split-tables-larger-than"], Req),
     own(O::To, &["to"], Req),
 ];
 
@@ -329,6 +332,9 @@ pub struct DumpRequest {
     pub manifest: bool,
     /// `--manifest-checksums=CRC32C|SHA256|NONE`.
     pub manifest_checksums: ChecksumKind,
+    /// `--split-tables-larger-than=SIZE`, in 8 kB pages: tables this large are read by
+    /// several workers as `ctid` ranges; 0 never splits.
+    pub split_pages: u64,
     /// `--encrypt-to`, `--encrypt-to-file`, `--passphrase-file`, `--encrypt-with-passphrase`
     /// (files not read yet; see [`EnvelopeRequest::resolve`]).
     pub encryption: EnvelopeRequest,
@@ -350,6 +356,7 @@ impl DumpRequest {
         o.sync = self.sync;
         o.manifest = self.manifest;
         o.manifest_checksums = self.manifest_checksums;
+        o.split_pages = self.split_pages;
         o.jobs = self.jobs;
         o.compression = self.compression;
         o.archive_version = self.archive_version;
@@ -588,6 +595,7 @@ struct Raw {
     no_sync: bool,
     no_manifest: bool,
     manifest_checksums: Option<ChecksumKind>,
+    split_pages: Option<u64>,
     on_conflict_do_nothing: bool,
     sequence_data: bool,
     restrict_key: Option<String>,
@@ -762,6 +770,7 @@ fn read_args(
             O::NoManifest => r.no_manifest = true,
             // pg_basebackup's option and spellings (CRC32C, SHA256, NONE).
             O::ManifestChecksums => r.manifest_checksums = Some(value.parse().map_err(UsageError::fatal)?),
+            O::SplitTablesLargerThan => r.split_pages = Some(parse_split_size(&value).map_err(UsageError::fatal)?),
             O::OnConflictDoNothing => r.on_conflict_do_nothing = true,
             O::RowsPerInsert => r.dump_inserts = parse_int(&value, "--rows-per-insert", 1, i64::from(i32::MAX))?,
             O::IncludeForeignData => p.foreign_servers.push(value),
@@ -1123,6 +1132,7 @@ pub fn parse(
         sync: !r.no_sync,
         manifest: !r.no_manifest,
         manifest_checksums: r.manifest_checksums.unwrap_or_default(),
+        split_pages: r.split_pages.unwrap_or(crate::engine::DEFAULT_SPLIT_PAGES),
         encryption: r.encryption.clone(),
         verbose: r.verbose,
         warnings,
@@ -1152,6 +1162,22 @@ mod tests {
         );
         let e = err(&["--progress=bars", "db"]);
         assert!(format!("{e:?}").contains("--progress"), "{e:?}");
+    }
+
+    #[test]
+    fn split_threshold_defaults_to_the_engines_and_reaches_the_options() {
+        let default = run(&["-Fd", "-f", "out", "db"]).unwrap();
+        assert_eq!(default.split_pages, crate::engine::DEFAULT_SPLIT_PAGES);
+        let off = run(&["-Fd", "-f", "out", "--split-tables-larger-than=0", "db"]).unwrap();
+        assert_eq!(off.split_pages, 0);
+        let big = run(&["-Fd", "-f", "out", "--split-tables-larger-than", "2GB", "db"]).unwrap();
+        assert_eq!(big.split_pages, 262_144);
+        let target = Target::new(tokio_postgres::Config::new(), "test");
+        assert_eq!(big.options(target).split_pages, 262_144);
+        let e = err(&["-Fd", "-f", "out", "--split-tables-larger-than=lots", "db"]);
+        let msg = e.message.unwrap_or_default();
+        assert!(msg.contains("--split-tables-larger-than") && msg.contains("\"lots\""), "{msg}");
+        assert!(!e.hint);
     }
 
     fn run(args: &[&str]) -> Result<DumpRequest, UsageError> {

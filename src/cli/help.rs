@@ -40,6 +40,11 @@ General options:
   --manifest-checksums=ALGORITHM
                                checksum the manifest records for each file:
                                CRC32C (default), SHA256 or NONE (sizes only)
+  --split-tables-larger-than=SIZE
+                               read tables of at least SIZE (default 64MB) with
+                               several jobs, as ctid ranges; 0 never splits (a
+                               split table larger than shared_buffers/4 evicts
+                               the server's cache, which pg_dump's scan avoids)
   --no-sync                    do not wait for changes to be written safely to disk
   --sync-method=METHOD         set method for syncing files to disk (fsync, syncfs)
   -?, --help                   show this help, then exit

@@ -11,6 +11,7 @@ pub mod getopt;
 pub mod help;
 pub mod jobs;
 pub mod log;
+pub mod split;
 
 use std::path::PathBuf;
 
