@@ -195,6 +195,8 @@ pub struct Job {
     /// As `pg_dump -Z` takes it; `None` = pg_dump's default for the format.
     pub compression: Option<String>,
     pub parallel: u32,
+    /// As `pgsnap dump --split-tables-larger-than` takes it; `None` = its default.
+    pub split_tables_larger_than: Option<String>,
     /// `owners = false`: `-O`; `privileges = false`: `-x`.
     pub owners: bool,
     pub privileges: bool,
@@ -349,6 +351,9 @@ impl Job {
         }
         if let Some(z) = &self.compression {
             a.extend(["-Z".into(), z.clone()]);
+        }
+        if let Some(size) = &self.split_tables_larger_than {
+            a.push(format!("--split-tables-larger-than={size}"));
         }
         match self.content {
             Content::Full => {}

@@ -66,6 +66,21 @@ fn custom_and_tar_jobs_may_run_in_parallel() {
 }
 
 #[test]
+fn split_threshold_reaches_the_dump_command() {
+    let text = "[jobs.a]\ndestination = \"/b\"\nformat = \"directory\"\nparallel = 4\n\
+                split_tables_larger_than = \"2GB\"\nsource = { dbname = \"x\" }\n";
+    let c = check(text).unwrap();
+    let args = c.job("a").unwrap().dump_args(Path::new("/x"));
+    assert!(args.contains(&"--split-tables-larger-than=2GB".to_string()), "{args:?}");
+    let parsed = crate::cli::dump::parse(&args, &mut |_| unreachable!()).unwrap();
+    let crate::cli::DumpCommand::Run(req) = parsed else { panic!("not a dump") };
+    assert_eq!(req.split_pages, 262_144);
+    // Unset: the command's default.
+    let c = check(MINIMAL).unwrap();
+    assert!(!c.jobs[0].dump_args(Path::new("/x")).iter().any(|a| a.contains("split")));
+}
+
+#[test]
 fn defaults() {
     let c = check(MINIMAL).unwrap();
     let j = &c.jobs[0];
@@ -220,6 +235,12 @@ const BAD: &[Bad] = &[
         line: 5,
         key: "jobs.a.parallel",
         says: "directory",
+    },
+    Bad {
+        text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nsplit_tables_larger_than = \"big\"\n",
+        line: 4,
+        key: "jobs.a.split_tables_larger_than",
+        says: "512MB",
     },
     Bad {
         text: "[jobs.a]\ndestination = \"/b\"\nsource = { dbname = \"x\" }\nparallel = \"4\"\n",
@@ -690,7 +711,7 @@ fn every_error_is_reported_not_only_the_first() {
     );
     assert_eq!(
         errors[2].to_string(),
-        "line 7: jobs.b.colour: unknown key (expected one of: source, content, format, compression, parallel, \
+        "line 7: jobs.b.colour: unknown key (expected one of: source, content, format, compression, parallel, split_tables_larger_than, \
          owners, privileges, select, destination, destinations, destination_policy, abandoned_after, schedule, timezone, retention, notify, missed, jitter, \
          encrypt_to, encrypt_to_file, passphrase_file, verify, schema_file)"
     );

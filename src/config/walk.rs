@@ -244,6 +244,7 @@ const JOB_KEYS: &[&str] = &[
     "format",
     "compression",
     "parallel",
+    "split_tables_larger_than",
     "owners",
     "privileges",
     "select",
@@ -500,6 +501,13 @@ fn job(
             "parallel backup only supported by the directory format",
         );
     }
+    // Checked here so the error names this key; the size is passed on as given.
+    let split_tables_larger_than = w.text(t, path, "split_tables_larger_than");
+    if let Some((size, span)) = &split_tables_larger_than
+        && let Err(e) = crate::cli::split::parse_split_size(size)
+    {
+        w.err(span.clone(), &join(path, "split_tables_larger_than"), e);
+    }
     let owners = w.boolean(t, path, "owners").unwrap_or(true);
     let privileges = w.boolean(t, path, "privileges").unwrap_or(true);
 
@@ -667,6 +675,7 @@ fn job(
         format: format?,
         compression: compression.as_ref().map(|(c, _)| c.clone()),
         parallel: parallel.as_ref().map_or(1, |(n, _)| (*n).max(1)),
+        split_tables_larger_than: split_tables_larger_than.map(|(size, _)| size),
         owners,
         privileges,
         select,
