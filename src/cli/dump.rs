@@ -1176,7 +1176,10 @@ mod tests {
         assert_eq!(big.options(target).split_pages, 262_144);
         let e = err(&["-Fd", "-f", "out", "--split-tables-larger-than=lots", "db"]);
         let msg = e.message.unwrap_or_default();
-        assert!(msg.contains("--split-tables-larger-than") && msg.contains("\"lots\""), "{msg}");
+        assert!(
+            msg.contains("--split-tables-larger-than") && msg.contains("\"lots\""),
+            "{msg}"
+        );
         assert!(!e.hint);
     }
 

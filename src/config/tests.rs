@@ -73,7 +73,9 @@ fn split_threshold_reaches_the_dump_command() {
     let args = c.job("a").unwrap().dump_args(Path::new("/x"));
     assert!(args.contains(&"--split-tables-larger-than=2GB".to_string()), "{args:?}");
     let parsed = crate::cli::dump::parse(&args, &mut |_| unreachable!()).unwrap();
-    let crate::cli::DumpCommand::Run(req) = parsed else { panic!("not a dump") };
+    let crate::cli::DumpCommand::Run(req) = parsed else {
+        panic!("not a dump")
+    };
     assert_eq!(req.split_pages, 262_144);
     // Unset: the command's default.
     let c = check(MINIMAL).unwrap();
