@@ -427,9 +427,9 @@ fn check_events(lines: &[String]) -> std::collections::BTreeMap<String, Seen> {
     tables
 }
 
-/// `pgsnap dump -Fd -j 2 --progress=json` of `db` into `dir` with `extra` options; the
-/// events, checked to add up, per table.
-fn dump_with_json_events(db: &TestDb, dir: &Path, extra: &[&str]) -> std::collections::BTreeMap<String, Seen> {
+/// `pgsnap dump -Fd -j 2` of `db` into `dir` with `extra` options; its standard error,
+/// after checking it succeeded.
+fn dump_cli(db: &TestDb, dir: &Path, extra: &[&str]) -> String {
     let c = &db.cluster;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgsnap"));
     for v in ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD", "PGPASSFILE"] {
@@ -437,7 +437,7 @@ fn dump_with_json_events(db: &TestDb, dir: &Path, extra: &[&str]) -> std::collec
     }
     let out = cmd
         .stdin(Stdio::null())
-        .args(["dump", "-Fd", "-j", "2", "--progress=json"])
+        .args(["dump", "-Fd", "-j", "2"])
         .args(extra)
         .arg("-h")
         .arg(c.socket_dir())
@@ -446,8 +446,14 @@ fn dump_with_json_events(db: &TestDb, dir: &Path, extra: &[&str]) -> std::collec
         .arg(&db.name)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+/// [`dump_cli`] with `--progress=json`: the events, checked to add up, per table.
+fn dump_with_json_events(db: &TestDb, dir: &Path, extra: &[&str]) -> std::collections::BTreeMap<String, Seen> {
+    let stderr = dump_cli(db, dir, &[&["--progress=json"], extra].concat());
     let lines: Vec<String> = stderr.lines().map(str::to_string).collect();
     check_events(&lines)
 }
@@ -496,6 +502,45 @@ fn split_tables_larger_than_chooses_which_tables_split() {
     );
     assert_eq!(off["public.big"].parts, 1);
     assert_eq!(off["public.big"].finished.unwrap().0, rows);
+}
+
+#[test]
+fn verbose_names_split_tables_that_pass_through_the_whole_buffer_cache() {
+    let db = big_db(15, "split_ring");
+    // Larger than a quarter of the test clusters' shared_buffers (64MB): 1000-byte rows stay
+    // inline and uncompressed, seven to a page.
+    db.psql(
+        "CREATE TABLE fat AS SELECT g AS id, repeat('x', 1000) AS pad FROM generate_series(1, 20000) g; ANALYZE fat;",
+    );
+    let buffers: u64 = db
+        .psql("SELECT setting FROM pg_settings WHERE name = 'shared_buffers'")
+        .trim()
+        .parse()
+        .unwrap();
+    let fat_pages: u64 = db
+        .psql("SELECT pg_relation_size('fat') / current_setting('block_size')::int")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        fat_pages > buffers / 4,
+        "fat: {fat_pages} pages, shared_buffers {buffers}"
+    );
+    let parent = out_dir();
+    let stderr = dump_cli(&db, &parent.join("split"), &["-v", "--split-tables-larger-than=32kB"]);
+    let named: Vec<&str> = stderr.lines().filter(|l| l.contains("whole buffer cache")).collect();
+    assert_eq!(named.len(), 1, "{stderr}");
+    assert!(
+        named[0].starts_with("pgsnap: reading table \"public.fat\" as ")
+            && named[0].contains("--split-tables-larger-than"),
+        "{}",
+        named[0]
+    );
+    // `big` is split too, but small enough for the ring rule; unsplit, `fat` is not named.
+    assert!(stderr.contains("dumping contents of table \"public.big\""), "{stderr}");
+    let whole = dump_cli(&db, &parent.join("whole"), &["-v", "--split-tables-larger-than=0"]);
+    assert!(!whole.contains("whole buffer cache"), "{whole}");
+    assert!(whole.contains("dumping contents of table \"public.fat\""), "{whole}");
 }
 
 /// Collects the events as their JSON lines.

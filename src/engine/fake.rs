@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::Stream;
 
-use super::source::{CopyRequest, CopySource, TableReader};
+use super::source::{CopyRequest, CopySource, RelationSizes, TableReader};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::TableData;
 use crate::pg::{CancelHandle, CopyChunk, Session};
@@ -191,12 +191,16 @@ impl TableReader for FakeReader {
         self.source.ranges
     }
 
-    async fn relation_sizes(&self, oids: &[u32]) -> Result<(u64, HashMap<u32, u64>)> {
-        let sizes = oids
+    async fn relation_sizes(&self, oids: &[u32]) -> Result<RelationSizes> {
+        let pages = oids
             .iter()
             .filter_map(|oid| self.source.tables.get(oid).map(|t| (*oid, t.pages)))
             .collect();
-        Ok((super::DEFAULT_PAGE_BYTES, sizes))
+        Ok(RelationSizes {
+            block_size: super::DEFAULT_PAGE_BYTES,
+            pages,
+            shared_buffers: None,
+        })
     }
 
     async fn begin_table(&self, _table: &TableData) -> Result<()> {

@@ -35,7 +35,7 @@ use crate::pg::{CancelHandle, SessionOptions, Target};
 pub use crate::progress::{Event, NoProgress, PageRange, Progress};
 
 pub use sink::{ArchiveSinks, BlockSink, SinkFactory};
-use source::{CopyRequest, CopySource, PgSource, TableReader};
+use source::{CopyRequest, CopySource, PgSource, RelationSizes, TableReader};
 use split::SplitTable;
 
 /// COPY text is gathered into blocks of this size before it leaves the worker (a server
@@ -421,8 +421,15 @@ async fn plan_queue<S: CopySource>(shared: &Shared<S>, reader: &S::Reader) -> Re
         })
         .map(|j| j.table.table_oid)
         .collect();
-    let (block_size, sizes) = if oids.is_empty() {
-        (DEFAULT_PAGE_BYTES, HashMap::new())
+    let RelationSizes {
+        block_size,
+        pages: sizes,
+        shared_buffers,
+    } = if oids.is_empty() {
+        RelationSizes {
+            block_size: DEFAULT_PAGE_BYTES,
+            ..RelationSizes::default()
+        }
     } else {
         reader.relation_sizes(&oids).await?
     };
@@ -473,6 +480,16 @@ async fn plan_queue<S: CopySource>(shared: &Shared<S>, reader: &S::Reader) -> Re
             }
         };
         tracing::debug!(table = %job.table.qualified_name, pages, parts = ranges.len(), "split into page ranges");
+        if beyond_ring(pages, shared_buffers)
+            && let Some((schema, table)) = crate::ddl::quote::split_qualified(&job.table.qualified_name)
+        {
+            tracing::info!(
+                target: "pgsnap::narrate",
+                "reading table \"{schema}.{table}\" as {} page ranges: larger than a quarter of shared_buffers, \
+                 its pages pass through the server's whole buffer cache (see --split-tables-larger-than)",
+                ranges.len()
+            );
+        }
         let table = Arc::new(SplitTable::new(ranges.len(), opts.block_size, spool));
         for (index, range) in ranges.into_iter().enumerate() {
             queue.push_back(Work {
@@ -489,6 +506,14 @@ async fn plan_queue<S: CopySource>(shared: &Shared<S>, reader: &S::Reader) -> Re
     }
     *shared.queue.lock().await = queue;
     Ok(())
+}
+
+/// Whether a split table of `pages` passes through the server's whole buffer cache where a
+/// sequential scan would not: PostgreSQL gives a sequential scan of a table larger than a
+/// quarter of `shared_buffers` a small bulk-read ring (heapam's `initscan`), and a TID range
+/// scan never (`table_beginscan_tidrange` does not allow one).
+fn beyond_ring(pages: u64, shared_buffers: Option<u64>) -> bool {
+    shared_buffers.is_some_and(|buffers| pages > buffers / 4)
 }
 
 /// Whether a table's rows can be read by `ctid` ranges: a plain table read by a plain COPY
@@ -881,6 +906,17 @@ mod tests {
             range_copy_sql(&table(""), PageRange { from: 20, to: None }),
             "COPY (SELECT * FROM ONLY public.\"Big\" WHERE ctid >= '(20,0)'::pg_catalog.tid) TO stdout;"
         );
+    }
+
+    #[test]
+    fn tables_over_a_quarter_of_shared_buffers_bypass_the_ring() {
+        assert!(!beyond_ring(1_000_000, None), "unknown: no claim");
+        assert!(
+            !beyond_ring(8192, Some(32768)),
+            "exactly a quarter: the scan gets no ring either"
+        );
+        assert!(beyond_ring(8193, Some(32768)));
+        assert!(beyond_ring(1, Some(0)));
     }
 
     #[test]

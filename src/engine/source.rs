@@ -25,6 +25,17 @@ pub struct CopyRequest<'a> {
     pub chunk_bytes: usize,
 }
 
+/// What [`TableReader::relation_sizes`] measured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelationSizes {
+    /// The server's block size, in bytes.
+    pub block_size: u64,
+    /// Main-fork pages by table OID.
+    pub pages: HashMap<u32, u64>,
+    /// `shared_buffers`, in buffers (one page each), where the server said.
+    pub shared_buffers: Option<u64>,
+}
+
 /// Opens one reader per worker.
 pub trait CopySource: Send + Sync + 'static {
     type Reader: TableReader;
@@ -42,7 +53,7 @@ pub trait TableReader: Send + Sync + 'static {
 
     /// The block size, and the main-fork pages of the plain tables among `oids` (others are
     /// left out: they keep the catalog's estimate and are never split).
-    fn relation_sizes(&self, oids: &[u32]) -> impl Future<Output = Result<(u64, HashMap<u32, u64>)>> + Send;
+    fn relation_sizes(&self, oids: &[u32]) -> impl Future<Output = Result<RelationSizes>> + Send;
 
     /// Before reading `table` (locks it; lets a foreign table be read).
     fn begin_table(&self, table: &TableData) -> impl Future<Output = Result<()>> + Send;
@@ -97,7 +108,7 @@ impl TableReader for PgReader {
         self.0.version().at_least(14)
     }
 
-    async fn relation_sizes(&self, oids: &[u32]) -> Result<(u64, HashMap<u32, u64>)> {
+    async fn relation_sizes(&self, oids: &[u32]) -> Result<RelationSizes> {
         // Measured now: the leader's ACCESS SHARE lock keeps VACUUM from truncating them,
         // and the last range of a split table is open-ended anyway, so pages added after
         // this read lose no row visible to the snapshot.
@@ -105,18 +116,25 @@ impl TableReader for PgReader {
         let rows = self
             .0
             .query(&format!(
-                "SELECT c.oid, pg_catalog.pg_relation_size(c.oid), pg_catalog.current_setting('block_size')::int8 \
+                "SELECT c.oid, pg_catalog.pg_relation_size(c.oid), pg_catalog.current_setting('block_size')::int8, \
+                 (SELECT s.setting::pg_catalog.int8 FROM pg_catalog.pg_settings s WHERE s.name = 'shared_buffers') \
                  FROM pg_catalog.pg_class c WHERE c.oid = ANY('{{{list}}}'::pg_catalog.oid[]) AND c.relkind = 'r'"
             ))
             .await
             .map_err(|e| e.context("measuring the tables to export"))?;
-        let mut block_size = super::DEFAULT_PAGE_BYTES;
-        let mut out = HashMap::with_capacity(rows.len());
+        let mut sizes = RelationSizes {
+            block_size: super::DEFAULT_PAGE_BYTES,
+            pages: HashMap::with_capacity(rows.len()),
+            shared_buffers: None,
+        };
         for r in rows {
-            block_size = r.int(2)?.max(1) as u64;
-            out.insert(r.oid(0)?, r.int(1)?.max(0) as u64 / block_size);
+            sizes.block_size = r.int(2)?.max(1) as u64;
+            sizes
+                .pages
+                .insert(r.oid(0)?, r.int(1)?.max(0) as u64 / sizes.block_size);
+            sizes.shared_buffers = r.opt_int(3)?.map(|b| b.max(0) as u64);
         }
-        Ok((block_size, out))
+        Ok(sizes)
     }
 
     async fn begin_table(&self, table: &TableData) -> Result<()> {
