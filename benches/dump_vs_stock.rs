@@ -386,8 +386,8 @@ fn main() {
             cluster.psql(&parts_db, &stmt);
         }
     }
-    // The load leaves gigabytes of dirty buffers and WAL: written now, so the checkpointer
-    // does not take CPU from the first case's runs.
+    // The load leaves gigabytes of dirty buffers and WAL: written now, so a spread checkpoint
+    // does not take CPU from the runs of the first cases (minutes of them).
     cluster.psql(&main_db, "CHECKPOINT");
     let size = |db: &str| -> u64 {
         cluster
