@@ -11,9 +11,6 @@
 
 use crate::engine::DEFAULT_PAGE_BYTES;
 
-/// The default threshold: 64 MB, the engine's [`crate::engine::DEFAULT_SPLIT_PAGES`].
-pub const DEFAULT_SPLIT_BYTES: u64 = crate::engine::DEFAULT_SPLIT_PAGES * DEFAULT_PAGE_BYTES;
-
 /// Parses SIZE (a whole number of bytes, or with a unit B, kB, MB, GB or TB, any case,
 /// space allowed before it) into the threshold in 8 kB pages: 0 never splits, any other
 /// size is at least one page.
@@ -57,7 +54,6 @@ mod tests {
         assert_eq!(parse_split_size("64MB"), Ok(crate::engine::DEFAULT_SPLIT_PAGES));
         assert_eq!(parse_split_size(" 2 gb "), Ok(2 * 131_072));
         assert_eq!(parse_split_size("1TB"), Ok(1 << 27));
-        assert_eq!(DEFAULT_SPLIT_BYTES, 64 << 20);
     }
 
     #[test]
