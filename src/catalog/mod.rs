@@ -9,7 +9,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::Result;
-use crate::model::{CatalogId, DependGraph, Entry, InsertOptions, ServerVersion, catalog_oid, depend::DependRow};
+use crate::model::{
+    CatalogId, DependGraph, Entry, IdMap, InsertOptions, ServerVersion, catalog_oid, depend::DependRow,
+};
 use crate::pg::Session;
 use crate::select::{Patterns, Resolved};
 use prefetch::Prefetch;
@@ -125,7 +127,7 @@ pub struct Ctx<'a> {
     pub roles: HashMap<u32, String>,
     pub namespaces: HashMap<u32, Namespace>,
     /// Extension member → the extension's OID.
-    pub ext_members: HashMap<CatalogId, u32>,
+    pub ext_members: IdMap<u32>,
     pub depend: DependGraph,
     /// (classoid, objoid, objsubid) → comment text.
     pub comments: HashMap<(u32, u32, i32), String>,
@@ -538,7 +540,7 @@ pub struct Catalog {
     pub version: ServerVersion,
     pub entries: Vec<Entry>,
     pub depend: DependGraph,
-    pub ext_members: HashMap<CatalogId, u32>,
+    pub ext_members: IdMap<u32>,
     pub warnings: Vec<String>,
 }
 
@@ -575,7 +577,7 @@ pub async fn load_context<'a>(db: &'a Session, selection: &'a Selection) -> Resu
     for r in role_rows {
         roles.insert(r.oid(0)?, r.text(1)?);
     }
-    let mut ext_members = HashMap::new();
+    let mut ext_members = IdMap::default();
     for r in member_rows {
         ext_members.insert(CatalogId::new(r.oid(0)?, r.oid(1)?), r.oid(2)?);
     }
@@ -658,7 +660,7 @@ async fn dumped_relations(
     db: &Session,
     namespaces: &HashMap<u32, Namespace>,
     roles: &HashMap<u32, String>,
-    ext_members: &HashMap<CatalogId, u32>,
+    ext_members: &IdMap<u32>,
     selected: &Resolved,
 ) -> Result<(HashMap<u32, Rel>, HashMap<u32, Rel>)> {
     let mut all = HashMap::new();

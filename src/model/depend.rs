@@ -1,8 +1,8 @@
 //! The server's dependency graph (`pg_depend` rows), as plain data.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
-use super::CatalogId;
+use super::{CatalogId, IdMap};
 
 /// One `pg_depend` row: `from` depends on `to` with `deptype`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,12 +15,12 @@ pub struct DependRow {
 /// `pg_depend` indexed by the depending object.
 #[derive(Debug, Default, Clone)]
 pub struct DependGraph {
-    forward: HashMap<CatalogId, Vec<(CatalogId, u8)>>,
+    forward: IdMap<Vec<(CatalogId, u8)>>,
 }
 
 impl DependGraph {
     pub fn new(rows: impl IntoIterator<Item = DependRow>) -> Self {
-        let mut forward: HashMap<CatalogId, Vec<(CatalogId, u8)>> = HashMap::new();
+        let mut forward: IdMap<Vec<(CatalogId, u8)>> = IdMap::default();
         for r in rows {
             forward.entry(r.from).or_default().push((r.to, r.deptype));
         }

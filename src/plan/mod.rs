@@ -16,10 +16,10 @@
 pub mod loops;
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 
-use crate::model::{CatalogId, Dep, DependGraph, Entry, PartKind, Priority, Section, catalog_oid};
+use crate::model::{CatalogId, Dep, DependGraph, Entry, IdMap, IdSet, PartKind, Priority, Section, catalog_oid};
 
 /// An entry with its dump id and the dump ids it depends on, in TOC order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,11 +92,12 @@ pub(crate) enum Obj {
 
 /// The dependency graph being sorted, with what loop repair decided so far.
 pub(crate) struct Graph<'a> {
-    pub(crate) entries: &'a [Entry],
+    /// Owned, so the emitted entries move out of it instead of being copied.
+    pub(crate) entries: Vec<Entry>,
     pub(crate) depend: &'a DependGraph,
-    ext_members: &'a HashMap<CatalogId, u32>,
+    ext_members: &'a IdMap<u32>,
     /// Which node answers for a catalog row: keys first, then parts, then claims.
-    owner_of: HashMap<CatalogId, usize>,
+    owner_of: IdMap<usize>,
     pub(crate) objs: Vec<Obj>,
     /// deps[n] = nodes n must follow, in the order they were added.
     pub(crate) deps: Vec<Vec<usize>>,
@@ -107,16 +108,16 @@ pub(crate) struct Graph<'a> {
     pub(crate) pre: usize,
     pub(crate) post: usize,
     pub(crate) warnings: Vec<PlanWarning>,
-    /// entry index → node; (entry, part) → node.
+    /// entry index → node; entry index → node of its first part (the others follow it).
     entry_node: Vec<usize>,
-    part_node: HashMap<(usize, usize), usize>,
+    part_start: Vec<usize>,
 }
 
 /// Orders `entries` (top-level; their `attached` entries follow each one) and assigns dump
 /// ids starting at `first_id`. `ext_members` maps extension members to their extension's
 /// OID, so a dependency on a member becomes one on the extension.
-pub fn plan(entries: Vec<Entry>, depend: &DependGraph, ext_members: &HashMap<CatalogId, u32>, first_id: i32) -> Plan {
-    let mut g = Graph::build(&entries, depend, ext_members);
+pub fn plan(entries: Vec<Entry>, depend: &DependGraph, ext_members: &IdMap<u32>, first_id: i32) -> Plan {
+    let mut g = Graph::build(entries, depend, ext_members);
     let order = g.sort();
     let warnings = std::mem::take(&mut g.warnings);
     let mut out = g.emit(order, first_id);
@@ -125,25 +126,24 @@ pub fn plan(entries: Vec<Entry>, depend: &DependGraph, ext_members: &HashMap<Cat
 }
 
 impl<'a> Graph<'a> {
-    fn build(entries: &'a [Entry], depend: &'a DependGraph, ext_members: &'a HashMap<CatalogId, u32>) -> Graph<'a> {
+    fn build(entries: Vec<Entry>, depend: &'a DependGraph, ext_members: &'a IdMap<u32>) -> Graph<'a> {
         // Nodes: entries in reader order (close to pg_dump's dump-id order), then parts, then
         // the boundaries (created last by pg_dump too).
         let mut objs: Vec<Obj> = (0..entries.len()).map(Obj::Entry).collect();
         let entry_node: Vec<usize> = (0..entries.len()).collect();
-        let mut part_node = HashMap::new();
+        let mut part_start = Vec::with_capacity(entries.len());
         for (i, e) in entries.iter().enumerate() {
-            for p in 0..e.parts.len() {
-                part_node.insert((i, p), objs.len());
-                objs.push(Obj::Part(i, p));
-            }
+            part_start.push(objs.len());
+            objs.extend((0..e.parts.len()).map(|p| Obj::Part(i, p)));
         }
+        let part_node = |i: usize, p: usize| part_start[i] + p;
         let pre = objs.len();
         objs.push(Obj::PreBoundary);
         let post = objs.len();
         objs.push(Obj::PostBoundary);
 
         // Which node answers for a catalog row: keys first, then parts, then claims.
-        let mut owner_of: HashMap<CatalogId, usize> = HashMap::new();
+        let mut owner_of: IdMap<usize> = IdMap::default();
         for (i, e) in entries.iter().enumerate() {
             if let Some(k) = e.key {
                 owner_of.entry(k).or_insert(entry_node[i]);
@@ -151,7 +151,7 @@ impl<'a> Graph<'a> {
         }
         for (i, e) in entries.iter().enumerate() {
             for (p, part) in e.parts.iter().enumerate() {
-                owner_of.entry(part.id).or_insert(part_node[&(i, p)]);
+                owner_of.entry(part.id).or_insert(part_node(i, p));
             }
         }
         for (i, e) in entries.iter().enumerate() {
@@ -167,10 +167,21 @@ impl<'a> Graph<'a> {
                 .get(&id)
                 .and_then(|ext| owner_of.get(&CatalogId::new(catalog_oid::PG_EXTENSION, *ext)).copied())
         };
-        // What a set of catalog rows depends on, through rows no node answers for.
-        let through_depend = |node: usize, start: &[CatalogId], out: &mut Vec<usize>| {
-            let mut seen: HashSet<CatalogId> = start.iter().copied().collect();
-            let mut queue: VecDeque<CatalogId> = start.iter().copied().collect();
+        // What a set of catalog rows depends on, through rows no node answers for. The walk's
+        // scratch set and queue serve every node (tens of thousands in a large schema).
+        let mut seen = IdSet::default();
+        let mut queue = VecDeque::new();
+        let mut through_depend = |node: usize, start: &[CatalogId], out: &mut Vec<usize>| {
+            // A walk that grew the set large (an extension's members) is not cleared again
+            // for every later node: clearing costs the set's capacity.
+            if seen.capacity() > 1024 {
+                seen = IdSet::default();
+            } else {
+                seen.clear();
+            }
+            seen.extend(start.iter().copied());
+            queue.clear();
+            queue.extend(start.iter().copied());
             while let Some(id) = queue.pop_front() {
                 for (to, _) in depend.depends_on(id) {
                     if !seen.insert(*to) {
@@ -199,7 +210,7 @@ impl<'a> Graph<'a> {
             // (getTableAttrs, getRules, getDomainConstraints).
             for (p, part) in e.parts.iter().enumerate() {
                 if inline_dependency(part.kind) {
-                    push_unique(&mut d, part_node[&(i, p)]);
+                    push_unique(&mut d, part_node(i, p));
                 }
             }
             for dep in &e.deps {
@@ -217,7 +228,7 @@ impl<'a> Graph<'a> {
             through_depend(n, &ids, &mut d);
             deps[n] = d;
             for (p, part) in e.parts.iter().enumerate() {
-                let pn = part_node[&(i, p)];
+                let pn = part_node(i, p);
                 let mut d = Vec::new();
                 through_depend(pn, &[part.id], &mut d);
                 for dep in part.separate.iter().flat_map(|s| s.deps.iter()) {
@@ -244,7 +255,7 @@ impl<'a> Graph<'a> {
             post,
             warnings: Vec::new(),
             entry_node,
-            part_node,
+            part_start,
         };
         g.add_boundaries();
         g
@@ -349,15 +360,22 @@ impl<'a> Graph<'a> {
     }
 
     /// Emits the sorted entries with dump ids: entries with their decided form, split-out
-    /// parts as entries of their own; boundaries and inline parts print nothing. Each entry is
-    /// built just before it is pushed, so the catalog's entries and the plan are the only
-    /// two copies alive (a 3000-table dump held a third, about 16 MB).
-    fn emit(&self, order: Vec<usize>, first_id: i32) -> Plan {
+    /// parts as entries of their own; boundaries and inline parts print nothing. Each entry's
+    /// fields move out of the graph as it is pushed, so one copy of the catalog is alive at a
+    /// time (copying them was a fifth of planning 10 000 tables, and a 3000-table dump held
+    /// about 16 MB twice).
+    fn emit(mut self, order: Vec<usize>, first_id: i32) -> Plan {
         let n = self.objs.len();
         // How many entries each node prints (itself and its attached ones; 0 = nothing).
         let width: Vec<usize> = (0..n)
             .map(|node| match self.objs[node] {
-                Obj::Entry(i) => 1 + self.kept_attached(i, &self.split_parts(i)).count(),
+                Obj::Entry(i) => {
+                    1 + self
+                        .kept_attached(i, &self.split_parts(i))
+                        .into_iter()
+                        .filter(|k| *k)
+                        .count()
+                }
                 Obj::Part(i, p) if self.part_printed(node, i, p) => self.entries[i].parts[p]
                     .separate
                     .as_ref()
@@ -380,11 +398,21 @@ impl<'a> Graph<'a> {
                 continue;
             }
             let mut e = match self.objs[node] {
-                Obj::Entry(i) => self.final_entry(i),
-                Obj::Part(i, p) => match &self.entries[i].parts[p].separate {
-                    Some(sep) => Entry::clone(sep),
-                    None => continue,
-                },
+                Obj::Entry(i) => self.take_final_entry(i),
+                // A constraint's index is printed once and never consulted again; another
+                // split part's entry is still compared by its owner's (`kept_attached`).
+                Obj::Part(i, p) => {
+                    let part = &mut self.entries[i].parts[p];
+                    let sep = if part.kind == PartKind::ConstraintIndex {
+                        part.separate.take().map(|b| *b)
+                    } else {
+                        part.separate.as_deref().cloned()
+                    };
+                    match sep {
+                        Some(sep) => sep,
+                        None => continue,
+                    }
+                }
                 _ => continue,
             };
             let attached = std::mem::take(&mut e.attached);
@@ -451,15 +479,15 @@ impl<'a> Graph<'a> {
             .parts
             .iter()
             .enumerate()
-            .filter(|(p, part)| part.kind != PartKind::ConstraintIndex && self.split[self.part_node[&(i, *p)]])
+            .filter(|(p, part)| part.kind != PartKind::ConstraintIndex && self.split[self.part_start[i] + p])
             .map(|(_, part)| part.id)
             .collect()
     }
 
-    /// Entry `i`'s attached entries that stay with it. A split part's comment goes with the
-    /// part: the owner keeps none of the entries the part's own entry carries (the same
-    /// COMMENT ... ON CONSTRAINT).
-    fn kept_attached<'s>(&'s self, i: usize, split: &[CatalogId]) -> impl Iterator<Item = &'s Entry> + 's {
+    /// Which of entry `i`'s attached entries stay with it, one flag each. A split part's
+    /// comment goes with the part: the owner keeps none of the entries the part's own entry
+    /// carries (the same COMMENT ... ON CONSTRAINT).
+    fn kept_attached(&self, i: usize, split: &[CatalogId]) -> Vec<bool> {
         let e = &self.entries[i];
         let moved: Vec<(&str, &str, Option<&str>)> = e
             .parts
@@ -470,46 +498,52 @@ impl<'a> Graph<'a> {
             .collect();
         e.attached
             .iter()
-            .filter(move |a| !moved.contains(&(a.desc.as_str(), a.tag.as_str(), a.defn.as_deref())))
+            .map(|a| !moved.contains(&(a.desc.as_str(), a.tag.as_str(), a.defn.as_deref())))
+            .collect()
     }
 
-    /// An entry as decided: postponed to post-data, its definition without split parts, its
-    /// parts and render recipe left behind (they served the sort).
-    fn final_entry(&self, i: usize) -> Entry {
-        let src = &self.entries[i];
+    /// Entry `i` as decided, moved out of the graph: postponed to post-data, its definition
+    /// without split parts; its parts stay behind (later split-out parts of it are emitted
+    /// from there), its render recipe is dropped (it served the sort). Called once per entry.
+    fn take_final_entry(&mut self, i: usize) -> Entry {
+        use std::mem::take;
         let split = self.split_parts(i);
-        let defn = match &src.render {
+        let kept = self.kept_attached(i, &split);
+        let postponed = self.postponed[self.entry_node[i]];
+        let src = &mut self.entries[i];
+        let defn = match src.render.take() {
             Some(r) if !split.is_empty() => Some(r.render(&split)),
-            _ => src.defn.clone(),
+            _ => src.defn.take(),
         };
-        let section = if self.postponed[self.entry_node[i]] {
-            Section::PostData
-        } else {
-            src.section
-        };
+        let section = if postponed { Section::PostData } else { src.section };
+        let attached = take(&mut src.attached)
+            .into_iter()
+            .zip(kept)
+            .filter_map(|(a, k)| k.then_some(a))
+            .collect();
         // Every field named, so a new one is a compile error here rather than a silent loss.
         Entry {
             key: src.key,
-            claims: src.claims.clone(),
+            claims: take(&mut src.claims),
             toc_oid: src.toc_oid,
-            desc: src.desc.clone(),
+            desc: take(&mut src.desc),
             priority: src.priority,
             section,
-            schema: src.schema.clone(),
-            name: src.name.clone(),
-            sort_extra: src.sort_extra.clone(),
-            tag: src.tag.clone(),
-            owner: src.owner.clone(),
+            schema: src.schema.take(),
+            name: take(&mut src.name),
+            sort_extra: take(&mut src.sort_extra),
+            tag: take(&mut src.tag),
+            owner: src.owner.take(),
             defn,
-            drop_stmt: src.drop_stmt.clone(),
-            copy_stmt: src.copy_stmt.clone(),
-            tablespace: src.tablespace.clone(),
-            tableam: src.tableam.clone(),
+            drop_stmt: src.drop_stmt.take(),
+            copy_stmt: src.copy_stmt.take(),
+            tablespace: src.tablespace.take(),
+            tableam: src.tableam.take(),
             relkind: src.relkind,
-            deps: src.deps.clone(),
-            attached: self.kept_attached(i, &split).cloned().collect(),
-            data: src.data.clone(),
-            large_objects: src.large_objects.clone(),
+            deps: take(&mut src.deps),
+            attached,
+            data: src.data.take(),
+            large_objects: take(&mut src.large_objects),
             parts: Vec::new(),
             render: None,
             emit: src.emit,

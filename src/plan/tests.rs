@@ -84,7 +84,7 @@ fn table_with_rowtype(name: &str, oid: u32) -> Entry {
 }
 
 fn plan_of(entries: Vec<Entry>, rows: Vec<DependRow>) -> Plan {
-    plan(entries, &DependGraph::new(rows), &HashMap::new(), 1)
+    plan(entries, &DependGraph::new(rows), &IdMap::default(), 1)
 }
 
 fn find<'p>(p: &'p Plan, tag: &str) -> &'p Planned {
@@ -114,7 +114,7 @@ fn presort_orders_by_priority_then_name() {
     let p = plan(
         vec![table("b", 20000), idx, table("a", 20001), schema],
         &DependGraph::default(),
-        &HashMap::new(),
+        &IdMap::default(),
         1,
     );
     assert_eq!(tags(&p), ["SCHEMA s", "TABLE a", "TABLE b", "INDEX a_idx"]);
@@ -132,7 +132,7 @@ fn dependencies_move_entries_as_little_as_needed() {
     let p = plan(
         vec![table("a", 20000), table("b", 20001), table("c", 20002)],
         &g,
-        &HashMap::new(),
+        &IdMap::default(),
         10,
     );
     assert_eq!(tags(&p), ["TABLE a", "TABLE c", "TABLE b"]);
@@ -154,7 +154,7 @@ fn dependencies_follow_through_rows_no_entry_claims() {
             deptype: b'n',
         },
     ]);
-    let p = plan(vec![table("a", 20001), table("b", 20002)], &g, &HashMap::new(), 1);
+    let p = plan(vec![table("a", 20001), table("b", 20002)], &g, &IdMap::default(), 1);
     assert_eq!(tags(&p), ["TABLE b", "TABLE a"]);
 }
 
@@ -176,7 +176,7 @@ fn initdb_objects_order_each_other_when_dumped_but_are_never_walked_through() {
             table("d", 20002),
         ],
         &g,
-        &HashMap::new(),
+        &IdMap::default(),
         1,
     );
     assert_eq!(tags(&p), ["TABLE b", "TABLE a", "TABLE c", "TABLE d"]);
@@ -190,7 +190,7 @@ fn attached_entries_follow_parent_and_data_lists_table_first() {
     let data = Entry::new("TABLE DATA", Priority::TableData, Section::Data, "t")
         .with_schema("public")
         .with_dep(Dep::Catalog(CatalogId::class(20000)));
-    let p = plan(vec![data, t], &DependGraph::default(), &HashMap::new(), 1);
+    let p = plan(vec![data, t], &DependGraph::default(), &IdMap::default(), 1);
     assert_eq!(tags(&p), ["TABLE t", "COMMENT TABLE t", "TABLE DATA t"]);
     assert_eq!(p.entries[1].deps, vec![1]);
     assert_eq!(p.entries[2].deps, vec![1]);
@@ -211,7 +211,7 @@ fn loops_are_broken_with_a_warning() {
             deptype: b'n',
         },
     ]);
-    let p = plan(vec![table("a", 20000), table("b", 20001)], &g, &HashMap::new(), 1);
+    let p = plan(vec![table("a", 20000), table("b", 20001)], &g, &IdMap::default(), 1);
     assert_eq!(p.entries.len(), 2);
     assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
 }
@@ -226,7 +226,7 @@ fn extension_members_stand_for_their_extension() {
         to: member_type,
         deptype: b'n',
     }]);
-    let members = HashMap::from([(member_type, 20500)]);
+    let members: IdMap<u32> = [(member_type, 20500)].into_iter().collect();
     let p = plan(vec![table("t", 20000), ext], &g, &members, 1);
     assert_eq!(tags(&p), ["EXTENSION citext", "TABLE t"]);
     assert_eq!(p.entries[1].deps, vec![1]);
