@@ -663,6 +663,8 @@ async fn dumped_relations(
     ext_members: &IdMap<u32>,
     selected: &Resolved,
 ) -> Result<(HashMap<u32, Rel>, HashMap<u32, Rel>)> {
+    // Indexes and TOAST tables are left out: nothing looks them up here (an index follows its
+    // table), and a schema of 10 000 tables has as many indexes again.
     let mut all = HashMap::new();
     let mut dumped = HashSet::new();
     // (sequence, owning table, identity?)
@@ -672,7 +674,8 @@ async fn dumped_relations(
             "SELECT c.oid, c.relname, c.relnamespace, c.relowner, c.relkind, d.refobjid, d.deptype \
              FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_depend d ON c.relkind = 'S' \
                AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid AND d.objsubid = 0 \
-               AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i')",
+               AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.deptype IN ('a', 'i') \
+             WHERE c.relkind NOT IN ('i', 'I', 't')",
         )
         .await?
     {
