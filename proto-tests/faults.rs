@@ -309,6 +309,42 @@ fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
 }
 
 #[test]
+fn exclusive_lock_queued_on_a_table_sent_ahead_in_a_batch_names_that_table() {
+    // After `big`, the worker sends the lock and COPY of the six small tables in one batch;
+    // the fourth's NOWAIT lock fails behind the queued exclusive lock: the dump fails naming
+    // it, after the three before it were read, and leaves nothing behind.
+    let small: String = (1..=6)
+        .map(|i| format!("CREATE TABLE s{i} (x int); INSERT INTO s{i} VALUES ({i});"))
+        .collect();
+    let db = db_with_big_table("lockb", &small);
+    let c = &db.cluster;
+    let parent = out_dir();
+    let out = parent.join("a");
+    let child = start_dump_copying_big(&db, &out, "1", "count(*) > 0");
+    let mut locker = c
+        .tool("psql")
+        .args([
+            "-X",
+            "-q",
+            "-d",
+            &db.name,
+            "-c",
+            "BEGIN; LOCK TABLE s4 IN ACCESS EXCLUSIVE MODE; COMMIT;",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let res = child.wait_with_output().unwrap();
+    let _ = locker.wait();
+    if res.status.success() {
+        panic!("the dump finished before the exclusive lock was queued; make `big` bigger");
+    }
+    assert_failed(&res, &out, "could not obtain lock on relation public.s4");
+    assert_no_sessions(c, &db.name);
+}
+
+#[test]
 fn terminated_worker_fails_the_dump() {
     let db = db_with_big_table("term", "");
     let c = &db.cluster;

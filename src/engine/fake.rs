@@ -5,9 +5,9 @@
 //! a page (as a server error would end a COPY) or to pause at every page (so a test can stop
 //! the export mid-stream); the streams still open are counted.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::Stream;
@@ -50,6 +50,7 @@ pub struct FakeSource {
     ranges: bool,
     open_streams: Arc<AtomicUsize>,
     readers: Arc<AtomicUsize>,
+    sent_ahead: Arc<Mutex<Vec<Vec<u32>>>>,
 }
 
 /// Size of the text pool rows take their payload from (larger than gzip's 32 KiB window).
@@ -63,6 +64,7 @@ impl FakeSource {
             ranges: true,
             open_streams: Arc::new(AtomicUsize::new(0)),
             readers: Arc::new(AtomicUsize::new(0)),
+            sent_ahead: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -75,6 +77,11 @@ impl FakeSource {
     /// COPY streams started and not yet dropped.
     pub fn open_streams(&self) -> usize {
         self.open_streams.load(Ordering::SeqCst)
+    }
+
+    /// The tables (OIDs) of each batch of requests sent ahead, in the order sent.
+    pub fn sent_ahead(&self) -> Vec<Vec<u32>> {
+        self.sent_ahead.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Readers opened and not yet closed or dropped.
@@ -150,6 +157,7 @@ impl CopySource for FakeSource {
         Ok(FakeReader {
             source: self.clone(),
             open: Counted(self.readers.clone()),
+            ahead: Mutex::new(VecDeque::new()),
         })
     }
 }
@@ -169,6 +177,8 @@ impl Drop for Counted {
 pub struct FakeReader {
     source: FakeSource,
     open: Counted,
+    /// Tables sent ahead and not started yet: their COPYs must come in this order.
+    ahead: Mutex<VecDeque<u32>>,
 }
 
 /// A fake COPY: the rows of a page range.
@@ -211,8 +221,34 @@ impl TableReader for FakeReader {
         Ok(())
     }
 
+    async fn send_ahead(&self, reqs: &[CopyRequest<'_>]) -> Result<()> {
+        if reqs.iter().any(|r| r.table.foreign || r.range.is_some()) {
+            return Err(Error::internal("only whole plain tables are sent ahead"));
+        }
+        let oids: Vec<u32> = reqs.iter().map(|r| r.table.table_oid).collect();
+        self.ahead.lock().unwrap_or_else(|p| p.into_inner()).extend(&oids);
+        self.source
+            .sent_ahead
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(oids);
+        Ok(())
+    }
+
     async fn copy_out(&self, req: CopyRequest<'_>) -> Result<FakeCopy> {
         let oid = req.table.table_oid;
+        {
+            let mut ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+            match ahead.front() {
+                Some(&next) if next == oid && req.range.is_none() => {
+                    ahead.pop_front();
+                }
+                Some(&next) => {
+                    return Err(Error::internal(format!("COPY of {oid} while {next} was sent ahead")));
+                }
+                None => {}
+            }
+        }
         let table = self.source.tables.get(&oid).cloned().ok_or_else(|| {
             Error::new(
                 ErrorKind::Server,

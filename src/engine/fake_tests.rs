@@ -263,3 +263,51 @@ fn a_table_is_announced_before_any_of_its_parts() {
     let parts = events.iter().filter(|e| matches!(e, Event::PartStarted { .. })).count();
     assert!(parts > 1, "the table was not split: {events:#?}");
 }
+
+#[test]
+fn small_tables_go_to_the_server_in_batches_in_queue_order_and_large_ones_alone() {
+    // 150 tables of one page, one of 9 pages (above the size sent ahead) and one split.
+    let mut tables: Vec<(u32, FakeTable)> = (0..150).map(|i| (100 + i, FakeTable::new(1, 5, 30))).collect();
+    tables.push((20, FakeTable::new(9, 5, 30)));
+    tables.push((10, FakeTable::new(40, 20, 90)));
+    let source = FakeSource::new(tables);
+    let mut jobs: Vec<ExportJob> = (0..150)
+        .map(|i| job(i as i32 + 3, 100 + i, &format!("public.s{i}"), 1))
+        .collect();
+    jobs.push(job(2, 20, "public.medium", 9));
+    jobs.push(job(1, 10, "public.big", 40));
+    let sinks = Arc::new(MemorySinks::default());
+    runtime()
+        .block_on(export_from(
+            source.clone(),
+            jobs,
+            Arc::new(Factory(sinks.clone())),
+            &options(2, Arc::new(NoProgress)),
+        ))
+        .unwrap();
+    let got = sinks.finished.lock().unwrap();
+    assert_eq!(got.len(), 152);
+    for i in 0..150u32 {
+        assert_eq!(
+            got[&(i as i32 + 3)],
+            with_trailer(source.expected(100 + i, 0, None)),
+            "s{i}"
+        );
+    }
+    assert_eq!(got[&2], with_trailer(source.expected(20, 0, None)));
+    assert_eq!(got[&1], with_trailer(source.expected(10, 0, None)));
+    let batches = source.sent_ahead();
+    assert!(!batches.is_empty(), "no batch sent ahead");
+    let mut seen = std::collections::HashSet::new();
+    for b in &batches {
+        assert!(b.len() >= 2 && b.len() <= AHEAD_TABLES, "{b:?}");
+        assert!(
+            b.iter().all(|oid| (100..250).contains(oid)),
+            "only small whole tables: {b:?}"
+        );
+        assert!(b.windows(2).all(|w| w[0] < w[1]), "queue order: {b:?}");
+        assert!(b.iter().all(|oid| seen.insert(*oid)), "a table sent twice: {b:?}");
+    }
+    assert_eq!(source.open_streams(), 0);
+    assert_eq!(source.open_readers(), 0);
+}

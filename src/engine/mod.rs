@@ -357,12 +357,23 @@ async fn worker<S: CopySource>(w: usize, shared: &Shared<S>) -> Result<Vec<Table
     }
     shared.planned.get_or_try_init(|| plan_queue(shared, &reader)).await?;
     let mut reports = Vec::new();
+    // Small tables whose requests went to the server ahead, next first.
+    let mut mine: VecDeque<Work> = VecDeque::new();
     loop {
         if shared.failed.load(Ordering::SeqCst) {
             break;
         }
-        let Some(work) = shared.queue.lock().await.pop_front() else {
-            break;
+        let work = match mine.pop_front() {
+            Some(w) => w,
+            None => {
+                let Some(work) = take_work(shared, &mut mine).await else {
+                    break;
+                };
+                if !mine.is_empty() {
+                    send_ahead(&reader, &work, &mine, &shared.opts).await?;
+                }
+                work
+            }
         };
         let started = Instant::now();
         let what = format!("dumping data of table {}", work.job.table.qualified_name);
@@ -389,6 +400,72 @@ async fn worker<S: CopySource>(w: usize, shared: &Shared<S>) -> Result<Vec<Table
     guard.0 = None;
     reader.close().await;
     Ok(reports)
+}
+
+/// A table small enough that its COPY's round trip is a good part of its cost: several go to
+/// the server in one batch (see [`send_ahead`]).
+const AHEAD_TABLE_BYTES: u64 = 64 << 10;
+
+/// At most this many tables, and this many (estimated) bytes, in one batch: the server runs
+/// ahead of the worker by about a batch, and a batch is taken whole by one worker.
+const AHEAD_TABLES: usize = 64;
+const AHEAD_BYTES: u64 = 1 << 20;
+
+/// Whether `work` may be sent ahead with others: a whole, small, plain table read by COPY.
+fn goes_ahead(work: &Work, opts: &ExportOptions) -> bool {
+    work.range.is_none()
+        && opts.inserts.is_none()
+        && !work.job.table.foreign
+        && work.estimated_bytes <= AHEAD_TABLE_BYTES
+}
+
+/// The next work from the queue; when it is a small table, the small tables after it (up to a
+/// batch) go into `mine` too.
+async fn take_work<S>(shared: &Shared<S>, mine: &mut VecDeque<Work>) -> Option<Work> {
+    let mut queue = shared.queue.lock().await;
+    let first = queue.pop_front()?;
+    if goes_ahead(&first, &shared.opts) {
+        let mut bytes = first.estimated_bytes;
+        while mine.len() + 1 < AHEAD_TABLES
+            && let Some(next) = queue.front()
+            && goes_ahead(next, &shared.opts)
+            && bytes + next.estimated_bytes <= AHEAD_BYTES
+        {
+            bytes += next.estimated_bytes;
+            mine.extend(queue.pop_front());
+        }
+    }
+    Some(first)
+}
+
+/// Sends the requests of `first` and then `rest` in one go: a worker dumping thousands of
+/// small tables otherwise waits a round trip for each, and the server and the worker wake
+/// each other twice per table (measured on 5 000 tables of 20 rows: the server's CPU for
+/// their lock and COPY went from 0.69 to 0.45 s).
+async fn send_ahead<R: TableReader>(
+    reader: &R,
+    first: &Work,
+    rest: &VecDeque<Work>,
+    opts: &ExportOptions,
+) -> Result<()> {
+    let sqls: Vec<String> = std::iter::once(first)
+        .chain(rest)
+        .map(|w| w.job.table.copy_out_sql())
+        .collect();
+    let reqs: Vec<CopyRequest<'_>> = std::iter::once(first)
+        .chain(rest)
+        .zip(&sqls)
+        .map(|(w, sql)| CopyRequest {
+            table: &w.job.table,
+            range: None,
+            sql,
+            chunk_bytes: opts.block_size,
+        })
+        .collect();
+    reader
+        .send_ahead(&reqs)
+        .await
+        .map_err(|e| e.context(format!("sending the COPY requests of {} tables", reqs.len())))
 }
 
 /// Builds the work queue: tables in the order given, a large table replaced by its page

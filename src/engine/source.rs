@@ -4,8 +4,9 @@
 //! engine's scheduling, splitting, ordering, cancellation and error paths run without a
 //! server.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::sync::Mutex;
 
 use futures_util::Stream;
 
@@ -61,6 +62,14 @@ pub trait TableReader: Send + Sync + 'static {
     /// After reading `table`.
     fn end_table(&self, table: &TableData) -> impl Future<Output = Result<()>> + Send;
 
+    /// Sends the requests of several whole, plain tables in one go, so the server runs them
+    /// back to back; [`TableReader::copy_out`] must then be called for each, in this order,
+    /// before any other request. A reader that cannot send ahead sends nothing.
+    fn send_ahead(&self, reqs: &[CopyRequest<'_>]) -> impl Future<Output = Result<()>> + Send {
+        let _ = reqs;
+        std::future::ready(Ok(()))
+    }
+
     /// Begins the table as [`TableReader::begin_table`] does and starts its COPY.
     fn copy_out(&self, req: CopyRequest<'_>) -> impl Future<Output = Result<Self::Copy>> + Send;
 
@@ -91,12 +100,19 @@ impl CopySource for PgSource {
             .connect_in_snapshot(&self.session, &self.snapshot)
             .await
             .map_err(|e| e.context(format!("worker {worker}")))?;
-        Ok(PgReader(session))
+        Ok(PgReader {
+            session,
+            ahead: Mutex::new(VecDeque::new()),
+        })
     }
 }
 
 /// A worker's server session.
-pub struct PgReader(Session);
+pub struct PgReader {
+    session: Session,
+    /// The COPY statements sent ahead and not started yet, oldest first.
+    ahead: Mutex<VecDeque<String>>,
+}
 
 /// COPY text from a server.
 type PgCopy = std::pin::Pin<Box<dyn Stream<Item = Result<CopyChunk>> + Send>>;
@@ -105,7 +121,7 @@ impl TableReader for PgReader {
     type Copy = PgCopy;
 
     fn ranges_supported(&self) -> bool {
-        self.0.version().at_least(14)
+        self.session.version().at_least(14)
     }
 
     async fn relation_sizes(&self, oids: &[u32]) -> Result<RelationSizes> {
@@ -114,7 +130,7 @@ impl TableReader for PgReader {
         // this read lose no row visible to the snapshot.
         let list = oids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
         let rows = self
-            .0
+            .session
             .query(&format!(
                 "SELECT c.oid, pg_catalog.pg_relation_size(c.oid), pg_catalog.current_setting('block_size')::int8, \
                  (SELECT s.setting::pg_catalog.int8 FROM pg_catalog.pg_settings s WHERE s.name = 'shared_buffers') \
@@ -142,46 +158,89 @@ impl TableReader for PgReader {
             // Foreign tables are never locked (pg_dump locks plain and partitioned tables
             // only); reading one needs the foreign-table access the session otherwise
             // restricts (pg_dump.c `dumpTableData_copy`, `dumpTableData_insert`).
-            self.0.restrict_relation_kinds("view").await
+            self.session.restrict_relation_kinds("view").await
         } else {
             // The leader holds ACCESS SHARE already; NOWAIT turns a queued exclusive lock
             // into an immediate failure instead of an undetectable deadlock (pg_dump
             // parallel.c).
-            self.0.lock_table_nowait(&table.qualified_name).await
+            self.session.lock_table_nowait(&table.qualified_name).await
         }
     }
 
     async fn end_table(&self, table: &TableData) -> Result<()> {
         if table.foreign {
-            self.0
+            self.session
                 .restrict_relation_kinds(crate::pg::RESTRICTED_RELATION_KINDS)
                 .await?;
         }
         Ok(())
     }
 
+    async fn send_ahead(&self, reqs: &[CopyRequest<'_>]) -> Result<()> {
+        if reqs.iter().any(|r| r.table.foreign || r.range.is_some()) {
+            return Err(crate::error::Error::internal("only whole plain tables are sent ahead"));
+        }
+        let batch: Vec<(Option<&str>, &str)> = reqs
+            .iter()
+            .map(|r| (Some(r.table.qualified_name.as_str()), r.sql))
+            .collect();
+        if self.session.send_copies_ahead(&batch).await? {
+            self.ahead
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(reqs.iter().map(|r| r.sql.to_string()));
+        }
+        Ok(())
+    }
+
     async fn copy_out(&self, req: CopyRequest<'_>) -> Result<PgCopy> {
+        let sent = {
+            let mut ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+            match ahead.front() {
+                None => false,
+                Some(sql) if sql == req.sql => {
+                    ahead.pop_front();
+                    true
+                }
+                Some(sql) => {
+                    return Err(crate::error::Error::internal(format!(
+                        "COPY out of the order sent ahead: {} before {sql}",
+                        req.sql
+                    )));
+                }
+            }
+        };
+        if sent {
+            return self
+                .session
+                .copy_chunks_ahead(Some(&req.table.qualified_name), req.sql, req.chunk_bytes)
+                .await;
+        }
         if req.table.foreign {
             self.begin_table(req.table).await?;
-            return self.0.copy_chunks(None, req.sql, req.chunk_bytes).await;
+            return self.session.copy_chunks(None, req.sql, req.chunk_bytes).await;
         }
         // The lock and the COPY go out in one batch (see `pg::copy`): the server runs them in
         // order and a failed lock aborts the transaction before the COPY runs.
-        self.0
+        self.session
             .copy_chunks(Some(&req.table.qualified_name), req.sql, req.chunk_bytes)
             .await
     }
 
     fn session(&self) -> Option<&Session> {
-        Some(&self.0)
+        Some(&self.session)
     }
 
     fn cancel_handle(&self) -> Option<CancelHandle> {
-        Some(self.0.cancel_handle())
+        Some(self.session.cancel_handle())
     }
 
     async fn close(self) {
-        let _ = self.0.execute("COMMIT").await;
-        self.0.close().await;
+        // With replies to requests sent ahead still coming (a worker stopping early), the
+        // connection is only closed: ending the transaction would wait behind them.
+        if self.session.copies_ahead() == 0 {
+            let _ = self.session.execute("COMMIT").await;
+        }
+        self.session.close().await;
     }
 }

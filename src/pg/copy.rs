@@ -107,6 +107,10 @@ pub(crate) fn error_response(body: &[u8]) -> Error {
     )
 }
 
+fn send_failed(e: std::io::Error, what: &str) -> Error {
+    Error::new(ErrorKind::Connect, format!("could not send data to server: {e}")).context(what.to_string())
+}
+
 fn closed() -> Error {
     Error::new(ErrorKind::Connect, "server closed the connection unexpectedly").with_retry(Retry::Maybe)
 }
@@ -137,9 +141,50 @@ impl RawCopy {
         before_failed: impl FnOnce(Error) -> Error,
     ) -> Result<RawCopy> {
         let (mut held, early) = tap.hold().map_err(|e| Error::new(ErrorKind::Connect, e.to_string()))?;
-        held.write_all(&request(before, copy_sql)).await.map_err(|e| {
-            Error::new(ErrorKind::Connect, format!("could not send data to server: {e}")).context(what.clone())
-        })?;
+        held.write_all(&request(before, copy_sql))
+            .await
+            .map_err(|e| send_failed(e, &what))?;
+        Self::read_to_data(held, early, before.is_some(), chunk_bytes, what, before_failed).await
+    }
+
+    /// Sends the requests of several tables in one write, for [`RawCopy::resume`] to read
+    /// the replies of, one table after another in this order: the server runs them back to
+    /// back, without waiting a round trip (and a wake-up on each side) per table.
+    pub async fn send_ahead(tap: &Tap, requests: &[(Option<&str>, &str)], what: &str) -> Result<()> {
+        let (mut held, early) = tap.hold().map_err(|e| Error::new(ErrorKind::Connect, e.to_string()))?;
+        let mut out = Vec::with_capacity(requests.iter().map(|(b, c)| 64 + c.len() + b.map_or(0, str::len)).sum());
+        for (before, copy_sql) in requests {
+            out.extend_from_slice(&request(*before, copy_sql));
+        }
+        held.write_all(&out).await.map_err(|e| send_failed(e, what))?;
+        held.sent_ahead(requests.len());
+        held.release(&early);
+        Ok(())
+    }
+
+    /// Reads up to the start of the COPY data of the oldest request [`RawCopy::send_ahead`]
+    /// sent; `before` says whether it had a statement before the COPY.
+    pub async fn resume(
+        tap: &Tap,
+        before: bool,
+        chunk_bytes: usize,
+        what: String,
+        before_failed: impl FnOnce(Error) -> Error,
+    ) -> Result<RawCopy> {
+        let (held, early) = tap
+            .hold_ahead()
+            .map_err(|e| Error::new(ErrorKind::Connect, e.to_string()).context(what.clone()))?;
+        Self::read_to_data(held, early, before, chunk_bytes, what, before_failed).await
+    }
+
+    async fn read_to_data(
+        held: Held,
+        early: Vec<u8>,
+        before: bool,
+        chunk_bytes: usize,
+        what: String,
+        before_failed: impl FnOnce(Error) -> Error,
+    ) -> Result<RawCopy> {
         let mut buf = vec![0; FIRST_READ.max(early.len())];
         buf[..early.len()].copy_from_slice(&early);
         let mut copy = RawCopy {
@@ -169,7 +214,7 @@ impl RawCopy {
                 b'E' => {
                     let err = error_response(&copy.buf[body]);
                     let err = copy.after_error(err).await;
-                    return Err(if before.is_some() && completed == 0 {
+                    return Err(if before && completed == 0 {
                         before_failed(err)
                     } else {
                         err.context(copy.what.clone())
@@ -243,7 +288,7 @@ impl RawCopy {
                     self.consume(len);
                     self.finished = true;
                     if let Some(held) = self.held.take() {
-                        held.release(&self.buf[self.start..self.end]);
+                        held.release_after_error(&self.buf[self.start..self.end]);
                     }
                     return err;
                 }
@@ -523,6 +568,97 @@ mod tests {
             assert_eq!(chunks.iter().map(|c| c.rows).sum::<u64>(), want);
         }
         drop(server);
+    }
+
+    #[tokio::test]
+    async fn copies_sent_ahead_go_out_in_one_write_and_are_read_in_turn_while_tokio_postgres_waits() {
+        for piece in [1, 7, 1 << 16] {
+            let (ours, server) = tokio::io::duplex(1 << 20);
+            let tap = Tap::new(Box::new(ours));
+            let batch = [
+                (Some("LOCK a"), "COPY a TO STDOUT"),
+                (Some("LOCK b"), "COPY b TO STDOUT"),
+            ];
+            RawCopy::send_ahead(&tap, &batch, "test").await.unwrap();
+            let mut side = tap.clone();
+            let waiting = tokio::spawn(async move {
+                let mut b = vec![0; 64];
+                let n = side.read(&mut b).await.unwrap();
+                b.truncate(n);
+                b
+            });
+            let (a, b) = (rows(4), rows(7));
+            let mut reply = [copy_reply(&a), copy_reply(&b)].concat();
+            reply.extend(backend(b'C', b"SELECT 1\0")); // tokio-postgres's, after both
+            let server = tokio::spawn(serve(server, reply, piece));
+            for want in [&a, &b] {
+                let copy = RawCopy::resume(&tap, true, 64, "test".into(), |e| e).await.unwrap();
+                let got: Vec<u8> = copy
+                    .into_stream()
+                    .map(|c| c.unwrap().data)
+                    .collect::<Vec<_>>()
+                    .await
+                    .concat();
+                assert_eq!(got, want.concat());
+                if std::ptr::eq(want, &a) {
+                    assert!(tap.hold().is_err(), "reserved between the replies sent ahead");
+                    assert!(
+                        !waiting.is_finished(),
+                        "tokio-postgres read between the replies sent ahead"
+                    );
+                }
+            }
+            // Both requests went out in one write, Parse/Bind/Execute twice and a Sync each.
+            let mut server = server.await.unwrap();
+            let sent = [
+                request(Some("LOCK a"), "COPY a TO STDOUT"),
+                request(Some("LOCK b"), "COPY b TO STDOUT"),
+            ]
+            .concat();
+            let mut got = vec![0; sent.len()];
+            server.read_exact(&mut got).await.unwrap();
+            assert_eq!(got, sent);
+            // After the last reply, the rest is tokio-postgres's again.
+            assert_eq!(waiting.await.unwrap(), backend(b'C', b"SELECT 1\0"));
+            assert!(RawCopy::resume(&tap, true, 64, "test".into(), |e| e).await.is_err());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_lock_sent_ahead_is_its_table_s_error_and_gives_up_the_rest() {
+        let (ours, server) = tokio::io::duplex(1 << 16);
+        let tap = Tap::new(Box::new(ours));
+        let batch = [
+            (Some("LOCK a"), "COPY a TO STDOUT"),
+            (Some("LOCK b"), "COPY b TO STDOUT"),
+            (Some("LOCK c"), "COPY c TO STDOUT"),
+        ];
+        RawCopy::send_ahead(&tap, &batch, "test").await.unwrap();
+        let aborted = error("25P02", "current transaction is aborted");
+        let reply = [
+            copy_reply(&rows(2)),
+            backend(b'1', b""),
+            backend(b'2', b""),
+            error("55P03", "could not obtain lock"),
+            ready(),
+            aborted,
+            ready(),
+        ]
+        .concat();
+        let _server = serve(server, reply, 1 << 16).await;
+        let copy = RawCopy::resume(&tap, true, 64, "a".into(), |e| e).await.unwrap();
+        let first: Vec<Result<CopyChunk>> = copy.into_stream().collect().await;
+        assert!(first.iter().all(|c| c.is_ok()));
+        let err = RawCopy::resume(&tap, true, 64, "b".into(), |e| e.context("the lock of b"))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.sqlstate(), Some("55P03"));
+        assert!(err.to_string().contains("the lock of b"), "{err}");
+        // The third reply is never read as anything: the stream is broken for everyone.
+        let third = RawCopy::resume(&tap, true, 64, "c".into(), |e| e).await.err().unwrap();
+        assert!(third.to_string().contains("given up"), "{third}");
+        assert!(tap.hold().is_err());
     }
 
     #[test]

@@ -1055,6 +1055,50 @@ impl Session {
         Ok(Box::pin(copy.into_stream()))
     }
 
+    /// Sends the lock (of the table named, if any) and the COPY of several tables in one
+    /// write, for [`Session::copy_chunks_ahead`] to read in this order (see
+    /// `copy::RawCopy::send_ahead`). False when this session cannot (not on our own socket):
+    /// nothing was sent.
+    pub async fn send_copies_ahead(&self, requests: &[(Option<&str>, &str)]) -> Result<bool> {
+        let Some(tap) = &self.tap else {
+            return Ok(false);
+        };
+        let locks: Vec<Option<String>> = requests.iter().map(|(lock, _)| lock.map(lock_sql)).collect();
+        let batch: Vec<(Option<&str>, &str)> = locks
+            .iter()
+            .zip(requests)
+            .map(|(lock, (_, sql))| (lock.as_deref(), *sql))
+            .collect();
+        let what = format!("{} COPY requests on {}", requests.len(), self.describe);
+        copy::RawCopy::send_ahead(tap, &batch, &what).await?;
+        Ok(true)
+    }
+
+    /// As [`Session::copy_chunks`], for the oldest request [`Session::send_copies_ahead`]
+    /// sent (`lock` and `sql` as sent: they name it in errors).
+    pub async fn copy_chunks_ahead(
+        &self,
+        lock: Option<&str>,
+        sql: &str,
+        chunk_bytes: usize,
+    ) -> Result<std::pin::Pin<Box<dyn Stream<Item = Result<CopyChunk>> + Send>>> {
+        let tap = self
+            .tap
+            .as_ref()
+            .ok_or_else(|| Error::internal("no COPY was sent ahead on this session"))?;
+        let what = format!("{} on {}", short_sql(sql), self.describe);
+        let copy = copy::RawCopy::resume(tap, lock.is_some(), chunk_bytes, what, |e| {
+            lock_error_nowait(e, lock.unwrap_or_default(), &self.describe)
+        })
+        .await?;
+        Ok(Box::pin(copy.into_stream()))
+    }
+
+    /// Requests sent ahead whose replies are still to be read.
+    pub fn copies_ahead(&self) -> usize {
+        self.tap.as_ref().map_or(0, Tap::ahead)
+    }
+
     /// Resolves once this session's connection has ended, whoever ended it, with the reason
     /// (the server's message for a terminated backend); pending forever while it is open.
     pub fn ended(&self) -> impl std::future::Future<Output = String> + Send + 'static {
@@ -1068,6 +1112,13 @@ impl Session {
 
     /// Ends the session, waiting for the connection to close.
     pub async fn close(self) {
+        if let Some(tap) = &self.tap
+            && tap.ahead() > 0
+        {
+            // Replies to requests sent ahead are still coming: tokio-postgres could not even
+            // say goodbye through them.
+            tap.abandon("the session closed with COPY requests sent ahead unread");
+        }
         drop(self.client);
         let _ = self.conn_task.await;
     }

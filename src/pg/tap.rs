@@ -11,6 +11,10 @@
 //! While the stream is held, tokio-postgres's connection task waits (its reads and writes are
 //! pending); a holder that goes away mid-protocol leaves the stream *broken*, so that the
 //! session's next request fails at once instead of reading the rest of a COPY as replies.
+//!
+//! A holder may send requests *ahead* (the COPYs of the next small tables, in one write):
+//! their replies belong to later holders, so between them the stream stays reserved
+//! ([`Mode::Queued`]) and tokio-postgres keeps waiting until the last one is read.
 
 use std::io;
 use std::pin::Pin;
@@ -69,6 +73,9 @@ enum Mode {
     Shared,
     /// Our COPY reader does; tokio-postgres waits.
     Held,
+    /// Nobody holds it, but replies to requests sent ahead are still to be read by the next
+    /// holders; tokio-postgres waits.
+    Queued,
     /// Left mid-protocol: nothing more can be read as replies.
     Broken(String),
 }
@@ -78,8 +85,11 @@ pub(crate) struct State {
     mode: Mode,
     /// tokio-postgres's connection task, waiting while the stream is held.
     parked: Option<Waker>,
-    /// Bytes the holder read past its last message, served to tokio-postgres first.
+    /// Bytes the holder read past its last message, served to the next holder or
+    /// tokio-postgres first.
     leftover: Vec<u8>,
+    /// Requests sent ahead whose replies no holder has started to read.
+    ahead: usize,
 }
 
 /// One connection's stream; cloned between tokio-postgres's side and the session.
@@ -93,6 +103,7 @@ impl Tap {
             mode: Mode::Shared,
             parked: None,
             leftover: Vec::new(),
+            ahead: 0,
         })))
     }
 
@@ -114,6 +125,9 @@ impl Tap {
     pub fn hold(&self) -> io::Result<(Held, Vec<u8>)> {
         let mut st = self.state();
         match &st.mode {
+            Mode::Queued => Err(io::Error::other(
+                "the connection has replies to requests sent ahead still to read",
+            )),
             Mode::Shared => {
                 st.mode = Mode::Held;
                 let held = Held {
@@ -127,6 +141,41 @@ impl Tap {
         }
     }
 
+    /// Takes the stream to read the reply to the oldest request sent ahead (see
+    /// [`Held::sent_ahead`]), with what the previous holder read past its own reply.
+    pub fn hold_ahead(&self) -> io::Result<(Held, Vec<u8>)> {
+        let mut st = self.state();
+        match &st.mode {
+            Mode::Queued if st.ahead > 0 => {
+                st.ahead -= 1;
+                st.mode = Mode::Held;
+                let held = Held {
+                    tap: self.clone(),
+                    done: false,
+                };
+                Ok((held, std::mem::take(&mut st.leftover)))
+            }
+            Mode::Broken(why) => Err(io::Error::other(why.clone())),
+            _ => Err(io::Error::other("no request was sent ahead on this connection")),
+        }
+    }
+
+    /// Requests sent ahead whose replies are still to be read.
+    pub fn ahead(&self) -> usize {
+        self.state().ahead
+    }
+
+    /// Gives up on the replies still to come: the stream is broken, for tokio-postgres too.
+    pub fn abandon(&self, why: &str) {
+        let mut st = self.state();
+        if !matches!(st.mode, Mode::Broken(_)) {
+            st.mode = Mode::Broken(why.to_string());
+        }
+        if let Some(w) = st.parked.take() {
+            w.wake();
+        }
+    }
+
     /// tokio-postgres's side of the stream.
     fn poll_side<T>(
         &self,
@@ -136,7 +185,7 @@ impl Tap {
         let mut st = self.state();
         match &st.mode {
             Mode::Shared => f(&mut st, cx),
-            Mode::Held => {
+            Mode::Held | Mode::Queued => {
                 st.parked = Some(cx.waker().clone());
                 Poll::Pending
             }
@@ -209,12 +258,37 @@ impl Held {
         .await
     }
 
-    /// Hands the stream back to tokio-postgres after a complete exchange; `leftover` is what
-    /// was read past its end.
+    /// Counts `n` requests this holder wrote whose replies later holders read (through
+    /// [`Tap::hold_ahead`]), after the reply it reads itself, if any.
+    pub fn sent_ahead(&mut self, n: usize) {
+        self.tap.state().ahead += n;
+    }
+
+    /// Hands the stream back after an exchange that failed: as [`Held::release`], but
+    /// replies still to come for requests sent ahead are given up (they would fail in the
+    /// aborted transaction anyway), which leaves the stream broken.
+    pub fn release_after_error(self, leftover: &[u8]) {
+        let ahead = self.tap.state().ahead;
+        if ahead == 0 {
+            self.release(leftover);
+        } else {
+            self.tap.abandon(&format!(
+                "{ahead} COPY requests sent ahead were given up after an error"
+            ));
+        }
+    }
+
+    /// Hands the stream back after a complete exchange; `leftover` is what was read past its
+    /// end. It goes to tokio-postgres, or, while replies to requests sent ahead are still to
+    /// come, stays reserved for their readers.
     pub fn release(mut self, leftover: &[u8]) {
         self.done = true;
         let mut st = self.tap.state();
         st.leftover.extend_from_slice(leftover);
+        if st.ahead > 0 {
+            st.mode = Mode::Queued;
+            return;
+        }
         st.mode = Mode::Shared;
         if let Some(w) = st.parked.take() {
             w.wake();
@@ -228,7 +302,9 @@ impl Drop for Held {
             return;
         }
         let mut st = self.tap.state();
-        st.mode = Mode::Broken("the connection was left in the middle of a COPY".into());
+        if !matches!(st.mode, Mode::Broken(_)) {
+            st.mode = Mode::Broken("the connection was left in the middle of a COPY".into());
+        }
         if let Some(w) = st.parked.take() {
             w.wake();
         }
