@@ -14,7 +14,13 @@ use crate::error::Result;
 use crate::model::{CatalogId, Dep, Entry, Part, PartKind, Priority, Section, catalog_oid};
 
 /// The constraints query (also run ahead by a catalog helper).
-pub(crate) const LIST_SQL: &str = "SELECT co.oid, co.conname, co.contype, co.conrelid, pg_catalog.pg_get_constraintdef(co.oid), \
+// The definition only where it is printed below: a valid or inherited CHECK or NOT NULL
+// constraint is part of its table's definition (read by the tables reader), and NOT NULL
+// constraints (PostgreSQL 18 keeps one per not-null column) are as many as the key columns:
+// rendering theirs took a quarter of this query's time on 10 000 tables.
+pub(crate) const LIST_SQL: &str = "SELECT co.oid, co.conname, co.contype, co.conrelid, \
+             CASE WHEN co.contype NOT IN ('c', 'n') OR (co.conislocal AND NOT co.convalidated) \
+             THEN pg_catalog.pg_get_constraintdef(co.oid) END, \
              co.conindid, coalesce(i.indisclustered, false), coalesce(i.indisreplident, false), \
              co.convalidated, co.conislocal, co.conparentid, coalesce(ts.spcname, ''), ic.relname, co.confrelid, \
              CASE WHEN co.contype = 'f' THEN ARRAY(SELECT pt.relid::pg_catalog.oid FROM pg_catalog.pg_partition_tree(co.conindid) pt \
@@ -39,7 +45,6 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
         }
         let name = r.text(1)?;
         let contype = r.char(2)?;
-        let def = r.text(4)?;
         let validated = r.bool(8)?;
         let islocal = r.bool(9)?;
         let partitioned = t.relkind == b'p';
@@ -54,6 +59,7 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
             b'n' if !validated && islocal => ("CONSTRAINT", Priority::Constraint, false),
             _ => continue,
         };
+        let def = r.text(4)?;
         let mut defn = add_constraint_sql(&t.qualified, only, &name, &def);
         let mut e = Entry::new(desc, priority, Section::PostData, name.clone())
             .with_key(CatalogId::new(catalog_oid::PG_CONSTRAINT, oid))
