@@ -275,17 +275,11 @@ fn start_dump_copying_big(db: &TestDb, out: &Path, jobs: &str, when: &str) -> st
     child
 }
 
-#[test]
-fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
-    // `big` keeps the single worker busy while another session queues an exclusive lock on
-    // `small`, which the leader already holds ACCESS SHARE on: the worker's NOWAIT re-lock
-    // must fail at once (pg_dump's deadlock avoidance), not wait behind the queue.
-    let db = db_with_big_table("lockq", "CREATE TABLE small (x int); INSERT INTO small VALUES (1);");
-    let c = &db.cluster;
-    let parent = out_dir();
-    let out = parent.join("a");
-    let child = start_dump_copying_big(&db, &out, "1", "count(*) > 0");
-    let mut locker = c
+/// Queues an ACCESS EXCLUSIVE lock on `table` (behind the dump leader's ACCESS SHARE) while
+/// the dump `child` runs, and returns the dump's output once it ended, having failed.
+fn wait_with_exclusive_lock_queued(db: &TestDb, child: std::process::Child, table: &str) -> Output {
+    let mut locker = db
+        .cluster
         .tool("psql")
         .args([
             "-X",
@@ -293,7 +287,7 @@ fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
             "-d",
             &db.name,
             "-c",
-            "BEGIN; LOCK TABLE small IN ACCESS EXCLUSIVE MODE; COMMIT;",
+            &format!("BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; COMMIT;"),
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -304,6 +298,20 @@ fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
     if res.status.success() {
         panic!("the dump finished before the exclusive lock was queued; make `big` bigger");
     }
+    res
+}
+
+#[test]
+fn exclusive_lock_queued_during_the_dump_fails_instead_of_deadlocking() {
+    // `big` keeps the single worker busy while another session queues an exclusive lock on
+    // `small`, which the leader already holds ACCESS SHARE on: the worker's NOWAIT re-lock
+    // must fail at once (pg_dump's deadlock avoidance), not wait behind the queue.
+    let db = db_with_big_table("lockq", "CREATE TABLE small (x int); INSERT INTO small VALUES (1);");
+    let c = &db.cluster;
+    let parent = out_dir();
+    let out = parent.join("a");
+    let child = start_dump_copying_big(&db, &out, "1", "count(*) > 0");
+    let res = wait_with_exclusive_lock_queued(&db, child, "small");
     assert_failed(&res, &out, "could not obtain lock on relation public.small");
     assert_no_sessions(c, &db.name);
 }
@@ -321,25 +329,7 @@ fn exclusive_lock_queued_on_a_table_sent_ahead_in_a_batch_names_that_table() {
     let parent = out_dir();
     let out = parent.join("a");
     let child = start_dump_copying_big(&db, &out, "1", "count(*) > 0");
-    let mut locker = c
-        .tool("psql")
-        .args([
-            "-X",
-            "-q",
-            "-d",
-            &db.name,
-            "-c",
-            "BEGIN; LOCK TABLE s4 IN ACCESS EXCLUSIVE MODE; COMMIT;",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let res = child.wait_with_output().unwrap();
-    let _ = locker.wait();
-    if res.status.success() {
-        panic!("the dump finished before the exclusive lock was queued; make `big` bigger");
-    }
+    let res = wait_with_exclusive_lock_queued(&db, child, "s4");
     assert_failed(&res, &out, "could not obtain lock on relation public.s4");
     assert_no_sessions(c, &db.name);
 }
