@@ -1242,32 +1242,38 @@ fn backups_prune(ui: &Ui, config: Option<&std::path::Path>, name: Option<&str>, 
 #[allow(unsafe_code)]
 fn tune_malloc() {
     let tunables = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
-    let user_set = |env: &str, tunable: &str| std::env::var_os(env).is_some() || tunables.contains(tunable);
-    let settings = [
-        ("MALLOC_ARENA_MAX", "arena_max", libc::M_ARENA_MAX, 2),
-        (
-            "MALLOC_MMAP_THRESHOLD_",
-            "mmap_threshold",
-            libc::M_MMAP_THRESHOLD,
-            4 << 20,
-        ),
-        (
-            "MALLOC_TRIM_THRESHOLD_",
-            "trim_threshold",
-            libc::M_TRIM_THRESHOLD,
-            16 << 20,
-        ),
-    ];
-    for (env, tunable, param, value) in settings {
-        if user_set(env, tunable) {
-            continue;
-        }
+    for (param, value) in malloc_settings(|name| std::env::var_os(name).is_some(), &tunables) {
         // SAFETY: mallopt only sets a parameter of glibc's allocator; it is called before any
         // other thread exists, and glibc serialises it with allocation anyway.
         unsafe {
             libc::mallopt(param, value);
         }
     }
+}
+
+/// The `mallopt` calls [`tune_malloc`] makes: each of ours unless the user set the same
+/// parameter through its `MALLOC_*` variable (`env_set`) or `GLIBC_TUNABLES`.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn malloc_settings(env_set: impl Fn(&str) -> bool, tunables: &str) -> Vec<(libc::c_int, libc::c_int)> {
+    [
+        ("MALLOC_ARENA_MAX", "glibc.malloc.arena_max", libc::M_ARENA_MAX, 2),
+        (
+            "MALLOC_MMAP_THRESHOLD_",
+            "glibc.malloc.mmap_threshold",
+            libc::M_MMAP_THRESHOLD,
+            4 << 20,
+        ),
+        (
+            "MALLOC_TRIM_THRESHOLD_",
+            "glibc.malloc.trim_threshold",
+            libc::M_TRIM_THRESHOLD,
+            16 << 20,
+        ),
+    ]
+    .into_iter()
+    .filter(|(env, tunable, _, _)| !env_set(env) && !tunables.split(':').any(|t| t.split('=').next() == Some(*tunable)))
+    .map(|(_, _, param, value)| (param, value))
+    .collect()
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
@@ -1291,5 +1297,33 @@ fn main() -> ExitCode {
             dump_command(&ui, argv.get(2..).unwrap_or_default())
         }
         Invocation::Pgsnap => pgsnap_command(&ui, &argv),
+    }
+}
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod malloc_tests {
+    use super::malloc_settings;
+
+    #[test]
+    fn ours_apply_unless_the_user_set_the_same_parameter() {
+        let ours = malloc_settings(|_| false, "");
+        assert_eq!(
+            ours,
+            vec![
+                (libc::M_ARENA_MAX, 2),
+                (libc::M_MMAP_THRESHOLD, 4 << 20),
+                (libc::M_TRIM_THRESHOLD, 16 << 20)
+            ]
+        );
+        let by_env = malloc_settings(|name| name == "MALLOC_TRIM_THRESHOLD_", "");
+        assert_eq!(by_env, vec![(libc::M_ARENA_MAX, 2), (libc::M_MMAP_THRESHOLD, 4 << 20)]);
+        let by_tunable = malloc_settings(
+            |_| false,
+            "glibc.malloc.check=0:glibc.malloc.arena_max=4:glibc.malloc.mmap_threshold=65536",
+        );
+        assert_eq!(by_tunable, vec![(libc::M_TRIM_THRESHOLD, 16 << 20)]);
+        // A tunable that merely contains a parameter's name is another tunable.
+        let other = malloc_settings(|_| false, "glibc.malloc.arena_max_x=1");
+        assert_eq!(other.len(), 3);
     }
 }
