@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pgsnap::archive::output::{ArchiveFile, FileLayer};
 use pgsnap::codec::Compression;
 use pgsnap::dump::OutputFormat;
 use pgsnap::pg::Target;
@@ -245,34 +244,25 @@ fn rows_changed_during_a_split_dump_are_read_exactly_once() {
     }
 }
 
-/// A layer that makes every write slow, so the dump is surely still running when dropped.
-#[derive(Debug)]
-struct Slow;
-
-struct SlowFile(Box<dyn ArchiveFile>);
-
-impl FileLayer for Slow {
-    fn wrap(&self, _name: &str, inner: Box<dyn ArchiveFile>) -> pgsnap::Result<Box<dyn ArchiveFile>> {
-        Ok(Box::new(SlowFile(inner)))
-    }
+/// Holds every worker at its first block of COPY text until the test lets go: the dump is then
+/// surely running, a worker's session open in the middle of its COPY. Polling the server for
+/// an active COPY instead missed it when the ranges were read in a few milliseconds each.
+#[derive(Debug, Default)]
+struct Hold {
+    reached: AtomicBool,
+    released: AtomicBool,
 }
 
-impl ArchiveFile for SlowFile {
-    fn write_all(&mut self, buf: &[u8]) -> pgsnap::Result<()> {
-        std::thread::sleep(Duration::from_millis(100));
-        self.0.write_all(buf)
-    }
-    fn position(&self) -> u64 {
-        self.0.position()
-    }
-    fn is_atomic(&self) -> bool {
-        self.0.is_atomic()
-    }
-    fn commit(self: Box<Self>) -> pgsnap::Result<()> {
-        self.0.commit()
-    }
-    fn describe(&self) -> String {
-        self.0.describe()
+impl Progress for Hold {
+    fn event(&self, e: &Event) {
+        if matches!(e, Event::PieceWritten { .. }) {
+            self.reached.store(true, Ordering::SeqCst);
+            // Bounded, so a failed test cannot leave a worker waiting forever.
+            let until = Instant::now() + Duration::from_secs(60);
+            while !self.released.load(Ordering::SeqCst) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
     }
 }
 
@@ -292,23 +282,25 @@ fn dropping_a_running_dump_leaves_no_session_and_no_output() {
     let mut opts = options(&db, OutputFormat::Directory, "gzip:1", &path);
     opts.jobs = 2;
     opts.split_pages = 64;
-    opts.layers = vec![Arc::new(Slow)];
+    let hold = Arc::new(Hold::default());
+    opts.progress = hold.clone();
     let rt = runtime();
     let dumping = rt.spawn(pgsnap::dump(opts));
-    // Wait until the workers stream table data, then drop the dump.
+    // Wait until a worker hands over table data (and is held there), then drop the dump.
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let copying = db.psql(&format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}' AND query LIKE 'COPY%' AND state = 'active'"
-        ));
-        if copying.trim() != "0" {
-            break;
-        }
-        assert!(!dumping.is_finished(), "the dump finished before it could be dropped");
-        assert!(Instant::now() < deadline, "no worker ever ran COPY");
-        std::thread::sleep(Duration::from_millis(20));
+    while !hold.reached.load(Ordering::SeqCst) {
+        assert!(!dumping.is_finished(), "the dump ended before any table data");
+        assert!(Instant::now() < deadline, "no worker ever handed over table data");
+        std::thread::sleep(Duration::from_millis(5));
     }
+    let copying = db.psql(&format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{app}' AND query LIKE 'COPY%'"
+    ));
+    assert_ne!(copying.trim(), "0", "no worker session in a COPY while the dump runs");
+    assert!(!dumping.is_finished(), "the dump finished before it could be dropped");
     dumping.abort();
+    // Let the held workers go on: they find the dump dropped and end.
+    hold.released.store(true, Ordering::SeqCst);
     let aborted = rt.block_on(dumping);
     assert!(
         aborted.is_err_and(|e| e.is_cancelled()),
