@@ -306,7 +306,7 @@ fn dropping_a_running_dump_leaves_no_session_and_no_output() {
         aborted.is_err_and(|e| e.is_cancelled()),
         "the dump task was not cancelled"
     );
-    // Sessions end and temporaries go away shortly after (blocked writes finish first).
+    // Sessions end and temporaries go away shortly after (the released workers notice the drop).
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let left = db.psql(&sessions).trim().to_string();
