@@ -397,8 +397,8 @@ fn queries_ahead(ctx: &Ctx<'_>) -> Vec<(String, u32)> {
     q.extend([
         (table_rows::CHECKS_SQL.to_string(), 2),
         (sequences::list_sql(ctx), 10),
-        (views::columns_sql(ctx), 7),
-        (views::LIST_SQL.to_string(), 36),
+        (views::columns_sql(ctx), 1),
+        (views::list_sql(ctx), 1),
     ]);
     // Readers that run only in some dumps are asked for under the very conditions they check.
     if ctx.include_everything() {
@@ -416,7 +416,7 @@ fn queries_ahead(ctx: &Ctx<'_>) -> Vec<(String, u32)> {
         (indexes::LIST_SQL.to_string(), 66),
         (statistics::list_sql(ctx), 1),
         (triggers::LIST_SQL.to_string(), 2),
-        (rules::LIST_SQL.to_string(), 16),
+        (rules::LIST_SQL.to_string(), 1),
     ]);
     if !ctx.selection.no_policies {
         q.extend([policies::RLS_TABLES_SQL, policies::POLICIES_SQL].map(|sql| (sql.to_string(), 1)));
