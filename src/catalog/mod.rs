@@ -200,6 +200,18 @@ impl<'a> Ctx<'a> {
         self.relations.contains_key(&oid)
     }
 
+    /// The dumped relations of these relkinds, by OID, ascending.
+    pub fn dumped_relation_oids(&self, relkinds: &[u8]) -> Vec<u32> {
+        let mut oids: Vec<u32> = self
+            .relations
+            .values()
+            .filter(|r| relkinds.contains(&r.relkind))
+            .map(|r| r.oid)
+            .collect();
+        oids.sort_unstable();
+        oids
+    }
+
     /// True when a dumped table's (or matview's, or sequence's) data is dumped: data is
     /// wanted and `--exclude-table-data[-and-children]` did not name it (pg_dump's
     /// `makeTableDataInfo`).
@@ -719,6 +731,13 @@ async fn dumped_relations(
         .filter_map(|oid| all.get(oid).map(|r| (*oid, r.clone())))
         .collect();
     Ok((relations, all))
+}
+
+/// `oids` as the text of a Postgres array literal (`{1,2,3}`), to go inside
+/// `'...'::pg_catalog.oid[]` in a query.
+pub(crate) fn oid_array(oids: &[u32]) -> String {
+    let items: Vec<String> = oids.iter().map(u32::to_string).collect();
+    format!("{{{}}}", items.join(","))
 }
 
 /// Splits a Postgres array literal of aclitems (`{a=r/b,"c d"=w/b}`) into item strings.

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::Ctx;
+use super::{Ctx, oid_array};
 use crate::ddl::rel_stats::{AttrStats, Column, RelCounters, relation_stats_sql};
 use crate::error::{Error, Result};
 use crate::model::{CatalogId, Dep, Entry, Priority, Section, catalog_oid};
@@ -36,16 +36,10 @@ pub async fn read(ctx: &mut Ctx<'_>) -> Result<()> {
     if !ctx.selection.statistics {
         return Ok(());
     }
-    let mut rels: Vec<u32> = ctx
-        .relations
-        .values()
-        .filter(|r| matches!(r.relkind, b'r' | b'p' | b'm' | b'f'))
-        .map(|r| r.oid)
-        .collect();
+    let rels = ctx.dumped_relation_oids(b"rpmf");
     if rels.is_empty() {
         return Ok(());
     }
-    rels.sort_unstable();
     let oids = oid_array(&rels);
     let v18 = ctx.version.at_least(18);
     let frozen = |alias: &str| {
@@ -233,11 +227,6 @@ async fn attribute_stats(ctx: &Ctx<'_>, targets: &[Target]) -> Result<HashMap<u3
         out.entry(oid).or_default().push((attname, a));
     }
     Ok(out)
-}
-
-fn oid_array(oids: &[u32]) -> String {
-    let items: Vec<String> = oids.iter().map(u32::to_string).collect();
-    format!("{{{}}}", items.join(","))
 }
 
 fn field(r: &[Option<String>], i: usize) -> Result<String> {

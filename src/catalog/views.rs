@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use super::Ctx;
 use super::tables::{attach_relation_extras, attnum_key};
+use super::{Ctx, oid_array};
 use crate::ddl::quote::qualified;
 use crate::ddl::table::{ColumnAlter, column_alters_sql, default_sql};
 use crate::ddl::view::{
@@ -59,15 +59,7 @@ pub(crate) fn columns_sql(ctx: &Ctx<'_>) -> String {
 /// costs the server 90 ms a dump (pg_dump deparses only the views it dumps, in
 /// `dumpTableSchema`).
 fn dumped_views(ctx: &Ctx<'_>) -> String {
-    let mut oids: Vec<u32> = ctx
-        .relations
-        .values()
-        .filter(|r| matches!(r.relkind, b'v' | b'm'))
-        .map(|r| r.oid)
-        .collect();
-    oids.sort_unstable();
-    let list: Vec<String> = oids.iter().map(u32::to_string).collect();
-    format!("'{{{}}}'::pg_catalog.oid[]", list.join(","))
+    format!("'{}'::pg_catalog.oid[]", oid_array(&ctx.dumped_relation_oids(b"vm")))
 }
 
 /// The views query (also run ahead by a catalog helper).
